@@ -1,0 +1,1 @@
+"""The `/backup` grammar: text to typed requests, and who may run what."""

@@ -1,0 +1,1 @@
+"""Shared ground for every layer: configuration, user-facing errors, secret redaction."""

@@ -1,0 +1,422 @@
+"""The shape of a deployment: one TOML file for structure, the environment for secrets.
+
+Twelve-factor split: ``backupbot.toml`` says which databases exist, where backups go,
+who may approve what; passwords, tokens and keys are only ever *names* of environment
+variables in the file. A wrong or missing setting fails at load time with one message
+that names the setting, the file and the fix, so a pipeline never half-runs on a typo.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.errors import ConfigError
+
+DEFAULT_CONFIG = "backupbot.toml"
+PRE_EVENT_KINDS = ("pre-migration", "pre-deploy", "pre-infra", "pre-restore")
+BACKUP_KINDS = ("daily", "monthly", "manual", *PRE_EVENT_KINDS)
+DB_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    url: str
+    endpoint_url: str | None = None
+    region: str | None = None
+    sse: str = "AES256"  # "AES256", "aws:kms" or "none" (file:// ignores it)
+    kms_key_id: str | None = None
+    part_size_mb: int = 16
+    max_attempts: int = 6
+    object_lock_mode: str = ""  # "", "GOVERNANCE" or "COMPLIANCE"
+    object_lock_days: int = 0
+
+
+@dataclass(frozen=True)
+class EncryptionConfig:
+    key_env: str = "BACKUPBOT_KEY"
+    old_key_envs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    daily: int = 7
+    weekly: int = 0
+    monthly: int = 2
+    yearly: int = 0
+    pre_event_days: int = 30
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    name: str
+    dump_url_env: str
+    restore_url_env: str | None = None
+    schedule: str = "0 3 * * *"
+    timezone: str = "UTC"
+    max_age_hours: float = 26.0
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    # restore (issue: restore with approval)
+    approvers: tuple[str, ...] = ()
+    approver_group: str = ""
+    approvals_required: int = 1
+    maintenance_on: tuple[str, ...] | str = ()  # argv, or an https:// webhook URL
+    maintenance_off: tuple[str, ...] | str = ()
+    migrate: tuple[str, ...] = ("npm", "run", "db:migrate")
+    migrate_cwd: str = ""
+    health_checks: tuple[str, ...] = ()
+    runbook_file: str = ""
+    hook_timeout_seconds: int = 600
+    restore_jobs: int = 2
+    restore_sessions: str = "terminate"  # or "wait"
+    restore_owner: str = "no-owner"  # or "keep"
+    config_file: str = ""
+
+    def _url(self, env_name: str | None, setting: str) -> str:
+        if not env_name:
+            raise ConfigError(
+                f"database '{self.name}' has no {setting}",
+                detail=f"[databases.{self.name}] in {self.config_file or 'the config'} does not set {setting}.",
+                hint=f'Add {setting} = "NAME_OF_ENV_VAR" under [databases.{self.name}].',
+            )
+        value = os.environ.get(env_name, "")
+        if not value:
+            raise ConfigError(
+                f"the connection URL for database '{self.name}' is not set",
+                detail=f"{setting} in [databases.{self.name}] names the environment variable {env_name}, which is empty or unset.",
+                hint=f"Export {env_name}=postgresql://USER:PASSWORD@HOST:5432/DBNAME in the bot's environment.",
+            )
+        return value
+
+    def dump_url(self) -> str:
+        """The read-only URL pg_dump uses; read from the environment at use time."""
+        return self._url(self.dump_url_env, "dump_url_env")
+
+    def restore_url(self) -> str:
+        """The URL a restore writes through; a separate role from the dump URL."""
+        return self._url(self.restore_url_env, "restore_url_env")
+
+
+@dataclass(frozen=True)
+class SlackConfig:
+    channel: str = ""
+    alert_channel: str = ""
+    allowed_channels: tuple[str, ...] = ()
+    allowed_users: tuple[str, ...] = ()
+    allowed_group: str = ""
+    oncall_group: str = ""
+
+    @property
+    def alerts_to(self) -> str:
+        return self.alert_channel or self.channel
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    max_parallel: int = 2
+    progress_interval_seconds: float = 3.0
+    approval_timeout_minutes: int = 30
+    staging_dir: str = ""  # where restores stage a dump for pg_restore -j; default: state dir
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    heartbeat_url: str = ""
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str  # the file it came from, or "<embedded default>"
+    storage: StorageConfig
+    encryption: EncryptionConfig
+    databases: dict[str, DatabaseConfig]
+    slack: SlackConfig = field(default_factory=SlackConfig)
+    runner: RunnerConfig = field(default_factory=RunnerConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    state_dir: str = "state"
+
+    def database(self, name: str) -> DatabaseConfig:
+        """The named database, or an error that lists the configured ones."""
+        if name in self.databases:
+            return self.databases[name]
+        known = sorted(self.databases)
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"Did you mean '{close[0]}'? " if close else ""
+        raise ConfigError(
+            f"unknown database '{name}'",
+            detail=f"{self.path} configures: {', '.join(known) or 'no databases'}.",
+            hint=hint + "Add a [databases.NAME] section with dump_url_env to configure another.",
+        )
+
+
+# ---------------------------------------------------------------- loading
+
+_SECTIONS = {"storage", "encryption", "databases", "slack", "runner", "alerts", "retention"}
+
+
+def _check_keys(table: dict[str, Any], allowed: set[str], where: str, path: str) -> None:
+    for key in table:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, sorted(allowed), n=1)
+            raise ConfigError(
+                f"unknown setting '{key}' in {where}",
+                detail=f"{path} has '{key}' under {where}; known settings there: {', '.join(sorted(allowed))}.",
+                hint=f"Did you mean '{close[0]}'?"
+                if close
+                else "Remove it or check the example file backupbot.example.toml.",
+            )
+
+
+def _typed(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str, path: str) -> Any:
+    value = table[key]
+    ok = isinstance(value, kind) and not (kind in (int, float, (int, float)) and isinstance(value, bool))
+    if not ok:
+        want = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise ConfigError(
+            f"setting '{key}' in {where} has the wrong type",
+            detail=f"{path}: {where}.{key} = {value!r} is a {type(value).__name__}, expected {want}.",
+            hint="Fix the value in the file; see backupbot.example.toml for the form each setting takes.",
+        )
+    return value
+
+
+def _build(cls: type, table: dict[str, Any], where: str, path: str, **extra: Any) -> Any:
+    """Construct a frozen dataclass from a TOML table, checking names and types."""
+    fields = {f.name: f for f in cls.__dataclass_fields__.values()}  # type: ignore[attr-defined]
+    allowed = set(fields) - set(extra) - {"name", "config_file"}
+    _check_keys(table, allowed, where, path)
+    kwargs: dict[str, Any] = dict(extra)
+    for key, value in table.items():
+        default = fields[key].default
+        if isinstance(default, tuple) or (isinstance(default, str) and isinstance(value, list)):
+            if isinstance(value, str) and key.startswith("maintenance_"):
+                kwargs[key] = value
+                continue
+            _typed(table, key, list, where, path)
+            if not all(isinstance(v, str) for v in value):
+                raise ConfigError(
+                    f"setting '{key}' in {where} must be a list of strings",
+                    detail=f"{path}: {where}.{key} = {value!r}.",
+                    hint='Write it as ["a", "b"].',
+                )
+            kwargs[key] = tuple(value)
+        elif isinstance(default, bool):
+            kwargs[key] = _typed(table, key, bool, where, path)
+        elif isinstance(default, float):
+            kwargs[key] = float(_typed(table, key, (int, float), where, path))
+        elif isinstance(default, int):
+            kwargs[key] = _typed(table, key, int, where, path)
+        elif isinstance(default, str) or default is None:
+            kwargs[key] = _typed(table, key, str, where, path)
+        else:
+            kwargs[key] = value
+    return cls(**kwargs)
+
+
+def _nonneg(value: int, key: str, where: str, path: str) -> None:
+    if value < 0:
+        raise ConfigError(
+            f"setting '{key}' in {where} is negative",
+            detail=f"{path}: {where}.{key} = {value}.",
+            hint="Use 0 to turn a rule off, or a positive number.",
+        )
+
+
+def _retention(table: Any, where: str, path: str, base: RetentionPolicy) -> RetentionPolicy:
+    if not isinstance(table, dict):
+        raise ConfigError(
+            f"{where} must be a table", detail=f"{path}: {where} = {table!r}.", hint=f"Write it as [{where}]."
+        )
+    merged = {**base.__dict__, **table}
+    policy = _build(RetentionPolicy, {k: merged[k] for k in table} | {}, where, path)
+    policy = RetentionPolicy(**{**base.__dict__, **{k: getattr(policy, k) for k in table}})
+    for key, value in policy.__dict__.items():
+        _nonneg(value, key, where, path)
+    return policy
+
+
+def default_state_dir(config_path: str | None) -> str:
+    env = os.environ.get("BACKUPBOT_STATE_DIR")
+    if env:
+        return env
+    base = Path(config_path).resolve().parent if config_path else Path.cwd()
+    return str(base / "state")
+
+
+def embedded_default() -> Config:
+    """What runs when there is no config file: a local store and $DATABASE_URL as database 'app'."""
+    state_dir = default_state_dir(None)
+    databases: dict[str, DatabaseConfig] = {}
+    databases["app"] = DatabaseConfig(
+        name="app",
+        dump_url_env="DATABASE_URL",
+        restore_url_env="DATABASE_URL",
+        migrate=(),
+        config_file="<embedded default>",
+    )
+    store = (
+        Path(state_dir).parent / "store"
+        if not os.environ.get("BACKUPBOT_STATE_DIR")
+        else Path(state_dir) / "store"
+    )
+    return Config(
+        path="<embedded default>",
+        storage=StorageConfig(url=store.resolve().as_uri(), sse="none"),
+        encryption=EncryptionConfig(),
+        databases=databases,
+        state_dir=state_dir,
+    )
+
+
+def load_config(path: str | None = None) -> Config:
+    """Load the config named by ``path``, ``$BACKUPBOT_CONFIG`` or ./backupbot.toml.
+
+    With no explicit path and no file at the default place, the embedded default is
+    used, so a newcomer can try the console before writing any config.
+    """
+    explicit = path or os.environ.get("BACKUPBOT_CONFIG")
+    chosen = explicit or DEFAULT_CONFIG
+    if not Path(chosen).exists():
+        if explicit:
+            raise ConfigError(
+                f"config file {chosen} does not exist",
+                detail="It was named by --config or BACKUPBOT_CONFIG.",
+                hint="Copy backupbot.example.toml to that path and edit it, or unset BACKUPBOT_CONFIG to use ./backupbot.toml.",
+            )
+        return embedded_default()
+    try:
+        with open(chosen, "rb") as fh:
+            raw = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"config file {chosen} is not valid TOML",
+            detail=str(exc),
+            hint="Fix the syntax at the line named above; backupbot.example.toml shows every setting.",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read config file {chosen}", detail=exc.strerror, hint="Check the path and permissions."
+        ) from None
+    return parse_config(raw, chosen)
+
+
+def parse_config(raw: dict[str, Any], path: str) -> Config:
+    _check_keys(raw, _SECTIONS, "the top level", path)
+    for section in _SECTIONS:
+        if section in raw and not isinstance(raw[section], dict):
+            raise ConfigError(
+                f"'{section}' must be a table",
+                detail=f"{path}: {section} = {raw[section]!r}.",
+                hint=f"Write it as [{section}].",
+            )
+
+    storage_raw = raw.get("storage")
+    if not storage_raw or not storage_raw.get("url"):
+        raise ConfigError(
+            "no storage is configured",
+            detail=f"{path} has no [storage] url.",
+            hint='Add [storage] url = "s3://bucket/prefix" (or "file:///var/lib/backupbot/store").',
+        )
+    storage = _build(StorageConfig, storage_raw, "[storage]", path)
+    if not (storage.url.startswith("s3://") or storage.url.startswith("file://")):
+        raise ConfigError(
+            "storage url must start with s3:// or file://",
+            detail=f"{path}: [storage] url = {storage.url!r}.",
+            hint='Use "s3://bucket/prefix" for S3 and S3-compatible stores, "file:///path" for a local folder.',
+        )
+    if storage.url.startswith("s3://") and not storage.url[5:].split("/")[0]:
+        raise ConfigError(
+            "storage url names no bucket",
+            detail=f"{path}: [storage] url = {storage.url!r}.",
+            hint='Write "s3://BUCKET/prefix".',
+        )
+    if storage.sse not in ("AES256", "aws:kms", "none"):
+        raise ConfigError(
+            f"unknown server-side encryption '{storage.sse}'",
+            detail=f"{path}: [storage] sse = {storage.sse!r}.",
+            hint='Use "AES256" (default) or "aws:kms" with kms_key_id.',
+        )
+    if storage.sse == "aws:kms" and not storage.kms_key_id:
+        raise ConfigError(
+            'sse = "aws:kms" needs a key id',
+            detail=f'{path}: [storage] has sse = "aws:kms" but no kms_key_id.',
+            hint='Add kms_key_id = "arn:aws:kms:…" or use sse = "AES256".',
+        )
+    if storage.object_lock_mode not in ("", "GOVERNANCE", "COMPLIANCE"):
+        raise ConfigError(
+            f"unknown object lock mode '{storage.object_lock_mode}'",
+            detail=f"{path}: [storage] object_lock_mode.",
+            hint='Use "GOVERNANCE", "COMPLIANCE" or leave it empty.',
+        )
+    if storage.part_size_mb < 5:
+        raise ConfigError(
+            "part_size_mb is below S3's 5 MB minimum",
+            detail=f"{path}: [storage] part_size_mb = {storage.part_size_mb}.",
+            hint="Use 5 or more.",
+        )
+
+    encryption = _build(EncryptionConfig, raw.get("encryption", {}), "[encryption]", path)
+    retention = _retention(raw.get("retention", {}), "[retention]", path, RetentionPolicy())
+
+    databases: dict[str, DatabaseConfig] = {}
+    for name, table in raw.get("databases", {}).items():
+        where = f"[databases.{name}]"
+        if not DB_NAME_RE.match(name):
+            raise ConfigError(
+                f"database name '{name}' is not allowed",
+                detail=f"{path}: {where}. Names become part of object keys and Slack commands.",
+                hint="Use lowercase letters, digits, '-' and '_' (e.g. prod, staging, app_eu).",
+            )
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where} must be a table", detail=f"{path}", hint=f"Write it as {where}.")
+        table = dict(table)
+        db_retention = (
+            _retention(table.pop("retention"), f"{where}.retention", path, retention)
+            if "retention" in table
+            else retention
+        )
+        if "dump_url_env" not in table:
+            raise ConfigError(
+                f"database '{name}' has no dump_url_env",
+                detail=f"{path}: {where} must name the environment variable holding its (read-only) dump URL.",
+                hint=f'Add dump_url_env = "{name.upper()}_DUMP_URL" under {where}.',
+            )
+        db = _build(DatabaseConfig, table, where, path, name=name, config_file=path, retention=db_retention)
+        if db.approvals_required < 1:
+            raise ConfigError(
+                "approvals_required must be at least 1", detail=f"{path}: {where}.", hint="Use 1 or 2."
+            )
+        if db.restore_sessions not in ("terminate", "wait"):
+            raise ConfigError(
+                'restore_sessions must be "terminate" or "wait"',
+                detail=f"{path}: {where}.",
+                hint='Use "terminate" or "wait".',
+            )
+        if db.restore_owner not in ("no-owner", "keep"):
+            raise ConfigError(
+                'restore_owner must be "no-owner" or "keep"',
+                detail=f"{path}: {where}.",
+                hint='Use "no-owner".',
+            )
+        databases[name] = db
+
+    slack = _build(SlackConfig, raw.get("slack", {}), "[slack]", path)
+    runner = _build(RunnerConfig, raw.get("runner", {}), "[runner]", path)
+    alerts = _build(AlertsConfig, raw.get("alerts", {}), "[alerts]", path)
+    return Config(
+        path=path,
+        storage=storage,
+        encryption=encryption,
+        databases=databases,
+        slack=slack,
+        runner=runner,
+        alerts=alerts,
+        retention=retention,
+        state_dir=default_state_dir(path),
+    )

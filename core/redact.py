@@ -1,0 +1,52 @@
+"""Keep secrets out of messages, logs and exception text.
+
+Database URLs carry passwords and tools like pg_dump echo their connection string
+in errors. Anything that came from a subprocess or a URL passes through here before
+it is shown to anyone.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit, urlunsplit
+
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@\s]*)@")
+_KV_PASSWORD = re.compile(r"(?i)\b(password|passwd|pwd|token|secret|sslpassword)\s*=\s*('[^']*'|\S+)")
+_SLACK_TOKEN = re.compile(r"\bxox[abposr]-[A-Za-z0-9-]+|\bxapp-[A-Za-z0-9-]+")
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced, for showing which server was meant."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return redact(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    host = netloc[-1]
+    user = parts.username or ""
+    return urlunsplit((parts.scheme, f"{user}:***@{host}", parts.path, parts.query, parts.fragment))
+
+
+def describe_url(url: str) -> str:
+    """user@host:port/dbname — enough to know which database, nothing secret."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or "localhost"
+        port = f":{parts.port}" if parts.port else ""
+        user = f"{parts.username}@" if parts.username else ""
+        return f"{user}{host}{port}{parts.path}"
+    except ValueError:
+        return "<unparseable url>"
+
+
+def redact(text: str, secrets: list[str] | tuple[str, ...] = ()) -> str:
+    """Text with URL passwords, key=value passwords, Slack tokens and the given secrets masked."""
+    text = _URL_PASSWORD.sub(lambda m: f"{m.group('scheme')}{m.group('user')}:***@", text)
+    text = _KV_PASSWORD.sub(lambda m: f"{m.group(1)}=***", text)
+    text = _SLACK_TOKEN.sub("xox?-***", text)
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text

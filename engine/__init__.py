@@ -1,0 +1,1 @@
+"""What a backup is and how it is made, read and restored: dump pipeline, manifest, catalog."""

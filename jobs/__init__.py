@@ -1,0 +1,1 @@
+"""Queue, runner, scheduler and one module per job kind, over a SQLite store."""
