@@ -1,0 +1,511 @@
+"""The bot's memory: jobs, their audit trail, approvals, locks and small state, in SQLite.
+
+One file in the state directory, opened in WAL mode so the Slack handlers (reads and
+inserts that must answer in milliseconds) never wait behind a runner thread writing
+progress, and so a separate ``python -m jobs`` process can share it. Each thread gets
+its own connection; writes that must be atomic go through :meth:`Store.transaction`
+(``BEGIN IMMEDIATE``) or :meth:`Store.transition`, the compare-and-set every state
+change uses, so a double click, two runners or a cancel racing a start resolve to
+exactly one winner. Every state change is also an audit row.
+
+Other modules (restores, the scheduler) keep their own tables in the same file:
+they call ``store.db[...]`` (a ``sqlite_utils.Database``) and wrap multi-step writes
+in ``store.transaction()``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from core.errors import NotFoundError
+from jobs.status import ACTIVE, JobStatus
+
+DB_FILE = "backupbot.sqlite3"
+
+
+def utcnow() -> str:
+    """Timestamps are ISO 8601 UTC text: sortable, readable in `sqlite3`, unambiguous."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    kind: str
+    database: str | None
+    lane: str
+    status: JobStatus
+    params: dict[str, Any] = field(default_factory=dict)
+    requested_by: str = ""
+    channel: str = ""
+    message_ts: str = ""
+    created_at: str = ""
+    updated_at: str = ""
+    started_at: str | None = None
+    finished_at: str | None = None
+    attempts: int = 0
+    worker: str = ""
+    heartbeat_at: float | None = None
+    cancel_requested: bool = False
+    progress: str = ""
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Job:
+        return cls(
+            id=row["id"],
+            kind=row["kind"],
+            database=row["database"],
+            lane=row["lane"],
+            status=JobStatus(row["status"]),
+            params=json.loads(row["params"] or "{}"),
+            requested_by=row["requested_by"] or "",
+            channel=row["channel"] or "",
+            message_ts=row["message_ts"] or "",
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            attempts=row["attempts"] or 0,
+            worker=row["worker"] or "",
+            heartbeat_at=row["heartbeat_at"],
+            cancel_requested=bool(row["cancel_requested"]),
+            progress=row["progress"] or "",
+            result=json.loads(row["result"]) if row["result"] else None,
+            error=json.loads(row["error"]) if row["error"] else None,
+        )
+
+    @property
+    def title(self) -> str:
+        """How people refer to a job: `dump prod (job 12)`."""
+        target = f" {self.database}" if self.database else ""
+        return f"{self.kind}{target} (job {self.id})"
+
+
+_JSON_FIELDS = ("params", "result", "error")
+_JOB_FIELDS = frozenset(Job.__dataclass_fields__) - {"id", "status"}
+
+
+def _encode(fields: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(fields) - _JOB_FIELDS
+    if unknown:
+        raise ValueError(f"unknown job fields: {sorted(unknown)}")
+    out = dict(fields)
+    for key in _JSON_FIELDS:
+        if key in out and out[key] is not None:
+            out[key] = json.dumps(out[key], sort_keys=True, default=str)
+    if "cancel_requested" in out:
+        out["cancel_requested"] = int(bool(out["cancel_requested"]))
+    return out
+
+
+class Store:
+    """A handle on the SQLite file; safe to share between threads."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        # Set whenever a job is queued, so an in-process runner starts it at once
+        # instead of at its next poll.
+        self.job_queued = threading.Event()
+        self._create_schema()
+
+    @classmethod
+    def for_config(cls, cfg: Any) -> Store:
+        return cls(Path(cfg.state_dir) / DB_FILE)
+
+    # ------------------------------------------------------------ connections
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """This thread's ``sqlite_utils.Database`` on the shared file."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            conn = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            with self._conns_lock:
+                self._conns.append(conn)
+            db = sqlite_utils.Database(conn)
+            self._local.db = db
+        return db
+
+    def close(self) -> None:
+        with self._conns_lock:
+            for conn in self._conns:
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
+            self._conns.clear()
+        self._local = threading.local()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite_utils.Database]:
+        """An immediate (write-locked) transaction; nested sqlite-utils calls become savepoints."""
+        db = self.db
+        if db.conn.in_transaction:
+            with db.atomic():
+                yield db
+            return
+        db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.rollback()
+            raise
+        else:
+            db.conn.execute("COMMIT")
+
+    def _create_schema(self) -> None:
+        with self.transaction() as db:
+            db["jobs"].create(
+                {
+                    "id": int,
+                    "kind": str,
+                    "database": str,
+                    "lane": str,
+                    "status": str,
+                    "params": str,
+                    "requested_by": str,
+                    "channel": str,
+                    "message_ts": str,
+                    "created_at": str,
+                    "updated_at": str,
+                    "started_at": str,
+                    "finished_at": str,
+                    "attempts": int,
+                    "worker": str,
+                    "heartbeat_at": float,
+                    "cancel_requested": int,
+                    "progress": str,
+                    "result": str,
+                    "error": str,
+                },
+                pk="id",
+                not_null={"kind", "lane", "status", "created_at", "updated_at"},
+                defaults={"attempts": 0, "cancel_requested": 0, "params": "{}"},
+                if_not_exists=True,
+            )
+            db["jobs"].create_index(["status", "lane", "id"], if_not_exists=True)
+            db["jobs"].create_index(["database", "id"], if_not_exists=True)
+            db["audit"].create(
+                {
+                    "id": int,
+                    "at": str,
+                    "job_id": int,
+                    "event": str,
+                    "actor": str,
+                    "from_status": str,
+                    "to_status": str,
+                    "detail": str,
+                },
+                pk="id",
+                not_null={"at", "event"},
+                if_not_exists=True,
+            )
+            db["audit"].create_index(["job_id", "id"], if_not_exists=True)
+            db["approvals"].create(
+                {
+                    "id": int,
+                    "job_id": int,
+                    "user": str,
+                    "decision": str,
+                    "binding": str,
+                    "at": str,
+                    "detail": str,
+                },
+                pk="id",
+                not_null={"job_id", "user", "decision", "at"},
+                if_not_exists=True,
+            )
+            db["approvals"].create_index(["job_id", "user"], unique=True, if_not_exists=True)
+            db["locks"].create(
+                {"name": str, "holder": str, "job_id": int, "acquired_at": str, "expires_at": float},
+                pk="name",
+                not_null={"holder", "acquired_at"},
+                if_not_exists=True,
+            )
+            db["kv"].create({"key": str, "value": str, "updated_at": str}, pk="key", if_not_exists=True)
+
+    # ------------------------------------------------------------------- jobs
+
+    def create_job(
+        self,
+        kind: str,
+        database: str | None,
+        params: dict[str, Any] | None = None,
+        *,
+        requested_by: str = "",
+        channel: str = "",
+        status: JobStatus = JobStatus.QUEUED,
+        lane: str | None = None,
+        message_ts: str = "",
+    ) -> Job:
+        """Record a new job; ``lane`` (default: the database) is what runs one at a time."""
+        now = utcnow()
+        row = {
+            "kind": kind,
+            "database": database,
+            "lane": lane or database or f"{kind}:*",
+            "status": str(status),
+            "params": json.dumps(params or {}, sort_keys=True, default=str),
+            "requested_by": requested_by,
+            "channel": channel,
+            "message_ts": message_ts,
+            "created_at": now,
+            "updated_at": now,
+            "attempts": 0,
+            "cancel_requested": 0,
+        }
+        with self.transaction() as db:
+            job_id = db["jobs"].insert(row).last_pk
+            self._audit(db, job_id, "created", requested_by or "system", None, str(status), params or {})
+        if status == JobStatus.QUEUED:
+            self.job_queued.set()
+        return self.get_job(int(job_id))
+
+    def find_job(self, job_id: int) -> Job | None:
+        rows = list(self.db.query("SELECT * FROM jobs WHERE id = ?", [job_id]))
+        return Job.from_row(rows[0]) if rows else None
+
+    def get_job(self, job_id: int) -> Job:
+        job = self.find_job(job_id)
+        if job is None:
+            raise NotFoundError(
+                f"there is no job {job_id}",
+                detail=f"The job store at {self.path} has no job with that number.",
+                hint="`/backup status` lists recent jobs with their numbers.",
+            )
+        return job
+
+    def list_jobs(
+        self,
+        statuses: Iterable[JobStatus] | None = None,
+        database: str | None = None,
+        kind: str | None = None,
+        limit: int = 20,
+    ) -> list[Job]:
+        """Newest first."""
+        where, args = [], []
+        if statuses is not None:
+            wanted = [str(s) for s in statuses]
+            where.append(f"status IN ({','.join('?' * len(wanted))})")
+            args += wanted
+        if database is not None:
+            where.append("database = ?")
+            args.append(database)
+        if kind is not None:
+            where.append("kind = ?")
+            args.append(kind)
+        sql = "SELECT * FROM jobs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC LIMIT ?"
+        return [Job.from_row(r) for r in self.db.query(sql, [*args, limit])]
+
+    def transition(
+        self,
+        job_id: int,
+        from_statuses: Iterable[JobStatus] | JobStatus,
+        to_status: JobStatus,
+        *,
+        actor: str = "runner",
+        event: str | None = None,
+        detail: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> bool:
+        """Move a job to ``to_status`` only if it is in one of ``from_statuses``.
+
+        Returns False when the job was not in those states (someone else won the
+        race, or it already finished); nothing is written then. On success the
+        extra ``fields`` are set in the same statement and an audit row is added in
+        the same transaction.
+        """
+        froms = [from_statuses] if isinstance(from_statuses, JobStatus) else list(from_statuses)
+        now = utcnow()
+        values = _encode(fields)
+        values["updated_at"] = now
+        if to_status == JobStatus.RUNNING and "started_at" not in values:
+            values["started_at"] = now
+        if JobStatus(to_status).terminal and "finished_at" not in values:
+            values["finished_at"] = now
+        sets = ", ".join(f"[{k}] = ?" for k in values)
+        with self.transaction() as db:
+            prev = list(db.query("SELECT status FROM jobs WHERE id = ?", [job_id]))
+            if not prev or prev[0]["status"] not in [str(s) for s in froms]:
+                return False
+            cur = db.execute(
+                f"UPDATE jobs SET status = ?, {sets} WHERE id = ? AND status = ?",
+                [str(to_status), *values.values(), job_id, prev[0]["status"]],
+            )
+            if cur.rowcount != 1:
+                return False
+            self._audit(
+                db, job_id, event or str(to_status), actor, prev[0]["status"], str(to_status), detail or {}
+            )
+        if to_status == JobStatus.QUEUED:
+            self.job_queued.set()
+        return True
+
+    def update_job(self, job_id: int, **fields: Any) -> None:
+        """Set fields other than the status (message ts, progress, heartbeat)."""
+        if not fields:
+            return
+        values = _encode(fields)
+        values["updated_at"] = utcnow()
+        sets = ", ".join(f"[{k}] = ?" for k in values)
+        with self.transaction() as db:
+            db.execute(f"UPDATE jobs SET {sets} WHERE id = ?", [*values.values(), job_id])
+
+    def request_cancel(self, job_id: int, actor: str) -> Job:
+        """Cancel a waiting job outright, or flag a running one for its runner to stop.
+
+        Returns the job as it is afterwards; a job that already finished is returned
+        unchanged, so the caller can say so.
+        """
+        job = self.get_job(job_id)
+        if job.status in (JobStatus.QUEUED, JobStatus.AWAITING_APPROVAL):
+            if self.transition(
+                job_id,
+                (JobStatus.QUEUED, JobStatus.AWAITING_APPROVAL),
+                JobStatus.CANCELLED,
+                actor=actor,
+                cancel_requested=True,
+                error={"message": f"cancelled by {actor} before it started"},
+            ):
+                return self.get_job(job_id)
+            job = self.get_job(job_id)
+        if job.status == JobStatus.RUNNING:
+            with self.transaction() as db:
+                cur = db.execute(
+                    "UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE id = ? AND status = ?",
+                    [utcnow(), job_id, str(JobStatus.RUNNING)],
+                )
+                if cur.rowcount == 1:
+                    self._audit(db, job_id, "cancel_requested", actor, "running", "running", {})
+            return self.get_job(job_id)
+        return job
+
+    def active_lanes(self) -> set[str]:
+        return {r["lane"] for r in self.db.query("SELECT DISTINCT lane FROM jobs WHERE status = 'running'")}
+
+    def count_active(self) -> int:
+        wanted = [str(s) for s in ACTIVE]
+        rows = self.db.query(
+            f"SELECT count(*) AS n FROM jobs WHERE status IN ({','.join('?' * len(wanted))})", wanted
+        )
+        return int(next(iter(rows))["n"])
+
+    # ------------------------------------------------------------------ audit
+
+    def _audit(
+        self,
+        db: sqlite_utils.Database,
+        job_id: int | None,
+        event: str,
+        actor: str,
+        from_status: str | None,
+        to_status: str | None,
+        detail: dict[str, Any],
+    ) -> None:
+        db["audit"].insert(
+            {
+                "at": utcnow(),
+                "job_id": job_id,
+                "event": event,
+                "actor": actor,
+                "from_status": from_status,
+                "to_status": to_status,
+                "detail": json.dumps(detail, sort_keys=True, default=str),
+            }
+        )
+
+    def audit(self, job_id: int | None, event: str, actor: str, detail: dict[str, Any] | None = None) -> None:
+        """An audit row for something that is not a status change (a click, a lock, a refusal)."""
+        with self.transaction() as db:
+            self._audit(db, job_id, event, actor, None, None, detail or {})
+
+    def audit_rows(self, job_id: int | None = None) -> list[dict[str, Any]]:
+        sql, args = "SELECT * FROM audit", []
+        if job_id is not None:
+            sql, args = sql + " WHERE job_id = ?", [job_id]
+        rows = list(self.db.query(sql + " ORDER BY id", args))
+        for row in rows:
+            row["detail"] = json.loads(row["detail"] or "{}")
+        return rows
+
+    # ------------------------------------------------------------- locks, kv
+
+    def acquire_lock(
+        self, name: str, holder: str, *, job_id: int | None = None, ttl_seconds: float | None = None
+    ) -> bool:
+        """Take a named lock unless someone else holds an unexpired one; re-entrant per holder."""
+        now = time.time()
+        with self.transaction() as db:
+            rows = list(db.query("SELECT * FROM locks WHERE name = ?", [name]))
+            if rows:
+                row = rows[0]
+                expired = row["expires_at"] is not None and row["expires_at"] < now
+                if row["holder"] != holder and not expired:
+                    return False
+            db["locks"].upsert(
+                {
+                    "name": name,
+                    "holder": holder,
+                    "job_id": job_id,
+                    "acquired_at": utcnow(),
+                    "expires_at": now + ttl_seconds if ttl_seconds else None,
+                },
+                pk="name",
+            )
+            self._audit(db, job_id, "lock_acquired", holder, None, None, {"lock": name})
+        return True
+
+    def release_lock(self, name: str, holder: str) -> bool:
+        with self.transaction() as db:
+            cur = db.execute("DELETE FROM locks WHERE name = ? AND holder = ?", [name, holder])
+            if cur.rowcount:
+                self._audit(db, None, "lock_released", holder, None, None, {"lock": name})
+            return cur.rowcount == 1
+
+    def lock_holder(self, name: str) -> dict[str, Any] | None:
+        rows = list(self.db.query("SELECT * FROM locks WHERE name = ?", [name]))
+        if not rows or (rows[0]["expires_at"] is not None and rows[0]["expires_at"] < time.time()):
+            return None
+        return rows[0]
+
+    def kv_get(self, key: str, default: Any = None) -> Any:
+        rows = list(self.db.query("SELECT value FROM kv WHERE key = ?", [key]))
+        return json.loads(rows[0]["value"]) if rows else default
+
+    def kv_set(self, key: str, value: Any) -> None:
+        with self.transaction() as db:
+            db["kv"].upsert(
+                {"key": key, "value": json.dumps(value, default=str), "updated_at": utcnow()}, pk="key"
+            )
+
+    def kv_claim(self, key: str, value: Any = True) -> bool:
+        """Set ``key`` only if it is not set yet; True for exactly one caller (e.g. one scheduled slot)."""
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO kv (key, value, updated_at) VALUES (?, ?, ?)",
+                [key, json.dumps(value, default=str), utcnow()],
+            )
+            return cur.rowcount == 1
