@@ -16,6 +16,10 @@ from core.errors import BackupbotError
 
 SUBCOMMANDS = [
     "cli.keygen",
+    "cli.dump",
+    "cli.list",
+    "cli.show",
+    "cli.decrypt",
 ]
 
 

@@ -81,7 +81,7 @@ def fill_realistic(url: str, customers: int = 200, invoices_per_customer: int = 
                    '<?xml version="1.0"?><factura><cliente id="' || c.id || '">' || c.name
                    || '</cliente><linea>' || repeat(md5(random()::text), 8) || '</linea></factura>',
                    decode(md5(random()::text) || md5(c.id::text), 'hex'),
-                   date '2026-01-01' + (g % 300)
+                   date '2026-01-01' + (g %% 300)
             FROM customers c CROSS JOIN generate_series(1, %s) g
             """,
             (invoices_per_customer,),

@@ -1,0 +1,380 @@
+"""S3 and S3-compatible object storage (AWS, OCI, GCS interoperability, MinIO, R2).
+
+Why our own multipart upload: boto3's ``upload_fileobj`` on an unseekable stream buffers
+far ahead of the network (hundreds of MB for a fast dump). Here parts are cut from the
+stream one at a time and at most ``IN_FLIGHT`` of them are uploading, so memory stays at a
+few parts whatever the size of the database. Any failure — in the stream we are fed, in a
+part after its retries, or an interrupt — aborts the upload, so no half object is left.
+
+Retries come in two layers: botocore's own (``standard``/``adaptive`` mode, ``max_attempts``
+from the config) for each request, and tenacity around a whole part for the transient
+failures botocore gives up on (5xx, timeouts, resets). Permanent errors (403, no such
+bucket, bad credentials) are never retried and carry a hint.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import boto3
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ReadTimeoutError,
+)
+from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
+
+from adapters.storage.base import ObjectInfo, PutResult, Storage
+from core.config import StorageConfig
+from core.errors import ConfigError, NotFoundError, StorageError
+from core.redact import redact
+
+log = logging.getLogger(__name__)
+
+IN_FLIGHT = 2  # parts uploading at once; with the part being filled this bounds memory
+PART_RETRIES = 3  # whole-part attempts on top of botocore's per-request retries
+_READ_BLOCK = 1024 * 1024
+_PERMANENT = {
+    "AccessDenied": "Check the credentials (boto3's chain: env, profile, instance role) and that the "
+    "policy allows s3:PutObject, s3:GetObject, s3:ListBucket, s3:DeleteObject and s3:AbortMultipartUpload.",
+    "InvalidAccessKeyId": "The access key is not known to this endpoint; check AWS_ACCESS_KEY_ID and endpoint_url.",
+    "SignatureDoesNotMatch": "The secret key is wrong for this access key; check AWS_SECRET_ACCESS_KEY.",
+    "NoSuchBucket": "Create the bucket or fix [storage] url.",
+    "PermanentRedirect": "The bucket is in another region; set [storage] region.",
+    "AuthorizationHeaderMalformed": "The bucket is in another region; set [storage] region.",
+}
+
+T = TypeVar("T")
+
+
+def _status(exc: BaseException) -> int:
+    if isinstance(exc, ClientError):
+        return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    return 0
+
+
+def _code(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """5xx, throttling, timeouts and dropped connections are worth another try."""
+    if isinstance(
+        exc, (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError, ConnectTimeoutError)
+    ):
+        return True
+    if isinstance(exc, ClientError):
+        return _status(exc) >= 500 or _code(exc) in ("SlowDown", "RequestTimeout", "Throttling")
+    return False
+
+
+def _split_url(url: str) -> tuple[str, str]:
+    rest = url[len("s3://") :]
+    bucket, _, prefix = rest.partition("/")
+    prefix = prefix.strip("/")
+    return bucket, f"{prefix}/" if prefix else ""
+
+
+class S3Storage(Storage):
+    def __init__(self, cfg: StorageConfig, client: Any = None) -> None:
+        if cfg.sse == "none":
+            raise ConfigError(
+                'sse = "none" is not allowed for S3 storage',
+                detail=f"[storage] url = {cfg.url!r}: every object in a bucket is encrypted at rest.",
+                hint='Use sse = "AES256" (default) or "aws:kms" with kms_key_id.',
+            )
+        self.cfg = cfg
+        self.bucket, self.prefix = _split_url(cfg.url)
+        self.part_size = cfg.part_size_mb * 1024 * 1024
+        self.client = client or self._make_client()
+
+    def _make_client(self) -> Any:
+        config = BotoConfig(
+            retries={"mode": "standard", "max_attempts": max(1, self.cfg.max_attempts)},
+            connect_timeout=10,
+            read_timeout=120,
+            max_pool_connections=IN_FLIGHT + 4,
+            # Third-party S3 endpoints (OCI, GCS interop, older MinIO/R2) reject the newer
+            # default CRC checksums; send them only where the API requires one.
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+            s3={"addressing_style": "path"} if self.cfg.endpoint_url else {},
+        )
+        return boto3.session.Session().client(
+            "s3",
+            endpoint_url=self.cfg.endpoint_url or None,
+            region_name=self.cfg.region or None,
+            config=config,
+        )
+
+    # ------------------------------------------------------------ helpers
+
+    def _key(self, key: str) -> str:
+        return self.prefix + key.lstrip("/")
+
+    def describe(self) -> str:
+        where = f"s3://{self.bucket}/{self.prefix}"
+        if self.cfg.endpoint_url:
+            where += f" at {redact(self.cfg.endpoint_url)}"
+        return where
+
+    def _error(self, action: str, key: str, exc: BaseException) -> StorageError:
+        code = _code(exc)
+        where = f"{action} {key or '(bucket)'} in {self.describe()}"
+        if isinstance(exc, NoCredentialsError):
+            return StorageError(
+                f"no S3 credentials to {where}",
+                detail="boto3 found no credentials in the environment, a profile or an instance role.",
+                hint="Export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE).",
+            )
+        if code in _PERMANENT or _status(exc) == 403:
+            return StorageError(
+                f"storage refused to {where}: {code or 'HTTP 403'}",
+                detail=redact(str(exc)),
+                hint=_PERMANENT.get(code, _PERMANENT["AccessDenied"]),
+            )
+        if is_transient(exc) or isinstance(exc, BotoCoreError):
+            return StorageError(
+                f"storage kept failing to {where}",
+                detail=redact(str(exc)) + f" (after {self.cfg.max_attempts} attempts per request)",
+                hint="The endpoint is down or unreachable; check endpoint_url and the network, then retry.",
+            )
+        return StorageError(f"storage failed to {where}", detail=redact(str(exc)))
+
+    def _call(self, action: str, key: str, fn: Callable[..., T], **kwargs: Any) -> T:
+        try:
+            return fn(**kwargs)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error(action, key, exc) from None
+
+    def _write_args(self) -> dict[str, Any]:
+        args: dict[str, Any] = {"ServerSideEncryption": self.cfg.sse}
+        if self.cfg.sse == "aws:kms" and self.cfg.kms_key_id:
+            args["SSEKMSKeyId"] = self.cfg.kms_key_id
+        if self.cfg.object_lock_mode and self.cfg.object_lock_days > 0:
+            args["ObjectLockMode"] = self.cfg.object_lock_mode
+            args["ObjectLockRetainUntilDate"] = datetime.now(UTC) + timedelta(days=self.cfg.object_lock_days)
+        return args
+
+    def _md5(self, data: bytes) -> dict[str, str]:
+        # S3 insists on a Content-MD5 for writes that carry an Object Lock retention.
+        if "ObjectLockMode" not in self._write_args():
+            return {}
+        return {"ContentMD5": base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()}
+
+    # ------------------------------------------------------------ writes
+
+    def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        full = self._key(key)
+        self._call(
+            "write",
+            key,
+            self.client.put_object,
+            Bucket=self.bucket,
+            Key=full,
+            Body=data,
+            ContentType=content_type,
+            **self._write_args(),
+            **self._md5(data),
+        )
+
+    def put_stream(
+        self, key: str, chunks: Iterable[bytes], content_type: str = "application/octet-stream"
+    ) -> PutResult:
+        full = self._key(key)
+        digest = hashlib.sha256()
+        size = 0
+        buf = bytearray()
+        upload_id: str | None = None
+        parts: dict[int, str] = {}
+        futures: list[Future[None]] = []
+        slots = threading.BoundedSemaphore(IN_FLIGHT)
+        pool = ThreadPoolExecutor(max_workers=IN_FLIGHT, thread_name_prefix="s3-part")
+
+        def check_failed() -> None:
+            for fut in futures:
+                if fut.done() and fut.exception() is not None:
+                    raise fut.exception()  # type: ignore[misc]
+
+        def submit(number: int, data: bytes) -> None:
+            # Blocks while IN_FLIGHT parts are uploading: this is what bounds memory.
+            while not slots.acquire(timeout=0.2):
+                check_failed()
+            check_failed()
+            fut = pool.submit(self._upload_part, full, upload_id, number, data, parts)
+            fut.add_done_callback(lambda _f: slots.release())
+            futures.append(fut)
+
+        try:
+            number = 0
+            for chunk in chunks:
+                digest.update(chunk)
+                size += len(chunk)
+                buf += chunk
+                while len(buf) >= self.part_size:
+                    if upload_id is None:
+                        upload_id = self._create_upload(key, full, content_type)
+                    number += 1
+                    with memoryview(buf) as view:
+                        data = bytes(view[: self.part_size])
+                    del buf[: self.part_size]
+                    submit(number, data)
+            if upload_id is None:
+                self.put_bytes(key, bytes(buf), content_type)
+            else:
+                if buf:
+                    number += 1
+                    submit(number, bytes(buf))
+                buf = bytearray()
+                for fut in futures:
+                    fut.result()
+                self._call(
+                    "complete the upload of",
+                    key,
+                    self.client.complete_multipart_upload,
+                    Bucket=self.bucket,
+                    Key=full,
+                    UploadId=upload_id,
+                    MultipartUpload={"Parts": [{"PartNumber": n, "ETag": parts[n]} for n in sorted(parts)]},
+                )
+        except BaseException as exc:
+            for fut in futures:
+                fut.cancel()
+            pool.shutdown(wait=True, cancel_futures=True)
+            if upload_id is not None:
+                self._abort(full, upload_id)
+            if isinstance(exc, (ClientError, BotoCoreError)):
+                raise self._error("upload", key, exc) from None
+            raise
+        finally:
+            pool.shutdown(wait=True)
+        return PutResult(size, digest.hexdigest())
+
+    def _create_upload(self, key: str, full: str, content_type: str) -> str:
+        resp = self._call(
+            "start the upload of",
+            key,
+            self.client.create_multipart_upload,
+            Bucket=self.bucket,
+            Key=full,
+            ContentType=content_type,
+            **self._write_args(),
+        )
+        return str(resp["UploadId"])
+
+    @retry(
+        retry=retry_if_exception(is_transient),
+        stop=stop_after_attempt(PART_RETRIES),
+        wait=wait_exponential(multiplier=0.5, max=8),
+        reraise=True,
+    )
+    def _upload_part(
+        self, full: str, upload_id: str | None, number: int, data: bytes, parts: dict[int, str]
+    ) -> None:
+        resp = self.client.upload_part(
+            Bucket=self.bucket, Key=full, UploadId=upload_id, PartNumber=number, Body=data, **self._md5(data)
+        )
+        parts[number] = resp["ETag"]
+
+    def _abort(self, full: str, upload_id: str) -> None:
+        try:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=full, UploadId=upload_id)
+        except (ClientError, BotoCoreError) as exc:
+            # The bucket's lifecycle rule or `abort_incomplete` at the next start cleans it up.
+            log.warning("could not abort multipart upload of %s: %s", full, redact(str(exc)))
+
+    def abort_incomplete(self, prefix: str = "") -> int:
+        count = 0
+        full_prefix = self._key(prefix) if prefix else self.prefix
+        paginator = self.client.get_paginator("list_multipart_uploads")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=full_prefix):
+                for upload in page.get("Uploads", []):
+                    self._abort(upload["Key"], upload["UploadId"])
+                    count += 1
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error("list open uploads under", prefix, exc) from None
+        return count
+
+    def delete(self, key: str) -> None:
+        self._call("delete", key, self.client.delete_object, Bucket=self.bucket, Key=self._key(key))
+
+    def check_writable(self) -> None:
+        probe = f".backupbot-probe/{uuid.uuid4().hex}"
+        self.put_bytes(probe, b"probe", "text/plain")
+        self.delete(probe)
+
+    # ------------------------------------------------------------ reads
+
+    def get_stream(self, key: str) -> Iterator[bytes]:
+        try:
+            resp = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as exc:
+            if _code(exc) in ("NoSuchKey", "404"):
+                raise NotFoundError(f"object {key} does not exist in {self.describe()}") from None
+            raise self._error("read", key, exc) from None
+        except BotoCoreError as exc:
+            raise self._error("read", key, exc) from None
+        return self._iter_body(key, resp["Body"])
+
+    def _iter_body(self, key: str, body: Any) -> Iterator[bytes]:
+        try:
+            yield from body.iter_chunks(_READ_BLOCK)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error("read", key, exc) from None
+        finally:
+            body.close()
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
+                for obj in page.get("Contents", []):
+                    yield ObjectInfo(obj["Key"][len(self.prefix) :], int(obj["Size"]), obj["LastModified"])
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error("list", prefix, exc) from None
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+            return True
+        except ClientError as exc:
+            if _status(exc) == 404:
+                return False
+            raise self._error("check", key, exc) from None
+        except BotoCoreError as exc:
+            raise self._error("check", key, exc) from None
+
+    def head(self, key: str) -> dict[str, Any]:
+        try:
+            resp = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as exc:
+            if _status(exc) == 404:
+                raise NotFoundError(f"object {key} does not exist in {self.describe()}") from None
+            raise self._error("check", key, exc) from None
+        except BotoCoreError as exc:
+            raise self._error("check", key, exc) from None
+        return {
+            "size": int(resp["ContentLength"]),
+            "last_modified": resp["LastModified"],
+            "etag": resp.get("ETag"),
+            "server_side_encryption": resp.get("ServerSideEncryption"),
+            "sse_kms_key_id": resp.get("SSEKMSKeyId"),
+            "object_lock_mode": resp.get("ObjectLockMode"),
+            "object_lock_retain_until": resp.get("ObjectLockRetainUntilDate"),
+        }

@@ -1,0 +1,69 @@
+"""``backupbot decrypt ID [-o FILE]``: the plain ``pg_dump -Fc`` file, for pg_restore without the bot.
+
+Why a temp file and a rename for ``-o``: a dump that failed verification at its last chunk
+must not be left where someone would restore it; FILE appears only once everything checked out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from cli.dump import add_json_flag
+from cli.output import emit_json
+from core.config import load_config
+from core.errors import StorageError, UsageError
+from engine.catalog import get_backup
+from engine.decrypt import iter_plain
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("decrypt", help="write the verified plain custom-format dump to FILE or stdout")
+    p.add_argument("backup_id", metavar="ID")
+    p.add_argument("-o", "--output", help="file to write (default: stdout)")
+    add_json_flag(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config)
+    manifest = get_backup(cfg, args.backup_id)
+    if not args.output:
+        if sys.stdout.isatty():
+            raise UsageError(
+                "refusing to write a binary dump to the terminal",
+                hint="Use -o FILE, or pipe it: backupbot decrypt ID | pg_restore --list",
+            )
+        out = sys.stdout.buffer
+        for block in iter_plain(cfg, manifest):
+            out.write(block)
+        out.flush()
+        return 0
+    final = Path(args.output)
+    tmp = final.with_name(f".{final.name}.partial-{os.getpid()}")
+    size = 0
+    try:
+        with open(tmp, "wb") as fh:
+            for block in iter_plain(cfg, manifest):
+                fh.write(block)
+                size += len(block)
+        os.replace(tmp, final)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise StorageError(
+            f"cannot write {final}", detail=exc.strerror, hint="Check the path and free space."
+        ) from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if args.json:
+        emit_json(
+            {"id": manifest.id, "output": str(final), "bytes": size, "sha256_verified": manifest.sha256}
+        )
+    else:
+        print(
+            f"{final}: {size} bytes, backup {manifest.id} verified (every chunk and sha256)", file=sys.stderr
+        )
+    return 0

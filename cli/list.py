@@ -1,0 +1,57 @@
+"""``backupbot list``: the backups in the bucket, newest first — what a restore can choose from."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+
+from cli.dump import add_json_flag
+from cli.output import emit_json, human_size
+from core.config import load_config
+from engine.catalog import list_backups
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("list", help="list backups (read from the bucket's manifests)")
+    p.add_argument("--database", "-d", help="only this database")
+    add_json_flag(p)
+    p.set_defaults(func=run)
+
+
+def human_age(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{max(seconds, 0) / 60:.0f}m"
+    if seconds < 86400 * 2:
+        return f"{seconds / 3600:.1f}h"
+    return f"{seconds / 86400:.0f}d"
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config)
+    if args.database:
+        cfg.database(args.database)  # a typo gets "did you mean", not an empty list
+    backups = list_backups(cfg, args.database)
+    if args.json:
+        emit_json([m.to_dict() for m in backups])
+        return 0
+    if not backups:
+        print("no backups" + (f" of {args.database}" if args.database else ""))
+        return 0
+    now = datetime.now(UTC)
+    rows = [("ID", "DATABASE", "KIND", "AGE", "SIZE", "BY", "REASON")]
+    for m in backups:
+        rows.append(
+            (
+                m.id,
+                m.database,
+                m.kind,
+                human_age(m.age_seconds(now)),
+                human_size(m.stored_bytes),
+                m.requested_by,
+                m.reason,
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1])
+    return 0

@@ -1,0 +1,266 @@
+"""The dump pipeline: ``pg_dump -Fc -Z0`` → zstd → chunked AES-256-GCM → multipart upload.
+
+Why this shape: pg_dump's own gzip is single-threaded and the slowest stage of the old
+recipe; with ``-Z0`` pg_dump only reads, zstd (releasing the GIL) compresses in its own
+thread, encryption and the upload run in others, and bounded queues between the stages keep
+them overlapped while capping memory at a few MB plus a few upload parts — whatever the
+size of the database. Nothing is staged on disk.
+
+Why the manifest is written last: until it exists there is no backup. Every failure path
+(pg_dump exits non-zero or is killed, the upload gives up, ``cancel`` is set, Ctrl-C) ends
+before it, with the multipart upload aborted by the storage layer.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import zstandard
+
+from adapters import postgres
+from adapters.crypto import DEFAULT_CHUNK_SIZE, Encryptor, load_keyring
+from adapters.storage import Storage, open_storage
+from core.config import BACKUP_KINDS, PRE_EVENT_KINDS, Config
+from core.errors import BackupbotError, DumpError, UsageError
+from core.redact import describe_url
+from engine.manifest import Manifest, backup_id, manifest_key_for, object_key
+
+log = logging.getLogger(__name__)
+
+ZSTD_LEVEL = 3
+READ_BLOCK = 1024 * 1024
+QUEUE_DEPTH = 8  # blocks between stages: bounds memory, keeps stages overlapped
+PROGRESS_EVERY = 0.5
+_EOF = object()
+
+
+@dataclass(frozen=True)
+class Progress:
+    bytes_in: int  # read from pg_dump
+    bytes_out: int  # encrypted bytes handed to storage
+    elapsed: float
+    rate: float  # bytes_in per second
+
+
+class _Stopped(Exception):
+    """A stage noticed the pipeline is shutting down."""
+
+
+def _put(q: queue.Queue[Any], item: Any, stop: threading.Event) -> None:
+    while True:
+        try:
+            q.put(item, timeout=0.2)
+            return
+        except queue.Full:
+            if stop.is_set():
+                raise _Stopped from None
+
+
+def _stage(
+    target: Callable[[], None], out: queue.Queue[Any], stop: threading.Event, name: str
+) -> threading.Thread:
+    """Run one stage in a thread; its exception travels down the queue to the consumer."""
+
+    def run() -> None:
+        try:
+            target()
+        except _Stopped:
+            return
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises
+            try:
+                _put(out, exc, stop)
+            except _Stopped:
+                return
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
+def resolve_git_sha(kind: str, git_sha: str | None) -> str | None:
+    if git_sha:
+        return git_sha
+    if kind in PRE_EVENT_KINDS and kind != "pre-restore":
+        return os.environ.get("GIT_SHA") or os.environ.get("SOURCE_VERSION") or None
+    return None
+
+
+def _unique_start(storage: Storage, database: str, kind: str, start: datetime) -> datetime:
+    """Two dumps of one database and kind in the same second would share an id; shift the second."""
+    stamp = start
+    for _ in range(30):
+        key = object_key(database, stamp, backup_id(database, stamp, kind))
+        if not storage.exists(manifest_key_for(key)) and not storage.exists(key):
+            return stamp
+        stamp += timedelta(seconds=1)
+    return stamp
+
+
+def run_dump(
+    cfg: Config,
+    database: str,
+    kind: str = "manual",
+    reason: str = "",
+    requested_by: str = "cli",
+    git_sha: str | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    cancel: threading.Event | None = None,
+    now: datetime | None = None,
+) -> Manifest:
+    """Take one encrypted backup of ``database``; returns its manifest only once it is stored."""
+    if kind not in BACKUP_KINDS:
+        raise UsageError(f"unknown backup kind '{kind}'", hint=f"Use one of: {', '.join(BACKUP_KINDS)}.")
+    db = cfg.database(database)
+    url = db.dump_url()
+    # Preflight, cheapest first; nothing is written until all of it passed.
+    ring = load_keyring(cfg.encryption)
+    info = postgres.server_info(url, database)
+    tool = postgres.find_pg_dump(info.major, database, info.version)
+    storage = open_storage(cfg.storage)
+    storage.check_writable()
+
+    started = time.monotonic()
+    created_at = _unique_start(storage, database, kind, (now or datetime.now(UTC)).astimezone(UTC))
+    bid = backup_id(database, created_at, kind)
+    key = object_key(database, created_at, bid)
+    encryptor = Encryptor(ring, DEFAULT_CHUNK_SIZE)
+    counters = {"in": 0, "out": 0}
+    stop = threading.Event()
+    raw_q: queue.Queue[Any] = queue.Queue(QUEUE_DEPTH)
+    zst_q: queue.Queue[Any] = queue.Queue(QUEUE_DEPTH)
+    proc = postgres.DumpProcess(tool, url)
+    log.info("dump %s started: pg_dump pid %s, object %s", bid, proc.pid, key)
+
+    def read() -> None:
+        while not stop.is_set():
+            block = proc.read(READ_BLOCK)
+            if not block:
+                break
+            counters["in"] += len(block)
+            _put(raw_q, block, stop)
+        _put(raw_q, _EOF, stop)
+
+    def compress() -> None:
+        cobj = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_checksum=True).compressobj()
+        while True:
+            try:
+                item = raw_q.get(timeout=0.2)
+            except queue.Empty:
+                if stop.is_set():
+                    raise _Stopped from None
+                continue
+            if isinstance(item, BaseException):
+                raise item
+            if item is _EOF:
+                break
+            out = cobj.compress(item)
+            if out:
+                _put(zst_q, out, stop)
+        _put(zst_q, cobj.flush(), stop)
+        _put(zst_q, _EOF, stop)
+
+    def encrypted() -> Iterator[bytes]:
+        last_report = 0.0
+        while True:
+            if cancel is not None and cancel.is_set():
+                raise DumpError(
+                    f"backup of database '{database}' was cancelled",
+                    detail="The upload was aborted; nothing was recorded.",
+                    hint="Start it again when ready.",
+                )
+            try:
+                item = zst_q.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if isinstance(item, BaseException):
+                raise item
+            if item is _EOF:
+                break
+            for piece in encryptor.update(item):
+                counters["out"] += len(piece)
+                yield piece
+            now_t = time.monotonic()
+            if on_progress is not None and now_t - last_report >= PROGRESS_EVERY:
+                last_report = now_t
+                elapsed = now_t - started
+                on_progress(
+                    Progress(counters["in"], counters["out"], elapsed, counters["in"] / max(elapsed, 1e-6))
+                )
+        code = proc.wait()
+        if code != 0:
+            how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
+            raise DumpError(
+                f"pg_dump of database '{database}' {how}",
+                detail=proc.stderr_text() or "pg_dump printed nothing on stderr.",
+                hint="Nothing was recorded and the partial upload was aborted. Fix the cause above and run "
+                "the dump again.",
+            )
+        for piece in encryptor.finalize():
+            counters["out"] += len(piece)
+            yield piece
+
+    threads = [_stage(read, raw_q, stop, "dump-read"), _stage(compress, zst_q, stop, "dump-zstd")]
+    try:
+        result = storage.put_stream(key, encrypted())
+        head = storage.head(key)
+        if int(head["size"]) != result.size:
+            storage.delete(key)
+            raise DumpError(
+                f"backup of database '{database}' was stored with the wrong size",
+                detail=f"sent {result.size} bytes, storage reports {head['size']}.",
+                hint="The object was deleted; run the dump again.",
+            )
+        manifest = Manifest(
+            id=bid,
+            database=database,
+            kind=kind,
+            created_at=created_at,
+            key=key,
+            requested_by=requested_by,
+            reason=reason,
+            git_sha=resolve_git_sha(kind, git_sha),
+            server_version=info.version,
+            pg_dump_version=tool.version,
+            source=describe_url(url),
+            dump_bytes=counters["in"],
+            stored_bytes=result.size,
+            sha256=result.sha256,
+            compression={"algorithm": "zstd", "level": ZSTD_LEVEL},
+            encryption=encryptor.encryption_info(),
+            table_count=info.table_count,
+            migration_head=info.migration_head,
+            duration_seconds=round(time.monotonic() - started, 3),
+            storage=storage.describe(),
+        )
+        try:
+            storage.put_bytes(manifest.manifest_key, manifest.to_json(), "application/json")
+        except BaseException:
+            storage.delete(key)
+            raise
+    except DumpError:
+        raise
+    except BackupbotError as err:
+        raise DumpError(
+            f"backup of database '{database}' failed: {err.message}",
+            detail=err.detail,
+            hint=(err.hint + " " if err.hint else "")
+            + "Nothing was recorded; the partial upload was aborted.",
+        ) from None
+    finally:
+        stop.set()
+        proc.kill()
+        for thread in threads:
+            thread.join(timeout=10)
+    if on_progress is not None:
+        elapsed = time.monotonic() - started
+        on_progress(Progress(counters["in"], counters["out"], elapsed, counters["in"] / max(elapsed, 1e-6)))
+    log.info("dump %s stored: %s bytes in %.1f s", bid, manifest.stored_bytes, manifest.duration_seconds)
+    return manifest

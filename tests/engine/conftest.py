@@ -1,0 +1,175 @@
+"""Fixtures for the backup engine: S3 behind a fault-injecting proxy, bulky databases, the CLI as a user runs it."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import psycopg
+import pytest
+
+from core.config import Config, load_config
+from tests.conftest import ConfigWriter
+from tests.support import pg
+from tests.support.s3server import S3Server
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class FaultProxy:
+    """An HTTP proxy in front of moto that answers 500 to UploadPart requests on demand.
+
+    ``fail_parts`` is how many UploadPart requests still get a 500 (-1: all of them);
+    every other request is forwarded unchanged, so aborts and completes reach the server.
+    """
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = urlsplit(upstream)
+        self.fail_parts = 0
+        self.failed = 0
+        self.upload_parts = 0
+        self.lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                query = parse_qs(urlsplit(self.path).query)
+                if self.command == "PUT" and "partNumber" in query and "uploadId" in query:
+                    with proxy.lock:
+                        proxy.upload_parts += 1
+                        fail = proxy.fail_parts != 0
+                        if proxy.fail_parts > 0:
+                            proxy.fail_parts -= 1
+                        if fail:
+                            proxy.failed += 1
+                    if fail:
+                        payload = (
+                            b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code>'
+                            b"<Message>injected failure</Message></Error>"
+                        )
+                        self.send_response(500)
+                        self.send_header("Content-Type", "application/xml")
+                        self.send_header("Content-Length", str(len(payload)))
+                        self.end_headers()
+                        self.wfile.write(payload)
+                        return
+                conn = http.client.HTTPConnection(proxy.upstream.hostname, proxy.upstream.port, timeout=60)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection",)}
+                conn.request(self.command, self.path, body=body, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+                self.send_response(resp.status)
+                for k, v in resp.getheaders():
+                    if k.lower() not in ("content-length", "connection", "transfer-encoding"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+                conn.close()
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.endpoint_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def fault_proxy(s3_server: S3Server) -> Iterator[FaultProxy]:
+    proxy = FaultProxy(s3_server.endpoint_url)
+    yield proxy
+    proxy.stop()
+
+
+@dataclass
+class Setup:
+    cfg_path: Path
+    bucket: str | None  # None for file://
+    db_url: str
+    store: Path | None = None
+
+    @property
+    def cfg(self) -> Config:
+        return load_config(str(self.cfg_path))
+
+
+def s3_setup(
+    write_config: ConfigWriter,
+    s3_server: S3Server,
+    bucket: str,
+    db_url: str,
+    extra: str = "",
+    endpoint: str = "",
+) -> Setup:
+    path = write_config(
+        f"s3://{bucket}/backups",
+        {"app": db_url},
+        extra=extra,
+        endpoint_url=endpoint or s3_server.endpoint_url,
+    )
+    return Setup(path, bucket, db_url)
+
+
+@pytest.fixture(scope="module")
+def bulky_db() -> Iterator[str]:
+    """~12 MB of random bytea, so the compressed dump spans several 5 MB parts."""
+    with pg.temp_database("bbbulk") as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE TABLE blobs (id int PRIMARY KEY, data bytea NOT NULL)")
+            conn.execute(
+                "INSERT INTO blobs SELECT i, (SELECT decode(string_agg(md5(random()::text || i || g), ''), 'hex') "
+                "FROM generate_series(1, 65536) g) FROM generate_series(1, 12) i"
+            )
+        yield url
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, check: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """The CLI as a pipeline runs it: a separate process, environment only."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "cli", *args],
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"backupbot {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+    return proc
+
+
+def run_cli_bytes(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args],
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
