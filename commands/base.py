@@ -1,0 +1,128 @@
+"""The pieces every subcommand shares: what a request arrives with, what it answers, how flags parse.
+
+A subcommand is a ``Subcommand``: a name, a usage line, an argparse parser for its
+words, a function from the parsed words to a typed request, and a handler from the
+request to a ``Reply``. Surfaces (Slack, the console) never see argparse or the store:
+they hand over text and an ``Invocation`` and render the ``Reply``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.config import Config
+from core.errors import UsageError
+from jobs.events import Reporter
+from jobs.store import Store
+
+
+@dataclass
+class Invocation:
+    """Who typed the command, where, and the services a handler may use."""
+
+    user: str
+    channel: str
+    cfg: Config
+    store: Store
+    reporter: Reporter | None = None
+    wake: Callable[[], None] = lambda: None
+    directory: Any = None  # commands.permissions.GroupDirectory
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An answer to the person who typed the command.
+
+    ``later`` is work too slow for Slack's 3-second acknowledgement (listing the
+    bucket): the surface shows ``text`` at once, runs ``later`` afterwards and shows
+    its reply too.
+    """
+
+    text: str
+    ephemeral: bool = True
+    later: Callable[[], Reply] | None = None
+    job_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    name: str
+    usage: str  # after "/backup ", e.g. "dump [DB] [--reason TEXT]"
+    summary: str
+    build: Callable[[ArgParser], None]  # adds the subcommand's arguments
+    request: Callable[[argparse.Namespace, Config], Any]  # parsed words → typed request
+    handle: Callable[[Any, Invocation], Reply]
+    needs_permission: bool = True
+    examples: tuple[str, ...] = ()
+
+    def parser(self) -> ArgParser:
+        p = ArgParser(prog=f"/backup {self.name}", add_help=False, allow_abbrev=False)
+        p.spec = self
+        self.build(p)
+        return p
+
+    def parse(self, words: list[str], cfg: Config) -> Any:
+        return self.request(self.parser().parse_args(words), cfg)
+
+
+class ArgParser(argparse.ArgumentParser):
+    """argparse that raises ``UsageError`` (with the nearest flag) instead of printing and exiting."""
+
+    spec: Subcommand | None = None
+
+    def _usage_line(self) -> str:
+        return f"/backup {self.spec.usage}" if self.spec else self.prog
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        hint = f"Usage: `{self._usage_line()}`"
+        if message.startswith("unrecognized arguments:"):
+            words = message.split(":", 1)[1].split()
+            flags = [a for a in words if a.startswith("-")]
+            known = [s for action in self._actions for s in action.option_strings]
+            for word in flags:
+                close = difflib.get_close_matches(word, known, n=1)
+                if close:
+                    hint = f"Did you mean `{close[0]}`? " + hint
+                    break
+            message = f"unexpected {'option' if flags else 'word'} {' '.join(words)}"
+        raise UsageError(f"{self._usage_line().split()[1]}: {message}", hint=hint)
+
+    def exit(self, status: int = 0, message: str | None = None) -> Any:  # type: ignore[override]
+        raise UsageError(message or "invalid command", hint=f"Usage: `{self._usage_line()}`")
+
+
+def resolve_database(cfg: Config, name: str | None, usage: str) -> str:
+    """The named database, or the only one configured; a usage error naming the choices otherwise."""
+    known = sorted(cfg.databases)
+    if name is None:
+        if len(known) == 1:
+            return known[0]
+        raise UsageError(
+            "which database?",
+            detail=f"Configured databases: {', '.join(known) or 'none'}.",
+            hint=f"Usage: `/backup {usage}`"
+            + (f", e.g. `/backup {usage.split()[0]} {known[0]}`" if known else ""),
+        )
+    if name in cfg.databases:
+        return name
+    close = difflib.get_close_matches(name, known, n=1)
+    raise UsageError(
+        f"unknown database '{name}'",
+        detail=f"Configured databases: {', '.join(known) or 'none'}.",
+        hint=(f"Did you mean `{close[0]}`? " if close else "") + f"Usage: `/backup {usage}`",
+    )
+
+
+def parse_job_id(text: str) -> int:
+    """Job numbers as people type them: 12, #12, job-12."""
+    cleaned = text.strip().lstrip("#")
+    if cleaned.lower().startswith("job"):
+        cleaned = cleaned[3:].lstrip("-: ")
+    if not cleaned.isdigit():
+        raise argparse.ArgumentTypeError(f"'{text}' is not a job number (e.g. 12)")
+    return int(cleaned)

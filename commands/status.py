@@ -1,0 +1,73 @@
+"""`/backup status [JOB]`: what is running and queued, or one job in detail."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+from commands.base import ArgParser, Invocation, Reply, Subcommand, parse_job_id
+from core.config import Config
+from jobs.status import ACTIVE
+from jobs.store import Job
+
+
+@dataclass(frozen=True)
+class StatusRequest:
+    job_id: int | None = None
+
+
+def build(p: ArgParser) -> None:
+    p.add_argument("job", metavar="JOB", nargs="?", type=parse_job_id)
+
+
+def request(ns: argparse.Namespace, cfg: Config) -> StatusRequest:
+    return StatusRequest(job_id=ns.job)
+
+
+def one_line(job: Job) -> str:
+    who = f" by <@{job.requested_by}>" if job.requested_by else ""
+    extra = f" — {job.progress}" if job.progress and job.status.value == "running" else ""
+    return (
+        f"{job.status.emoji} job {job.id}: {job.kind} `{job.database or '-'}` {job.status.label}{who}{extra}"
+    )
+
+
+def detail(job: Job) -> str:
+    lines = [one_line(job), f"queued {job.created_at}"]
+    if job.started_at:
+        lines.append(f"started {job.started_at}")
+    if job.finished_at:
+        lines.append(f"ended {job.finished_at}")
+    if job.params.get("reason"):
+        lines.append(f"reason: {job.params['reason']}")
+    if job.result:
+        lines.append(str(job.result.get("summary", "")))
+    if job.error:
+        lines += [str(job.error.get(k)) for k in ("message", "detail", "hint") if job.error.get(k)]
+    return "\n".join(lines)
+
+
+def handle(req: StatusRequest, inv: Invocation) -> Reply:
+    if req.job_id is not None:
+        return Reply(detail(inv.store.get_job(req.job_id)))
+    active = inv.store.list_jobs(statuses=ACTIVE, limit=50)
+    recent = [j for j in inv.store.list_jobs(limit=10) if j.status not in ACTIVE][:5]
+    lines = (
+        ["*Active jobs*"] + [one_line(j) for j in reversed(active)]
+        if active
+        else ["No job is running or queued."]
+    )
+    if recent:
+        lines += ["*Recent*"] + [one_line(j) for j in recent]
+    return Reply("\n".join(lines))
+
+
+SPEC = Subcommand(
+    name="status",
+    usage="status [JOB]",
+    summary="running and queued jobs, or one job in detail",
+    build=build,
+    request=request,
+    handle=handle,
+    examples=("status", "status 12"),
+)
