@@ -203,7 +203,7 @@ def _connect(url: str, database: str) -> Iterator[psycopg.Connection]:
     except psycopg.OperationalError as exc:
         raise PreflightError(
             f"cannot connect to the restore target '{database}'",
-            detail=f"{describe_url(url)}: {redact(str(exc), [_password(url)]).strip()}",
+            detail=f"{describe_url(url)}: {redact(str(exc), [password_of(url)]).strip()}",
             hint="Check that the server is up and that the restore URL's role can log in.",
         ) from None
     with conn:
@@ -288,7 +288,7 @@ def clear_sessions(url: str, database: str, mode: str, timeout: float) -> int:
     return len(sessions)
 
 
-def _password(url: str) -> str:
+def password_of(url: str) -> str:
     try:
         return str(conninfo_to_dict(url).get("password") or "")
     except psycopg.ProgrammingError:

@@ -1,0 +1,450 @@
+"""The emergency runbook as one run of ordered steps, each timed and reported.
+
+lock → safety dump → maintenance on → restore → migrate → health checks → maintenance
+off → runbook entry. The order is the point: nothing is overwritten before a
+``pre-restore`` dump of the target is stored (so every restore can be undone), and a
+failed step stops the run right there instead of bringing an unmigrated or unchecked
+database back into service. The failure says which step, what state the target is in,
+and the exact command that puts back what was there before.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from adapters import hooks, pg_restore
+from adapters.storage import Storage, open_storage
+from core.config import Config, DatabaseConfig
+from core.errors import BackupbotError, RestoreError
+from core.redact import describe_url, redact
+from engine import runbook
+from engine.catalog import get_backup
+from engine.decrypt import iter_plain
+from engine.dump import run_dump
+from engine.manifest import Manifest
+from engine.restore_plan import (
+    RestoreFailed,
+    RestoreState,
+    choose_mode,
+    human_bytes,
+    remember,
+    staging_dir,
+    target_state,
+)
+
+STEPS: tuple[tuple[str, str], ...] = (
+    ("lock", "Lock target"),
+    ("safety_dump", "Safety dump"),
+    ("maintenance_on", "Maintenance on"),
+    ("restore", "Restore"),
+    ("migrate", "Migrate"),
+    ("health", "Health checks"),
+    ("maintenance_off", "Maintenance off"),
+    ("runbook", "Runbook entry"),
+)
+LOCK_TTL_SECONDS = 300.0  # refreshed every minute while the run lives; a dead run frees it soon
+
+
+@dataclass(frozen=True)
+class RestoreRequest:
+    backup_id: str
+    target: str
+    requested_by: str
+    approved_by: tuple[str, ...] = ()
+    reason: str = ""
+    via: str = "Slack"  # or "break-glass CLI"
+    job_id: int | None = None
+
+
+@dataclass
+class StepRecord:
+    number: int
+    key: str
+    title: str
+    status: str = "not run"  # running, ok, failed, skipped, not run
+    seconds: float | None = None
+    detail: str = ""
+
+
+@dataclass
+class RestoreReport:
+    restore_id: str
+    request: RestoreRequest
+    backup: Manifest
+    started_at: datetime
+    steps: list[StepRecord]
+    mode: str = ""
+    safety_id: str | None = None
+    state: str = ""
+    succeeded: bool = False
+    runbook_text: str = ""
+    runbook_key: str = ""
+    error: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def step(self, key: str) -> StepRecord:
+        return next(s for s in self.steps if s.key == key)
+
+
+StepCallback = Callable[[StepRecord], None]
+ProgressCallback = Callable[[str], None]
+
+
+def undo_command(safety_id: str, target: str, restore_id: str) -> str:
+    return f'backupbot restore {safety_id} --target {target} --break-glass --reason "undo {restore_id}"'
+
+
+def lock_name(target: str) -> str:
+    return f"restore:{target}"
+
+
+@contextmanager
+def _target_lock(state: RestoreState | None, target: str, holder: str, job_id: int | None) -> Iterator[None]:
+    """The store's lock on the target, kept fresh by a heartbeat; refused with who holds it."""
+    if state is None:
+        yield
+        return
+    name = lock_name(target)
+    if not state.acquire_lock(name, holder, job_id=job_id, ttl_seconds=LOCK_TTL_SECONDS):
+        held = state.lock_holder(name) or {}
+        raise RestoreError(
+            f"'{target}' is already being restored by {held.get('holder', 'another run')}",
+            detail=f"The lock {name} was taken at {held.get('acquired_at', '?')}.",
+            hint="Wait for that restore to finish (its thread in the channel says how far it is), then run this one again.",
+        )
+    stop = threading.Event()
+
+    def refresh() -> None:
+        while not stop.wait(60):
+            state.acquire_lock(name, holder, job_id=job_id, ttl_seconds=LOCK_TTL_SECONDS)
+
+    beat = threading.Thread(target=refresh, name=f"lock-{target}", daemon=True)
+    beat.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        beat.join(timeout=5)
+        state.release_lock(name, holder)
+
+
+def _hook_env(req: RestoreRequest, restore_id: str, event: str) -> dict[str, str]:
+    return {
+        "BACKUPBOT_EVENT": event,
+        "BACKUPBOT_TARGET": req.target,
+        "BACKUPBOT_BACKUP_ID": req.backup_id,
+        "BACKUPBOT_RESTORE_ID": restore_id,
+        "BACKUPBOT_REQUESTED_BY": req.requested_by,
+    }
+
+
+def _run_checks(url: str, db: DatabaseConfig, secrets: list[str]) -> str:
+    """Each configured SQL must return a row whose first value is not false/NULL; read-only."""
+    results: list[str] = []
+    with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+        for sql in db.health_checks:
+            try:
+                with conn.transaction():
+                    conn.execute("SET TRANSACTION READ ONLY")
+                    conn.execute(f"SET LOCAL statement_timeout = {int(db.hook_timeout_seconds) * 1000}")
+                    row = conn.execute(sql).fetchone()  # type: ignore[call-overload]
+            except psycopg.Error as exc:
+                raise RestoreError(
+                    f"health check failed on '{db.name}': {sql}",
+                    detail=redact(str(exc).strip(), secrets),
+                    hint="Fix the query in health_checks, or look at what the restore left behind.",
+                ) from None
+            if row is None or row[0] is None or row[0] is False:
+                got = "no rows" if row is None else repr(row[0])
+                raise RestoreError(
+                    f"health check failed on '{db.name}': {sql}",
+                    detail=f"It returned {got}; a check passes when it returns a row whose first value is true.",
+                    hint="Look at the restored data before taking the app out of maintenance.",
+                )
+            results.append(f"{sql} → {row[0]!r}")
+    return "; ".join(results) or "none configured"
+
+
+class _Run:
+    """One restore in progress: the step machinery around the eight steps."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        req: RestoreRequest,
+        backup: Manifest,
+        state: RestoreState | None,
+        storage: Storage,
+        on_step: StepCallback | None,
+        on_progress: ProgressCallback | None,
+        now: datetime | None,
+    ) -> None:
+        self.cfg, self.req, self.backup, self.state, self.storage = cfg, req, backup, state, storage
+        self.db = cfg.database(req.target)
+        self.url = self.db.restore_url()
+        self.secrets = [pg_restore.password_of(self.url), pg_restore.password_of(self.db.dump_url())]
+        started = (now or datetime.now(UTC)).astimezone(UTC)
+        self.report = RestoreReport(
+            restore_id=f"{req.target}-{started:%Y%m%dT%H%M%SZ}-restore",
+            request=req,
+            backup=backup,
+            started_at=started,
+            steps=[StepRecord(i, key, title) for i, (key, title) in enumerate(STEPS, 1)],
+        )
+        self.on_step = on_step or (lambda s: None)
+        self.on_progress = on_progress or (lambda t: None)
+
+    @contextmanager
+    def step(self, key: str) -> Iterator[StepRecord]:
+        rec = self.report.step(key)
+        rec.status = "running"
+        self.on_step(rec)
+        started = time.monotonic()
+        try:
+            yield rec
+        except BaseException as exc:
+            rec.status, rec.seconds = "failed", time.monotonic() - started
+            rec.detail = redact(
+                exc.message if isinstance(exc, BackupbotError) else type(exc).__name__, self.secrets
+            )
+            self.on_step(rec)
+            raise
+        rec.seconds = time.monotonic() - started
+        if rec.status == "running":
+            rec.status = "ok"
+        rec.detail = redact(rec.detail, self.secrets)
+        self.on_step(rec)
+
+    def hook(self, rec: StepRecord, setting: str, value: Any) -> None:
+        if not hooks.is_configured(value):
+            rec.status, rec.detail = "skipped", f"no {setting} configured"
+            return
+        res = hooks.run_hook(
+            value,
+            name=setting,
+            timeout=self.db.hook_timeout_seconds,
+            env=_hook_env(self.req, self.report.restore_id, setting),
+            secrets=self.secrets,
+            payload={
+                "event": setting,
+                "target": self.req.target,
+                "backup_id": self.req.backup_id,
+                "restore_id": self.report.restore_id,
+            },
+        )
+        rec.detail = res.what + (f": {res.output.splitlines()[-1]}" if res.output else "")
+
+    def restore(self, rec: StepRecord) -> None:
+        mode, why = choose_mode(self.cfg, self.req.target, self.backup)
+        self.report.mode = mode
+        started = time.monotonic()
+
+        def progress(done: int) -> None:
+            rate = done / max(time.monotonic() - started, 0.001)
+            self.on_progress(
+                f"{human_bytes(done)} of {human_bytes(self.backup.dump_bytes)} · {human_bytes(rate)}/s"
+            )
+
+        chunks = iter_plain(self.cfg, self.backup, self.storage)
+        if mode == "staged":
+            with pg_restore.staged(chunks, staging_dir(self.cfg), progress) as path:
+                closed = pg_restore.clear_sessions(
+                    self.url, self.req.target, self.db.restore_sessions, self.db.hook_timeout_seconds
+                )
+                result = pg_restore.restore_file(
+                    self.url, self.req.target, path, jobs=self.db.restore_jobs, owner=self.db.restore_owner
+                )
+        else:
+            closed = pg_restore.clear_sessions(
+                self.url, self.req.target, self.db.restore_sessions, self.db.hook_timeout_seconds
+            )
+            result = pg_restore.restore_stream(
+                self.url, self.req.target, chunks, owner=self.db.restore_owner, on_progress=progress
+            )
+        sessions = (
+            f"; {closed} sessions {'terminated' if self.db.restore_sessions == 'terminate' else 'ended'}"
+            if closed
+            else ""
+        )
+        rec.detail = f"{human_bytes(result.bytes)} {result.mode} ({why}){sessions}"
+
+    def execute(self) -> RestoreReport:
+        req, report = self.req, self.report
+        holder = f"restore {report.restore_id} asked by {req.requested_by}" + (
+            f" (job {req.job_id})" if req.job_id else ""
+        )
+        failed: str | None = None
+        error: BackupbotError | None = None
+        try:
+            with ExitStack() as held:
+                with self.step("lock") as rec:
+                    held.enter_context(_target_lock(self.state, req.target, holder, req.job_id))
+                    rec.detail = f"held by {holder}"
+                self._steps()
+        except BackupbotError as exc:
+            failed = next((s.key for s in report.steps if s.status == "failed"), "lock")
+            error = exc
+        report.succeeded = failed is None
+        report.state = (
+            target_state(failed, report.mode) if failed else "restored, migrated, checked and back in service"
+        )
+        self._write_runbook(failed, error)
+        if failed and failed != "runbook":
+            raise self._failure(failed, error)
+        if report.succeeded:
+            remember(
+                self.state, req.target, self.backup.dump_bytes, sum(s.seconds or 0 for s in report.steps)
+            )
+        return report
+
+    def _steps(self) -> None:
+        req, report = self.req, self.report
+        with self.step("safety_dump") as rec:
+            safety = run_dump(
+                self.cfg,
+                req.target,
+                kind="pre-restore",
+                reason=f"before restoring {req.backup_id} ({report.restore_id})",
+                requested_by=req.requested_by,
+            )
+            report.safety_id = safety.id
+            rec.detail = f"{safety.id}, {human_bytes(safety.stored_bytes)} stored"
+        with self.step("maintenance_on") as rec:
+            self.hook(rec, "maintenance_on", self.db.maintenance_on)
+        with self.step("restore") as rec:
+            self.restore(rec)
+        with self.step("migrate") as rec:
+            if not self.db.migrate:
+                rec.status, rec.detail = "skipped", "no migrate command configured"
+            else:
+                env = {**_hook_env(req, report.restore_id, "migrate"), "DATABASE_URL": self.url}
+                res = hooks.run_argv(
+                    list(self.db.migrate),
+                    name="migrate",
+                    timeout=self.db.hook_timeout_seconds,
+                    env=env,
+                    cwd=self.db.migrate_cwd or None,
+                    secrets=self.secrets,
+                )
+                rec.detail = res.what + (f": {res.output.splitlines()[-1]}" if res.output else "")
+        with self.step("health") as rec:
+            if not self.db.health_checks:
+                rec.status, rec.detail = "skipped", "no health_checks configured"
+            else:
+                rec.detail = _run_checks(self.url, self.db, self.secrets)
+        with self.step("maintenance_off") as rec:
+            self.hook(rec, "maintenance_off", self.db.maintenance_off)
+
+    def _next_action(self, failed: str | None) -> tuple[str | None, str | None]:
+        """(what to do next, the undo command) for a run stopped at ``failed``."""
+        report, req = self.report, self.req
+        undo = undo_command(report.safety_id, req.target, report.restore_id) if report.safety_id else None
+        off = hooks.describe(self.db.maintenance_off) if hooks.is_configured(self.db.maintenance_off) else ""
+        off_text = f" then take the app out of maintenance (`{off}`)" if off else ""
+        if failed in (None, "runbook"):
+            return None, undo
+        if failed in ("lock", "safety_dump"):
+            return "fix the cause above and request the restore again; the target was not touched.", None
+        if failed == "maintenance_on":
+            return (
+                f"the target was not restored; check the app{(' and run `' + off + '`') if off else ''}, "
+                "fix the hook, and request the restore again."
+            ), undo
+        if failed == "maintenance_off":
+            return f"the data is in place; bring the app back by hand (`{off}`).", undo
+        migrate = " ".join(self.db.migrate)
+        finish = {
+            "restore": "fix the cause and request the restore again,",
+            "migrate": f"fix the migration and run it by hand (`{migrate}`"
+            + (f" in {self.db.migrate_cwd}" if self.db.migrate_cwd else "")
+            + "),",
+            "health": "check the data and decide,",
+        }[failed]
+        return f"either {finish}{off_text}; or put back what was there before with `{undo}`,{off_text}.", undo
+
+    def _failure(self, failed: str, error: BackupbotError | None) -> RestoreFailed:
+        rec = self.report.step(failed)
+        nxt, _ = self._next_action(failed)
+        cause = error.render() if error else ""
+        return RestoreFailed(
+            f"restore into '{self.req.target}' stopped at step {rec.number} ({rec.title})",
+            detail=f"Target state: {self.report.state}.\n{redact(cause, self.secrets)}",
+            hint=f"Next: {nxt}" if nxt else None,
+            report=self.report,
+        )
+
+    def _write_runbook(self, failed: str | None, error: BackupbotError | None) -> None:
+        report, req = self.report, self.req
+        if error is not None:
+            report.error = error.as_dict()
+        nxt, undo = self._next_action(failed)
+        entry_steps = [
+            runbook.StepLine(s.number, s.title, s.status, s.seconds, s.detail) for s in report.steps
+        ]
+        rec = report.step("runbook")
+        rec.status, rec.seconds = "running", None
+        self.on_step(rec)
+        started = time.monotonic()
+        b = self.backup
+        entry = runbook.RunbookEntry(
+            restore_id=report.restore_id,
+            target=req.target,
+            target_where=describe_url(self.url),
+            backup_id=b.id,
+            backup_line=f"database {b.database}, kind {b.kind}, taken {b.created_at:%Y-%m-%d %H:%M} UTC by {b.requested_by or '?'}, {human_bytes(b.stored_bytes)}",
+            requested_by=req.requested_by,
+            approved_by=req.approved_by,
+            reason=req.reason,
+            via=req.via,
+            started_at=report.started_at,
+            finished_at=datetime.now(UTC),
+            succeeded=report.succeeded,
+            state=report.state,
+            safety_id=report.safety_id,
+            undo_command=undo,
+            next_action=nxt,
+            steps=entry_steps[:-1] + [runbook.StepLine(8, rec.title, "ok", None, "this entry")],
+        )
+        report.runbook_text = runbook.render(entry)
+        problems: list[str] = []
+        try:
+            report.runbook_key = runbook.store(self.storage, entry, report.runbook_text)
+        except BackupbotError as exc:
+            problems.append(f"bucket: {exc.message}")
+        if self.db.runbook_file:
+            try:
+                runbook.append_to_file(self.db.runbook_file, report.runbook_text)
+            except BackupbotError as exc:
+                problems.append(f"file: {exc.message}")
+        rec.seconds = time.monotonic() - started
+        where = ", ".join(w for w in (report.runbook_key, self.db.runbook_file) if w)
+        rec.status, rec.detail = ("failed", "; ".join(problems)) if problems else ("ok", f"stored: {where}")
+        if problems and report.succeeded:
+            report.state = target_state("runbook", report.mode)
+        self.on_step(rec)
+
+
+def run_restore(
+    cfg: Config,
+    request: RestoreRequest,
+    *,
+    state: RestoreState | None = None,
+    on_step: StepCallback | None = None,
+    on_progress: ProgressCallback | None = None,
+    storage: Storage | None = None,
+    backup: Manifest | None = None,
+    now: datetime | None = None,
+) -> RestoreReport:
+    """Run the eight steps; returns the report, or raises ``RestoreFailed`` (with the report)."""
+    storage = storage or open_storage(cfg.storage)
+    manifest = backup or get_backup(cfg, request.backup_id, storage)
+    req = request if manifest.id == request.backup_id else replace(request, backup_id=manifest.id)
+    return _Run(cfg, req, manifest, state, storage, on_step, on_progress, now).execute()

@@ -1,0 +1,225 @@
+"""What a restore would do, before it does it: the preflight people approve, and the estimate.
+
+An approver is asked to overwrite a database; they should see what goes in (the backup's
+table of contents, read with ``pg_restore --list`` from the first blocks of the stream),
+what goes away (the target's size, largest tables, open sessions), whether the versions
+fit, and how long it will take — estimated from the last restore of a similar size,
+which the store remembers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from adapters import pg_restore
+from adapters.storage import Storage
+from core.config import Config
+from core.errors import PreflightError, RestoreError
+from engine.decrypt import iter_plain
+from engine.manifest import Manifest
+
+HISTORY_KEY = "restore:history"
+HISTORY_LIMIT = 50
+
+
+class RestoreState(Protocol):
+    """What a restore needs from the bot's store: a lock per target and a little memory.
+
+    ``jobs.store.Store`` provides exactly this; the engine does not import it.
+    """
+
+    def acquire_lock(
+        self, name: str, holder: str, *, job_id: int | None = None, ttl_seconds: float | None = None
+    ) -> bool: ...
+
+    def release_lock(self, name: str, holder: str) -> bool: ...
+
+    def lock_holder(self, name: str) -> dict[str, Any] | None: ...
+
+    def kv_get(self, key: str, default: Any = None) -> Any: ...
+
+    def kv_set(self, key: str, value: Any) -> None: ...
+
+
+@dataclass(frozen=True)
+class Preflight:
+    manifest: Manifest
+    target: str
+    archive: pg_restore.ArchiveSummary
+    target_info: pg_restore.TargetInfo
+    blocking: tuple[str, ...]
+    warnings: tuple[str, ...]
+    mode: str  # how the dump would go in: staged -j N, or streamed
+    estimate_seconds: float | None
+    estimate_basis: str
+    fields: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.blocking
+
+
+def staging_dir(cfg: Config) -> str:
+    return cfg.runner.staging_dir or str(Path(cfg.state_dir) / "staging")
+
+
+def choose_mode(cfg: Config, target: str, manifest: Manifest) -> tuple[str, str]:
+    """("staged", why) when -j can be used and the disk has room; else ("streamed", why)."""
+    db = cfg.database(target)
+    if db.restore_jobs <= 1:
+        return "streamed", "restore_jobs = 1"
+    fits, free = pg_restore.staging_room(staging_dir(cfg), manifest.dump_bytes)
+    if not fits:
+        return (
+            "streamed",
+            f"not enough free disk to stage ({human_bytes(free)} free, dump is {human_bytes(manifest.dump_bytes)})",
+        )
+    return "staged", f"staged on local disk, pg_restore -j {db.restore_jobs}"
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1024 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"
+
+
+def human_age(seconds: float) -> str:
+    if seconds < 90:
+        return f"{int(seconds)} s"
+    if seconds < 90 * 60:
+        return f"{int(seconds // 60)} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+def estimate(state: RestoreState | None, dump_bytes: int) -> tuple[float | None, str]:
+    """Scale the duration of the past restore closest in size; None when there is none."""
+    if state is None:
+        return None, "no restore history"
+    history = state.kv_get(HISTORY_KEY, []) or []
+    usable = [h for h in history if h.get("bytes", 0) > 0 and h.get("seconds", 0) > 0]
+    if not usable:
+        return None, "no earlier restore to compare with"
+    size = max(dump_bytes, 1)
+    best = min(usable, key=lambda h: abs((h["bytes"] / size) - 1))
+    ratio = size / best["bytes"]
+    # Fixed costs (lock, hooks, a small safety dump) dominate small restores: scale up, never down.
+    seconds = best["seconds"] * max(ratio, 1.0)
+    return (
+        seconds,
+        f"last restore of {human_bytes(best['bytes'])} into {best.get('target', '?')} took {best['seconds']:.0f} s",
+    )
+
+
+def remember(state: RestoreState | None, target: str, dump_bytes: int, seconds: float) -> None:
+    if state is None:
+        return
+    history = list(state.kv_get(HISTORY_KEY, []) or [])
+    history.append(
+        {
+            "target": target,
+            "bytes": dump_bytes,
+            "seconds": round(seconds, 2),
+            "at": datetime.now(UTC).isoformat(),
+        }
+    )
+    state.kv_set(HISTORY_KEY, history[-HISTORY_LIMIT:])
+
+
+def _head(cfg: Config, manifest: Manifest, storage: Storage | None) -> Iterator[bytes]:
+    """The start of the plain dump; the caller stops reading once pg_restore --list has the TOC."""
+    return iter_plain(cfg, manifest, storage)
+
+
+def preflight(
+    cfg: Config,
+    manifest: Manifest,
+    target: str,
+    *,
+    state: RestoreState | None = None,
+    storage: Storage | None = None,
+) -> Preflight:
+    """Read-only checks of the backup and the target; raises only when one of them cannot be read."""
+    db = cfg.database(target)
+    url = db.restore_url()
+    archive = pg_restore.summarize_archive(_head(cfg, manifest, storage))
+    info = pg_restore.inspect_target(url, target)
+    blocking, warnings = pg_restore.version_problems(archive, info)
+    if info.sessions and db.restore_sessions == "wait":
+        warnings.append(f"{len(info.sessions)} open sessions: the restore will wait for them to end")
+    mode, why = choose_mode(cfg, target, manifest)
+    seconds, basis = estimate(state, manifest.dump_bytes)
+    largest = ", ".join(f"{name} {human_bytes(size)}" for name, size in info.largest[:3])
+    fields = {
+        "Backup": f"{manifest.id} ({manifest.kind}, database {manifest.database}, "
+        f"{human_age(manifest.age_seconds())} old, {human_bytes(manifest.stored_bytes)} stored, "
+        f"taken by {manifest.requested_by or '?'})",
+        "Target": f"{target} ({info.where}), PostgreSQL {info.server_version}",
+        "Will overwrite": f"{info.tables} tables, {human_bytes(info.size_bytes)}"
+        + (f" (largest: {largest})" if largest else ""),
+        "Backup holds": f"{archive.describe()}; dump {human_bytes(manifest.dump_bytes)}",
+        "Versions": f"archive from PostgreSQL {pg_restore.major(archive.dumped_from) or '?'} "
+        f"(pg_dump {archive.dumped_by.split(' ')[0] or '?'}), target {info.server_version.split(' ')[0]}",
+        "Open sessions": (
+            f"{len(info.sessions)} ({db.restore_sessions} before restoring): "
+            + "; ".join(s.describe() for s in info.sessions[:3])
+            if info.sessions
+            else "none"
+        ),
+        "Restore mode": why,
+        "Expected duration": f"about {human_age(seconds)} ({basis})" if seconds is not None else basis,
+    }
+    return Preflight(
+        manifest=manifest,
+        target=target,
+        archive=archive,
+        target_info=info,
+        blocking=tuple(blocking),
+        warnings=tuple(warnings),
+        mode=mode,
+        estimate_seconds=seconds,
+        estimate_basis=basis,
+        fields=fields,
+    )
+
+
+def require_ok(pre: Preflight) -> None:
+    if pre.blocking:
+        raise PreflightError(
+            f"restore of {pre.manifest.id} into '{pre.target}' cannot run",
+            detail="; ".join(pre.blocking),
+            hint="Nothing was changed. Fix the above and request the restore again.",
+        )
+
+
+def target_state(failed: str, mode: str) -> str:
+    """The target's state in words after ``failed`` step stopped the run."""
+    return {
+        "lock": "unchanged",
+        "safety_dump": "unchanged (no safety dump was stored, so nothing was restored)",
+        "maintenance_on": "unchanged; maintenance mode may be partly on",
+        "restore": (
+            "unchanged (the restore was rolled back), still in maintenance"
+            if mode == "streamed"
+            else "partially restored, still in maintenance"
+        ),
+        "migrate": "restored, migrations failed, still in maintenance",
+        "health": "restored and migrated, health checks failed, still in maintenance",
+        "maintenance_off": "restored, migrated and checked, but maintenance-off failed: the app may still be down",
+        "runbook": "restored and back in service; only the runbook entry is incomplete",
+    }.get(failed, "unknown")
+
+
+class RestoreFailed(RestoreError):
+    """A step stopped the run; ``report`` has every step, the target's state and the undo command."""
+
+    def __init__(self, message: str, detail: str | None, hint: str | None, report: Any) -> None:
+        super().__init__(message, detail, hint)
+        self.report = report
