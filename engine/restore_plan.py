@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from adapters import pg_restore
+from adapters import hooks, pg_restore
 from adapters.storage import Storage
 from core.config import Config
 from core.errors import PreflightError, RestoreError
@@ -223,3 +223,34 @@ class RestoreFailed(RestoreError):
     def __init__(self, message: str, detail: str | None, hint: str | None, report: Any) -> None:
         super().__init__(message, detail, hint)
         self.report = report
+
+
+def plan_lines(cfg: Config, target: str, mode: str) -> list[str]:
+    """The eight steps as they would run for ``target``, with the real commands in them."""
+    db = cfg.database(target)
+
+    def hook(value: object) -> str:
+        return hooks.describe(value) if hooks.is_configured(value) else "skipped (not configured)"  # type: ignore[arg-type]
+
+    owner = "--no-owner" if db.restore_owner == "no-owner" else "owners kept"
+    how = (
+        f"staged on disk, pg_restore -j {db.restore_jobs}"
+        if mode == "staged"
+        else "streamed, one transaction"
+    )
+    migrate = (
+        " ".join(db.migrate) + (f" (in {db.migrate_cwd})" if db.migrate_cwd else "")
+        if db.migrate
+        else "skipped"
+    )
+    where = ", ".join(w for w in (f"bucket runbook/{target}/", db.runbook_file) if w)
+    return [
+        f"1. Lock target '{target}'",
+        f"2. Safety dump of '{target}' (kind pre-restore)",
+        f"3. Maintenance on: {hook(db.maintenance_on)}",
+        f"4. Restore: {db.restore_sessions} open sessions, pg_restore --clean --if-exists {owner} ({how})",
+        f"5. Migrate: {migrate}",
+        f"6. Health checks: {'; '.join(db.health_checks) or 'none configured'}",
+        f"7. Maintenance off: {hook(db.maintenance_off)}",
+        f"8. Runbook entry: channel, {where}",
+    ]

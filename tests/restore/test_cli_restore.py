@@ -1,0 +1,51 @@
+"""`backupbot restore` from a terminal: a dry run by default, the whole runbook with --break-glass."""
+
+from __future__ import annotations
+
+import json
+
+from jobs.store import Store
+from tests.engine.conftest import run_cli
+from tests.restore.conftest import Scene
+from tests.support import pg
+
+
+def test_without_break_glass_it_only_shows_the_plan(scene: Scene) -> None:
+    proc = run_cli("restore", scene.backup.id, "--target", "staging")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "Dry run: nothing was changed" in out
+    assert "3. Maintenance on:" in out and "maint-on" in out
+    assert f"/backup restore {scene.backup.id} --target staging" in out
+    assert "--break-glass" in out
+    assert scene.hook_calls() == []
+    assert pg.table_checksums(scene.target_url) == scene.target_before
+
+
+def test_break_glass_needs_a_reason(scene: Scene) -> None:
+    proc = run_cli("restore", scene.backup.id, "--target", "staging", "--break-glass")
+    assert proc.returncode == 2
+    assert "--reason" in proc.stderr
+    assert pg.table_checksums(scene.target_url) == scene.target_before
+
+
+def test_break_glass_runs_the_runbook_and_is_audited(scene: Scene) -> None:
+    proc = run_cli(
+        "--json",
+        "restore",
+        scene.backup.id,
+        "--target",
+        "staging",
+        "--break-glass",
+        "--reason",
+        "slack is down",
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["succeeded"] and result["safety_id"].endswith("-pre-restore")
+    assert "[4/8] Restore: ok" in proc.stderr
+    assert pg.table_checksums(scene.target_url) == pg.table_checksums(scene.source_url)
+    assert scene.hook_calls() == ["maint-on", "migrate", "maint-off"]
+    assert "break glass" in scene.runbook_file.read_text()
+    events = [r["event"] for r in Store.for_config(scene.cfg).audit_rows()]
+    assert "break_glass_restore_started" in events and "break_glass_restore_succeeded" in events
