@@ -1,0 +1,297 @@
+"""Prune: the retention decision, checked against reality, then (only if asked) executed.
+
+Three things stand between the pure retention plan and a deletion, each because of a way
+backups have been lost elsewhere:
+
+* The pruning guard. When the nightly is failing, the old backups are the only good ones
+  left; rotating them out on schedule would leave the team with nothing. So if the latest
+  scheduled run of a database failed and no good scheduled backup was taken after that
+  failure — or the newest good scheduled backup is older than ``max_age_hours`` — prune
+  deletes nothing and says why. It resumes by itself after the next good scheduled backup.
+* Object Lock. On a bucket with Object Lock a DELETE without a version id "succeeds" by
+  adding a delete marker: the manifest would vanish from listings while the data stays
+  retained and billed. So each candidate's retain-until date is read (storage ``head``)
+  and a locked backup is reported kept, "locked until …", instead of half-deleted.
+* Dry run by default: ``plan_prune`` never deletes; ``apply_prune`` deletes what a plan
+  marked, manifest first (``engine.catalog.delete_backup``), so a half-deleted backup is
+  never listed as good.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from core.config import Config
+from core.errors import BackupbotError, NotFoundError
+from core.redact import redact
+from engine.retention import SCHEDULED_KINDS, BackupRef, Decision, plan_retention
+
+KEEP = "keep"
+DELETE = "delete"
+LOCKED = "locked"
+DELETED = "deleted"
+FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class PruneItem:
+    manifest: Any  # engine.manifest.Manifest
+    action: str  # keep | delete | locked (plan); deleted | failed (after apply)
+    reasons: tuple[str, ...] = ()
+    locked_until: datetime | None = None
+    error: str = ""
+
+    @property
+    def backup_id(self) -> str:
+        return str(self.manifest.id)
+
+    def explain(self) -> str:
+        if self.action == LOCKED and self.locked_until is not None:
+            return f"locked until {self.locked_until:%Y-%m-%d %H:%M} UTC"
+        if self.action == FAILED:
+            return f"delete failed: {self.error}"
+        if self.reasons:
+            return ", ".join(self.reasons)
+        return "no rule keeps it"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.backup_id,
+            "kind": self.manifest.kind,
+            "created_at": _created(self.manifest).isoformat(),
+            "action": self.action,
+            "kept": self.action in (KEEP, LOCKED) or (self.action == FAILED),
+            "rules": list(self.reasons),
+            "locked_until": self.locked_until.isoformat() if self.locked_until else None,
+            "explain": self.explain(),
+        }
+
+
+@dataclass(frozen=True)
+class PrunePlan:
+    database: str
+    now: datetime
+    items: tuple[PruneItem, ...]
+    guard: str | None = None  # why nothing is deleted, when the guard tripped
+    applied: bool = False
+
+    @property
+    def to_delete(self) -> list[PruneItem]:
+        return [i for i in self.items if i.action == DELETE]
+
+    @property
+    def deleted(self) -> list[PruneItem]:
+        return [i for i in self.items if i.action == DELETED]
+
+    @property
+    def failed(self) -> list[PruneItem]:
+        return [i for i in self.items if i.action == FAILED]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "database": self.database,
+            "now": self.now.isoformat(),
+            "applied": self.applied,
+            "guard": self.guard,
+            "backups": [i.as_dict() for i in self.items],
+        }
+
+
+def _created(manifest: Any) -> datetime:
+    value = manifest.created_at
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+def _good(manifest: Any) -> bool:
+    # A manifest exists only for a complete upload; a later verification may mark it bad.
+    return getattr(manifest, "good", True) is not False
+
+
+def backup_ref(manifest: Any) -> BackupRef:
+    return BackupRef(
+        id=str(manifest.id), kind=str(manifest.kind), created_at=_created(manifest), good=_good(manifest)
+    )
+
+
+def guard_reason(
+    backups: Sequence[BackupRef],
+    now: datetime,
+    max_age_hours: float,
+    last_failure: datetime | None = None,
+    scheduled: bool = True,
+) -> str | None:
+    """Why pruning must not run now, or None. Pure, so the rule is testable without a bucket.
+
+    ``last_failure`` is when the latest failed scheduled run of this database ended (from
+    the job store). The guard trips when no good scheduled backup is newer than it, or
+    when the schedule has stopped producing good backups for longer than ``max_age_hours``.
+    A database that has never had a scheduled backup (CLI-only use) is not held back by
+    the age rule: there is no rotation for a stalled schedule to protect.
+    """
+    good_scheduled = [b.created_at for b in backups if b.good and b.kind in SCHEDULED_KINDS]
+    newest = max(good_scheduled, default=None)
+    if last_failure is not None and (newest is None or newest <= last_failure):
+        return (
+            f"the latest scheduled backup failed ({last_failure:%Y-%m-%d %H:%M} UTC) and no good scheduled "
+            "backup has been taken since"
+        )
+    if scheduled and newest is not None and now - newest > timedelta(hours=max_age_hours):
+        hours = (now - newest).total_seconds() / 3600
+        return f"the newest good scheduled backup is {hours:.0f} h old (limit {max_age_hours:g} h)"
+    return None
+
+
+LockReader = Callable[[Any], datetime | None]
+
+
+def storage_lock_reader(cfg: Config) -> LockReader:
+    """Reads the retain-until date of a backup's object and manifest (the later one wins)."""
+    from adapters.storage import open_storage
+
+    storage = open_storage(cfg.storage)
+
+    def read(manifest: Any) -> datetime | None:
+        until: datetime | None = None
+        for key in _keys(manifest):
+            try:
+                head = storage.head(key)
+            except NotFoundError:
+                continue
+            value = head.get("object_lock_retain_until")
+            if value is not None:
+                value = value.astimezone(UTC)
+                if until is None or value > until:
+                    until = value
+        return until
+
+    return read
+
+
+def _keys(manifest: Any) -> list[str]:
+    keys = []
+    for attr in ("manifest_key", "key"):
+        value = getattr(manifest, attr, None)
+        if value:
+            keys.append(str(value))
+    return keys
+
+
+def build_plan(
+    database: str,
+    manifests: Sequence[Any],
+    decisions: Sequence[Decision],
+    now: datetime,
+    guard: str | None,
+    lock_of: LockReader | None = None,
+) -> PrunePlan:
+    by_id = {str(m.id): m for m in manifests}
+    items = []
+    for d in decisions:
+        manifest = by_id[d.backup.id]
+        reasons = tuple(str(r) for r in d.reasons)
+        if d.keep:
+            items.append(PruneItem(manifest, KEEP, reasons))
+            continue
+        until = lock_of(manifest) if lock_of else None
+        if until is not None and until > now:
+            items.append(PruneItem(manifest, LOCKED, (f"locked until {until:%Y-%m-%d %H:%M} UTC",), until))
+        elif guard:
+            items.append(PruneItem(manifest, KEEP, ("pruning guard",)))
+        else:
+            items.append(PruneItem(manifest, DELETE))
+    return PrunePlan(database, now, tuple(items), guard)
+
+
+def plan_prune(
+    cfg: Config,
+    database: str,
+    now: datetime | None = None,
+    last_failure: datetime | None = None,
+    lock_of: LockReader | None = None,
+) -> PrunePlan:
+    """What prune would do to one database now; deletes nothing."""
+    from engine import catalog
+
+    db = cfg.database(database)
+    now = now or datetime.now(UTC)
+    manifests = catalog.list_backups(cfg, database)
+    refs = [backup_ref(m) for m in manifests]
+    decisions = plan_retention(refs, db.retention, now, ZoneInfo(db.timezone))
+    guard = guard_reason(refs, now, db.max_age_hours, last_failure, scheduled=bool(db.schedule.strip()))
+    if lock_of is None and any(not d.keep for d in decisions):
+        lock_of = storage_lock_reader(cfg)
+    return build_plan(database, manifests, decisions, now, guard, lock_of)
+
+
+def apply_prune(cfg: Config, plan: PrunePlan) -> PrunePlan:
+    """Delete what ``plan`` marked for deletion, manifest first; one failure does not stop the rest."""
+    from adapters.storage import open_storage
+    from engine import catalog
+
+    if plan.guard:
+        return replace(plan, applied=True)
+    storage = open_storage(cfg.storage) if plan.to_delete else None
+    items = []
+    for item in plan.items:
+        if item.action != DELETE:
+            items.append(item)
+            continue
+        try:
+            catalog.delete_backup(cfg, item.manifest, storage)
+            items.append(replace(item, action=DELETED))
+        except BackupbotError as err:
+            items.append(replace(item, action=FAILED, error=redact(err.message)))
+    return replace(plan, items=tuple(items), applied=True)
+
+
+@dataclass
+class PruneSummary:
+    """Counts for a one-line report (Slack, job result, CLI footer)."""
+
+    database: str
+    kept: int = 0
+    deleted: int = 0
+    would_delete: int = 0
+    locked: int = 0
+    failed: int = 0
+    guard: str | None = None
+    ids_deleted: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, plan: PrunePlan) -> PruneSummary:
+        s = cls(plan.database, guard=plan.guard)
+        for i in plan.items:
+            if i.action == KEEP:
+                s.kept += 1
+            elif i.action == LOCKED:
+                s.locked += 1
+            elif i.action == DELETE:
+                s.would_delete += 1
+            elif i.action == DELETED:
+                s.deleted += 1
+                s.ids_deleted.append(i.backup_id)
+            elif i.action == FAILED:
+                s.failed += 1
+        return s
+
+    def line(self) -> str:
+        if self.guard:
+            return f"{self.database}: pruning guard — nothing deleted: {self.guard}."
+        parts = [f"{self.kept} kept"]
+        if self.locked:
+            parts.append(f"{self.locked} locked")
+        if self.would_delete:
+            parts.append(f"{self.would_delete} would be deleted (dry run)")
+        if self.deleted or not self.would_delete:
+            parts.append(f"{self.deleted} deleted")
+        if self.failed:
+            parts.append(f"{self.failed} failed to delete")
+        return f"{self.database}: " + ", ".join(parts)
