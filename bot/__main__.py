@@ -1,0 +1,122 @@
+"""``python -m bot``: the Slack app and the runner in one process, or the local console.
+
+- SLACK_BOT_TOKEN and SLACK_APP_TOKEN set: Socket Mode (no public URL needed).
+- SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET set: HTTP on $PORT at /slack/events.
+- No Slack token: the console on stdin/stdout.
+SIGTERM (a redeploy) stops taking requests, lets running jobs finish for up to
+BACKUPBOT_GRACE_SECONDS, then marks what is left interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import os
+import signal
+import sys
+import threading
+
+from bot.console import ConsoleReporter, run_console
+from bot.services import Services
+from commands.permissions import GroupDirectory
+from core.config import Config, load_config
+from core.errors import BackupbotError, ConfigError
+from jobs.runner import Runner
+from jobs.store import Store
+
+log = logging.getLogger("backupbot")
+
+
+def _slack(cfg: Config, store: Store) -> int:
+    from bot.app import build_app
+    from bot.reporting import SlackReporter
+    from bot.slack_client import make_client
+
+    token = os.environ["SLACK_BOT_TOKEN"]
+    app_token = os.environ.get("SLACK_APP_TOKEN")
+    secret = os.environ.get("SLACK_SIGNING_SECRET")
+    if not app_token and not secret:
+        raise ConfigError(
+            "SLACK_SIGNING_SECRET is not set",
+            detail="SLACK_BOT_TOKEN is set, so the bot serves Slack over HTTP, which needs the signing secret.",
+            hint="Export SLACK_SIGNING_SECRET (Basic Information → App Credentials), or SLACK_APP_TOKEN for Socket Mode.",
+        )
+    client = make_client(token)
+    reporter = SlackReporter(cfg, store, client)
+    directory = GroupDirectory(lambda group: client.usergroups_users_list(usergroup=group)["users"])
+    runner = None if os.environ.get("BACKUPBOT_RUNNER") == "off" else Runner(cfg, store, reporter).start()
+    services = Services(cfg=cfg, store=store, reporter=reporter, directory=directory, runner=runner)
+    app = build_app(services, client, None if app_token else secret)
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    if app_token:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        handler = SocketModeHandler(app, app_token)
+        handler.connect()
+        log.info("connected to Slack in Socket Mode")
+        closer = handler.close
+    else:
+        from bot.http import make_server
+
+        host = os.environ.get("HOST", "0.0.0.0")  # noqa: S104 - a PaaS routes to the container's interface
+        server = make_server(app, host, int(os.environ.get("PORT", "3000")))
+        threading.Thread(target=server.run, name="http", daemon=True).start()
+        log.info("listening on http://%s:%s/slack/events", host, server.effective_port)
+        closer = server.close
+    stop.wait()
+    log.info("shutting down")
+    closer()
+    if runner is not None:
+        runner.stop(timeout=float(os.environ.get("BACKUPBOT_GRACE_SECONDS", "20")))
+    reporter.outbox.close(timeout=10)
+    return 0
+
+
+def _console(cfg: Config, store: Store, user: str) -> int:
+    reporter = ConsoleReporter(sys.stdout, cfg.runner.progress_interval_seconds)
+    runner = Runner(cfg, store, reporter).start()
+    services = Services(
+        cfg=cfg, store=store, reporter=reporter, directory=GroupDirectory(None), runner=runner
+    )
+    try:
+        return run_console(services, user, sys.stdin, sys.stdout, interactive=sys.stdin.isatty())
+    except KeyboardInterrupt:
+        print("\nLeaving; running jobs are interrupted.")
+        return 130
+    finally:
+        runner.stop(timeout=1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--config", help="path to backupbot.toml (default: $BACKUPBOT_CONFIG or ./backupbot.toml)"
+    )
+    parser.add_argument(
+        "--as", dest="user", help="console: who is typing (a Slack user id to try allowlists)"
+    )
+    parser.add_argument("--console", action="store_true", help="the console even when Slack tokens are set")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        cfg = load_config(args.config)
+        store = Store.for_config(cfg)
+        if os.environ.get("SLACK_BOT_TOKEN") and not args.console:
+            return _slack(cfg, store)
+        logging.getLogger().setLevel(os.environ.get("LOG_LEVEL", "WARNING"))
+        return _console(cfg, store, args.user or os.environ.get("BACKUPBOT_USER") or getpass.getuser())
+    except BackupbotError as err:
+        print(err.render(), file=sys.stderr)
+        return err.exit_code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
