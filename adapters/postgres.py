@@ -31,6 +31,7 @@ CONNECT_TIMEOUT = 10
 _STDERR_KEEP = 64 * 1024
 _PIPE_SIZE = 1024 * 1024
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+PG_LIB_DIR = "/usr/lib/postgresql"  # Debian keeps one bin/ per major version here
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,8 @@ def find_pg_dump(server_major: int, database: str, server_version: str) -> PgDum
     on_path = shutil.which("pg_dump")
     if on_path:
         candidates.append(on_path)
-    for bindir in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+    versioned = [d for d in Path(PG_LIB_DIR).glob("*/bin") if d.parent.name.isdigit()]
+    for bindir in sorted(versioned, key=lambda d: int(d.parent.name), reverse=True):
         exe = bindir / "pg_dump"
         if exe.is_file():
             candidates.append(str(exe))

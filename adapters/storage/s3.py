@@ -152,7 +152,7 @@ class S3Storage(Storage):
             return StorageError(
                 f"storage kept failing to {where}",
                 detail=redact(str(exc)) + f" (after {self.cfg.max_attempts} attempts per request)",
-                hint="The endpoint is down or unreachable; check endpoint_url and the network, then retry.",
+                hint="The storage service is failing or unreachable; check its status, endpoint_url and the network, then retry.",
             )
         return StorageError(f"storage failed to {where}", detail=redact(str(exc)))
 

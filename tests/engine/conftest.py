@@ -75,10 +75,14 @@ class FaultProxy:
                 resp = conn.getresponse()
                 data = resp.read()
                 self.send_response(resp.status)
+                skip = ("connection", "transfer-encoding") + (
+                    () if self.command == "HEAD" else ("content-length",)
+                )
                 for k, v in resp.getheaders():
-                    if k.lower() not in ("content-length", "connection", "transfer-encoding"):
+                    if k.lower() not in skip:
                         self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
+                if self.command != "HEAD":
+                    self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(data)
@@ -121,16 +125,36 @@ def s3_setup(
     s3_server: S3Server,
     bucket: str,
     db_url: str,
-    extra: str = "",
+    storage_extra: str = "",
     endpoint: str = "",
 ) -> Setup:
+    """A config for S3 at ``endpoint`` (default: moto directly); ``storage_extra`` lines go under [storage]."""
     path = write_config(
-        f"s3://{bucket}/backups",
-        {"app": db_url},
-        extra=extra,
-        endpoint_url=endpoint or s3_server.endpoint_url,
+        f"s3://{bucket}/backups", {"app": db_url}, endpoint_url=endpoint or s3_server.endpoint_url
     )
+    if storage_extra:
+        text = path.read_text().replace("[storage]\n", "[storage]\n" + storage_extra.strip() + "\n", 1)
+        path.write_text(text)
     return Setup(path, bucket, db_url)
+
+
+def file_setup(write_config: ConfigWriter, store: Path, db_url: str) -> Setup:
+    path = write_config(store.as_uri(), {"app": db_url})
+    return Setup(path, None, db_url, store)
+
+
+def fake_pg_dump(bin_dir: Path, body: str) -> Path:
+    """A ``pg_dump`` first on PATH: answers --version like the real one, then runs ``body`` (Python)."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    exe = bin_dir / "pg_dump"
+    exe.write_text(
+        f"#!{sys.executable}\n"
+        "import os, signal, sys\n"
+        "if '--version' in sys.argv:\n"
+        "    os.execv('/usr/bin/pg_dump', ['pg_dump', '--version'])\n" + body
+    )
+    exe.chmod(0o755)
+    return exe
 
 
 @pytest.fixture(scope="module")
