@@ -173,20 +173,21 @@ def run_dump(
             if cancel is not None and cancel.is_set():
                 raise DumpError(
                     f"backup of database '{database}' was cancelled",
-                    detail="The upload was aborted; nothing was recorded.",
+                    detail="pg_dump was stopped and the upload aborted; nothing was recorded.",
                     hint="Start it again when ready.",
                 )
             try:
                 item = zst_q.get(timeout=0.2)
             except queue.Empty:
-                continue
+                item = None  # a stalled pg_dump still gets progress reports and can be cancelled
             if isinstance(item, BaseException):
                 raise item
             if item is _EOF:
                 break
-            for piece in encryptor.update(item):
-                counters["out"] += len(piece)
-                yield piece
+            if item is not None:
+                for piece in encryptor.update(item):
+                    counters["out"] += len(piece)
+                    yield piece
             now_t = time.monotonic()
             if on_progress is not None and now_t - last_report >= PROGRESS_EVERY:
                 last_report = now_t

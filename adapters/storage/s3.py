@@ -162,24 +162,27 @@ class S3Storage(Storage):
         except (ClientError, BotoCoreError) as exc:
             raise self._error(action, key, exc) from None
 
-    def _write_args(self) -> dict[str, Any]:
+    def _write_args(self, lock: bool = True) -> dict[str, Any]:
         args: dict[str, Any] = {"ServerSideEncryption": self.cfg.sse}
         if self.cfg.sse == "aws:kms" and self.cfg.kms_key_id:
             args["SSEKMSKeyId"] = self.cfg.kms_key_id
-        if self.cfg.object_lock_mode and self.cfg.object_lock_days > 0:
+        if lock and self.cfg.object_lock_mode and self.cfg.object_lock_days > 0:
             args["ObjectLockMode"] = self.cfg.object_lock_mode
             args["ObjectLockRetainUntilDate"] = datetime.now(UTC) + timedelta(days=self.cfg.object_lock_days)
         return args
 
-    def _md5(self, data: bytes) -> dict[str, str]:
+    def _md5(self, data: bytes, lock: bool = True) -> dict[str, str]:
         # S3 insists on a Content-MD5 for writes that carry an Object Lock retention.
-        if "ObjectLockMode" not in self._write_args():
+        if not (lock and self.cfg.object_lock_mode and self.cfg.object_lock_days > 0):
             return {}
         return {"ContentMD5": base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()}
 
     # ------------------------------------------------------------ writes
 
     def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        self._put(key, data, content_type, lock=True)
+
+    def _put(self, key: str, data: bytes, content_type: str, lock: bool) -> None:
         full = self._key(key)
         self._call(
             "write",
@@ -189,8 +192,8 @@ class S3Storage(Storage):
             Key=full,
             Body=data,
             ContentType=content_type,
-            **self._write_args(),
-            **self._md5(data),
+            **self._write_args(lock),
+            **self._md5(data, lock),
         )
 
     def put_stream(
@@ -316,7 +319,8 @@ class S3Storage(Storage):
 
     def check_writable(self) -> None:
         probe = f".backupbot-probe/{uuid.uuid4().hex}"
-        self.put_bytes(probe, b"probe", "text/plain")
+        # No Object Lock on the probe: a locked probe could not be deleted for days.
+        self._put(probe, b"probe", "text/plain", lock=False)
         self.delete(probe)
 
     # ------------------------------------------------------------ reads
