@@ -36,10 +36,19 @@ def enqueue(
             hint="This is a bug in the caller; report it with the command you ran.",
         )
     job = store.create_job(
-        kind, database, params, requested_by=requested_by, channel=channel, lane=lane, status=status
+        kind,
+        database,
+        params,
+        requested_by=requested_by,
+        channel=channel,
+        lane=lane,
+        status=status,
+        wake=False,
     )
     if reporter is not None:
         guarded(reporter).queued(job)
+    if status == JobStatus.QUEUED:
+        store.job_queued.set()
     return job
 
 

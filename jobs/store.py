@@ -18,25 +18,19 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
 from core.errors import NotFoundError
+from jobs.locks import LocksAndState, utcnow
 from jobs.status import ACTIVE, JobStatus
 
 DB_FILE = "backupbot.sqlite3"
-
-
-def utcnow() -> str:
-    """Timestamps are ISO 8601 UTC text: sortable, readable in `sqlite3`, unambiguous."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -111,7 +105,7 @@ def _encode(fields: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class Store:
+class Store(LocksAndState):
     """A handle on the SQLite file; safe to share between threads."""
 
     def __init__(self, path: str | Path) -> None:
@@ -257,8 +251,13 @@ class Store:
         status: JobStatus = JobStatus.QUEUED,
         lane: str | None = None,
         message_ts: str = "",
+        wake: bool = True,
     ) -> Job:
-        """Record a new job; ``lane`` (default: the database) is what runs one at a time."""
+        """Record a new job; ``lane`` (default: the database) is what runs one at a time.
+
+        ``wake=False`` leaves waking an in-process runner to the caller (``enqueue``
+        tells the reporter first, so "queued" is never reported after "started").
+        """
         now = utcnow()
         row = {
             "kind": kind,
@@ -277,7 +276,7 @@ class Store:
         with self.transaction() as db:
             job_id = db["jobs"].insert(row).last_pk
             self._audit(db, job_id, "created", requested_by or "system", None, str(status), params or {})
-        if status == JobStatus.QUEUED:
+        if status == JobStatus.QUEUED and wake:
             self.job_queued.set()
         return self.get_job(int(job_id))
 
@@ -450,62 +449,3 @@ class Store:
         for row in rows:
             row["detail"] = json.loads(row["detail"] or "{}")
         return rows
-
-    # ------------------------------------------------------------- locks, kv
-
-    def acquire_lock(
-        self, name: str, holder: str, *, job_id: int | None = None, ttl_seconds: float | None = None
-    ) -> bool:
-        """Take a named lock unless someone else holds an unexpired one; re-entrant per holder."""
-        now = time.time()
-        with self.transaction() as db:
-            rows = list(db.query("SELECT * FROM locks WHERE name = ?", [name]))
-            if rows:
-                row = rows[0]
-                expired = row["expires_at"] is not None and row["expires_at"] < now
-                if row["holder"] != holder and not expired:
-                    return False
-            db["locks"].upsert(
-                {
-                    "name": name,
-                    "holder": holder,
-                    "job_id": job_id,
-                    "acquired_at": utcnow(),
-                    "expires_at": now + ttl_seconds if ttl_seconds else None,
-                },
-                pk="name",
-            )
-            self._audit(db, job_id, "lock_acquired", holder, None, None, {"lock": name})
-        return True
-
-    def release_lock(self, name: str, holder: str) -> bool:
-        with self.transaction() as db:
-            cur = db.execute("DELETE FROM locks WHERE name = ? AND holder = ?", [name, holder])
-            if cur.rowcount:
-                self._audit(db, None, "lock_released", holder, None, None, {"lock": name})
-            return cur.rowcount == 1
-
-    def lock_holder(self, name: str) -> dict[str, Any] | None:
-        rows = list(self.db.query("SELECT * FROM locks WHERE name = ?", [name]))
-        if not rows or (rows[0]["expires_at"] is not None and rows[0]["expires_at"] < time.time()):
-            return None
-        return rows[0]
-
-    def kv_get(self, key: str, default: Any = None) -> Any:
-        rows = list(self.db.query("SELECT value FROM kv WHERE key = ?", [key]))
-        return json.loads(rows[0]["value"]) if rows else default
-
-    def kv_set(self, key: str, value: Any) -> None:
-        with self.transaction() as db:
-            db["kv"].upsert(
-                {"key": key, "value": json.dumps(value, default=str), "updated_at": utcnow()}, pk="key"
-            )
-
-    def kv_claim(self, key: str, value: Any = True) -> bool:
-        """Set ``key`` only if it is not set yet; True for exactly one caller (e.g. one scheduled slot)."""
-        with self.transaction() as db:
-            cur = db.execute(
-                "INSERT OR IGNORE INTO kv (key, value, updated_at) VALUES (?, ?, ?)",
-                [key, json.dumps(value, default=str), utcnow()],
-            )
-            return cur.rowcount == 1
