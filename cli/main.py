@@ -20,6 +20,7 @@ SUBCOMMANDS = [
     "cli.list",
     "cli.show",
     "cli.decrypt",
+    "cli.prune",
     "cli.restore",
 ]
 

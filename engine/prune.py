@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from adapters.storage import Storage, open_storage
 from core.config import Config
 from core.errors import BackupbotError, NotFoundError
 from core.redact import redact
@@ -152,11 +153,8 @@ def guard_reason(
 LockReader = Callable[[Any], datetime | None]
 
 
-def storage_lock_reader(cfg: Config) -> LockReader:
+def storage_lock_reader(storage: Storage) -> LockReader:
     """Reads the retain-until date of a backup's object and manifest (the later one wins)."""
-    from adapters.storage import open_storage
-
-    storage = open_storage(cfg.storage)
 
     def read(manifest: Any) -> datetime | None:
         until: datetime | None = None
@@ -216,29 +214,31 @@ def plan_prune(
     now: datetime | None = None,
     last_failure: datetime | None = None,
     lock_of: LockReader | None = None,
+    storage: Storage | None = None,
 ) -> PrunePlan:
     """What prune would do to one database now; deletes nothing."""
     from engine import catalog
 
     db = cfg.database(database)
     now = now or datetime.now(UTC)
-    manifests = catalog.list_backups(cfg, database)
+    storage = storage or open_storage(cfg.storage)
+    manifests = catalog.list_backups(cfg, database, storage)
     refs = [backup_ref(m) for m in manifests]
     decisions = plan_retention(refs, db.retention, now, ZoneInfo(db.timezone))
     guard = guard_reason(refs, now, db.max_age_hours, last_failure, scheduled=bool(db.schedule.strip()))
     if lock_of is None and any(not d.keep for d in decisions):
-        lock_of = storage_lock_reader(cfg)
+        lock_of = storage_lock_reader(storage)
     return build_plan(database, manifests, decisions, now, guard, lock_of)
 
 
-def apply_prune(cfg: Config, plan: PrunePlan) -> PrunePlan:
+def apply_prune(cfg: Config, plan: PrunePlan, storage: Storage | None = None) -> PrunePlan:
     """Delete what ``plan`` marked for deletion, manifest first; one failure does not stop the rest."""
-    from adapters.storage import open_storage
     from engine import catalog
 
     if plan.guard:
         return replace(plan, applied=True)
-    storage = open_storage(cfg.storage) if plan.to_delete else None
+    if plan.to_delete and storage is None:
+        storage = open_storage(cfg.storage)
     items = []
     for item in plan.items:
         if item.action != DELETE:

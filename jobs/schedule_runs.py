@@ -1,21 +1,21 @@
 """The record of scheduled runs: which slot of which schedule entry became which job.
 
-One row per (entry, slot, attempt) in the store's SQLite file, under a UNIQUE index.
-That index is the whole answer to "two bot processes never both run the same slot":
-both try the INSERT, exactly one row goes in, and only the process whose INSERT went in
-creates the job — in the same transaction, so a crash can't leave a claimed slot
-without its job. Retries (the alert's Retry button) are further attempts of the same
-slot, so their success counts as the schedule's recovery.
+One row per (entry, slot) in the store's SQLite file, under a UNIQUE index. That index is
+the whole answer to "two bot processes never both run the same slot": both try the
+INSERT, exactly one row goes in, and only the process whose INSERT went in creates the
+job — in the same transaction, so a crash can't leave a claimed slot without its job.
 
-The same rows answer the pruning guard's question (did the latest scheduled run of
-this database fail?) and drive the scheduler's follow-ups (alert on failure, prune and
-heartbeat after success), each handled exactly once.
+A scheduled job carries ``params["schedule"]`` (the entry's key) and ``params["slot"]``.
+The alert's Retry button re-queues a job with the same params, so a retry is recognised
+as a run of the same schedule without any coupling to the button: its failure alerts,
+its success is the recovery and is followed by retention like any scheduled success.
+Follow-ups (alert, prune, heartbeat) are claimed per job in ``schedule_followups`` so
+each happens once even with two bot processes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from jobs.status import JobStatus
 from jobs.store import DB_FILE, Job, Store, utcnow
 
 TABLE = "schedule_slots"
+FOLLOWUPS = "schedule_followups"
 FAILED_STATES = (JobStatus.FAILED, JobStatus.INTERRUPTED, JobStatus.EXPIRED)
 
 
@@ -43,51 +44,21 @@ def ensure_schema(store: Store) -> None:
                 "id": int,
                 "entry": str,
                 "slot": str,
-                "attempt": int,
                 "job_kind": str,
                 "database": str,
                 "job_id": int,
                 "claimed_at": str,
                 "claimed_by": str,
                 "missed": int,
-                "handled": int,
-                "outcome": str,
             },
             pk="id",
-            not_null={"entry", "slot", "attempt", "job_kind", "claimed_at"},
-            defaults={"attempt": 0, "handled": 0, "missed": 0},
+            not_null={"entry", "slot", "job_kind", "claimed_at"},
+            defaults={"missed": 0},
             if_not_exists=True,
         )
-        db[TABLE].create_index(["entry", "slot", "attempt"], unique=True, if_not_exists=True)
-        db[TABLE].create_index(["database", "id"], if_not_exists=True)
-
-
-@dataclass(frozen=True)
-class SlotRun:
-    id: int
-    entry: str
-    slot: datetime
-    attempt: int
-    job_kind: str
-    database: str | None
-    job_id: int | None
-    missed: int
-    handled: bool
-    outcome: str
-
-    @classmethod
-    def from_row(cls, row: dict[str, Any]) -> SlotRun:
-        return cls(
-            id=row["id"],
-            entry=row["entry"],
-            slot=parse_iso(row["slot"]),
-            attempt=row["attempt"],
-            job_kind=row["job_kind"],
-            database=row["database"],
-            job_id=row["job_id"],
-            missed=row["missed"] or 0,
-            handled=bool(row["handled"]),
-            outcome=row["outcome"] or "",
+        db[TABLE].create_index(["entry", "slot"], unique=True, if_not_exists=True)
+        db[FOLLOWUPS].create(
+            {"job_id": int, "outcome": str, "at": str}, pk="job_id", not_null={"at"}, if_not_exists=True
         )
 
 
@@ -100,15 +71,14 @@ def claim(
     database: str | None,
     worker: str,
     create_job: Callable[[], Job],
-    attempt: int = 0,
     missed: int = 0,
 ) -> Job | None:
-    """Claim (entry, slot, attempt) and create its job atomically; None if another process has it."""
+    """Claim (entry, slot) and create its job atomically; None if another process has it."""
     with store.transaction() as db:
         cur = db.execute(
-            f"INSERT OR IGNORE INTO {TABLE} (entry, slot, attempt, job_kind, database, claimed_at, claimed_by,"
-            " missed, handled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
-            [entry, iso(slot), attempt, job_kind, database, utcnow(), worker, missed],
+            f"INSERT OR IGNORE INTO {TABLE} (entry, slot, job_kind, database, claimed_at, claimed_by, missed)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [entry, iso(slot), job_kind, database, utcnow(), worker, missed],
         )
         if cur.rowcount != 1:
             return None
@@ -123,42 +93,26 @@ def last_slot(store: Store, entry: str) -> datetime | None:
     return parse_iso(rows[0]["slot"]) if rows and rows[0]["slot"] else None
 
 
-def run_for_job(store: Store, job_id: int) -> SlotRun | None:
-    rows = list(store.db.query(f"SELECT * FROM {TABLE} WHERE job_id = ?", [job_id]))
-    return SlotRun.from_row(rows[0]) if rows else None
+_SCHEDULED = "json_extract(j.params, '$.schedule') IS NOT NULL"
 
 
-def next_attempt(store: Store, run: SlotRun) -> int:
-    rows = list(
-        store.db.query(
-            f"SELECT max(attempt) AS n FROM {TABLE} WHERE entry = ? AND slot = ?", [run.entry, iso(run.slot)]
-        )
-    )
-    return int(rows[0]["n"] or 0) + 1
-
-
-def finished_unhandled(store: Store) -> list[tuple[SlotRun, Job]]:
-    """Runs whose job reached a terminal state and whose follow-up has not been done yet."""
+def finished_unhandled(store: Store, limit: int = 100) -> list[Job]:
+    """Scheduled jobs (and their retries) that ended and whose follow-up has not been done."""
     terminal = [str(s) for s in JobStatus if s.terminal]
     rows = store.db.query(
-        f"SELECT s.* FROM {TABLE} s JOIN jobs j ON j.id = s.job_id WHERE s.handled = 0 "
-        f"AND j.status IN ({','.join('?' * len(terminal))}) ORDER BY s.id",
-        terminal,
+        f"SELECT j.* FROM jobs j LEFT JOIN {FOLLOWUPS} f ON f.job_id = j.id WHERE f.job_id IS NULL "
+        f"AND {_SCHEDULED} AND j.status IN ({','.join('?' * len(terminal))}) ORDER BY j.id LIMIT ?",
+        [*terminal, limit],
     )
-    out = []
-    for row in rows:
-        run = SlotRun.from_row(row)
-        job = store.find_job(int(row["job_id"]))
-        if job is not None:
-            out.append((run, job))
-    return out
+    return [Job.from_row(r) for r in rows]
 
 
-def mark_handled(store: Store, run_id: int, outcome: str) -> bool:
+def mark_handled(store: Store, job_id: int, outcome: str) -> bool:
     """True for exactly one caller, so a follow-up (an alert, a prune) happens once across processes."""
     with store.transaction() as db:
         cur = db.execute(
-            f"UPDATE {TABLE} SET handled = 1, outcome = ? WHERE id = ? AND handled = 0", [outcome, run_id]
+            f"INSERT OR IGNORE INTO {FOLLOWUPS} (job_id, outcome, at) VALUES (?, ?, ?)",
+            [job_id, outcome, utcnow()],
         )
         return cur.rowcount == 1
 
@@ -168,8 +122,8 @@ def last_scheduled_failure(store: Store, database: str, job_kind: str = "dump") 
     failed = [str(s) for s in FAILED_STATES]
     rows = list(
         store.db.query(
-            f"SELECT j.finished_at, j.updated_at FROM {TABLE} s JOIN jobs j ON j.id = s.job_id "
-            f"WHERE s.database = ? AND s.job_kind = ? AND j.status IN ({','.join('?' * len(failed))}) "
+            f"SELECT j.finished_at, j.updated_at FROM jobs j WHERE j.database = ? AND j.kind = ? AND {_SCHEDULED} "
+            f"AND j.status IN ({','.join('?' * len(failed))}) "
             "ORDER BY coalesce(j.finished_at, j.updated_at) DESC LIMIT 1",
             [database, job_kind, *failed],
         )

@@ -99,7 +99,9 @@ def test_guard_holds_when_the_latest_scheduled_run_failed(
         job_kind="dump",
         database="prod",
         worker="test",
-        create_job=lambda: store.create_job("dump", "prod", {"kind": "daily"}, requested_by="scheduler"),
+        create_job=lambda: store.create_job(
+            "dump", "prod", {"kind": "daily", "schedule": "dump:prod"}, requested_by="scheduler"
+        ),
     )
     assert job is not None
     store.transition(job.id, JobStatus.QUEUED, JobStatus.RUNNING)

@@ -37,9 +37,9 @@ def write_backup(
     return manifest
 
 
-def stored_ids(cfg: Config, database: str) -> set[str]:
+def stored_ids(cfg: Config, database: str, storage: Storage | None = None) -> set[str]:
     """Ids whose manifest AND object are both in storage (what a user checks in the bucket)."""
-    storage = open_storage(cfg.storage)
+    storage = storage or open_storage(cfg.storage)
     keys = {o.key for o in storage.list(f"db/{database}/")}
     out = set()
     for key in keys:
@@ -50,9 +50,9 @@ def stored_ids(cfg: Config, database: str) -> set[str]:
     return out
 
 
-def object_ids(cfg: Config, database: str) -> set[str]:
+def object_ids(cfg: Config, database: str, storage: Storage | None = None) -> set[str]:
     """Ids that still have an object, whether or not their manifest survived."""
-    storage = open_storage(cfg.storage)
+    storage = storage or open_storage(cfg.storage)
     return {
         o.key.rsplit("/", 1)[1].removesuffix(".dump.zst.enc")
         for o in storage.list(f"db/{database}/")

@@ -1,0 +1,341 @@
+"""The schedule: cron entries become jobs, and what happens after a scheduled job ends.
+
+A schedule entry is (job kind, database, cron, time zone, params); the nightly dump of
+each configured database is one, and later job kinds (restore drill, files check) add
+theirs through ``ENTRY_SOURCES`` without the scheduler knowing what they do.
+
+Choices a reader should know:
+
+* Missed runs. After downtime only the *latest* missed slot runs, once, on start — a
+  bot down for three nights takes one backup, not three in a row. The job says how many
+  slots were skipped. An entry seen for the first time (a new deployment, a changed cron
+  or time zone) starts watching from now instead of running a slot from the past.
+* One process per slot: the slot is claimed with a UNIQUE insert (``schedule_runs``).
+* The clock is injected (``clock``) and ``tick(now)`` does one pass, so tests drive days
+  of schedule in milliseconds and nothing here ever sleeps except the real loop.
+* Scheduled dumps are kind ``daily``. There is no separate "monthly" run: retention's
+  monthly rule keeps the newest scheduled backup of each month, whatever its kind. (An
+  extra entry with ``params={"kind": "monthly"}`` is possible and counts the same.)
+* After a scheduled dump succeeds, retention is applied inline — with the pruning guard —
+  and its one-line result goes into the dump's thread; the heartbeat URL is pinged. After a
+  scheduled job fails, an alert with a Retry button goes to the alert channel. Each
+  follow-up happens once per job, also for retries.
+* Every ``deadman_every`` the dead-man's switch looks at the newest good backup of each
+  scheduled database (``jobs.alerts.check_deadman``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import croniter
+
+from adapters.storage import Storage, open_storage
+from core.config import Config
+from core.errors import BackupbotError, ConfigError
+from core.redact import redact
+from jobs import alerts, kinds, schedule_runs
+from jobs.events import Reporter, StepResult, guarded
+from jobs.status import JobStatus
+from jobs.store import Job, Store
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+MAX_MISSED_COUNT = 10_000  # counting skipped slots stops here (a minutely cron down for a week)
+POLL_SECONDS = 30.0
+DEADMAN_EVERY = timedelta(minutes=10)
+
+
+def utc_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class ScheduleEntry:
+    job_kind: str
+    database: str | None
+    cron: str
+    timezone: str = "UTC"
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.job_kind}:{self.database or '*'}"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def latest_slot(self, now: datetime) -> datetime:
+        """The newest cron time at or before ``now`` (second precision), in UTC."""
+        base = now.astimezone(self.tz).replace(microsecond=0) + timedelta(seconds=1)
+        return croniter(self.cron, base).get_prev(datetime).astimezone(UTC)
+
+    def next_slot(self, now: datetime) -> datetime:
+        return croniter(self.cron, now.astimezone(self.tz)).get_next(datetime).astimezone(UTC)
+
+    def slots_between(self, after: datetime, until: datetime) -> int:
+        """How many slots fall in (after, until]."""
+        it = croniter(self.cron, after.astimezone(self.tz))
+        n = 0
+        while n < MAX_MISSED_COUNT and it.get_next(datetime).astimezone(UTC) <= until:
+            n += 1
+        return n
+
+
+def _check(entry: ScheduleEntry, where: str) -> ScheduleEntry:
+    if not croniter.is_valid(entry.cron):
+        raise ConfigError(
+            f"schedule '{entry.cron}' is not a cron expression",
+            detail=f"{where} schedule = {entry.cron!r}.",
+            hint='Use five fields: minute hour day month weekday, e.g. "0 3 * * *" for 03:00 every day.',
+        )
+    try:
+        ZoneInfo(entry.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"unknown time zone '{entry.timezone}'",
+            detail=f"{where} timezone = {entry.timezone!r}.",
+            hint='Use an IANA name such as "UTC", "America/Panama" or "Europe/Madrid".',
+        ) from None
+    return entry
+
+
+def nightly_dumps(cfg: Config) -> list[ScheduleEntry]:
+    """One scheduled dump per database whose ``schedule`` is not empty."""
+    out = []
+    for db in cfg.databases.values():
+        if not db.schedule.strip():
+            continue
+        entry = ScheduleEntry(
+            "dump",
+            db.name,
+            db.schedule.strip(),
+            db.timezone,
+            {"kind": "daily", "reason": f"scheduled ({db.schedule.strip()} {db.timezone})"},
+        )
+        out.append(_check(entry, f"{cfg.path}: [databases.{db.name}]"))
+    return out
+
+
+# Each returns the entries of one job kind; later kinds add a function here.
+ENTRY_SOURCES: list[Callable[[Config], list[ScheduleEntry]]] = [nightly_dumps]
+
+
+def entries_from_config(cfg: Config) -> list[ScheduleEntry]:
+    return [e for source in ENTRY_SOURCES for e in source(cfg)]
+
+
+class Scheduler:
+    def __init__(
+        self,
+        cfg: Config,
+        store: Store,
+        reporter: Reporter,
+        *,
+        clock: Clock = utc_clock,
+        entries: list[ScheduleEntry] | None = None,
+        deadman_every: timedelta = DEADMAN_EVERY,
+        reminder_hours: float = alerts.DEADMAN_REMINDER_HOURS,
+    ) -> None:
+        self.cfg = cfg
+        self.store = store
+        self.reporter = guarded(reporter)
+        self.clock = clock
+        self.entries = entries if entries is not None else entries_from_config(cfg)
+        self.deadman_every = deadman_every
+        self.reminder_hours = reminder_hours
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._last_deadman: datetime | None = None
+        self._storage: Storage | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        schedule_runs.ensure_schema(store)
+        known = set(kinds.names())
+        for entry in self.entries:
+            if entry.job_kind not in known:
+                raise ConfigError(
+                    f"schedule names unknown job kind '{entry.job_kind}'",
+                    detail=f"Known kinds: {', '.join(sorted(known))}.",
+                    hint="Remove the entry or upgrade backupbot.",
+                )
+
+    @property
+    def storage(self) -> Storage:
+        """One storage client for the scheduler's lifetime; making one costs a fifth of a second."""
+        if self._storage is None:
+            self._storage = open_storage(self.cfg.storage)
+        return self._storage
+
+    # ------------------------------------------------------------------ loop
+
+    def start(self) -> Scheduler:
+        self._thread = threading.Thread(target=self._loop, name="scheduler", daemon=True)
+        self._thread.start()
+        log.info("scheduler started with %d entries", len(self.entries))
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception:
+                log.exception("scheduler tick failed; retrying")
+            self._stop.wait(self._sleep_seconds())
+
+    def _sleep_seconds(self) -> float:
+        now = self.clock()
+        soonest = min((e.next_slot(now) for e in self.entries), default=now + timedelta(seconds=POLL_SECONDS))
+        return max(1.0, min(POLL_SECONDS, (soonest - now).total_seconds() + 0.5))
+
+    # ------------------------------------------------------------ one pass
+
+    def tick(self, now: datetime | None = None) -> list[Job]:
+        """Start due slots, do the follow-ups of finished scheduled jobs, check freshness."""
+        now = now or self.clock()
+        started = [job for entry in self.entries if (job := self.run_due(entry, now)) is not None]
+        self.follow_up(now)
+        if self._last_deadman is None or now - self._last_deadman >= self.deadman_every:
+            self._last_deadman = now
+            self.check_freshness(now)
+        return started
+
+    def _watch_key(self, entry: ScheduleEntry) -> str:
+        return f"schedule:{entry.key}:watching:{entry.cron}:{entry.timezone}"
+
+    def watching_since(self, entry: ScheduleEntry, now: datetime) -> datetime:
+        key = self._watch_key(entry)
+        self.store.kv_claim(key, schedule_runs.iso(now))
+        return schedule_runs.parse_iso(self.store.kv_get(key))
+
+    def run_due(self, entry: ScheduleEntry, now: datetime) -> Job | None:
+        """Queue the entry's latest due slot if nobody has; None when nothing is due or it was taken."""
+        since = self.watching_since(entry, now)
+        last = schedule_runs.last_slot(self.store, entry.key)
+        if last is not None and last > since:
+            since = last
+        slot = entry.latest_slot(now)
+        if slot <= since:
+            return None
+        missed = entry.slots_between(since, slot) - 1
+        params = {**entry.params, "schedule": entry.key, "slot": schedule_runs.iso(slot)}
+        if missed > 0:
+            params["missed_slots"] = missed
+        job = schedule_runs.claim(
+            self.store,
+            entry=entry.key,
+            slot=slot,
+            job_kind=entry.job_kind,
+            database=entry.database,
+            worker=self.worker_id,
+            missed=max(missed, 0),
+            create_job=lambda: self.store.create_job(
+                entry.job_kind,
+                entry.database,
+                params,
+                requested_by="scheduler",
+                channel=self.cfg.slack.channel,
+            ),
+        )
+        if job is not None:
+            caught_up = f" (catching up; {missed} earlier slot(s) skipped)" if missed > 0 else ""
+            log.info("scheduled %s for slot %s%s", job.title, schedule_runs.iso(slot), caught_up)
+            self.reporter.queued(job)
+        return job
+
+    # -------------------------------------------------------------- follow-ups
+
+    def follow_up(self, now: datetime) -> None:
+        for job in schedule_runs.finished_unhandled(self.store):
+            if not schedule_runs.mark_handled(self.store, job.id, str(job.status)):
+                continue  # another process took it
+            entry = str(job.params.get("schedule"))
+            try:
+                if job.status == JobStatus.SUCCEEDED:
+                    self._succeeded(job, entry, now)
+                elif job.status in schedule_runs.FAILED_STATES:
+                    alerts.job_failed(self.cfg, self.store, self.reporter, job, entry)
+            except Exception:
+                log.exception("follow-up of %s failed", job.title)
+
+    def _succeeded(self, job: Job, entry: str, now: datetime) -> None:
+        alerts.job_succeeded(self.cfg, self.store, self.reporter, job, entry)
+        if job.kind != "dump" or not job.database:
+            return
+        self.apply_retention(job, now)
+        if self.cfg.alerts.heartbeat_url:
+            alerts.ping_heartbeat(self.cfg.alerts.heartbeat_url)
+
+    def apply_retention(self, job: Job, now: datetime) -> None:
+        """Prune after a good scheduled dump, guard included; the result goes into the dump's thread."""
+        from engine.prune import PruneSummary, apply_prune, plan_prune
+
+        database = str(job.database)
+        try:
+            last_failure = schedule_runs.last_scheduled_failure(self.store, database)
+            plan = plan_prune(self.cfg, database, now=now, last_failure=last_failure, storage=self.storage)
+            plan = apply_prune(self.cfg, plan, self.storage)
+        except BackupbotError as err:
+            self.reporter.step(job, StepResult("retention", "failed", detail=redact(err.message)))
+            log.warning("retention for %s failed: %s", database, redact(err.render()))
+            return
+        summary = PruneSummary.of(plan)
+        self.store.audit(
+            job.id,
+            "retention",
+            "scheduler",
+            {
+                "deleted": summary.ids_deleted,
+                "guard": plan.guard,
+                "failed": [i.backup_id for i in plan.failed],
+            },
+        )
+        status = "failed" if plan.failed else ("skipped" if plan.guard else "ok")
+        self.reporter.step(job, StepResult("retention", status, detail=summary.line()))
+        if plan.guard or plan.failed:
+            log.warning("retention for %s: %s", database, summary.line())
+
+    # ------------------------------------------------------------- freshness
+
+    def check_freshness(self, now: datetime) -> dict[str, str]:
+        """The dead-man's switch for each database that has a scheduled dump."""
+        from engine.catalog import list_backups
+        from engine.prune import backup_ref
+
+        out: dict[str, str] = {}
+        for entry in self.entries:
+            if entry.job_kind != "dump" or not entry.database:
+                continue
+            try:
+                refs = [
+                    r for r in map(backup_ref, list_backups(self.cfg, entry.database, self.storage)) if r.good
+                ]
+            except BackupbotError as err:
+                log.warning("freshness check of %s could not list backups: %s", entry.database, err.message)
+                continue
+            newest = max(refs, key=lambda r: r.created_at, default=None)
+            fresh = alerts.Freshness(
+                database=entry.database,
+                newest_id=newest.id if newest else None,
+                newest_at=newest.created_at if newest else None,
+                reference=newest.created_at if newest else self.watching_since(entry, now),
+            )
+            out[entry.database] = alerts.check_deadman(
+                self.cfg, self.store, self.reporter, fresh, now, self.reminder_hours
+            )
+        return out
