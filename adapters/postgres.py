@@ -168,9 +168,14 @@ class DumpProcess:
         self._secrets = [url, *extra_env.values()]
         env = {**os.environ, **extra_env, "PGCONNECT_TIMEOUT": str(CONNECT_TIMEOUT)}
         argv = [tool.path, "--format=custom", "--compress=0", "--no-password", f"--dbname={conninfo}"]
-        self.proc = subprocess.Popen(  # noqa: S603 - argv list, no shell
-            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env
-        )
+        try:
+            self.proc = subprocess.Popen(  # noqa: S603 - argv list, no shell
+                argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env
+            )
+        except OSError as exc:
+            raise PreflightError(
+                f"cannot start {tool.path}", detail=exc.strerror, hint="Check the PostgreSQL client install."
+            ) from None
         assert self.proc.stdout is not None and self.proc.stderr is not None
         self.stdout: IO[bytes] = self.proc.stdout
         try:
@@ -200,7 +205,9 @@ class DumpProcess:
         return redact(text, self._secrets)
 
     def read(self, size: int) -> bytes:
-        return self.stdout.read1(size) if hasattr(self.stdout, "read1") else self.stdout.read(size)
+        """Up to ``size`` bytes, waiting to fill them: pg_dump writes 4 KB at a time, and handing
+        each 4 KB piece through the pipeline's queues would cost more than the dump itself."""
+        return self.stdout.read(size)
 
     def wait(self, timeout: float | None = None) -> int:
         return self.proc.wait(timeout)

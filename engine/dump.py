@@ -30,7 +30,7 @@ from adapters.crypto import DEFAULT_CHUNK_SIZE, Encryptor, load_keyring
 from adapters.storage import Storage, open_storage
 from core.config import BACKUP_KINDS, PRE_EVENT_KINDS, Config
 from core.errors import BackupbotError, DumpError, UsageError
-from core.redact import describe_url
+from core.redact import describe_url, redact
 from engine.manifest import Manifest, backup_id, manifest_key_for, object_key
 
 log = logging.getLogger(__name__)
@@ -254,6 +254,14 @@ def run_dump(
             detail=err.detail,
             hint=(err.hint + " " if err.hint else "")
             + "Nothing was recorded; the partial upload was aborted.",
+        ) from None
+    except Exception as exc:
+        log.exception("dump %s failed unexpectedly", bid)
+        raise DumpError(
+            f"backup of database '{database}' failed unexpectedly",
+            detail=redact(f"{type(exc).__name__}: {exc}", [url]),
+            hint="Nothing was recorded; the partial upload was aborted. Run it again; if it repeats, "
+            "report the log line above.",
         ) from None
     finally:
         stop.set()

@@ -1,0 +1,364 @@
+"""Benchmark: `backupbot dump` against the recipe it replaces, on the same local S3 server.
+
+    .venv/bin/python bench/bench_dump.py                 # pgbench scales 20 and 70 (~1 GB), 3 runs each
+    .venv/bin/python bench/bench_dump.py --scales 2 5 --runs 1   # a quick check
+
+Builds each database once (pgbench -i -s N plus an invoice-like table of XML-ish text rows;
+kept between runs, dropped with --drop), starts moto's S3 server, then measures side by side:
+
+  * pg_dump -Fc > /dev/null                                 (the floor: pg_dump and its gzip alone)
+  * pg_dump -Fc | aws s3 cp - s3://… --sse AES256            (the recipe)
+  * backupbot dump                                          (-Z0 → zstd → AES-GCM → multipart, SSE)
+
+and prints wall time (median), throughput (logical dump bytes / wall), stored size and the
+peak RSS of the whole process tree of each command (sampled from /proc), for two sizes so
+it shows whether memory grows with the database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.support import pg  # noqa: E402
+from tests.support.s3server import start_s3_server  # noqa: E402
+
+VENV_BIN = Path(sys.executable).parent
+
+
+# ------------------------------------------------------------------ process-tree memory
+
+
+def _children_map() -> dict[int, list[int]]:
+    kids: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        kids.setdefault(ppid, []).append(int(entry))
+    return kids
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def tree_rss_kb(roots: list[int]) -> int:
+    kids = _children_map()
+    seen: set[int] = set()
+    stack = list(roots)
+    total = 0
+    while stack:
+        pid = stack.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        total += _rss_kb(pid)
+        stack.extend(kids.get(pid, []))
+    return total
+
+
+class PeakRss:
+    """Samples the summed RSS of the given process trees every 20 ms until stopped."""
+
+    def __init__(self, roots: list[int]) -> None:
+        self.roots = roots
+        self.peak_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_kb = max(self.peak_kb, tree_rss_kb(self.roots))
+            self._stop.wait(0.02)
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.peak_kb / 1024
+
+
+# ------------------------------------------------------------------ databases
+
+
+def build_database(scale: int) -> str:
+    """pgbench accounts plus ~2 KB invoice rows (XML-ish text), built once and reused."""
+    name = f"bb_bench_s{scale}"
+    url = pg.url_for(name)
+    with psycopg.connect(pg.ADMIN_URL, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+    if exists:
+        with psycopg.connect(url) as conn:
+            done = conn.execute("SELECT to_regclass('bench_done') IS NOT NULL").fetchone()
+        if done and done[0]:
+            return url
+        pg.drop_database(name)
+    with psycopg.connect(pg.ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    print(f"building {name}: pgbench -i -s {scale} …", file=sys.stderr)
+    subprocess.run(["pgbench", "-i", "-q", "-s", str(scale), url], check=True, capture_output=True)
+    rows = scale * 2000
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE invoices (id bigint PRIMARY KEY, customer text NOT NULL, total numeric(12,2), "
+            "issued_on date, xml_body text NOT NULL)"
+        )
+        conn.execute(
+            """
+            INSERT INTO invoices
+            SELECT g, 'Cliente ' || (g %% 5000), round((random() * 5000)::numeric, 2),
+                   date '2025-01-01' + (g %% 365),
+                   '<?xml version="1.0" encoding="UTF-8"?><factura><numero>F-' || g || '</numero>'
+                   || '<emisor><ruc>' || (1000000 + g %% 977) || '</ruc><nombre>Empresa ' || (g %% 311)
+                   || ' S.A.</nombre></emisor><cliente>Cliente ' || (g %% 5000) || '</cliente>'
+                   || repeat('<linea><codigo>' || md5((g %% 1000)::text) || '</codigo><cantidad>'
+                             || (g %% 17) || '</cantidad><precio>' || round((random() * 100)::numeric, 2)
+                             || '</precio></linea>', 8)
+                   || '<firma>' || md5(random()::text) || md5(random()::text) || '</firma></factura>'
+            FROM generate_series(1, %s) g
+            """,
+            (rows,),
+        )
+        conn.execute("CREATE TABLE bench_done ()")
+        conn.execute("VACUUM ANALYZE")
+    return url
+
+
+# ------------------------------------------------------------------ measurements
+
+
+@dataclass
+class Run:
+    wall: float
+    stored: int | None
+    peak_mb: float
+    logical: int | None = None
+
+
+def measure(
+    start: Callable[[], list[subprocess.Popen[bytes]]],
+) -> tuple[float, float, list[subprocess.Popen[bytes]]]:
+    t0 = time.monotonic()
+    procs = start()
+    mem = PeakRss([p.pid for p in procs])
+    for p in reversed(procs):
+        p.wait()
+    wall = time.monotonic() - t0
+    peak = mem.stop()
+    for p in procs:
+        if p.returncode != 0:
+            err = p.stderr.read().decode(errors="replace") if p.stderr else ""
+            raise SystemExit(f"{p.args[0]} failed with {p.returncode}: {err[-2000:]}")
+    return wall, peak, procs
+
+
+def run_plain(url: str) -> Run:
+    wall, peak, _ = measure(
+        lambda: [subprocess.Popen(["pg_dump", "-Fc", url], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)]
+    )
+    return Run(wall, None, peak)
+
+
+def run_recipe(url: str, endpoint: str, bucket: str, client: object, n: int) -> Run:
+    key = f"recipe/app-{n}.dump"
+
+    def start() -> list[subprocess.Popen[bytes]]:
+        dump = subprocess.Popen(["pg_dump", "-Fc", url], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        aws = subprocess.Popen(
+            [
+                str(VENV_BIN / "aws"),
+                "--endpoint-url",
+                endpoint,
+                "s3",
+                "cp",
+                "-",
+                f"s3://{bucket}/{key}",
+                "--sse",
+                "AES256",
+            ],
+            stdin=dump.stdout,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        assert dump.stdout is not None
+        dump.stdout.close()
+        return [dump, aws]
+
+    wall, peak, _ = measure(start)
+    head = client.head_object(Bucket=bucket, Key=key)  # type: ignore[attr-defined]
+    assert head["ServerSideEncryption"] == "AES256"
+    client.delete_object(Bucket=bucket, Key=key)  # type: ignore[attr-defined]
+    return Run(wall, int(head["ContentLength"]), peak)
+
+
+def run_backupbot(env: dict[str, str], cfg_path: Path, storage_cleanup: Callable[[str], None]) -> Run:
+    def start() -> list[subprocess.Popen[bytes]]:
+        return [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "cli",
+                    "--config",
+                    str(cfg_path),
+                    "--json",
+                    "dump",
+                    "--database",
+                    "bench",
+                ],
+                cwd=REPO,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+        ]
+
+    t0 = time.monotonic()
+    procs = start()
+    mem = PeakRss([procs[0].pid])
+    out, err = procs[0].communicate()
+    wall = time.monotonic() - t0
+    peak = mem.stop()
+    if procs[0].returncode != 0:
+        raise SystemExit(f"backupbot dump failed: {err.decode(errors='replace')}")
+    manifest = json.loads(out)
+    storage_cleanup(manifest["id"])
+    return Run(wall, int(manifest["stored_bytes"]), peak, int(manifest["dump_bytes"]))
+
+
+# ------------------------------------------------------------------ main
+
+
+def mb(n: float | None) -> str:
+    return "-" if n is None else f"{n / 1e6:,.0f} MB"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument(
+        "--scales", type=int, nargs="+", default=[20, 70], help="pgbench scale factors (default 20 70)"
+    )
+    ap.add_argument("--runs", type=int, default=3, help="runs of each command per size (default 3)")
+    ap.add_argument("--drop", action="store_true", help="drop the benchmark databases afterwards")
+    args = ap.parse_args()
+
+    for var, val in (
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+    ):
+        os.environ.setdefault(var, val)
+    server = start_s3_server()
+    rows: list[tuple[str, ...]] = []
+    try:
+        client = server.client()
+        bucket = server.new_bucket()
+        tmp = Path(tempfile.mkdtemp(prefix="bb-bench-"))
+        cfg_path = tmp / "backupbot.toml"
+        cfg_path.write_text(
+            f'[storage]\nurl = "s3://{bucket}/bb"\nendpoint_url = "{server.endpoint_url}"\nregion = "us-east-1"\n'
+            '\n[databases.bench]\ndump_url_env = "BENCH_DUMP_URL"\n'
+        )
+        env = {
+            **os.environ,
+            "BACKUPBOT_KEY": base64.b64encode(os.urandom(32)).decode(),
+            "BACKUPBOT_STATE_DIR": str(tmp / "state"),
+        }
+
+        def cleanup(backup_id: str) -> None:
+            for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="bb/db/"):
+                for obj in page.get("Contents", []):
+                    client.delete_object(Bucket=bucket, Key=obj["Key"])
+
+        for scale in args.scales:
+            url = build_database(scale)
+            env["BENCH_DUMP_URL"] = url
+            with psycopg.connect(url) as conn:
+                db_bytes = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]  # type: ignore[index]
+            results: dict[str, list[Run]] = {
+                "pg_dump -Fc > /dev/null": [],
+                "recipe: pg_dump -Fc | aws s3 cp": [],
+                "backupbot dump": [],
+            }
+            for n in range(args.runs):
+                print(f"scale {scale}: run {n + 1}/{args.runs}", file=sys.stderr)
+                results["pg_dump -Fc > /dev/null"].append(run_plain(url))
+                results["recipe: pg_dump -Fc | aws s3 cp"].append(
+                    run_recipe(url, server.endpoint_url, bucket, client, n)
+                )
+                results["backupbot dump"].append(run_backupbot(env, cfg_path, cleanup))
+            logical = results["backupbot dump"][0].logical or 0
+            recipe_wall = statistics.median(r.wall for r in results["recipe: pg_dump -Fc | aws s3 cp"])
+            recipe_stored = results["recipe: pg_dump -Fc | aws s3 cp"][0].stored
+            for name, runs in results.items():
+                wall = statistics.median(r.wall for r in runs)
+                stored = runs[0].stored
+                rows.append(
+                    (
+                        f"s{scale} (db {mb(db_bytes)}, dump {mb(logical)})",
+                        name,
+                        f"{wall:.1f} s",
+                        f"{logical / wall / 1e6:,.0f} MB/s",
+                        mb(stored),
+                        f"{max(r.peak_mb for r in runs):,.0f} MB",
+                        f"{wall / recipe_wall:.2f}x" if "recipe" not in name else "1.00x",
+                        f"{stored / recipe_stored:.2f}x" if stored and recipe_stored else "-",
+                    )
+                )
+            if args.drop:
+                pg.drop_database(f"bb_bench_s{scale}")
+    finally:
+        server.stop()
+
+    header = (
+        "size",
+        "command",
+        "wall (median)",
+        "throughput",
+        "stored",
+        "peak RSS (tree)",
+        "time vs recipe",
+        "bytes vs recipe",
+    )
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    print(
+        f"\n{args.runs} run(s) each; {os.cpu_count()} CPUs; throughput = plain pg_dump -Fc -Z0 bytes / wall time\n"
+    )
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in rows:
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
