@@ -339,3 +339,15 @@ class Scheduler:
                 self.cfg, self.store, self.reporter, fresh, now, self.reminder_hours
             )
         return out
+
+
+def start_scheduler(cfg: Config, store: Store, reporter: Reporter) -> Scheduler | None:
+    """The bot's scheduler thread; ``BACKUPBOT_SCHEDULER=off`` leaves scheduling to another process.
+
+    Safe to run in several processes at once (slots and follow-ups are claimed in the
+    store), so turning it off is about where the work happens, not about correctness.
+    """
+    if os.environ.get("BACKUPBOT_SCHEDULER", "").lower() == "off":
+        log.info("scheduler off (BACKUPBOT_SCHEDULER=off)")
+        return None
+    return Scheduler(cfg, store, reporter).start()
