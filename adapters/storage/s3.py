@@ -171,7 +171,7 @@ class S3Storage(Storage):
             args["ObjectLockRetainUntilDate"] = datetime.now(UTC) + timedelta(days=self.cfg.object_lock_days)
         return args
 
-    def _md5(self, data: bytes, lock: bool = True) -> dict[str, str]:
+    def _md5(self, data: bytes | bytearray, lock: bool = True) -> dict[str, str]:
         # S3 insists on a Content-MD5 for writes that carry an Object Lock retention.
         if not (lock and self.cfg.object_lock_mode and self.cfg.object_lock_days > 0):
             return {}
@@ -214,7 +214,7 @@ class S3Storage(Storage):
                 if fut.done() and fut.exception() is not None:
                     raise fut.exception()  # type: ignore[misc]
 
-        def submit(number: int, data: bytes) -> None:
+        def submit(number: int, data: bytearray) -> None:
             # Blocks while IN_FLIGHT parts are uploading: this is what bounds memory.
             while not slots.acquire(timeout=0.2):
                 check_failed()
@@ -229,20 +229,21 @@ class S3Storage(Storage):
                 digest.update(chunk)
                 size += len(chunk)
                 buf += chunk
-                while len(buf) >= self.part_size:
+                if len(buf) >= self.part_size:
                     if upload_id is None:
                         upload_id = self._create_upload(key, full, content_type)
                     number += 1
-                    with memoryview(buf) as view:
-                        data = bytes(view[: self.part_size])
-                    del buf[: self.part_size]
-                    submit(number, data)
+                    # Hand the buffer over instead of copying a part out of it: a part may run
+                    # past part_size by less than one chunk, which S3 allows, and memory stays
+                    # at IN_FLIGHT + 1 parts.
+                    submit(number, buf)
+                    buf = bytearray()
             if upload_id is None:
                 self.put_bytes(key, bytes(buf), content_type)
             else:
                 if buf:
                     number += 1
-                    submit(number, bytes(buf))
+                    submit(number, buf)
                 buf = bytearray()
                 for fut in futures:
                     fut.result()
@@ -287,7 +288,7 @@ class S3Storage(Storage):
         reraise=True,
     )
     def _upload_part(
-        self, full: str, upload_id: str | None, number: int, data: bytes, parts: dict[int, str]
+        self, full: str, upload_id: str | None, number: int, data: bytearray, parts: dict[int, str]
     ) -> None:
         resp = self.client.upload_part(
             Bucket=self.bucket, Key=full, UploadId=upload_id, PartNumber=number, Body=data, **self._md5(data)
