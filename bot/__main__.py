@@ -22,6 +22,7 @@ from bot.services import Services
 from commands.permissions import GroupDirectory
 from core.config import Config, load_config
 from core.errors import BackupbotError, ConfigError
+from jobs.approvals import start_expiry_sweeper
 from jobs.runner import Runner
 from jobs.store import Store
 
@@ -46,6 +47,7 @@ def _slack(cfg: Config, store: Store) -> int:
     reporter = SlackReporter(cfg, store, client)
     directory = GroupDirectory(lambda group: client.usergroups_users_list(usergroup=group)["users"])
     runner = None if os.environ.get("BACKUPBOT_RUNNER") == "off" else Runner(cfg, store, reporter).start()
+    start_expiry_sweeper(store, cfg, reporter)
     services = Services(cfg=cfg, store=store, reporter=reporter, directory=directory, runner=runner)
     app = build_app(services, client, None if app_token else secret)
 
@@ -79,6 +81,7 @@ def _slack(cfg: Config, store: Store) -> int:
 def _console(cfg: Config, store: Store, user: str) -> int:
     reporter = ConsoleReporter(sys.stdout, cfg.runner.progress_interval_seconds)
     runner = Runner(cfg, store, reporter).start()
+    start_expiry_sweeper(store, cfg, reporter)
     services = Services(
         cfg=cfg, store=store, reporter=reporter, directory=GroupDirectory(None), runner=runner
     )

@@ -61,7 +61,8 @@ class Outbox:
 
     def _add(self, op: tuple[Any, ...], coalesce: bool = False) -> None:
         with self._cond:
-            if coalesce and op in self._ops:
+            # The head may be mid-send with an older rendering: only coalesce with ops not yet started.
+            if coalesce and op in (list(self._ops)[1:] if self._busy else self._ops):
                 return
             self._ops.append(op)
             self._cond.notify_all()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.restore_render import restore_blocks, restore_text
 from core.redact import redact
 from jobs.events import Alert, StepResult
 from jobs.status import JobStatus
@@ -53,7 +54,8 @@ def job_text(job: Job, progress: str = "") -> str:
         lines += [f"{k}: {v}" for k, v in job.result.get("fields", []) if k != "Backup"]
     if job.error and job.status.terminal and job.status != JobStatus.SUCCEEDED:
         lines += [str(job.error[k]) for k in ("message", "detail", "hint") if job.error.get(k)]
-    return redact("\n".join(line for line in lines if line))
+    text = redact("\n".join(line for line in lines if line))
+    return restore_text(job, text) if job.kind == "restore" else text
 
 
 def job_blocks(job: Job, progress: str = "") -> list[dict[str, Any]]:
@@ -96,6 +98,8 @@ def job_blocks(job: Job, progress: str = "") -> list[dict[str, Any]]:
                 ],
             }
         )
+    if job.kind == "restore":
+        blocks = restore_blocks(job, blocks)
     return _redact_blocks(blocks)
 
 

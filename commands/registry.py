@@ -16,6 +16,9 @@ SUBCOMMANDS = [
     "commands.listing",
     "commands.status",
     "commands.cancel",
+    "commands.restore",
+    "commands.approve",
+    "commands.deny",
 ]
 
 

@@ -72,6 +72,7 @@ class StepRecord:
     status: str = "not run"  # running, ok, failed, skipped, not run
     seconds: float | None = None
     detail: str = ""
+    attachment: str = ""  # the runbook entry itself, on the last step: surfaces post it
 
 
 @dataclass
@@ -186,8 +187,10 @@ class _Run:
         on_step: StepCallback | None,
         on_progress: ProgressCallback | None,
         now: datetime | None,
+        cancel: threading.Event | None = None,
     ) -> None:
         self.cfg, self.req, self.backup, self.state, self.storage = cfg, req, backup, state, storage
+        self.cancel = cancel or threading.Event()
         self.db = cfg.database(req.target)
         self.url = self.db.restore_url()
         self.secrets = [pg_restore.password_of(self.url), pg_restore.password_of(self.db.dump_url())]
@@ -305,15 +308,25 @@ class _Run:
             )
         return report
 
+    def _check_cancel(self) -> None:
+        """Cancelling is honoured until the safety dump is stored; after that, stopping would do harm."""
+        if self.cancel.is_set():
+            raise RestoreError(
+                f"restore into '{self.req.target}' was cancelled before anything changed",
+                hint="Request it again when ready.",
+            )
+
     def _steps(self) -> None:
         req, report = self.req, self.report
         with self.step("safety_dump") as rec:
+            self._check_cancel()
             safety = run_dump(
                 self.cfg,
                 req.target,
                 kind="pre-restore",
                 reason=f"before restoring {req.backup_id} ({report.restore_id})",
                 requested_by=req.requested_by,
+                cancel=self.cancel,
             )
             report.safety_id = safety.id
             rec.detail = f"{safety.id}, {human_bytes(safety.stored_bytes)} stored"
@@ -427,6 +440,7 @@ class _Run:
         rec.seconds = time.monotonic() - started
         where = ", ".join(w for w in (report.runbook_key, self.db.runbook_file) if w)
         rec.status, rec.detail = ("failed", "; ".join(problems)) if problems else ("ok", f"stored: {where}")
+        rec.attachment = report.runbook_text
         if problems and report.succeeded:
             report.state = target_state("runbook", report.mode)
         self.on_step(rec)
@@ -442,9 +456,10 @@ def run_restore(
     storage: Storage | None = None,
     backup: Manifest | None = None,
     now: datetime | None = None,
+    cancel: threading.Event | None = None,
 ) -> RestoreReport:
     """Run the eight steps; returns the report, or raises ``RestoreFailed`` (with the report)."""
     storage = storage or open_storage(cfg.storage)
     manifest = backup or get_backup(cfg, request.backup_id, storage)
     req = request if manifest.id == request.backup_id else replace(request, backup_id=manifest.id)
-    return _Run(cfg, req, manifest, state, storage, on_step, on_progress, now).execute()
+    return _Run(cfg, req, manifest, state, storage, on_step, on_progress, now, cancel).execute()

@@ -220,7 +220,9 @@ def target_state(failed: str, mode: str) -> str:
 class RestoreFailed(RestoreError):
     """A step stopped the run; ``report`` has every step, the target's state and the undo command."""
 
-    def __init__(self, message: str, detail: str | None, hint: str | None, report: Any) -> None:
+    def __init__(
+        self, message: str, detail: str | None = None, hint: str | None = None, report: Any = None
+    ) -> None:
         super().__init__(message, detail, hint)
         self.report = report
 

@@ -13,6 +13,7 @@ from slack_bolt import App
 LISTENERS = [
     "bot.listeners.commands",
     "bot.listeners.actions",
+    "bot.listeners.restore",
 ]
 
 

@@ -1,0 +1,49 @@
+"""A lead's click on Approve or Deny: ack at once, decide in one transaction, tell who needs to know.
+
+The rules live in ``jobs.approvals``; this only reads the click, passes it on, edits the
+request message when the job changed (the outbox re-renders it from the store), wakes
+the runner when the restore may start, and answers the clicker privately when there
+is something to say (not allowed, own request, already decided, expired).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from slack_bolt import Ack, BoltContext, Respond
+
+from jobs.approvals import apply_decision, decide
+
+log = logging.getLogger(__name__)
+
+
+def _clicked(decision: str, ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
+    ack()
+    services = context["services"]
+    user = body["user"]["id"]
+    try:
+        value = json.loads(body["actions"][0].get("value") or "{}")
+        job_id, binding = int(value["job"]), str(value.get("binding", ""))
+    except (ValueError, KeyError, TypeError):
+        respond(
+            text=":warning: that button names no restore request.",
+            response_type="ephemeral",
+            replace_original=False,
+        )
+        return
+    result = decide(
+        services.store, services.cfg, job_id, user, decision, binding, directory=services.directory
+    )
+    apply_decision(result, services.cfg, services.reporter, services.wake)
+    if result.reply:
+        respond(text=result.reply, response_type="ephemeral", replace_original=False)
+
+
+def approve_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
+    _clicked("approve", ack, body, context, respond)
+
+
+def deny_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
+    _clicked("deny", ack, body, context, respond)

@@ -1,0 +1,106 @@
+"""`/backup restore ID|latest [DB] --target NAME [--reason TEXT]`: ask the leads for a restore.
+
+Typing the command never overwrites anything: it resolves the backup (``latest`` becomes
+a concrete id here, so the approval is for exactly that backup), runs the read-only
+preflight, and posts a request with Approve / Deny buttons. The restore itself is a job
+that waits in ``awaiting_approval``; ``jobs.approvals`` decides the clicks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from dataclasses import dataclass
+
+from commands.base import ArgParser, Invocation, Reply, Subcommand, resolve_database
+from core.config import Config
+from core.errors import BackupbotError
+from core.redact import redact
+
+log = logging.getLogger(__name__)
+
+USAGE = "restore ID|latest [DB] --target NAME [--reason TEXT]"
+
+
+@dataclass(frozen=True)
+class RestoreCommand:
+    backup_ref: str  # an id, a unique prefix, or latest:<db>
+    target: str
+    reason: str = ""
+
+
+def build(p: ArgParser) -> None:
+    p.add_argument("backup")
+    p.add_argument("database", nargs="?")
+    p.add_argument("--target", "-t", required=True)
+    p.add_argument("--reason", "-r", default="")
+
+
+def request(ns: argparse.Namespace, cfg: Config) -> RestoreCommand:
+    target = resolve_database(cfg, ns.target, USAGE)
+    ref = ns.backup.strip()
+    if ref.lower() == "latest" or ref.lower().startswith("latest:"):
+        source = ref.partition(":")[2] or ns.database or target
+        ref = f"latest:{resolve_database(cfg, source, USAGE)}"
+    elif ns.database:
+        resolve_database(cfg, ns.database, USAGE)
+    return RestoreCommand(backup_ref=ref, target=target, reason=ns.reason.strip())
+
+
+def _prepare(req: RestoreCommand, inv: Invocation) -> Reply:
+    from commands.grammar import error_text
+    from engine.catalog import get_backup
+    from engine.restore_plan import preflight, require_ok
+    from jobs.approvals import create_request, leads_text
+
+    try:
+        manifest = get_backup(inv.cfg, req.backup_ref)
+        pre = preflight(inv.cfg, manifest, req.target, state=inv.store)
+        require_ok(pre)
+        summary = dict(pre.fields)
+        if pre.warnings:
+            summary["Warnings"] = "; ".join(pre.warnings)
+        job = create_request(
+            inv.store,
+            inv.cfg,
+            backup_id=manifest.id,
+            target=req.target,
+            requested_by=inv.user,
+            channel=inv.channel,
+            reason=req.reason,
+            summary=summary,
+            reporter=inv.reporter,
+        )
+    except BackupbotError as err:
+        return Reply(error_text(err))
+    except Exception:
+        log.exception("preparing a restore request failed")
+        return Reply(
+            ":warning: something went wrong preparing the restore request; the bot's log has details."
+        )
+    minutes = inv.cfg.runner.approval_timeout_minutes
+    return Reply(
+        redact(
+            f"Restore request {job.id} posted: {manifest.id} into `{req.target}`. "
+            f"{leads_text(inv.cfg, req.target)} can approve it within {minutes} min."
+        ),
+        job_id=job.id,
+    )
+
+
+def handle(req: RestoreCommand, inv: Invocation) -> Reply:
+    return Reply(
+        f"Checking the backup and `{req.target}` before asking for approval…",
+        later=lambda: _prepare(req, inv),
+    )
+
+
+SPEC = Subcommand(
+    name="restore",
+    usage=USAGE,
+    summary="ask the leads to approve a restore (safety dump first, then the runbook)",
+    build=build,
+    request=request,
+    handle=handle,
+    examples=('restore latest prod --target staging --reason "monthly drill"',),
+)

@@ -1,0 +1,324 @@
+"""Restore approvals: who may approve, bound to what they saw, claimed exactly once.
+
+A restore job waits in ``awaiting_approval`` until enough distinct leads approve it. The
+rules are enforced here, not in the Slack handler, so the console and any other surface
+get them too:
+
+- the approval is bound to what the message showed (backup id, target, requester), as a
+  hash carried by the buttons and stored with each approval; a click on an older
+  rendering, or an approval recorded for something else, does not count;
+- the requester cannot approve their own request (they may withdraw it with Deny);
+- someone who is not a lead changes nothing and is told who can approve;
+- every click is decided inside one write transaction, so a double click or two leads
+  clicking at once start the restore once; each decision is an audit row;
+- a request expires after ``approval_timeout_minutes``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from core.config import Config
+from core.errors import BackupbotError
+from jobs.events import Reporter, guarded
+from jobs.queue import enqueue
+from jobs.status import JobStatus
+from jobs.store import Job, Store, utcnow
+
+KIND = "restore"
+log = logging.getLogger(__name__)
+
+
+def binding_for(backup_id: str, target: str, requested_by: str) -> str:
+    """A short hash of what an approver is shown; the buttons carry it, approvals record it."""
+    text = json.dumps({"backup": backup_id, "target": target, "requester": requested_by}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def job_binding(job: Job) -> str:
+    """Recomputed from the job itself, so edited params cannot keep an old approval alive."""
+    return binding_for(str(job.params.get("backup_id", "")), job.database or "", job.requested_by)
+
+
+def leads_text(cfg: Config, target: str) -> str:
+    """How to mention the people who can approve, for messages."""
+    db = cfg.database(target)
+    if db.approver_group:
+        return f"<!subteam^{db.approver_group}>"
+    if db.approvers:
+        return ", ".join(f"<@{u}>" for u in db.approvers)
+    return "the leads (none configured for this database)"
+
+
+def is_approver(cfg: Config, target: str, user: str, directory: Any = None) -> bool:
+    """A member of the target's ``approvers`` list or ``approver_group`` (via the group directory)."""
+    db = cfg.database(target)
+    if user in db.approvers:
+        return True
+    if db.approver_group and directory is not None:
+        members = directory.members(db.approver_group)
+        return bool(members and user in members)
+    return False
+
+
+def create_request(
+    store: Store,
+    cfg: Config,
+    *,
+    backup_id: str,
+    target: str,
+    requested_by: str,
+    channel: str,
+    reason: str = "",
+    summary: dict[str, str] | None = None,
+    reporter: Reporter | None = None,
+    now: float | None = None,
+) -> Job:
+    """Park a restore job until it is approved; its message (with the buttons) goes out via the reporter."""
+    db = cfg.database(target)
+    expires = (now or time.time()) + cfg.runner.approval_timeout_minutes * 60
+    params = {
+        "backup_id": backup_id,
+        "reason": reason,
+        "binding": binding_for(backup_id, target, requested_by),
+        "approvals_required": db.approvals_required,
+        "expires_at": expires,
+        "expires_at_text": datetime.fromtimestamp(expires, UTC).strftime("%H:%M UTC"),
+        "summary": summary or {},
+        "decisions": [],
+        "approved_by": [],
+    }
+    return enqueue(
+        store,
+        KIND,
+        target,
+        params,
+        requested_by=requested_by,
+        channel=channel,
+        reporter=reporter,
+        status=JobStatus.AWAITING_APPROVAL,
+    )
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a click did: ``changed`` means the job (and so its message) changed."""
+
+    outcome: (
+        str  # approved, approved_partial, denied, not_allowed, own_request, duplicate, stale, expired, closed
+    )
+    job: Job
+    changed: bool
+    reply: str = ""  # an ephemeral answer for the clicker, when there is something to say
+
+    @property
+    def start(self) -> bool:
+        return self.outcome == "approved"
+
+
+def _approved_users(store: Store, job: Job, binding: str) -> list[str]:
+    rows = store.db.query(
+        "SELECT user FROM approvals WHERE job_id = ? AND decision = 'approve' AND binding = ? ORDER BY id",
+        [job.id, binding],
+    )
+    return [r["user"] for r in rows]
+
+
+def approved_users(store: Store, job: Job) -> list[str]:
+    """Distinct leads whose approval counts for this job as it is now."""
+    return _approved_users(store, job, job_binding(job))
+
+
+def expired_error(job: Job, minutes: int) -> BackupbotError:
+    return BackupbotError(
+        f"restore request {job.id} expired",
+        detail=f"Nobody approved it within {minutes} min; nothing was changed on '{job.database}'.",
+        hint=f"Ask again: `/backup restore {job.params.get('backup_id', 'ID')} --target {job.database}`.",
+    )
+
+
+def _expire(store: Store, job: Job, minutes: int, actor: str) -> bool:
+    return store.transition(
+        job.id,
+        JobStatus.AWAITING_APPROVAL,
+        JobStatus.EXPIRED,
+        actor=actor,
+        event="approval_expired",
+        error=expired_error(job, minutes).as_dict(),
+    )
+
+
+def expire_due(
+    store: Store, cfg: Config, reporter: Reporter | None = None, now: float | None = None
+) -> list[Job]:
+    """Expire requests past their time; the reporter edits each message (which drops its buttons)."""
+    now = now or time.time()
+    done: list[Job] = []
+    for job in store.list_jobs(statuses=[JobStatus.AWAITING_APPROVAL], kind=KIND, limit=500):
+        if float(job.params.get("expires_at", 0) or 0) <= now and _expire(
+            store, job, cfg.runner.approval_timeout_minutes, "system"
+        ):
+            fresh = store.get_job(job.id)
+            done.append(fresh)
+            if reporter is not None:
+                guarded(reporter).failed(fresh, expired_error(fresh, cfg.runner.approval_timeout_minutes))
+    return done
+
+
+def decide(
+    store: Store,
+    cfg: Config,
+    job_id: int,
+    user: str,
+    decision: str,
+    binding_shown: str,
+    *,
+    directory: Any = None,
+    now: float | None = None,
+) -> Decision:
+    """Record one Approve or Deny click and move the job if it is now decided."""
+    if decision not in ("approve", "deny"):
+        raise ValueError(decision)
+    now = now or time.time()
+    job = store.get_job(job_id)
+    if job.kind != KIND:
+        return Decision("closed", job, False, f"Job {job_id} is not a restore request.")
+    target = job.database or ""
+    own = user == job.requested_by
+    lead = is_approver(cfg, target, user, directory)  # may ask Slack: outside the write lock
+    if not own and not lead:
+        store.audit(job.id, f"{decision}_refused", user, {"why": "not an approver", "target": target})
+        return Decision(
+            "not_allowed",
+            job,
+            False,
+            f"You can't approve this: restores into `{target}` are approved by {leads_text(cfg, target)}. "
+            "Ask one of them.",
+        )
+    if own and decision == "approve":
+        store.audit(job.id, "approve_refused", user, {"why": "own request"})
+        return Decision(
+            "own_request",
+            job,
+            False,
+            f"You asked for this restore, so you can't approve it: ask {leads_text(cfg, target)}.",
+        )
+    with store.transaction() as db:
+        job = store.get_job(job_id)
+        if job.status != JobStatus.AWAITING_APPROVAL:
+            who = ", ".join(f"<@{u}>" for u in job.params.get("approved_by", []))
+            store.audit(job.id, f"{decision}_ignored", user, {"status": str(job.status)})
+            already = f"already {job.status.label}" + (f" (approved by {who})" if who else "")
+            return Decision("closed", job, False, f"Restore request {job.id} is {already}; nothing changed.")
+        if float(job.params.get("expires_at", 0) or 0) <= now:
+            _expire(store, job, cfg.runner.approval_timeout_minutes, user)
+            return Decision(
+                "expired", store.get_job(job_id), True, "This request has expired; ask for the restore again."
+            )
+        current = job_binding(job)
+        if binding_shown != current or job.params.get("binding") != current:
+            store.audit(job.id, f"{decision}_stale", user, {"shown": binding_shown, "current": current})
+            return Decision(
+                "stale",
+                job,
+                False,
+                "This request changed since that message was shown; the old approval is void. "
+                "Look at the request again.",
+            )
+        inserted = db.execute(
+            "INSERT OR IGNORE INTO approvals (job_id, user, decision, binding, at, detail) VALUES (?, ?, ?, ?, ?, ?)",
+            [job.id, user, decision, current, utcnow(), json.dumps({"own": own})],
+        ).rowcount
+        if not inserted:
+            return Decision(
+                "duplicate", job, False, "You already answered this request; waiting for another lead."
+            )
+        decisions = [*job.params.get("decisions", []), {"user": user, "decision": decision, "at": utcnow()}]
+        if decision == "deny":
+            verb = "withdrawn" if own else "denied"
+            store.transition(
+                job.id,
+                JobStatus.AWAITING_APPROVAL,
+                JobStatus.CANCELLED,
+                actor=user,
+                event=f"restore_{verb}",
+                detail={"binding": current},
+                params={**job.params, "decisions": decisions},
+                error={
+                    "message": f"restore request {job.id} was {verb} by <@{user}>",
+                    "detail": f"Nothing was changed on '{target}'.",
+                },
+            )
+            return Decision("denied", store.get_job(job_id), True)
+        approvers = _approved_users(store, job, current)
+        required = max(1, int(job.params.get("approvals_required", 1)))
+        params = {**job.params, "decisions": decisions, "approved_by": approvers}
+        if len(approvers) >= required:
+            store.transition(
+                job.id,
+                JobStatus.AWAITING_APPROVAL,
+                JobStatus.QUEUED,
+                actor=user,
+                event="restore_approved",
+                detail={"binding": current, "approved_by": approvers},
+                params=params,
+            )
+            return Decision("approved", store.get_job(job_id), True)
+        store.update_job(job.id, params=params)
+        store.audit(
+            job.id, "restore_approval", user, {"binding": current, "have": len(approvers), "need": required}
+        )
+        return Decision(
+            "approved_partial",
+            store.get_job(job_id),
+            True,
+            f"Approval recorded ({len(approvers)} of {required}); another lead has to approve too.",
+        )
+
+
+def apply_decision(
+    result: Decision, cfg: Config, reporter: Reporter | None, wake: Callable[[], None]
+) -> None:
+    """After a click: re-render the request message, and start the runner if it may go."""
+    if not result.changed or reporter is None:
+        if result.start:
+            wake()
+        return
+    rep = guarded(reporter)
+    job = result.job
+    if job.status == JobStatus.EXPIRED:
+        rep.failed(job, expired_error(job, cfg.runner.approval_timeout_minutes))
+    elif job.status == JobStatus.CANCELLED:
+        err = job.error or {}
+        rep.failed(job, BackupbotError(str(err.get("message", "denied")), detail=err.get("detail")))
+    else:
+        rep.queued(job)  # re-renders the message: decisions so far, and no buttons once approved
+    if result.start:
+        wake()
+
+
+def start_expiry_sweeper(
+    store: Store, cfg: Config, reporter: Reporter | None, every: float = 15.0
+) -> threading.Event:
+    """Expire overdue requests now (the bot may have been down) and every ``every`` seconds; set the event to stop."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while True:
+            try:
+                expire_due(store, cfg, reporter)
+            except Exception:
+                log.exception("expiring restore requests failed; trying again later")
+            if stop.wait(every):
+                return
+
+    threading.Thread(target=loop, name="approval-expiry", daemon=True).start()
+    return stop

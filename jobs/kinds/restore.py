@@ -1,0 +1,114 @@
+"""The ``restore`` job: the emergency runbook, run once enough leads approved it.
+
+The runner only starts a restore after ``jobs.approvals`` moved it out of
+``awaiting_approval``; this module checks the approvals again against the job as it is
+now (so an approval for another backup, target or requester never counts), then hands
+the eight steps to the engine and turns each into a line in the job's thread. The
+runbook entry is the last line, so the channel has it as well as the bucket and the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from core.errors import RestoreError
+from engine.catalog import get_backup
+from engine.restore import RestoreRequest, StepRecord, lock_name, run_restore, undo_command
+from engine.restore_plan import RestoreFailed
+from jobs.approvals import approved_users
+from jobs.context import JobContext
+from jobs.events import Outcome, StepResult
+from jobs.kinds import JobKind
+
+
+def _on_step(ctx: JobContext) -> Callable[[StepRecord], None]:
+    def on_step(rec: StepRecord) -> None:
+        detail = rec.detail + (f"\n```\n{rec.attachment.strip()}\n```" if rec.attachment else "")
+        status = rec.status if rec.status in ("running", "ok", "failed", "skipped") else "failed"
+        ctx.reporter.step(
+            ctx.job,
+            StepResult(
+                name=f"{rec.number}/8 {rec.title}", status=status, duration=rec.seconds, detail=detail
+            ),  # type: ignore[arg-type]
+        )
+
+    return on_step
+
+
+def run(ctx: JobContext) -> Outcome:
+    job = ctx.job
+    target = ctx.database
+    params = job.params
+    approvers = approved_users(ctx.store, job)
+    required = max(1, int(params.get("approvals_required", 1)))
+    if len(approvers) < required:
+        raise RestoreError(
+            f"restore job {job.id} into '{target}' has no valid approval",
+            detail=f"{len(approvers)} of {required} approvals match the backup, target and requester shown.",
+            hint="Nothing was changed. Ask for the restore again with `/backup restore`.",
+        )
+    manifest = get_backup(ctx.cfg, str(params["backup_id"]))
+    request = RestoreRequest(
+        backup_id=manifest.id,
+        target=target,
+        requested_by=job.requested_by,
+        approved_by=tuple(approvers),
+        reason=str(params.get("reason", "")),
+        via="Slack",
+        job_id=job.id,
+    )
+    try:
+        report = run_restore(
+            ctx.cfg,
+            request,
+            state=ctx.store,
+            on_step=_on_step(ctx),
+            on_progress=lambda text: ctx.progress(text),
+            backup=manifest,
+            cancel=ctx.cancel,
+        )
+    except RestoreFailed as failed:
+        ctx.store.update_job(
+            job.id, result={"restore": failed.report.restore_id, "safety_id": failed.report.safety_id}
+        )
+        raise
+    fields = [
+        ("Backup", f"`{manifest.id}`"),
+        ("Target", f"`{target}`"),
+        ("Approved by", ", ".join(f"<@{u}>" for u in approvers)),
+        ("Safety dump", f"`{report.safety_id}`"),
+        ("Runbook", f"`{report.runbook_key}`"),
+        ("Duration", f"{sum(s.seconds or 0 for s in report.steps):.0f} s"),
+    ]
+    if report.safety_id:
+        fields.append(("Undo", f"`{undo_command(report.safety_id, target, report.restore_id)}`"))
+    return Outcome(
+        summary=f"Restored `{manifest.id}` into `{target}`: {report.state}",
+        fields=tuple(fields),
+        data={
+            "restore_id": report.restore_id,
+            "backup_id": manifest.id,
+            "safety_id": report.safety_id,
+            "runbook_key": report.runbook_key,
+            "mode": report.mode,
+        },
+    )
+
+
+def on_interrupted(ctx: JobContext) -> str:
+    """Free the target's lock; say where the safety dump is, since the state is unknown."""
+    target = ctx.job.database or ""
+    with ctx.store.transaction() as db:
+        db.execute("DELETE FROM locks WHERE name = ? AND job_id = ?", [lock_name(target), ctx.job.id])
+    return (
+        f"The target '{target}' may be in maintenance or partly restored. If a pre-restore backup of it was "
+        f'listed, `backupbot restore <that id> --target {target} --break-glass --reason "…"` puts it back.'
+    )
+
+
+KIND = JobKind(
+    name="restore",
+    run=run,
+    on_interrupted=on_interrupted,
+    description="restore a backup into a database after approval (the emergency runbook)",
+)
