@@ -18,11 +18,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
-
-from adapters import hooks, pg_restore
+from adapters import hooks, pg_inspect, pg_restore
 from adapters.storage import Storage, open_storage
-from core.config import Config, DatabaseConfig
+from core.config import Config
 from core.errors import BackupbotError, RestoreError
 from core.redact import describe_url, redact
 from engine import runbook
@@ -39,6 +37,7 @@ from engine.restore_plan import (
     staging_dir,
     target_state,
 )
+from engine.restore_steps import run_health_checks, target_lock
 
 STEPS: tuple[tuple[str, str], ...] = (
     ("lock", "Lock target"),
@@ -50,7 +49,6 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("maintenance_off", "Maintenance off"),
     ("runbook", "Runbook entry"),
 )
-LOCK_TTL_SECONDS = 300.0  # refreshed every minute while the run lives; a dead run frees it soon
 
 
 @dataclass(frozen=True)
@@ -103,40 +101,6 @@ def undo_command(safety_id: str, target: str, restore_id: str) -> str:
     return f'backupbot restore {safety_id} --target {target} --break-glass --reason "undo {restore_id}"'
 
 
-def lock_name(target: str) -> str:
-    return f"restore:{target}"
-
-
-@contextmanager
-def _target_lock(state: RestoreState | None, target: str, holder: str, job_id: int | None) -> Iterator[None]:
-    """The store's lock on the target, kept fresh by a heartbeat; refused with who holds it."""
-    if state is None:
-        yield
-        return
-    name = lock_name(target)
-    if not state.acquire_lock(name, holder, job_id=job_id, ttl_seconds=LOCK_TTL_SECONDS):
-        held = state.lock_holder(name) or {}
-        raise RestoreError(
-            f"'{target}' is already being restored by {held.get('holder', 'another run')}",
-            detail=f"The lock {name} was taken at {held.get('acquired_at', '?')}.",
-            hint="Wait for that restore to finish (its thread in the channel says how far it is), then run this one again.",
-        )
-    stop = threading.Event()
-
-    def refresh() -> None:
-        while not stop.wait(60):
-            state.acquire_lock(name, holder, job_id=job_id, ttl_seconds=LOCK_TTL_SECONDS)
-
-    beat = threading.Thread(target=refresh, name=f"lock-{target}", daemon=True)
-    beat.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        beat.join(timeout=5)
-        state.release_lock(name, holder)
-
-
 def _hook_env(req: RestoreRequest, restore_id: str, event: str) -> dict[str, str]:
     return {
         "BACKUPBOT_EVENT": event,
@@ -145,33 +109,6 @@ def _hook_env(req: RestoreRequest, restore_id: str, event: str) -> dict[str, str
         "BACKUPBOT_RESTORE_ID": restore_id,
         "BACKUPBOT_REQUESTED_BY": req.requested_by,
     }
-
-
-def _run_checks(url: str, db: DatabaseConfig, secrets: list[str]) -> str:
-    """Each configured SQL must return a row whose first value is not false/NULL; read-only."""
-    results: list[str] = []
-    with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
-        for sql in db.health_checks:
-            try:
-                with conn.transaction():
-                    conn.execute("SET TRANSACTION READ ONLY")
-                    conn.execute(f"SET LOCAL statement_timeout = {int(db.hook_timeout_seconds) * 1000}")
-                    row = conn.execute(sql).fetchone()  # type: ignore[call-overload]
-            except psycopg.Error as exc:
-                raise RestoreError(
-                    f"health check failed on '{db.name}': {sql}",
-                    detail=redact(str(exc).strip(), secrets),
-                    hint="Fix the query in health_checks, or look at what the restore left behind.",
-                ) from None
-            if row is None or row[0] is None or row[0] is False:
-                got = "no rows" if row is None else repr(row[0])
-                raise RestoreError(
-                    f"health check failed on '{db.name}': {sql}",
-                    detail=f"It returned {got}; a check passes when it returns a row whose first value is true.",
-                    hint="Look at the restored data before taking the app out of maintenance.",
-                )
-            results.append(f"{sql} → {row[0]!r}")
-    return "; ".join(results) or "none configured"
 
 
 class _Run:
@@ -193,7 +130,7 @@ class _Run:
         self.cancel = cancel or threading.Event()
         self.db = cfg.database(req.target)
         self.url = self.db.restore_url()
-        self.secrets = [pg_restore.password_of(self.url), pg_restore.password_of(self.db.dump_url())]
+        self.secrets = [pg_inspect.password_of(self.url), pg_inspect.password_of(self.db.dump_url())]
         started = (now or datetime.now(UTC)).astimezone(UTC)
         self.report = RestoreReport(
             restore_id=f"{req.target}-{started:%Y%m%dT%H%M%SZ}-restore",
@@ -289,7 +226,7 @@ class _Run:
         try:
             with ExitStack() as held:
                 with self.step("lock") as rec:
-                    held.enter_context(_target_lock(self.state, req.target, holder, req.job_id))
+                    held.enter_context(target_lock(self.state, req.target, holder, req.job_id))
                     rec.detail = f"held by {holder}"
                 self._steps()
         except BackupbotError as exc:
@@ -352,7 +289,7 @@ class _Run:
             if not self.db.health_checks:
                 rec.status, rec.detail = "skipped", "no health_checks configured"
             else:
-                rec.detail = _run_checks(self.url, self.db, self.secrets)
+                rec.detail = run_health_checks(self.url, self.db, self.secrets)
         with self.step("maintenance_off") as rec:
             self.hook(rec, "maintenance_off", self.db.maintenance_off)
 

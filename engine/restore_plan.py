@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from adapters import hooks, pg_restore
+from adapters import hooks, pg_inspect, pg_restore
 from adapters.storage import Storage
 from core.config import Config
 from core.errors import PreflightError, RestoreError
@@ -49,8 +49,8 @@ class RestoreState(Protocol):
 class Preflight:
     manifest: Manifest
     target: str
-    archive: pg_restore.ArchiveSummary
-    target_info: pg_restore.TargetInfo
+    archive: pg_inspect.ArchiveSummary
+    target_info: pg_inspect.TargetInfo
     blocking: tuple[str, ...]
     warnings: tuple[str, ...]
     mode: str  # how the dump would go in: staged -j N, or streamed
@@ -149,9 +149,9 @@ def preflight(
     """Read-only checks of the backup and the target; raises only when one of them cannot be read."""
     db = cfg.database(target)
     url = db.restore_url()
-    archive = pg_restore.summarize_archive(_head(cfg, manifest, storage))
-    info = pg_restore.inspect_target(url, target)
-    blocking, warnings = pg_restore.version_problems(archive, info)
+    archive = pg_inspect.summarize_archive(_head(cfg, manifest, storage))
+    info = pg_inspect.inspect_target(url, target)
+    blocking, warnings = pg_inspect.version_problems(archive, info)
     if info.sessions and db.restore_sessions == "wait":
         warnings.append(f"{len(info.sessions)} open sessions: the restore will wait for them to end")
     mode, why = choose_mode(cfg, target, manifest)
@@ -165,7 +165,7 @@ def preflight(
         "Will overwrite": f"{info.tables} tables, {human_bytes(info.size_bytes)}"
         + (f" (largest: {largest})" if largest else ""),
         "Backup holds": f"{archive.describe()}; dump {human_bytes(manifest.dump_bytes)}",
-        "Versions": f"archive from PostgreSQL {pg_restore.major(archive.dumped_from) or '?'} "
+        "Versions": f"archive from PostgreSQL {pg_inspect.major(archive.dumped_from) or '?'} "
         f"(pg_dump {archive.dumped_by.split(' ')[0] or '?'}), target {info.server_version.split(' ')[0]}",
         "Open sessions": (
             f"{len(info.sessions)} ({db.restore_sessions} before restoring): "

@@ -7,8 +7,9 @@ import pytest
 
 from adapters.storage import open_storage
 from engine.catalog import list_backups
-from engine.restore import RestoreRequest, lock_name, run_restore
+from engine.restore import RestoreRequest, run_restore
 from engine.restore_plan import RestoreFailed, estimate, preflight
+from engine.restore_steps import lock_name
 from tests.restore.conftest import Scene
 from tests.support import pg
 
