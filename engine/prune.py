@@ -29,6 +29,7 @@ from adapters.storage import Storage, open_storage
 from core.config import Config
 from core.errors import BackupbotError, NotFoundError
 from core.redact import redact
+from engine.manifest import Manifest
 from engine.retention import SCHEDULED_KINDS, BackupRef, Decision, plan_retention
 
 KEEP = "keep"
@@ -40,7 +41,7 @@ FAILED = "failed"
 
 @dataclass(frozen=True)
 class PruneItem:
-    manifest: Any  # engine.manifest.Manifest
+    manifest: Manifest
     action: str  # keep | delete | locked (plan); deleted | failed (after apply)
     reasons: tuple[str, ...] = ()
     locked_until: datetime | None = None
@@ -63,7 +64,7 @@ class PruneItem:
         return {
             "id": self.backup_id,
             "kind": self.manifest.kind,
-            "created_at": _created(self.manifest).isoformat(),
+            "created_at": self.manifest.created_at.astimezone(UTC).isoformat(),
             "action": self.action,
             "kept": self.action in (KEEP, LOCKED) or (self.action == FAILED),
             "rules": list(self.reasons),
@@ -102,24 +103,13 @@ class PrunePlan:
         }
 
 
-def _created(manifest: Any) -> datetime:
-    value = manifest.created_at
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value
-
-
-def _good(manifest: Any) -> bool:
+def _good(manifest: Manifest) -> bool:
     # A manifest exists only for a complete upload; a later verification may mark it bad.
     return getattr(manifest, "good", True) is not False
 
 
-def backup_ref(manifest: Any) -> BackupRef:
-    return BackupRef(
-        id=str(manifest.id), kind=str(manifest.kind), created_at=_created(manifest), good=_good(manifest)
-    )
+def backup_ref(manifest: Manifest) -> BackupRef:
+    return BackupRef(id=manifest.id, kind=manifest.kind, created_at=manifest.created_at, good=_good(manifest))
 
 
 def guard_reason(
@@ -150,15 +140,15 @@ def guard_reason(
     return None
 
 
-LockReader = Callable[[Any], datetime | None]
+LockReader = Callable[[Manifest], datetime | None]
 
 
 def storage_lock_reader(storage: Storage) -> LockReader:
     """Reads the retain-until date of a backup's object and manifest (the later one wins)."""
 
-    def read(manifest: Any) -> datetime | None:
+    def read(manifest: Manifest) -> datetime | None:
         until: datetime | None = None
-        for key in _keys(manifest):
+        for key in (manifest.manifest_key, manifest.key):
             try:
                 head = storage.head(key)
             except NotFoundError:
@@ -173,18 +163,9 @@ def storage_lock_reader(storage: Storage) -> LockReader:
     return read
 
 
-def _keys(manifest: Any) -> list[str]:
-    keys = []
-    for attr in ("manifest_key", "key"):
-        value = getattr(manifest, attr, None)
-        if value:
-            keys.append(str(value))
-    return keys
-
-
 def build_plan(
     database: str,
-    manifests: Sequence[Any],
+    manifests: Sequence[Manifest],
     decisions: Sequence[Decision],
     now: datetime,
     guard: str | None,
