@@ -24,6 +24,7 @@ from core.config import Config, load_config
 from core.errors import BackupbotError, ConfigError
 from jobs.approvals import start_expiry_sweeper
 from jobs.runner import Runner
+from jobs.scheduler import start_scheduler
 from jobs.store import Store
 
 log = logging.getLogger("backupbot")
@@ -48,6 +49,7 @@ def _slack(cfg: Config, store: Store) -> int:
     directory = GroupDirectory(lambda group: client.usergroups_users_list(usergroup=group)["users"])
     runner = None if os.environ.get("BACKUPBOT_RUNNER") == "off" else Runner(cfg, store, reporter).start()
     start_expiry_sweeper(store, cfg, reporter)
+    start_scheduler(cfg, store, reporter)
     services = Services(cfg=cfg, store=store, reporter=reporter, directory=directory, runner=runner)
     app = build_app(services, client, None if app_token else secret)
 

@@ -16,6 +16,7 @@ SUBCOMMANDS = [
     "commands.listing",
     "commands.status",
     "commands.cancel",
+    "commands.prune",
     "commands.restore",
     "commands.approve",
     "commands.deny",
