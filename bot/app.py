@@ -14,15 +14,17 @@ from slack_sdk import WebClient
 
 from bot.listeners import register_all
 from bot.services import Services
+from bot.slack_client import offline_authorize
 
 
 def build_app(services: Services, client: WebClient, signing_secret: str | None) -> App:
     app = App(
         client=client,
         signing_secret=signing_secret,
-        # Starting must not depend on Slack being up: a restart during a Slack outage
-        # still recovers interrupted jobs and runs queued ones.
-        token_verification_enabled=False,
+        # Neither starting nor acknowledging may depend on the Web API being reachable:
+        # a restart during a Slack outage still recovers and runs jobs, and commands are
+        # still acknowledged while Slack's API is down (no auth.test on the first request).
+        authorize=offline_authorize(client.token or ""),
         request_verification_enabled=signing_secret is not None,
         process_before_response=False,
         raise_error_for_unhandled_request=False,

@@ -1,4 +1,4 @@
-"""Slack calls delivered in order, from one thread, retried until Slack answers.
+"""Slack calls delivered in order, from one thread, retried until Slack answers — across restarts.
 
 Jobs never wait on Slack: reporters drop work here and return. Each job's message is
 rendered from the store at send time, so a burst of progress collapses into one
@@ -7,24 +7,56 @@ the job's final state. slack-sdk's retry handlers deal with short 429s (honourin
 Retry-After) and dropped connections; when they give up, the outbox waits (Retry-After
 again, or a growing backoff) and tries the same call again, forever. Only errors that
 retrying cannot fix (a channel the bot is not in, a bad token) drop the call, loudly.
+
+Nothing waiting for Slack lives only in memory, so a process that dies during a Slack
+outage loses no message:
+
+- ``slack_reported`` records which state each job's message last showed. On start, and
+  every ``sweep_every`` seconds, every job whose state differs from that is touched
+  again, so its message catches up (this also reports jobs a separate ``python -m jobs``
+  ran with no Slack of its own). Jobs already in the store when the table is first
+  created count as shown, so an upgrade does not re-post history.
+- ``slack_outbox`` holds thread lines and alerts (which cannot be re-derived from the
+  job row) until Slack accepted them. Each row names the process that will send it and
+  when that process was last alive; rows of a process that is gone are adopted.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import socket
 import threading
+import time
+import uuid
 from collections import deque
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from jobs.locks import utcnow
 from jobs.store import Job, Store
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 30.0
+# While Slack refuses connections, probe it this often at most: one cheap connect attempt.
+MAX_UNREACHABLE_BACKOFF = 5.0
+SWEEP_EVERY = 15.0
+# A state change younger than this may still be on its way through another process's outbox.
+SWEEP_GRACE = 20.0
+# A process that has not refreshed its rows for this long is gone; its rows are adopted.
+OWNER_STALE = 120.0
+
+_HOST = socket.gethostname()
+_LIVE_OWNERS: set[str] = set()  # outboxes of this process that still run (tests build several)
+_LIVE_LOCK = threading.Lock()
+
+Op = tuple[str, int]  # ("job", job_id) or ("row", slack_outbox id)
 
 
 class Outbox:
@@ -34,15 +66,22 @@ class Outbox:
         store: Store,
         render: Callable[[Job], tuple[str, list[dict[str, Any]]]],
         default_channel: str = "",
+        sweep_every: float = SWEEP_EVERY,
     ) -> None:
         self.client = client
         self.store = store
         self.render = render
         self.default_channel = default_channel
-        self._ops: deque[tuple[Any, ...]] = deque()
+        self.sweep_every = sweep_every
+        self.owner = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._ops: deque[Op] = deque()
         self._cond = threading.Condition()
         self._busy = False
         self._closed = False
+        with _LIVE_LOCK:
+            _LIVE_OWNERS.add(self.owner)
+        _create_tables(store)
+        self._sweep(grace=0.0)
         self._thread = threading.Thread(target=self._loop, name="slack-outbox", daemon=True)
         self._thread.start()
 
@@ -54,12 +93,42 @@ class Outbox:
 
     def thread(self, job_id: int, text: str) -> None:
         """A line in the job message's thread (posting the message first if needed)."""
-        self._add(("thread", job_id, text))
+        self._add(("row", self._persist("thread", job_id=job_id, text=text)))
 
     def post(self, channel: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
-        self._add(("post", channel, text, blocks))
+        if channel:
+            self._add(("row", self._persist("post", channel=channel, text=text, blocks=blocks)))
 
-    def _add(self, op: tuple[Any, ...], coalesce: bool = False) -> None:
+    def pending(self) -> int:
+        """Calls not yet accepted by Slack (queued here, or persisted for a later start)."""
+        rows = self.store.db.query("SELECT count(*) AS n FROM slack_outbox")
+        with self._cond:
+            jobs = sum(1 for op in self._ops if op[0] == "job")
+        return jobs + int(next(iter(rows))["n"])
+
+    def _persist(
+        self,
+        kind: str,
+        *,
+        job_id: int | None = None,
+        channel: str = "",
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
+    ) -> int:
+        with self.store.transaction() as db:
+            row = {
+                "kind": kind,
+                "job_id": job_id,
+                "channel": channel,
+                "text": text,
+                "blocks": json.dumps(blocks) if blocks else None,
+                "owner": self.owner,
+                "seen_at": time.time(),
+                "created_at": utcnow(),
+            }
+            return int(db["slack_outbox"].insert(row).last_pk)
+
+    def _add(self, op: Op, coalesce: bool = False) -> None:
         with self._cond:
             # The head may be mid-send with an older rendering: only coalesce with ops not yet started.
             if coalesce and op in (list(self._ops)[1:] if self._busy else self._ops):
@@ -73,22 +142,71 @@ class Outbox:
             return self._cond.wait_for(lambda: not self._ops and not self._busy, timeout)
 
     def close(self, timeout: float = 5.0) -> None:
+        """Stop after delivering what Slack takes within ``timeout``; the rest waits in the store."""
         self.flush(timeout)
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+        with _LIVE_LOCK:
+            _LIVE_OWNERS.discard(self.owner)
+
+    # --------------------------------------------------------------- recovery
+
+    def _sweep(self, grace: float) -> None:
+        """Touch every job whose message is behind its state; adopt rows of gone processes."""
+        cutoff = (datetime.now(UTC) - timedelta(seconds=grace)).isoformat(timespec="milliseconds")
+        cutoff = cutoff.replace("+00:00", "Z")
+        behind = self.store.db.query(
+            "SELECT j.id FROM jobs j LEFT JOIN slack_reported r ON r.job_id = j.id "
+            "WHERE (r.status IS NULL OR r.status != j.status) AND j.updated_at <= ? ORDER BY j.id LIMIT 500",
+            [cutoff],
+        )
+        for row in list(behind):
+            self.touch(int(row["id"]))
+        now = time.time()
+        with self.store.transaction() as db:
+            db.execute("UPDATE slack_outbox SET seen_at = ? WHERE owner = ?", [now, self.owner])
+            others = list(
+                db.query(
+                    "SELECT id, owner, seen_at FROM slack_outbox WHERE owner != ? ORDER BY id", [self.owner]
+                )
+            )
+            adopted = []
+            for row in others:
+                if _owner_gone(row["owner"], row["seen_at"] or 0.0, now):
+                    db.execute(
+                        "UPDATE slack_outbox SET owner = ?, seen_at = ? WHERE id = ? AND owner = ?",
+                        [self.owner, now, row["id"], row["owner"]],
+                    )
+                    adopted.append(int(row["id"]))
+        if adopted:
+            log.info("delivering %d Slack message(s) an earlier process could not send", len(adopted))
+        for row_id in adopted:
+            self._add(("row", row_id))
 
     # ----------------------------------------------------------------- sender
 
     def _loop(self) -> None:
         failures = 0
+        next_sweep = time.monotonic() + self.sweep_every
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._ops or self._closed)
+                self._cond.wait_for(
+                    lambda: self._ops or self._closed, max(0.0, next_sweep - time.monotonic())
+                )
                 if self._closed:
                     return
-                op = self._ops[0]
-                self._busy = True
+                sweep = time.monotonic() >= next_sweep
+                if not sweep:
+                    op = self._ops[0]
+                    self._busy = True
+            if sweep:
+                try:
+                    self._sweep(grace=SWEEP_GRACE)
+                except Exception:
+                    log.exception("checking for unreported jobs failed; trying again later")
+                next_sweep = time.monotonic() + self.sweep_every
+                continue
             delay = 0.0
             try:
                 self._send(op)
@@ -102,13 +220,15 @@ class Outbox:
                     log.warning("Slack answered %s to %s; retrying in %.0f s", status, op[0], delay)
                     done = False
                 else:
-                    log.error("Slack refused %s: %s; dropping it", op[:2], exc.response.get("error"))
+                    log.error("Slack refused %s: %s; dropping it", op, exc.response.get("error"))
                     done = True
             except Exception as exc:  # connection refused/reset, timeouts: Slack unreachable
                 failures += 1
-                delay = min(MAX_BACKOFF, 2.0 ** min(failures, 5)) / 2
+                delay = min(MAX_UNREACHABLE_BACKOFF, 0.5 * 2.0 ** min(failures, 5))
                 log.warning("cannot reach Slack (%s: %s); retrying in %.0f s", type(exc).__name__, exc, delay)
                 done = False
+            if done:
+                self._settled(op)
             with self._cond:
                 if done and self._ops and self._ops[0] is op:
                     self._ops.popleft()
@@ -117,35 +237,118 @@ class Outbox:
                 if delay:
                     self._cond.wait_for(lambda: self._closed, delay)
 
-    def _send(self, op: tuple[Any, ...]) -> None:
-        kind = op[0]
-        if kind == "job":
+    def _settled(self, op: Op) -> None:
+        """Slack took the call (or refused it for good): never send it again."""
+        try:
+            if op[0] == "row":
+                with self.store.transaction() as db:
+                    db.execute("DELETE FROM slack_outbox WHERE id = ?", [op[1]])
+            else:
+                job = self.store.find_job(op[1])
+                if job is not None:
+                    self._mark(job)
+        except Exception:
+            log.exception("recording a delivered Slack message failed; it may be sent again")
+
+    def _send(self, op: Op) -> None:
+        if op[0] == "job":
             self._send_job(op[1])
-        elif kind == "thread":
-            ts, channel = self._send_job(op[1], only_if_missing=True)
+            return
+        rows = list(
+            self.store.db.query("SELECT * FROM slack_outbox WHERE id = ? AND owner = ?", [op[1], self.owner])
+        )
+        if not rows:
+            return  # delivered by a process that adopted it
+        row = rows[0]
+        if row["kind"] == "thread":
+            ts, channel = self._send_job(int(row["job_id"]), only_if_missing=True)
             if ts:
-                self.client.chat_postMessage(channel=channel, thread_ts=ts, text=op[2])
-        elif kind == "post":
-            if op[1]:
-                self.client.chat_postMessage(channel=op[1], text=op[2], blocks=op[3])
+                self.client.chat_postMessage(channel=channel, thread_ts=ts, text=row["text"])
+        elif row["channel"]:
+            blocks = json.loads(row["blocks"]) if row["blocks"] else None
+            self.client.chat_postMessage(channel=row["channel"], text=row["text"], blocks=blocks)
 
     def _send_job(self, job_id: int, only_if_missing: bool = False) -> tuple[str, str]:
-        job = self.store.get_job(job_id)
+        job = self.store.find_job(job_id)
+        if job is None:
+            return "", ""
         channel = job.channel or self.default_channel
         if not channel:
+            self._mark(job)  # nowhere to show it: nothing to catch up on later
             return "", ""
         if job.message_ts and only_if_missing:
             return job.message_ts, channel
         text, blocks = self.render(job)
         if job.message_ts:
             self.client.chat_update(channel=channel, ts=job.message_ts, text=text, blocks=blocks)
+            self._mark(job)
             return job.message_ts, channel
         resp = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
         ts = str(resp["ts"])
         # Reply channel may be normalised by Slack (e.g. a DM id); edits must use the real one.
         real = str(resp.get("channel") or channel)
         self.store.update_job(job_id, message_ts=ts, channel=real)
+        self._mark(job)
         return ts, real
+
+    def _mark(self, job: Job) -> None:
+        """The job's message now shows ``job.status`` (the state it was rendered in)."""
+        with self.store.transaction() as db:
+            db["slack_reported"].upsert(
+                {"job_id": job.id, "status": str(job.status), "at": utcnow()}, pk="job_id"
+            )
+
+
+def _create_tables(store: Store) -> None:
+    with store.transaction() as db:
+        fresh = "slack_reported" not in db.table_names()
+        db["slack_reported"].create(
+            {"job_id": int, "status": str, "at": str}, pk="job_id", if_not_exists=True
+        )
+        if fresh:
+            db.execute(
+                "INSERT INTO slack_reported (job_id, status, at) SELECT id, status, ? FROM jobs", [utcnow()]
+            )
+        db["slack_outbox"].create(
+            {
+                "id": int,
+                "kind": str,
+                "job_id": int,
+                "channel": str,
+                "text": str,
+                "blocks": str,
+                "owner": str,
+                "seen_at": float,
+                "created_at": str,
+            },
+            pk="id",
+            not_null={"kind", "text", "owner", "created_at"},
+            if_not_exists=True,
+        )
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _owner_gone(owner: str, seen_at: float, now: float) -> bool:
+    """A row's sender is gone: silent too long, or (same host) its process is dead."""
+    if now - seen_at > OWNER_STALE:
+        return True
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != _HOST or not pid_text.isdigit():
+        return False
+    if int(pid_text) == os.getpid():
+        with _LIVE_LOCK:
+            return owner not in _LIVE_OWNERS  # an earlier life of this pid (containers restart as pid 1)
+    return not _pid_alive(int(pid_text))
 
 
 def _retry_after(exc: SlackApiError) -> float:

@@ -8,7 +8,9 @@ and 5xx are tried again; what still fails after that is the outbox's to retry.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
@@ -34,3 +36,17 @@ def make_client(token: str | None) -> WebClient:
             ServerErrorRetryHandler(max_retry_count=2),
         ],
     )
+
+
+def offline_authorize(token: str) -> Callable[..., AuthorizeResult]:
+    """Bolt's authorization for a single workspace without asking Slack first.
+
+    Bolt's default calls ``auth.test`` on the first request and answers 500 while the
+    Web API is unreachable, so a partial Slack outage would make every `/backup`
+    command and button fail to acknowledge. The listeners need only the bot token.
+    """
+
+    def authorize(enterprise_id: str | None, team_id: str | None, user_id: str | None) -> AuthorizeResult:
+        return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, bot_token=token)
+
+    return authorize

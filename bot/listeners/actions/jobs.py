@@ -1,7 +1,11 @@
 """Cancel and Retry buttons on job messages and alerts.
 
-A click goes through the same grammar and permission checks as typing the command,
-so a button can never do what its clicker could not type.
+A click goes through the same permission checks as typing the command, so a button
+can never do what its clicker could not type. Cancel is literally `/backup cancel N`.
+Retry re-queues a backup with the failed job's parameters (a scheduled nightly stays
+that nightly); it refuses other kinds, because a restore must be approved again and a
+prune confirmed by a lead, which a click on an old message must not skip. A double
+click queues one retry, not two: each failed job is retried once, from its own message.
 """
 
 from __future__ import annotations
@@ -10,10 +14,15 @@ from typing import Any
 
 from slack_bolt import Ack, BoltContext, Respond
 
+from bot.services import Services
 from commands.grammar import dispatch, error_text
 from commands.permissions import check_allowed
-from core.errors import BackupbotError
-from jobs.queue import enqueue
+from core.errors import BackupbotError, UsageError
+from jobs.events import guarded
+from jobs.status import ACTIVE
+from jobs.store import Job
+
+RETRYABLE_KINDS = frozenset({"dump"})
 
 
 def _who(body: dict[str, Any]) -> tuple[str, str, str]:
@@ -30,25 +39,55 @@ def cancel_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respond
 
 def retry_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
     ack()
-    services = context["services"]
+    services: Services = context["services"]
     user, channel, value = _who(body)
     try:
         check_allowed(services.cfg.slack, user, channel, services.directory)
-        old = services.store.get_job(int(value))
-        job = enqueue(
-            services.store,
-            old.kind,
-            old.database,
-            old.params,
-            requested_by=user,
-            channel=old.channel or channel,
-            reporter=services.reporter,
-            lane=old.lane,
-        )
-        services.wake()
-        text = f"Queued {job.title} again (retry of job {old.id})."
+        if not value.isdigit():
+            raise UsageError(
+                "that Retry button names no job",
+                detail=f"The button carried {value[:20]!r} instead of a job number.",
+                hint="Run the command again by hand, e.g. `/backup dump DB`.",
+            )
+        text = _retry(services, services.store.get_job(int(value)), user, channel)
     except BackupbotError as err:
         text = error_text(err)
-    except ValueError:
-        text = ":warning: that button names no job."
     respond(text=text, response_type="ephemeral", replace_original=False)
+
+
+def _retry(services: Services, old: Job, user: str, channel: str) -> str:
+    target = f" {old.database}" if old.database else ""
+    if old.kind not in RETRYABLE_KINDS:
+        raise UsageError(
+            f"{old.title} cannot be retried with a button",
+            detail=f"Only backups are re-run by a click; a {old.kind} must pass its checks and approvals again.",
+            hint=f"Type the command again: `/backup {old.kind}{target} …`.",
+        )
+    if old.status in ACTIVE:
+        return f"{old.title} is still {old.status.label}; there is nothing to retry yet."
+    store = services.store
+    with store.transaction() as db:
+        again = list(
+            db.query(
+                "SELECT id, status FROM jobs WHERE json_extract(params, '$.retry_of') = ? ORDER BY id LIMIT 1",
+                [old.id],
+            )
+        )
+        if again:
+            return (
+                f"{old.title} was already retried as job {again[0]['id']} ({again[0]['status']}); "
+                f"if that one failed too, use the Retry button on its message."
+            )
+        job = store.create_job(
+            old.kind,
+            old.database,
+            {**old.params, "retry_of": old.id},
+            requested_by=user,
+            channel=old.channel or channel,
+            lane=old.lane,
+            wake=False,
+        )
+        store.audit(old.id, "retried", user, {"job": job.id})
+    guarded(services.reporter).queued(job)
+    services.wake()
+    return f"Queued {job.title} (retry of job {old.id}); its message will show how it goes."
