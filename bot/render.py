@@ -98,6 +98,8 @@ def job_blocks(job: Job, progress: str = "") -> list[dict[str, Any]]:
                 ],
             }
         )
+    if job.kind == "dump" and job.status in (JobStatus.FAILED, JobStatus.INTERRUPTED):
+        blocks.append(_retry_actions(job.id))  # the next step is one click, not a retyped command
     if job.kind == "restore":
         blocks = restore_blocks(job, blocks)
     return _redact_blocks(blocks)
@@ -139,21 +141,19 @@ def alert_payload(alert: Alert) -> tuple[str, list[dict[str, Any]]]:
     if alert.error:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": error_mrkdwn(alert.error)}})
     if alert.retry and alert.job_id is not None:
-        blocks.append(
-            {
-                "type": "actions",
-                "elements": [
-                    {
-                        "type": "button",
-                        "action_id": RETRY_ACTION,
-                        "text": {"type": "plain_text", "text": "Retry"},
-                        "value": str(alert.job_id),
-                    }
-                ],
-            }
-        )
+        blocks.append(_retry_actions(alert.job_id))
     text = title + ("\n" + error_mrkdwn(alert.error) if alert.error else "")
     return redact(text), _redact_blocks(blocks)
+
+
+def _retry_actions(job_id: int) -> dict[str, Any]:
+    button = {
+        "type": "button",
+        "action_id": RETRY_ACTION,
+        "text": {"type": "plain_text", "text": "Retry"},
+        "value": str(job_id),
+    }
+    return {"type": "actions", "elements": [button]}
 
 
 def _redact_blocks(value: Any) -> Any:
