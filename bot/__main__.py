@@ -33,10 +33,10 @@ log = logging.getLogger("backupbot")
 def _slack(cfg: Config, store: Store) -> int:
     from bot.app import build_app
     from bot.reporting import SlackReporter
-    from bot.slack_client import make_client
+    from bot.slack_client import check_app_token, make_client
 
     token = os.environ["SLACK_BOT_TOKEN"]
-    app_token = os.environ.get("SLACK_APP_TOKEN")
+    app_token = check_app_token(os.environ.get("SLACK_APP_TOKEN", ""))
     secret = os.environ.get("SLACK_SIGNING_SECRET")
     if not app_token and not secret:
         raise ConfigError(

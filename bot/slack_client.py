@@ -18,6 +18,9 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
+from core.errors import ConfigError
+from core.redact import redact
+
 
 def api_base_url() -> str:
     url = os.environ.get("SLACK_API_URL") or WebClient.BASE_URL
@@ -50,3 +53,20 @@ def offline_authorize(token: str) -> Callable[..., AuthorizeResult]:
         return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, bot_token=token)
 
     return authorize
+
+
+def check_app_token(token: str) -> str:
+    """The Socket Mode token ("" for HTTP mode), or a clear error before anything starts.
+
+    A bot token pasted there would otherwise fail only deep inside the SDK, after the
+    runner had already begun taking jobs.
+    """
+    if not token or token.startswith("xapp-"):
+        return token
+    looks = "a bot token (xoxb-)" if token.startswith("xoxb-") else f"'{redact(token)[:12]}…'"
+    raise ConfigError(
+        "SLACK_APP_TOKEN is not an app-level token",
+        detail=f"Socket Mode needs a token starting with xapp-; SLACK_APP_TOKEN holds {looks}.",
+        hint="Create one under Basic Information → App-Level Tokens with the connections:write scope, "
+        "or unset SLACK_APP_TOKEN to serve HTTP with SLACK_SIGNING_SECRET.",
+    )
