@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from core.errors import BackupbotError
@@ -34,6 +35,7 @@ class JobContext:
     job: Job
     reporter: Reporter
     cancel: threading.Event = field(default_factory=threading.Event)
+    clock: Callable[[], datetime] | None = None  # when set, what "now" is for the job (simulated days)
     _last_store_write: float = 0.0
 
     @property

@@ -21,6 +21,8 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from core.errors import BackupbotError
@@ -58,6 +60,7 @@ class Runner:
         max_parallel: int | None = None,
         poll_interval: float = 0.5,
         stale_after: float = STALE_AFTER,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.cfg = cfg
         self.store = store
@@ -65,6 +68,7 @@ class Runner:
         self.max_parallel = max(1, max_parallel or cfg.runner.max_parallel)
         self.poll_interval = poll_interval
         self.stale_after = stale_after
+        self.clock = clock  # passed to every job; None = the wall clock
         self.host = socket.gethostname()
         self.worker_id = f"{self.host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._running: dict[int, tuple[threading.Thread, threading.Event]] = {}
@@ -219,7 +223,9 @@ class Runner:
             self.wake()
 
     def _execute(self, job: Job, cancel: threading.Event) -> None:
-        ctx = JobContext(cfg=self.cfg, store=self.store, job=job, reporter=self.reporter, cancel=cancel)
+        ctx = JobContext(
+            cfg=self.cfg, store=self.store, job=job, reporter=self.reporter, cancel=cancel, clock=self.clock
+        )
         self.reporter.started(job)
         try:
             kind = kinds.get_kind(job.kind)

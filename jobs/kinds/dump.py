@@ -1,8 +1,10 @@
 """The ``dump`` job: one encrypted backup of one database, with live progress.
 
 All the work is the engine's ``run_dump``; this module turns its progress callbacks
-into reporter updates, passes the runner's cancel event through, and, when a process
-died mid-dump, aborts the multipart upload it left open so no orphaned parts are billed.
+into reporter updates, passes the runner's cancel event and clock through (the clock
+stamps the backup, so schedule tests can run weeks of nights through this real path),
+and, when a process died mid-dump, aborts the multipart upload it left open so no
+orphaned parts are billed.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ def run(ctx: JobContext) -> Outcome:
             requested_by=ctx.job.requested_by or "bot",
             on_progress=on_progress,
             cancel=ctx.cancel,
+            now=ctx.clock() if ctx.clock else None,
         )
     fields = [
         ("Database", database),

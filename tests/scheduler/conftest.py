@@ -73,11 +73,18 @@ def fake_slack(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSlack]:
 
 
 @pytest.fixture
-def make_cfg(s3_server: S3Server, s3_bucket: str, write_config: ConfigWriter):  # type: ignore[no-untyped-def]
-    def make(db_url: str, schedule: str = "0 3 * * *", extra: str = "", heartbeat_url: str = "") -> Config:
-        path: Path = write_config(
-            f"s3://{s3_bucket}/bb", {"prod": db_url}, endpoint_url=s3_server.endpoint_url
-        )
+def make_cfg(s3_server: S3Server, s3_bucket: str, write_config: ConfigWriter, tmp_path: Path):  # type: ignore[no-untyped-def]
+    def make(
+        db_url: str,
+        schedule: str = "0 3 * * *",
+        extra: str = "",
+        heartbeat_url: str = "",
+        local_storage: bool = False,
+    ) -> Config:
+        if local_storage:  # the file:// adapter: same code above it, a tenth of the cost per backup
+            path: Path = write_config(f"file://{tmp_path}/bucket", {"prod": db_url})
+        else:
+            path = write_config(f"s3://{s3_bucket}/bb", {"prod": db_url}, endpoint_url=s3_server.endpoint_url)
         text = path.read_text().replace(
             'restore_url_env = "PROD_RESTORE_URL"\n',
             f'restore_url_env = "PROD_RESTORE_URL"\nschedule = "{schedule}"\napprover_group = "S0LEADS"\n',
@@ -114,10 +121,10 @@ class Bot:
 def make_bot(fake_slack: FakeSlack) -> Iterator[Any]:
     made: list[Bot] = []
 
-    def make(cfg: Config, run_jobs: bool = True) -> Bot:
+    def make(cfg: Config, run_jobs: bool = True, clock: SimClock | None = None) -> Bot:
         store = Store.for_config(cfg)
         reporter = SlackReporter(cfg, store, make_client("xoxb-test-token"))
-        runner = Runner(cfg, store, reporter, poll_interval=0.05).start() if run_jobs else None
+        runner = Runner(cfg, store, reporter, poll_interval=0.05, clock=clock).start() if run_jobs else None
         bot = Bot(cfg, store, reporter, runner)
         made.append(bot)
         return bot
