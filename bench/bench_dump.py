@@ -111,8 +111,8 @@ class PeakRss:
 
 
 def build_database(scale: int) -> str:
-    """pgbench accounts plus ~2 KB invoice rows (XML-ish text), built once and reused."""
-    name = f"bb_bench_s{scale}"
+    """pgbench accounts plus ~1.5 KB signed-invoice rows (XML text), built once and reused."""
+    name = f"bb_bench2_s{scale}"
     url = pg.url_for(name)
     with psycopg.connect(pg.ADMIN_URL, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
@@ -126,7 +126,7 @@ def build_database(scale: int) -> str:
         conn.execute(f'CREATE DATABASE "{name}"')
     print(f"building {name}: pgbench -i -s {scale} …", file=sys.stderr)
     subprocess.run(["pgbench", "-i", "-q", "-s", str(scale), url], check=True, capture_output=True)
-    rows = scale * 2000
+    rows = scale * 5000
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             "CREATE TABLE invoices (id bigint PRIMARY KEY, customer text NOT NULL, total numeric(12,2), "
@@ -143,7 +143,14 @@ def build_database(scale: int) -> str:
                    || repeat('<linea><codigo>' || md5((g %% 1000)::text) || '</codigo><cantidad>'
                              || (g %% 17) || '</cantidad><precio>' || round((random() * 100)::numeric, 2)
                              || '</precio></linea>', 8)
-                   || '<firma>' || md5(random()::text) || md5(random()::text) || '</firma></factura>'
+                   -- every signed e-invoice carries its own RSA-2048 signature: 256 random bytes, base64
+                   || '<ds:SignatureValue>' || encode(decode(md5(random()::text)
+                      || md5(random()::text) || md5(random()::text) || md5(random()::text)
+                      || md5(random()::text) || md5(random()::text) || md5(random()::text)
+                      || md5(random()::text) || md5(random()::text) || md5(random()::text)
+                      || md5(random()::text) || md5(random()::text) || md5(random()::text)
+                      || md5(random()::text) || md5(random()::text) || md5(random()::text), 'hex'), 'base64')
+                   || '</ds:SignatureValue></factura>'
             FROM generate_series(1, %s) g
             """,
             (rows,),
@@ -335,7 +342,7 @@ def main() -> int:
                     )
                 )
             if args.drop:
-                pg.drop_database(f"bb_bench_s{scale}")
+                pg.drop_database(f"bb_bench2_s{scale}")
     finally:
         server.stop()
 
