@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.config import Config
-from core.errors import BackupbotError
+from core.errors import BackupbotError, ConfigError
 from jobs.events import Reporter, guarded
 from jobs.queue import enqueue
 from jobs.status import JobStatus
@@ -84,6 +84,13 @@ def create_request(
 ) -> Job:
     """Park a restore job until it is approved; its message (with the buttons) goes out via the reporter."""
     db = cfg.database(target)
+    if not db.approvers and not db.approver_group:
+        raise ConfigError(
+            f"nobody can approve restores into '{target}'",
+            detail=f"[databases.{target}] in {cfg.path} sets neither approvers nor approver_group.",
+            hint=f'Add approvers = ["U…"] or approver_group = "S…" under [databases.{target}]; '
+            "when Slack itself is down, `backupbot restore … --break-glass` runs without approval.",
+        )
     expires = (now or time.time()) + cfg.runner.approval_timeout_minutes * 60
     params = {
         "backup_id": backup_id,

@@ -8,6 +8,7 @@ from jobs.store import Store
 from tests.engine.conftest import run_cli
 from tests.restore.conftest import Scene
 from tests.support import pg
+from tests.support.fake_slack import FakeSlack
 
 
 def test_without_break_glass_it_only_shows_the_plan(scene: Scene) -> None:
@@ -49,3 +50,26 @@ def test_break_glass_runs_the_runbook_and_is_audited(scene: Scene) -> None:
     assert "break glass" in scene.runbook_file.read_text()
     events = [r["event"] for r in Store.for_config(scene.cfg).audit_rows()]
     assert "break_glass_restore_started" in events and "break_glass_restore_succeeded" in events
+
+
+def test_break_glass_is_announced_when_slack_answers(scene: Scene) -> None:
+    fake = FakeSlack()
+    try:
+        proc = run_cli(
+            "restore",
+            scene.backup.id,
+            "--target",
+            "staging",
+            "--break-glass",
+            "--reason",
+            "bot is down",
+            env={"SLACK_BOT_TOKEN": "xoxb-1-2-cli", "SLACK_API_URL": fake.api_url},
+        )
+        assert proc.returncode == 0, proc.stderr
+        texts = [m.text for m in fake.messages("C0BACKUPS")]
+        assert len(texts) == 2
+        assert "Break-glass restore by" in texts[0] and "bot is down" in texts[0]
+        assert "done" in texts[1] and scene.backup.id in texts[1] and "Safety dump" in texts[1]
+        assert "xoxb-1-2-cli" not in proc.stdout + proc.stderr
+    finally:
+        fake.stop()
