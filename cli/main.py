@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
+import os
 import sys
 
 from cli.output import emit_error
 from core.errors import BackupbotError
+from core.redact import redact
+
+log = logging.getLogger("backupbot")
 
 SUBCOMMANDS = [
     "cli.keygen",
@@ -51,6 +56,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ERROR: interrupted; nothing was recorded for the unfinished operation.", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `backupbot list | head`: the reader left; say nothing more and keep Python from
+        # complaining again when it flushes stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks in pipelines
+        if os.environ.get("BACKUPBOT_DEBUG"):
+            raise
+        print(f"ERROR: unexpected failure: {type(exc).__name__}: {redact(str(exc))}", file=sys.stderr)
+        print("HINT: run again with BACKUPBOT_DEBUG=1 for the traceback, and report it.", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
