@@ -127,6 +127,7 @@ class RunnerConfig:
 @dataclass(frozen=True)
 class AlertsConfig:
     heartbeat_url: str = ""
+    deadman_reminder_hours: float = 24.0  # how often a stale-backup alert is repeated
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""``python -m jobs``: a runner on its own, for when the Slack app and the work live apart.
+"""``python -m jobs``: a runner (and the scheduler, unless BACKUPBOT_SCHEDULER=off) on its own.
 
 It shares the SQLite file with the bot (WAL mode), so the bot enqueues and this
 process runs. Reports go to the log; with ``--reporter module:factory`` (default: the
@@ -19,6 +19,7 @@ from core.config import load_config
 from core.errors import BackupbotError
 from jobs.events import LogReporter, Reporter
 from jobs.runner import Runner
+from jobs.scheduler import start_scheduler
 from jobs.store import Store
 
 SLACK_REPORTER = "bot.reporting:reporter_from_env"
@@ -42,7 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_config(args.config)
         store = Store.for_config(cfg)
-        runner = Runner(cfg, store, _reporter(args.reporter, cfg)).start()
+        reporter = _reporter(args.reporter, cfg)
+        runner = Runner(cfg, store, reporter).start()
+        scheduler = start_scheduler(cfg, store, reporter)  # slots are claimed: safe beside the bot
     except BackupbotError as err:
         print(err.render(), file=sys.stderr)
         return err.exit_code
@@ -50,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
     done.wait()
+    if scheduler:
+        scheduler.stop()
     runner.stop()
     return 0
 

@@ -3,18 +3,26 @@
 Every alert goes through ``Reporter.alert`` (the Slack reporter posts it to the alert
 channel, mentioning the on-call group); this module only decides *when* and *what*.
 
-Exactly-once across processes: each alert is guarded by a ``kv_claim`` on a key that names
-the episode (the failed job, or the newest good backup at the time backups went stale), so
-two bot processes sharing the store never both post it, and a restart does not repeat it.
+Once across processes, and not lost to a crash: each alert is claimed on a key that names
+the episode (the failed job, the newest good backup when backups went stale, the first
+night the pruning guard held), and the claim, the state change that goes with it and a
+row in ``schedule_alerts`` are one transaction. The alert is then handed to the reporter
+(the Slack reporter keeps it in its durable outbox until Slack takes it) and the row is
+marked handed over. A row left unhanded — the process died between commit and hand-over —
+is handed over by the next scheduler tick after ``REDELIVER_AFTER`` seconds, so an alert
+is at least once, and twice only if a process stalls that long inside those few lines.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,13 +30,13 @@ from urllib.parse import urlsplit
 from core.config import Config
 from core.redact import redact
 from jobs.events import Alert, Reporter
-from jobs.schedule_runs import iso, parse_iso
+from jobs.schedule_runs import PENDING_ALERTS, iso, mark_handled, parse_iso
 from jobs.store import Job, Store
 
 log = logging.getLogger(__name__)
 
-DEADMAN_REMINDER_HOURS = 24.0
 HEARTBEAT_TIMEOUT = 10.0
+REDELIVER_AFTER = 60.0  # seconds an alert may sit claimed but not handed over before another tick sends it
 
 
 def _mention(cfg: Config) -> str:
@@ -43,6 +51,58 @@ def _hours(delta: timedelta) -> str:
     return f"{delta.total_seconds() / 3600:.0f} h"
 
 
+# ------------------------------------------------------------------- delivery
+
+
+def announce(store: Store, reporter: Reporter, key: str, alert: Alert, claim: Callable[[], bool]) -> bool:
+    """Run ``claim`` (the episode's claim and state change) and record the alert in one
+    transaction; hand it over after commit. False when another process (or an earlier
+    tick) already claimed it."""
+    with store.transaction() as db:
+        if not claim():
+            return False
+        db.execute(
+            f"INSERT OR IGNORE INTO {PENDING_ALERTS} (key, alert, claimed_at) VALUES (?, ?, ?)",
+            [key, json.dumps(asdict(alert), default=str), time.time()],
+        )
+    _hand_over(store, reporter, key, alert)
+    return True
+
+
+def _hand_over(store: Store, reporter: Reporter, key: str, alert: Alert) -> None:
+    try:
+        reporter.alert(alert)
+    except Exception:
+        log.exception("alert %s could not be handed over; the next tick tries again", key)
+        return
+    with store.transaction() as db:
+        db.execute(f"UPDATE {PENDING_ALERTS} SET handed_at = ? WHERE key = ?", [time.time(), key])
+
+
+def redeliver(store: Store, reporter: Reporter, older_than: float = REDELIVER_AFTER) -> int:
+    """Hand over alerts a process claimed and then died before handing over; returns how many."""
+    cutoff = time.time() - older_than
+    rows = list(
+        store.db.query(
+            f"SELECT key, alert, claimed_at FROM {PENDING_ALERTS} WHERE handed_at IS NULL AND claimed_at <= ?",
+            [cutoff],
+        )
+    )
+    sent = 0
+    for row in rows:
+        with store.transaction() as db:  # re-claim, so two ticks never both send it
+            cur = db.execute(
+                f"UPDATE {PENDING_ALERTS} SET claimed_at = ? WHERE key = ? AND claimed_at = ? AND handed_at IS NULL",
+                [time.time(), row["key"], row["claimed_at"]],
+            )
+            if cur.rowcount != 1:
+                continue
+        log.warning("alert %s was claimed but never sent (process stopped?); sending it now", row["key"])
+        _hand_over(store, reporter, row["key"], Alert(**json.loads(row["alert"])))
+        sent += 1
+    return sent
+
+
 # ------------------------------------------------------- scheduled job failed / recovered
 
 
@@ -50,26 +110,33 @@ def _noun(job: Job) -> str:
     return {"dump": "backup"}.get(job.kind, job.kind.replace("_", " "))
 
 
-def job_failed(cfg: Config, store: Store, reporter: Reporter, job: Job, entry: str) -> None:
-    """A scheduled job (or its retry) ended badly: alert with its error and a Retry button."""
-    state = store.kv_get(f"schedule:{entry}:failing")
-    if not state:
-        store.kv_set(
-            f"schedule:{entry}:failing", {"since": job.finished_at or job.updated_at, "job_id": job.id}
-        )
+def job_failed(cfg: Config, store: Store, reporter: Reporter, job: Job, entry: str) -> bool:
+    """A scheduled job (or its retry) ended badly: alert with its error and a Retry button.
+
+    The job's follow-up claim is the alert's claim, so the alert is sent once per job.
+    """
+
+    def claim() -> bool:
+        if not mark_handled(store, job.id, str(job.status)):
+            return False
+        if not store.kv_get(f"schedule:{entry}:failing"):
+            store.kv_set(
+                f"schedule:{entry}:failing", {"since": job.finished_at or job.updated_at, "job_id": job.id}
+            )
+        return True
+
     target = f" of `{job.database}`" if job.database else ""
     error = job.error or {"message": f"{job.title} ended {job.status.label}"}
-    reporter.alert(
-        Alert(
-            title=f"Scheduled {_noun(job)}{target} {job.status.label} (job {job.id})",
-            severity="failure",
-            database=job.database,
-            error=error,
-            job_id=job.id,
-            retry=True,
-            mention=_mention(cfg),
-        )
+    alert = Alert(
+        title=f"Scheduled {_noun(job)}{target} {job.status.label} (job {job.id})",
+        severity="failure",
+        database=job.database,
+        error=error,
+        job_id=job.id,
+        retry=True,
+        mention=_mention(cfg),
     )
+    return announce(store, reporter, f"job-failed:{job.id}", alert, claim)
 
 
 def job_succeeded(cfg: Config, store: Store, reporter: Reporter, job: Job, entry: str) -> None:
@@ -77,23 +144,27 @@ def job_succeeded(cfg: Config, store: Store, reporter: Reporter, job: Job, entry
     state = store.kv_get(f"schedule:{entry}:failing")
     if not state:
         return
-    if not store.kv_claim(f"schedule:{entry}:recovered:{state.get('job_id')}", job.id):
-        return
-    store.kv_set(f"schedule:{entry}:failing", None)
+    key = f"schedule:{entry}:recovered:{state.get('job_id')}"
+
+    def claim() -> bool:
+        if not store.kv_claim(key, job.id):
+            return False
+        store.kv_set(f"schedule:{entry}:failing", None)
+        return True
+
     target = f" of `{job.database}`" if job.database else ""
     what = ""
     if job.result and job.result.get("backup_id"):
         what = f": `{job.result['backup_id']}` stored"
-    reporter.alert(
-        Alert(
-            title=f"Scheduled {_noun(job)}{target} works again (job {job.id}){what}. "
-            f"It had been failing since {state.get('since', '?')[:16].replace('T', ' ')} UTC.",
-            severity="recovered",
-            database=job.database,
-            job_id=job.id,
-            mention=_mention(cfg),
-        )
+    alert = Alert(
+        title=f"Scheduled {_noun(job)}{target} works again (job {job.id}){what}. "
+        f"It had been failing since {state.get('since', '?')[:16].replace('T', ' ')} UTC.",
+        severity="recovered",
+        database=job.database,
+        job_id=job.id,
+        mention=_mention(cfg),
     )
+    announce(store, reporter, key, alert, claim)
 
 
 # -------------------------------------------------------------------- dead-man's switch
@@ -107,14 +178,7 @@ class Freshness:
     reference: datetime  # newest_at, or when watching began if there is no backup at all
 
 
-def check_deadman(
-    cfg: Config,
-    store: Store,
-    reporter: Reporter,
-    fresh: Freshness,
-    now: datetime,
-    reminder_hours: float = DEADMAN_REMINDER_HOURS,
-) -> str:
+def check_deadman(cfg: Config, store: Store, reporter: Reporter, fresh: Freshness, now: datetime) -> str:
     """Alert once when the newest good backup is too old, remind each period, say when it's fixed.
 
     Returns what it did ("ok", "alerted", "reminded", "quiet", "recovered") for logs and tests.
@@ -125,19 +189,24 @@ def check_deadman(
     age = now - fresh.reference
     limit = timedelta(hours=db.max_age_hours)
     if age <= limit:
-        if state and store.kv_claim(f"{state['episode']}:recovered", iso(now)):
+        if not state:
+            return "ok"
+        key = f"{state['episode']}:recovered"
+
+        def recovered() -> bool:
+            if not store.kv_claim(key, iso(now)):
+                return False
             store.kv_set(state_key, None)
-            reporter.alert(
-                Alert(
-                    title=f"Backups of `{db.name}` are fresh again: `{fresh.newest_id}` is {_hours(age)} old "
-                    f"(none had been taken since {state['stale_since']}).",
-                    severity="recovered",
-                    database=db.name,
-                    mention=_mention(cfg),
-                )
-            )
-            return "recovered"
-        return "ok"
+            return True
+
+        alert = Alert(
+            title=f"Backups of `{db.name}` are fresh again: `{fresh.newest_id}` is {_hours(age)} old "
+            f"(none had been taken since {state['stale_since']}).",
+            severity="recovered",
+            database=db.name,
+            mention=_mention(cfg),
+        )
+        return "recovered" if announce(store, reporter, key, alert, recovered) else "ok"
 
     if fresh.newest_id:
         detail = f"The newest good backup is `{fresh.newest_id}`, taken {_fmt(fresh.reference)}."
@@ -152,34 +221,114 @@ def check_deadman(
     }
     if not state:
         episode = f"deadman:{db.name}:{fresh.newest_id or 'none'}:{iso(fresh.reference)}"
-        if not store.kv_claim(f"{episode}:alert", iso(now)):
-            return "quiet"
-        store.kv_set(
-            state_key, {"episode": episode, "alerted_at": iso(now), "stale_since": _fmt(fresh.reference)}
-        )
-        reporter.alert(
-            Alert(
-                title=f"No good backup of `{db.name}` for {_hours(age)}",
-                severity="failure",
-                database=db.name,
-                error=error,
-                mention=_mention(cfg),
+
+        def first() -> bool:
+            if not store.kv_claim(f"{episode}:alert", iso(now)):
+                return False
+            store.kv_set(
+                state_key, {"episode": episode, "alerted_at": iso(now), "stale_since": _fmt(fresh.reference)}
             )
+            return True
+
+        alert = Alert(
+            title=f"No good backup of `{db.name}` for {_hours(age)}",
+            severity="failure",
+            database=db.name,
+            error=error,
+            mention=_mention(cfg),
         )
-        return "alerted"
-    periods = math.floor((now - parse_iso(state["alerted_at"])) / timedelta(hours=reminder_hours))
-    if periods >= 1 and store.kv_claim(f"{state['episode']}:reminder:{periods}", iso(now)):
-        reporter.alert(
-            Alert(
-                title=f"Reminder: still no good backup of `{db.name}` ({_hours(age)})",
-                severity="failure",
-                database=db.name,
-                error=error,
-                mention=_mention(cfg),
-            )
+        return "alerted" if announce(store, reporter, f"{episode}:alert", alert, first) else "quiet"
+    every = timedelta(hours=cfg.alerts.deadman_reminder_hours)
+    periods = math.floor((now - parse_iso(state["alerted_at"])) / every)
+    if periods < 1:
+        return "quiet"
+    key = f"{state['episode']}:reminder:{periods}"
+    alert = Alert(
+        title=f"Reminder: still no good backup of `{db.name}` ({_hours(age)})",
+        severity="failure",
+        database=db.name,
+        error=error,
+        mention=_mention(cfg),
+    )
+    return (
+        "reminded"
+        if announce(store, reporter, key, alert, lambda: store.kv_claim(key, iso(now)))
+        else "quiet"
+    )
+
+
+# ----------------------------------------------------------- pruning guard in scheduled retention
+
+
+def retention_held(
+    cfg: Config, store: Store, reporter: Reporter, job: Job, guard: str, held: list[str], now: datetime
+) -> bool:
+    """The pruning guard kept backups the policy would delete: tell on-call once per streak.
+
+    Without this the only trace is a line in the nightly's thread, and a guard that trips
+    every night (a worker whose clock is wrong, a schedule that keeps failing between good
+    runs) would silently let the bucket grow. The streak ends at the next unguarded run.
+    """
+    database = str(job.database)
+    state_key = f"retention:{database}:held"
+
+    def claim() -> bool:
+        if store.kv_get(state_key):
+            return False
+        store.kv_set(state_key, {"since": iso(now), "job_id": job.id, "reason": guard})
+        return True
+
+    shown = ", ".join(f"`{i}`" for i in held[:5]) + (f" and {len(held) - 5} more" if len(held) > 5 else "")
+    kept = f"{len(held)} backup(s) the retention policy would delete were kept: {shown}." if held else ""
+    if "failed" in guard:
+        hint = (
+            "Fix the failing scheduled backup first (its alert is in this channel); pruning resumes by "
+            "itself after the next good scheduled backup."
         )
-        return "reminded"
-    return "quiet"
+    else:
+        hint = (
+            f"Check the backups' times with `/backup list {database}` and the clock of the host that runs "
+            "jobs; pruning resumes by itself once a good scheduled backup is newer than the limit. "
+            f"`/backup prune {database}` shows what would be deleted."
+        )
+    alert = Alert(
+        title=f"Retention of `{database}` is on hold: the pruning guard kept old backups after job {job.id}",
+        severity="warning",
+        database=database,
+        error={
+            "message": f"nothing was pruned on '{database}': {guard}",
+            "detail": f"{kept} The bucket grows until pruning resumes.".strip(),
+            "hint": hint,
+        },
+        job_id=job.id,
+        mention=_mention(cfg),
+    )
+    return announce(store, reporter, f"retention-held:{database}:{job.id}", alert, claim)
+
+
+def retention_resumed(cfg: Config, store: Store, reporter: Reporter, job: Job, line: str) -> bool:
+    """The first unguarded scheduled prune after a held streak: say so, once."""
+    database = str(job.database)
+    state_key = f"retention:{database}:held"
+    state = store.kv_get(state_key)
+    if not state:
+        return False
+
+    def claim() -> bool:
+        if not store.kv_get(state_key):
+            return False
+        store.kv_set(state_key, None)
+        return True
+
+    alert = Alert(
+        title=f"Retention of `{database}` runs again (job {job.id}): {line}. "
+        f"The pruning guard had held it since {state['since'][:16].replace('T', ' ')} UTC.",
+        severity="recovered",
+        database=database,
+        job_id=job.id,
+        mention=_mention(cfg),
+    )
+    return announce(store, reporter, f"retention-resumed:{database}:{job.id}", alert, claim)
 
 
 # ------------------------------------------------------------------------- heartbeat

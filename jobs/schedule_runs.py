@@ -25,6 +25,7 @@ from jobs.store import DB_FILE, Job, Store, utcnow
 
 TABLE = "schedule_slots"
 FOLLOWUPS = "schedule_followups"
+PENDING_ALERTS = "schedule_alerts"  # alerts claimed, and whether they reached the reporter (jobs.alerts)
 FAILED_STATES = (JobStatus.FAILED, JobStatus.INTERRUPTED, JobStatus.EXPIRED)
 
 
@@ -59,6 +60,12 @@ def ensure_schema(store: Store) -> None:
         db[TABLE].create_index(["entry", "slot"], unique=True, if_not_exists=True)
         db[FOLLOWUPS].create(
             {"job_id": int, "outcome": str, "at": str}, pk="job_id", not_null={"at"}, if_not_exists=True
+        )
+        db[PENDING_ALERTS].create(
+            {"key": str, "alert": str, "claimed_at": float, "handed_at": float},
+            pk="key",
+            not_null={"alert", "claimed_at"},
+            if_not_exists=True,
         )
 
 

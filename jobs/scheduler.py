@@ -17,11 +17,13 @@ Choices a reader should know:
   monthly rule keeps the newest scheduled backup of each month, whatever its kind. (An
   extra entry with ``params={"kind": "monthly"}`` is possible and counts the same.)
 * After a scheduled dump succeeds, retention is applied inline — with the pruning guard —
-  and its one-line result goes into the dump's thread; the heartbeat URL is pinged. After a
-  scheduled job fails, an alert with a Retry button goes to the alert channel. Each
-  follow-up happens once per job, also for retries.
+  and its one-line result goes into the dump's thread; the heartbeat URL is pinged. If the
+  guard kept backups, on-call hear it once per streak of held nights. After a scheduled
+  job fails, an alert with a Retry button goes to the alert channel. Each follow-up
+  happens once per job, also for retries; alerts survive a crash (``jobs.alerts``).
 * Every ``deadman_every`` the dead-man's switch looks at the newest good backup of each
-  scheduled database (``jobs.alerts.check_deadman``).
+  scheduled database (``jobs.alerts.check_deadman``), repeating its alert every
+  ``[alerts] deadman_reminder_hours``.
 """
 
 from __future__ import annotations
@@ -146,15 +148,22 @@ class Scheduler:
         clock: Clock = utc_clock,
         entries: list[ScheduleEntry] | None = None,
         deadman_every: timedelta = DEADMAN_EVERY,
-        reminder_hours: float = alerts.DEADMAN_REMINDER_HOURS,
+        redeliver_after: float = alerts.REDELIVER_AFTER,
     ) -> None:
         self.cfg = cfg
         self.store = store
         self.reporter = guarded(reporter)
+        self.alert_reporter = reporter  # unguarded: a failed hand-over leaves the alert for the next tick
         self.clock = clock
         self.entries = entries if entries is not None else entries_from_config(cfg)
         self.deadman_every = deadman_every
-        self.reminder_hours = reminder_hours
+        self.redeliver_after = redeliver_after
+        if cfg.alerts.deadman_reminder_hours <= 0:
+            raise ConfigError(
+                "deadman_reminder_hours must be more than 0",
+                detail=f"{cfg.path}: [alerts] deadman_reminder_hours = {cfg.alerts.deadman_reminder_hours:g}.",
+                hint="Set how many hours apart the stale-backup alert is repeated, e.g. 24.",
+            )
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._last_deadman: datetime | None = None
         self._storage: Storage | None = None
@@ -210,6 +219,7 @@ class Scheduler:
         now = now or self.clock()
         started = [job for entry in self.entries if (job := self.run_due(entry, now)) is not None]
         self.follow_up(now)
+        alerts.redeliver(self.store, self.alert_reporter, self.redeliver_after)
         if self._last_deadman is None or now - self._last_deadman >= self.deadman_every:
             self._last_deadman = now
             self.check_freshness(now)
@@ -262,19 +272,20 @@ class Scheduler:
 
     def follow_up(self, now: datetime) -> None:
         for job in schedule_runs.finished_unhandled(self.store):
-            if not schedule_runs.mark_handled(self.store, job.id, str(job.status)):
-                continue  # another process took it
             entry = str(job.params.get("schedule"))
             try:
-                if job.status == JobStatus.SUCCEEDED:
+                if job.status in schedule_runs.FAILED_STATES:
+                    # claims the follow-up and records the alert in one transaction
+                    alerts.job_failed(self.cfg, self.store, self.alert_reporter, job, entry)
+                elif not schedule_runs.mark_handled(self.store, job.id, str(job.status)):
+                    continue  # another process took it
+                elif job.status == JobStatus.SUCCEEDED:
                     self._succeeded(job, entry, now)
-                elif job.status in schedule_runs.FAILED_STATES:
-                    alerts.job_failed(self.cfg, self.store, self.reporter, job, entry)
             except Exception:
                 log.exception("follow-up of %s failed", job.title)
 
     def _succeeded(self, job: Job, entry: str, now: datetime) -> None:
-        alerts.job_succeeded(self.cfg, self.store, self.reporter, job, entry)
+        alerts.job_succeeded(self.cfg, self.store, self.alert_reporter, job, entry)
         if job.kind != "dump" or not job.database:
             return
         self.apply_retention(job, now)
@@ -309,6 +320,11 @@ class Scheduler:
         self.reporter.step(job, StepResult("retention", status, detail=summary.line()))
         if plan.guard or plan.failed:
             log.warning("retention for %s: %s", database, summary.line())
+        if plan.guard:
+            held = [i.backup_id for i in plan.items if "pruning guard" in i.reasons]
+            alerts.retention_held(self.cfg, self.store, self.alert_reporter, job, plan.guard, held, now)
+        else:
+            alerts.retention_resumed(self.cfg, self.store, self.alert_reporter, job, summary.line())
 
     # ------------------------------------------------------------- freshness
 
@@ -335,9 +351,7 @@ class Scheduler:
                 newest_at=newest.created_at if newest else None,
                 reference=newest.created_at if newest else self.watching_since(entry, now),
             )
-            out[entry.database] = alerts.check_deadman(
-                self.cfg, self.store, self.reporter, fresh, now, self.reminder_hours
-            )
+            out[entry.database] = alerts.check_deadman(self.cfg, self.store, self.alert_reporter, fresh, now)
         return out
 
 
