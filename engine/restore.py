@@ -33,6 +33,7 @@ from engine.restore_plan import (
     RestoreState,
     choose_mode,
     human_bytes,
+    next_action,
     remember,
     staging_dir,
     target_state,
@@ -95,10 +96,6 @@ class RestoreReport:
 
 StepCallback = Callable[[StepRecord], None]
 ProgressCallback = Callable[[str], None]
-
-
-def undo_command(safety_id: str, target: str, restore_id: str) -> str:
-    return f'backupbot restore {safety_id} --target {target} --break-glass --reason "undo {restore_id}"'
 
 
 def _hook_env(req: RestoreRequest, restore_id: str, event: str) -> dict[str, str]:
@@ -231,9 +228,17 @@ class _Run:
                     held.enter_context(target_lock(self.state, req.target, holder, req.job_id))
                     rec.detail = f"held by {holder}"
                 self._steps()
-        except BackupbotError as exc:
+        except Exception as exc:  # every failure still gets its runbook entry and its "what now"
             failed = next((s.key for s in report.steps if s.status == "failed"), "lock")
-            error = exc
+            error = (
+                exc
+                if isinstance(exc, BackupbotError)
+                else RestoreError(
+                    f"unexpected {type(exc).__name__} in the restore",
+                    detail=redact(str(exc), self.secrets)[:1000],
+                    hint="The bot's log has the details.",
+                )
+            )
         report.succeeded = failed is None
         report.state = (
             target_state(failed, report.mode) if failed else "restored, migrated, checked and back in service"
@@ -295,36 +300,9 @@ class _Run:
         with self.step("maintenance_off") as rec:
             self.hook(rec, "maintenance_off", self.db.maintenance_off)
 
-    def _next_action(self, failed: str | None) -> tuple[str | None, str | None]:
-        """(what to do next, the undo command) for a run stopped at ``failed``."""
-        report, req = self.report, self.req
-        undo = undo_command(report.safety_id, req.target, report.restore_id) if report.safety_id else None
-        off = hooks.describe(self.db.maintenance_off) if hooks.is_configured(self.db.maintenance_off) else ""
-        off_text = f" then take the app out of maintenance (`{off}`)" if off else ""
-        if failed in (None, "runbook"):
-            return None, undo
-        if failed in ("lock", "safety_dump"):
-            return "fix the cause above and request the restore again; the target was not touched.", None
-        if failed == "maintenance_on":
-            return (
-                f"the target was not restored; check the app{(' and run `' + off + '`') if off else ''}, "
-                "fix the hook, and request the restore again."
-            ), undo
-        if failed == "maintenance_off":
-            return f"the data is in place; bring the app back by hand (`{off}`).", undo
-        migrate = " ".join(self.db.migrate)
-        finish = {
-            "restore": "fix the cause and request the restore again,",
-            "migrate": f"fix the migration and run it by hand (`{migrate}`"
-            + (f" in {self.db.migrate_cwd}" if self.db.migrate_cwd else "")
-            + "),",
-            "health": "check the data and decide,",
-        }[failed]
-        return f"either {finish}{off_text}; or put back what was there before with `{undo}`,{off_text}.", undo
-
     def _failure(self, failed: str, error: BackupbotError | None) -> RestoreFailed:
         rec = self.report.step(failed)
-        nxt, _ = self._next_action(failed)
+        nxt, _ = next_action(failed, self.db, self.report.safety_id, self.req.target, self.report.restore_id)
         cause = error.render() if error else ""
         return RestoreFailed(
             f"restore into '{self.req.target}' stopped at step {rec.number} ({rec.title})",
@@ -337,7 +315,9 @@ class _Run:
         report, req = self.report, self.req
         if error is not None:
             report.error = error.as_dict()
-        nxt, undo = self._next_action(failed)
+        nxt, undo = next_action(
+            failed, self.db, self.report.safety_id, self.req.target, self.report.restore_id
+        )
         entry_steps = [
             runbook.StepLine(s.number, s.title, s.status, s.seconds, s.detail) for s in report.steps
         ]
@@ -369,8 +349,10 @@ class _Run:
         problems: list[str] = []
         try:
             report.runbook_key = runbook.store(self.storage, entry, report.runbook_text)
-        except BackupbotError as exc:
-            problems.append(f"bucket: {exc.message}")
+        except Exception as exc:  # the entry is still posted and appended to the file
+            problems.append(
+                f"bucket: {exc.message if isinstance(exc, BackupbotError) else type(exc).__name__}"
+            )
         if self.db.runbook_file:
             try:
                 runbook.append_to_file(self.db.runbook_file, report.runbook_text)

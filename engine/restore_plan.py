@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from adapters import hooks, pg_inspect, pg_restore
 from adapters.storage import Storage
-from core.config import Config
+from core.config import Config, DatabaseConfig
 from core.errors import PreflightError, RestoreError
 from engine.decrypt import iter_plain
 from engine.manifest import Manifest
@@ -256,3 +256,36 @@ def plan_lines(cfg: Config, target: str, mode: str) -> list[str]:
         f"7. Maintenance off: {hook(db.maintenance_off)}",
         f"8. Runbook entry: channel, {where}",
     ]
+
+
+def undo_command(safety_id: str, target: str, restore_id: str) -> str:
+    return f'backupbot restore {safety_id} --target {target} --break-glass --reason "undo {restore_id}"'
+
+
+def next_action(
+    failed: str | None, db: DatabaseConfig, safety_id: str | None, target: str, restore_id: str
+) -> tuple[str | None, str | None]:
+    """(what to do next, the undo command) for a run stopped at step ``failed``."""
+    undo = undo_command(safety_id, target, restore_id) if safety_id else None
+    off = hooks.describe(db.maintenance_off) if hooks.is_configured(db.maintenance_off) else ""
+    off_text = f" then take the app out of maintenance (`{off}`)" if off else ""
+    if failed in (None, "runbook"):
+        return None, undo
+    if failed in ("lock", "safety_dump"):
+        return "fix the cause above and request the restore again; the target was not touched.", None
+    if failed == "maintenance_on":
+        return (
+            f"the target was not restored; check the app{(' and run `' + off + '`') if off else ''}, "
+            "fix the hook, and request the restore again."
+        ), undo
+    if failed == "maintenance_off":
+        return f"the data is in place; bring the app back by hand (`{off}`).", undo
+    migrate = " ".join(db.migrate)
+    finish = {
+        "restore": "fix the cause and request the restore again,",
+        "migrate": f"fix the migration and run it by hand (`{migrate}`"
+        + (f" in {db.migrate_cwd}" if db.migrate_cwd else "")
+        + "),",
+        "health": "check the data and decide,",
+    }[failed]
+    return f"either {finish}{off_text}; or put back what was there before with `{undo}`,{off_text}.", undo

@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 from core.errors import RestoreError
 from engine.catalog import get_backup
-from engine.restore import RestoreRequest, StepRecord, run_restore, undo_command
-from engine.restore_plan import RestoreFailed
+from engine.restore import RestoreRequest, StepRecord, run_restore
+from engine.restore_plan import RestoreFailed, undo_command
 from engine.restore_steps import lock_name
 from jobs.approvals import approved_users
 from jobs.context import JobContext
