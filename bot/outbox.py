@@ -164,6 +164,12 @@ class Outbox:
         for row in list(behind):
             self.touch(int(row["id"]))
         now = time.time()
+        with self._cond:
+            queued = {op[1] for op in self._ops if op[0] == "row"}
+        own = self.store.db.query("SELECT id FROM slack_outbox WHERE owner = ? ORDER BY id", [self.owner])
+        for row in list(own):
+            if int(row["id"]) not in queued:
+                self._add(("row", int(row["id"])))  # written inside a transaction that committed late
         with self.store.transaction() as db:
             db.execute("UPDATE slack_outbox SET seen_at = ? WHERE owner = ?", [now, self.owner])
             others = list(
@@ -208,8 +214,9 @@ class Outbox:
                 next_sweep = time.monotonic() + self.sweep_every
                 continue
             delay = 0.0
+            sent = True
             try:
-                self._send(op)
+                sent = self._send(op)
                 failures = 0
                 done = True
             except SlackApiError as exc:
@@ -227,7 +234,7 @@ class Outbox:
                 delay = min(MAX_UNREACHABLE_BACKOFF, 0.5 * 2.0 ** min(failures, 5))
                 log.warning("cannot reach Slack (%s: %s); retrying in %.0f s", type(exc).__name__, exc, delay)
                 done = False
-            if done:
+            if done and sent:
                 self._settled(op)
             with self._cond:
                 if done and self._ops and self._ops[0] is op:
@@ -250,15 +257,18 @@ class Outbox:
         except Exception:
             log.exception("recording a delivered Slack message failed; it may be sent again")
 
-    def _send(self, op: Op) -> None:
+    def _send(self, op: Op) -> bool:
+        """Deliver one op; False when there was nothing (visible) to deliver."""
         if op[0] == "job":
             self._send_job(op[1])
-            return
+            return True
         rows = list(
             self.store.db.query("SELECT * FROM slack_outbox WHERE id = ? AND owner = ?", [op[1], self.owner])
         )
         if not rows:
-            return  # delivered by a process that adopted it
+            # Either a process that adopted it delivered it, or the caller's transaction that
+            # wrote it has not committed yet; the sweep picks up our own rows left behind.
+            return False
         row = rows[0]
         if row["kind"] == "thread":
             ts, channel = self._send_job(int(row["job_id"]), only_if_missing=True)
@@ -267,6 +277,7 @@ class Outbox:
         elif row["channel"]:
             blocks = json.loads(row["blocks"]) if row["blocks"] else None
             self.client.chat_postMessage(channel=row["channel"], text=row["text"], blocks=blocks)
+        return True
 
     def _send_job(self, job_id: int, only_if_missing: bool = False) -> tuple[str, str]:
         job = self.store.find_job(job_id)
