@@ -1,0 +1,217 @@
+"""Benchmark: `backupbot restore` against the recipe it replaces, same dump contents, same server.
+
+    .venv/bin/python bench/bench_restore.py                      # pgbench scale 70 (~1 GB), 3 runs
+    .venv/bin/python bench/bench_restore.py --scales 5 --runs 1  # a quick check
+
+Builds the source database once (the same one bench_dump.py builds: pgbench plus XML-ish
+invoice rows), starts moto's S3 server, stores it once the way the recipe does
+(``pg_dump -Fc | aws s3 cp -``) and once with ``backupbot dump``, then restores each into
+a fresh empty database, several times, side by side:
+
+  * recipe: aws s3 cp s3://…/app.dump - | pg_restore --clean --if-exists
+  * backupbot restore ID --target T --break-glass  (the whole runbook: lock, safety dump of
+    the target, download + decrypt + stage, pg_restore -j N, runbook entry)
+
+and prints the median wall time of each, the time of backupbot's restore step alone, and
+the ratio to the recipe. Each restore is checked (row counts equal to the source).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.bench_dump import build_database  # noqa: E402
+from tests.support import pg  # noqa: E402
+from tests.support.s3server import start_s3_server  # noqa: E402
+
+VENV_BIN = Path(sys.executable).parent
+TABLES = ("pgbench_accounts", "pgbench_history", "invoices")
+
+
+def source_database(scale: int) -> str:
+    """A copy of bench_dump's database under our own name, so its --drop never pulls it away mid-run."""
+    name = f"bb_restore_bench_s{scale}"
+    url = pg.url_for(name)
+    with psycopg.connect(pg.ADMIN_URL, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            return url
+        base = build_database(scale).rsplit("/", 1)[1]
+        for attempt in range(10):
+            try:
+                conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{base}"')
+                return url
+            except psycopg.errors.ObjectInUse:  # someone is connected to the template: try again shortly
+                time.sleep(1 + attempt)
+    raise SystemExit(f"could not copy {base}: it stays in use")
+
+
+def counts(url: str) -> dict[str, int]:
+    with psycopg.connect(url) as conn:
+        return {t: int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in TABLES}  # type: ignore[index]
+
+
+def run(
+    argv: list[str], env: dict[str, str] | None = None, stdin: int | None = None
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        argv, env=env, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO
+    )
+
+
+def recipe_store(url: str, endpoint: str, bucket: str) -> None:
+    dump = run(["pg_dump", "-Fc", url])
+    aws = run(
+        [
+            str(VENV_BIN / "aws"),
+            "--endpoint-url",
+            endpoint,
+            "s3",
+            "cp",
+            "-",
+            f"s3://{bucket}/recipe/app.dump",
+        ],
+        stdin=dump.stdout.fileno(),
+    )  # type: ignore[union-attr]
+    dump.stdout.close()  # type: ignore[union-attr]
+    if aws.wait() != 0 or dump.wait() != 0:
+        raise SystemExit("storing the recipe's dump failed")
+
+
+def recipe_restore(target: str, endpoint: str, bucket: str) -> float:
+    t0 = time.monotonic()
+    aws = run(
+        [str(VENV_BIN / "aws"), "--endpoint-url", endpoint, "s3", "cp", f"s3://{bucket}/recipe/app.dump", "-"]
+    )
+    restore = run(["pg_restore", "--clean", "--if-exists", f"--dbname={target}"], stdin=aws.stdout.fileno())  # type: ignore[union-attr]
+    aws.stdout.close()  # type: ignore[union-attr]
+    _, err = restore.communicate()
+    aws.wait()
+    if restore.returncode != 0 or aws.returncode != 0:
+        raise SystemExit(f"recipe restore failed: {err.decode(errors='replace')[-2000:]}")
+    return time.monotonic() - t0
+
+
+def backupbot(env: dict[str, str], cfg: Path, *args: str) -> dict[str, object]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "cli", "--config", str(cfg), "--json", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"backupbot {args[0]} failed: {proc.stderr.decode(errors='replace')[-2000:]}")
+    return json.loads(proc.stdout)  # type: ignore[no-any-return]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scales", type=int, nargs="+", default=[70], help="pgbench scale factors (default 70)")
+    ap.add_argument("--runs", type=int, default=3, help="runs of each restore per size (default 3)")
+    ap.add_argument("--jobs", type=int, default=2, help="restore_jobs for backupbot (pg_restore -j)")
+    args = ap.parse_args()
+    for var, val in (
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+    ):
+        os.environ.setdefault(var, val)
+    server = start_s3_server()
+    rows: list[tuple[str, ...]] = []
+    try:
+        bucket = server.new_bucket()
+        tmp = Path(tempfile.mkdtemp(prefix="bb-bench-restore-"))
+        cfg = tmp / "backupbot.toml"
+        cfg.write_text(
+            f'[storage]\nurl = "s3://{bucket}/bb"\nendpoint_url = "{server.endpoint_url}"\nregion = "us-east-1"\n'
+            f'[runner]\nstaging_dir = "{tmp / "staging"}"\n'
+            '[databases.bench]\ndump_url_env = "BENCH_URL"\nmigrate = []\n'
+            '[databases.target]\ndump_url_env = "TARGET_URL"\nrestore_url_env = "TARGET_URL"\nmigrate = []\n'
+            f"restore_jobs = {args.jobs}\n"
+        )
+        env = {
+            **os.environ,
+            "BACKUPBOT_KEY": base64.b64encode(os.urandom(32)).decode(),
+            "BACKUPBOT_STATE_DIR": str(tmp / "state"),
+        }
+        for scale in args.scales:
+            source = source_database(scale)
+            env["BENCH_URL"] = source
+            want = counts(source)
+            print(f"scale {scale}: storing the dump both ways …", file=sys.stderr)
+            recipe_store(source, server.endpoint_url, bucket)
+            manifest = backupbot(env, cfg, "dump", "--database", "bench")
+            recipe_walls: list[float] = []
+            bb_walls: list[float] = []
+            bb_restore_step: list[float] = []
+            for n in range(args.runs):
+                print(f"scale {scale}: run {n + 1}/{args.runs}", file=sys.stderr)
+                with pg.temp_database("bbrecipe") as target:
+                    recipe_walls.append(recipe_restore(target, server.endpoint_url, bucket))
+                    assert counts(target) == want, "the recipe's restore is incomplete"
+                with pg.temp_database("bbrestore") as target:
+                    env["TARGET_URL"] = target
+                    t0 = time.monotonic()
+                    report = backupbot(
+                        env,
+                        cfg,
+                        "restore",
+                        str(manifest["id"]),
+                        "--target",
+                        "target",
+                        "--break-glass",
+                        "--reason",
+                        "benchmark",
+                    )
+                    bb_walls.append(time.monotonic() - t0)
+                    steps = {s["step"]: s for s in report["steps"]}  # type: ignore[union-attr]
+                    bb_restore_step.append(float(steps["Restore"]["seconds"]))
+                    assert counts(target) == want, "backupbot's restore is incomplete"
+            recipe = statistics.median(recipe_walls)
+            label = f"s{scale} (dump {int(manifest['dump_bytes']) / 1e6:,.0f} MB)"
+            bb = statistics.median(bb_walls)
+            step = statistics.median(bb_restore_step)
+            rows.append(
+                (label, "recipe: aws s3 cp … - | pg_restore --clean --if-exists", f"{recipe:.1f} s", "1.00x")
+            )
+            rows.append(
+                (
+                    label,
+                    f"backupbot restore --break-glass (whole runbook, -j {args.jobs})",
+                    f"{bb:.1f} s",
+                    f"{bb / recipe:.2f}x",
+                )
+            )
+            rows.append(
+                (
+                    label,
+                    "  of which the restore step (download, decrypt, stage, pg_restore)",
+                    f"{step:.1f} s",
+                    f"{step / recipe:.2f}x",
+                )
+            )
+    finally:
+        server.stop()
+    header = ("size", "command", "wall (median)", "vs recipe")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for r in [header, tuple("-" * w for w in widths), *rows]:
+        print(" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
