@@ -8,11 +8,16 @@ kept between runs, dropped with --drop), starts moto's S3 server, then measures 
 
   * pg_dump -Fc > /dev/null                                 (the floor: pg_dump and its gzip alone)
   * pg_dump -Fc | aws s3 cp - s3://… --sse AES256            (the recipe)
+  * pg_dump -Fc -Z0 | zstd -3 > /dev/null                   (the floor of our pipeline: no Python, no upload)
   * backupbot dump                                          (-Z0 → zstd → AES-GCM → multipart, SSE)
 
-and prints wall time (median), throughput (logical dump bytes / wall), stored size and the
-peak RSS of the whole process tree of each command (sampled from /proc), for two sizes so
-it shows whether memory grows with the database.
+The commands run interleaved (one of each per round) so a neighbour's load hits them alike,
+and the table prints wall time (median), throughput (logical dump bytes / wall), stored
+size, the peak RSS of the whole process tree of each command (sampled from /proc), for two
+sizes so it shows whether memory grows with the database, and where the CPU went (median
+seconds): the command's own process tree, the PostgreSQL backend serving its COPY, and the
+S3 server receiving the upload. On 2 cores the sum of the three, halved, is a floor for the
+wall time of a fully overlapped pipeline.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import argparse
 import base64
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -30,6 +36,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import psycopg
 
@@ -86,12 +93,43 @@ def tree_rss_kb(roots: list[int]) -> int:
     return total
 
 
-class PeakRss:
-    """Samples the summed RSS of the given process trees every 20 ms until stopped."""
+_TICK = os.sysconf("SC_CLK_TCK")
 
-    def __init__(self, roots: list[int]) -> None:
+
+def cpu_seconds(pid: int) -> float:
+    """user + system CPU of one process so far (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def backend_pids(database: str) -> list[int]:
+    """PostgreSQL backends whose process title names the benchmark database (the dump's COPY)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                    title = fh.read()
+            except OSError:
+                continue
+            if title.startswith(b"postgres: ") and f" {database} ".encode() in title:
+                pids.append(int(entry))
+    return pids
+
+
+class PeakRss:
+    """Samples the summed RSS of the given process trees every 20 ms until stopped, and the CPU
+    of the PostgreSQL backends serving ``database`` (last value seen before each one exits)."""
+
+    def __init__(self, roots: list[int], database: str = "") -> None:
         self.roots = roots
+        self.database = database
         self.peak_kb = 0
+        self.backend_cpu: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -99,6 +137,9 @@ class PeakRss:
     def _run(self) -> None:
         while not self._stop.is_set():
             self.peak_kb = max(self.peak_kb, tree_rss_kb(self.roots))
+            if self.database:
+                for pid in backend_pids(self.database):
+                    self.backend_cpu[pid] = max(self.backend_cpu.get(pid, 0.0), cpu_seconds(pid))
             self._stop.wait(0.02)
 
     def stop(self) -> float:
@@ -169,30 +210,94 @@ class Run:
     stored: int | None
     peak_mb: float
     logical: int | None = None
+    cpu: float = 0.0  # the command's process tree (children it waited for included)
+    db_cpu: float = 0.0  # the PostgreSQL backend(s) serving the dump
+    s3_cpu: float = 0.0  # the S3 server receiving the upload
 
 
-def measure(
-    start: Callable[[], list[subprocess.Popen[bytes]]],
-) -> tuple[float, float, list[subprocess.Popen[bytes]]]:
-    t0 = time.monotonic()
+class Meter:
+    """Wall time, peak tree RSS and CPU (own tree, PostgreSQL backend, S3 server) of one command."""
+
+    s3_pid = 0
+    database = ""
+
+    def __init__(self, roots: list[int]) -> None:
+        self.t0 = time.monotonic()
+        self.children0 = _children_cpu()
+        self.s3_0 = cpu_seconds(self.s3_pid) if self.s3_pid else 0.0
+        self.mem = PeakRss(roots, self.database)
+
+    def stop(self, stored: int | None = None, logical: int | None = None) -> Run:
+        wall = time.monotonic() - self.t0
+        peak = self.mem.stop()
+        return Run(
+            wall,
+            stored,
+            peak,
+            logical,
+            cpu=_children_cpu() - self.children0,
+            db_cpu=sum(self.mem.backend_cpu.values()),
+            s3_cpu=(cpu_seconds(self.s3_pid) - self.s3_0) if self.s3_pid else 0.0,
+        )
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure(start: Callable[[], list[subprocess.Popen[bytes]]]) -> tuple[Run, list[subprocess.Popen[bytes]]]:
+    t0_children = _children_cpu()
     procs = start()
-    mem = PeakRss([p.pid for p in procs])
+    meter = Meter([p.pid for p in procs])
+    meter.children0 = t0_children
     for p in reversed(procs):
         p.wait()
-    wall = time.monotonic() - t0
-    peak = mem.stop()
+    run = meter.stop()
     for p in procs:
         if p.returncode != 0:
             err = p.stderr.read().decode(errors="replace") if p.stderr else ""
             raise SystemExit(f"{p.args[0]} failed with {p.returncode}: {err[-2000:]}")
-    return wall, peak, procs
+    return run, procs
 
 
 def run_plain(url: str) -> Run:
-    wall, peak, _ = measure(
+    run, _ = measure(
         lambda: [subprocess.Popen(["pg_dump", "-Fc", url], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)]
     )
-    return Run(wall, None, peak)
+    return run
+
+
+def run_floor(url: str) -> Run:
+    """pg_dump -Z0 | zstd -3 with nothing else: what the pipeline costs without Python or upload."""
+
+    def start() -> list[subprocess.Popen[bytes]]:
+        dump = subprocess.Popen(
+            ["pg_dump", "-Fc", "-Z0", url], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        zstd = subprocess.Popen(
+            ["zstd", "-3", "-q", "-c"], stdin=dump.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        assert dump.stdout is not None and zstd.stdout is not None
+        dump.stdout.close()
+        counter = threading.Thread(target=lambda: sizes.append(_count(zstd.stdout)), daemon=True)
+        counter.start()
+        threads.append(counter)
+        return [dump, zstd]
+
+    sizes: list[int] = []
+    threads: list[threading.Thread] = []
+    run, _ = measure(start)
+    threads[0].join()
+    run.stored = sizes[0]
+    return run
+
+
+def _count(stream: IO[bytes]) -> int:
+    total = 0
+    while block := stream.read(1024 * 1024):
+        total += len(block)
+    return total
 
 
 def run_recipe(url: str, endpoint: str, bucket: str, client: object, n: int) -> Run:
@@ -220,11 +325,12 @@ def run_recipe(url: str, endpoint: str, bucket: str, client: object, n: int) -> 
         dump.stdout.close()
         return [dump, aws]
 
-    wall, peak, _ = measure(start)
+    run, _ = measure(start)
     head = client.head_object(Bucket=bucket, Key=key)  # type: ignore[attr-defined]
     assert head["ServerSideEncryption"] == "AES256"
     client.delete_object(Bucket=bucket, Key=key)  # type: ignore[attr-defined]
-    return Run(wall, int(head["ContentLength"]), peak)
+    run.stored = int(head["ContentLength"])
+    return run
 
 
 def run_backupbot(env: dict[str, str], cfg_path: Path, storage_cleanup: Callable[[str], None]) -> Run:
@@ -249,17 +355,17 @@ def run_backupbot(env: dict[str, str], cfg_path: Path, storage_cleanup: Callable
             )
         ]
 
-    t0 = time.monotonic()
+    children0 = _children_cpu()
     procs = start()
-    mem = PeakRss([procs[0].pid])
+    meter = Meter([procs[0].pid])
+    meter.children0 = children0
     out, err = procs[0].communicate()
-    wall = time.monotonic() - t0
-    peak = mem.stop()
     if procs[0].returncode != 0:
         raise SystemExit(f"backupbot dump failed: {err.decode(errors='replace')}")
     manifest = json.loads(out)
+    run = meter.stop(int(manifest["stored_bytes"]), int(manifest["dump_bytes"]))
     storage_cleanup(manifest["id"])
-    return Run(wall, int(manifest["stored_bytes"]), peak, int(manifest["dump_bytes"]))
+    return run
 
 
 # ------------------------------------------------------------------ main
@@ -276,6 +382,11 @@ def main() -> int:
     )
     ap.add_argument("--runs", type=int, default=3, help="runs of each command per size (default 3)")
     ap.add_argument("--drop", action="store_true", help="drop the benchmark databases afterwards")
+    ap.add_argument(
+        "--skip-plain",
+        action="store_true",
+        help="leave out pg_dump -Fc > /dev/null (saves a slow command per round)",
+    )
     args = ap.parse_args()
 
     for var, val in (
@@ -285,7 +396,9 @@ def main() -> int:
     ):
         os.environ.setdefault(var, val)
     server = start_s3_server()
+    Meter.s3_pid = server.process.pid
     rows: list[tuple[str, ...]] = []
+    loads: list[float] = []
     try:
         client = server.client()
         bucket = server.new_bucket()
@@ -308,20 +421,25 @@ def main() -> int:
 
         for scale in args.scales:
             url = build_database(scale)
+            Meter.database = f"bb_bench2_s{scale}"
             env["BENCH_DUMP_URL"] = url
             with psycopg.connect(url) as conn:
                 db_bytes = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]  # type: ignore[index]
-            results: dict[str, list[Run]] = {
-                "pg_dump -Fc > /dev/null": [],
-                "recipe: pg_dump -Fc | aws s3 cp": [],
-                "backupbot dump": [],
-            }
+            results: dict[str, list[Run]] = {}
+            if not args.skip_plain:
+                results["pg_dump -Fc > /dev/null"] = []
+            results["recipe: pg_dump -Fc | aws s3 cp"] = []
+            results["floor: pg_dump -Z0 | zstd -3 > /dev/null"] = []
+            results["backupbot dump"] = []
             for n in range(args.runs):
-                print(f"scale {scale}: run {n + 1}/{args.runs}", file=sys.stderr)
-                results["pg_dump -Fc > /dev/null"].append(run_plain(url))
+                loads.append(os.getloadavg()[0])
+                print(f"scale {scale}: run {n + 1}/{args.runs} (load {loads[-1]:.1f})", file=sys.stderr)
+                if not args.skip_plain:
+                    results["pg_dump -Fc > /dev/null"].append(run_plain(url))
                 results["recipe: pg_dump -Fc | aws s3 cp"].append(
                     run_recipe(url, server.endpoint_url, bucket, client, n)
                 )
+                results["floor: pg_dump -Z0 | zstd -3 > /dev/null"].append(run_floor(url))
                 results["backupbot dump"].append(run_backupbot(env, cfg_path, cleanup))
             logical = results["backupbot dump"][0].logical or 0
             recipe_wall = statistics.median(r.wall for r in results["recipe: pg_dump -Fc | aws s3 cp"])
@@ -339,6 +457,11 @@ def main() -> int:
                         f"{max(r.peak_mb for r in runs):,.0f} MB",
                         f"{wall / recipe_wall:.2f}x" if "recipe" not in name else "1.00x",
                         f"{stored / recipe_stored:.2f}x" if stored and recipe_stored else "-",
+                        f"{statistics.median(r.cpu for r in runs):.1f} s",
+                        f"{statistics.median(r.db_cpu for r in runs):.1f} s",
+                        f"{statistics.median(r.s3_cpu for r in runs):.1f} s"
+                        if "/dev/null" not in name
+                        else "-",
                     )
                 )
             if args.drop:
@@ -355,10 +478,15 @@ def main() -> int:
         "peak RSS (tree)",
         "time vs recipe",
         "bytes vs recipe",
+        "CPU: own tree",
+        "CPU: PG backend",
+        "CPU: S3 server",
     )
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     print(
-        f"\n{args.runs} run(s) each; {os.cpu_count()} CPUs; throughput = plain pg_dump -Fc -Z0 bytes / wall time\n"
+        f"\n{args.runs} run(s) each, interleaved; {os.cpu_count()} CPUs; 1-min load average at the start of "
+        f"each round {min(loads):.1f}-{max(loads):.1f} (other work on the machine counts against every row); "
+        "throughput = plain pg_dump -Fc -Z0 bytes / wall time; CPU = median user+system seconds\n"
     )
     print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |")
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
