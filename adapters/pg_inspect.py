@@ -195,16 +195,20 @@ def connect_target(url: str, database: str) -> Iterator[psycopg.Connection]:
         yield conn
 
 
+def _sessions(conn: psycopg.Connection) -> tuple[Session, ...]:
+    rows = conn.execute(
+        "SELECT pid, coalesce(usename, ''), coalesce(application_name, ''), coalesce(client_addr::text, ''),"
+        " coalesce(state, ''), coalesce(to_char(backend_start, 'YYYY-MM-DD HH24:MI:SSOF'), '')"
+        " FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        " AND backend_type = 'client backend' ORDER BY backend_start"
+    ).fetchall()
+    return tuple(Session(*row) for row in rows)
+
+
 def list_sessions(url: str, database: str) -> tuple[Session, ...]:
     """Client sessions on the target other than our own."""
     with connect_target(url, database) as conn:
-        rows = conn.execute(
-            "SELECT pid, coalesce(usename, ''), coalesce(application_name, ''), coalesce(client_addr::text, ''),"
-            " coalesce(state, ''), coalesce(to_char(backend_start, 'YYYY-MM-DD HH24:MI:SSOF'), '')"
-            " FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            " AND backend_type = 'client backend' ORDER BY backend_start"
-        ).fetchall()
-    return tuple(Session(*row) for row in rows)
+        return _sessions(conn)
 
 
 def inspect_target(url: str, database: str) -> TargetInfo:
@@ -217,6 +221,7 @@ def inspect_target(url: str, database: str) -> TargetInfo:
             " WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
             " AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 2 DESC, 1"
         ).fetchall()
+        sessions = _sessions(conn)
     return TargetInfo(
         where=describe_url(url),
         server_version=version,
@@ -224,7 +229,7 @@ def inspect_target(url: str, database: str) -> TargetInfo:
         size_bytes=size,
         tables=len(largest),
         largest=tuple((str(n), int(s)) for n, s in largest[:5]),
-        sessions=list_sessions(url, database),
+        sessions=sessions,
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import psycopg
 import pytest
 
@@ -45,10 +47,17 @@ def test_restore_runs_the_runbook_and_can_be_undone(scene: Scene) -> None:
     assert pre.ok and pre.archive.count("TABLE") == 3 and pre.archive.count("VIEW") == 1
     assert "3 tables" in pre.fields["Will overwrite"]
 
+    app_session = psycopg.connect(scene.target_url)  # the app, still connected
+    pre = preflight(cfg, scene.backup, "staging", state=store)
+    assert pre.fields["Open sessions"].startswith("1 (terminate before restoring)")
+
     rec = Recorder()
     report = run_restore(cfg, request(scene), state=store, on_step=rec)
 
     assert report.succeeded
+    assert re.search(r"\d+ sessions terminated", report.step("restore").detail)
+    with pytest.raises(psycopg.OperationalError):
+        app_session.execute("SELECT 1")
     assert pg.table_checksums(scene.target_url) == pg.table_checksums(scene.source_url)
     assert [k for _, k, s in rec.lines if s == "running"] == [
         "lock",
@@ -101,21 +110,27 @@ def test_failing_migrate_stops_there_and_says_what_to_do(
     assert pg.table_checksums(scene.target_url) == pg.table_checksums(scene.source_url)
 
 
-def test_streamed_restore_rolls_back_on_failure(scene: Scene, monkeypatch: pytest.MonkeyPatch) -> None:
-    """With -j off the dump is streamed in one transaction: a failure leaves the target as it was."""
+@pytest.mark.parametrize("jobs", [1, 2], ids=["streamed", "staged"])
+def test_failed_pg_restore_says_what_state_the_target_is_in(scene: Scene, jobs: int) -> None:
+    """Streamed (-j 1) runs in one transaction and rolls back; staged (-j N) cannot, and says so."""
     with psycopg.connect(scene.target_url, autocommit=True) as conn:
         # A view the backup does not know depends on a table the restore must drop: pg_restore fails.
         conn.execute("CREATE VIEW blocker AS SELECT id FROM customers")
     before = pg.table_checksums(scene.target_url)
     cfg_text = scene.cfg_path.read_text().replace(
-        "hook_timeout_seconds = 60", "hook_timeout_seconds = 60\nrestore_jobs = 1"
+        "hook_timeout_seconds = 60", f"hook_timeout_seconds = 60\nrestore_jobs = {jobs}"
     )
     scene.cfg_path.write_text(cfg_text)
     with pytest.raises(RestoreFailed) as err:
         run_restore(scene.cfg, request(scene), state=scene.store())
     assert "step 4 (Restore)" in err.value.message
-    assert "unchanged (the restore was rolled back), still in maintenance" in err.value.render()
-    assert pg.table_checksums(scene.target_url) == before
+    if jobs == 1:
+        assert "unchanged (the restore was rolled back), still in maintenance" in err.value.render()
+        assert pg.table_checksums(scene.target_url) == before
+    else:
+        assert "partially restored, still in maintenance" in err.value.render()
+        assert "put back what was there before" in (err.value.hint or "")
+        assert not list((scene.tmp / "staging").iterdir())  # the staged dump is removed on failure too
 
 
 def test_a_held_lock_refuses_and_names_the_holder(scene: Scene) -> None:
