@@ -39,6 +39,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from jobs.locks import utcnow
+from jobs.runner import pid_alive
 from jobs.store import Job, Store
 
 log = logging.getLogger(__name__)
@@ -338,16 +339,6 @@ def _create_tables(store: Store) -> None:
         )
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _owner_gone(owner: str, seen_at: float, now: float) -> bool:
     """A row's sender is gone: silent too long, or (same host) its process is dead."""
     if now - seen_at > OWNER_STALE:
@@ -359,7 +350,7 @@ def _owner_gone(owner: str, seen_at: float, now: float) -> bool:
     if int(pid_text) == os.getpid():
         with _LIVE_LOCK:
             return owner not in _LIVE_OWNERS  # an earlier life of this pid (containers restart as pid 1)
-    return not _pid_alive(int(pid_text))
+    return not pid_alive(int(pid_text))
 
 
 def _retry_after(exc: SlackApiError) -> float:

@@ -17,6 +17,7 @@ from typing import Any
 from core.config import Config
 from core.errors import UsageError
 from jobs.events import Reporter
+from jobs.queue import ahead_of, enqueue
 from jobs.store import Store
 
 
@@ -126,3 +127,17 @@ def parse_job_id(text: str) -> int:
     if not cleaned.isdigit():
         raise argparse.ArgumentTypeError(f"'{text}' is not a job number (e.g. 12)")
     return int(cleaned)
+
+
+def queue_job(inv: Invocation, kind: str, database: str, params: dict[str, Any], what: str) -> Reply:
+    """Enqueue a job for the person who typed the command and say where it stands in line.
+
+    ``what`` completes "Queued {what} as job N", e.g. "a backup of `prod`".
+    """
+    job = enqueue(
+        inv.store, kind, database, params, requested_by=inv.user, channel=inv.channel, reporter=inv.reporter
+    )
+    inv.wake()
+    waiting = ahead_of(inv.store, job)
+    behind = f", after job {waiting[-1].id}" if waiting else ""
+    return Reply(f"Queued {what} as job {job.id}{behind}.", job_id=job.id)

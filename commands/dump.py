@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from commands.base import ArgParser, Invocation, Reply, Subcommand, resolve_database
+from commands.base import ArgParser, Invocation, Reply, Subcommand, queue_job, resolve_database
 from core.config import Config
-from jobs.queue import ahead_of, enqueue
 
 USAGE = "dump [DB] [--reason TEXT]"
 
@@ -28,19 +27,8 @@ def request(ns: argparse.Namespace, cfg: Config) -> DumpRequest:
 
 
 def handle(req: DumpRequest, inv: Invocation) -> Reply:
-    job = enqueue(
-        inv.store,
-        "dump",
-        req.database,
-        {"kind": "manual", "reason": req.reason},
-        requested_by=inv.user,
-        channel=inv.channel,
-        reporter=inv.reporter,
-    )
-    inv.wake()
-    waiting = ahead_of(inv.store, job)
-    behind = f", after job {waiting[-1].id}" if waiting else ""
-    return Reply(f"Queued a backup of `{req.database}` as job {job.id}{behind}.", job_id=job.id)
+    params = {"kind": "manual", "reason": req.reason}
+    return queue_job(inv, "dump", req.database, params, f"a backup of `{req.database}`")
 
 
 SPEC = Subcommand(

@@ -10,11 +10,10 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from commands.base import ArgParser, Invocation, Reply, Subcommand, resolve_database
+from commands.base import ArgParser, Invocation, Reply, Subcommand, queue_job, resolve_database
 from commands.permissions import GroupDirectory, NotAllowed
 from core.config import Config
 from core.errors import BackupbotError
-from jobs.queue import ahead_of, enqueue
 
 USAGE = "prune [DB] [--confirm]"
 SHOW = 25
@@ -80,19 +79,7 @@ def handle(req: PruneRequest, inv: Invocation) -> Reply:
             f"Working out what retention keeps for `{req.database}`…", later=lambda: render(req, inv)
         )
     _check_lead(inv, req.database)
-    job = enqueue(
-        inv.store,
-        "prune",
-        req.database,
-        {"confirm": True},
-        requested_by=inv.user,
-        channel=inv.channel,
-        reporter=inv.reporter,
-    )
-    inv.wake()
-    waiting = ahead_of(inv.store, job)
-    behind = f", after job {waiting[-1].id}" if waiting else ""
-    return Reply(f"Queued pruning of `{req.database}` as job {job.id}{behind}.", job_id=job.id)
+    return queue_job(inv, "prune", req.database, {"confirm": True}, f"pruning of `{req.database}`")
 
 
 SPEC = Subcommand(

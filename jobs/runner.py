@@ -40,7 +40,8 @@ STALE_AFTER = 60.0
 RECOVER_EVERY = 10.0
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this host still exists (ours or not), to tell crashed owners apart."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -283,7 +284,7 @@ class Runner:
         pid = int(pid_text)
         if pid == os.getpid():
             return True  # an earlier life of this very pid (containers restart as pid 1)
-        return stale or not _pid_alive(pid)
+        return stale or not pid_alive(pid)
 
     def recover(self) -> list[Job]:
         """Mark running jobs whose process is gone as interrupted, clean up and tell people."""
