@@ -11,6 +11,7 @@ redacted before anyone sees it.
 from __future__ import annotations
 
 import os
+import queue
 import shutil
 import subprocess
 import tempfile
@@ -24,6 +25,7 @@ from pathlib import Path
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from adapters.pg_inspect import STDERR_TAIL_CHARS, connect_target, list_sessions
+from adapters.pg_offsets import OffsetFinder
 from core.errors import RestoreError
 from core.redact import redact
 
@@ -156,22 +158,87 @@ def staging_room(staging_dir: str, size: int) -> tuple[bool, int]:
     return free >= size + max(size // 10, 64 * 1024 * 1024), free
 
 
+class _Prefetch:
+    """Runs the chunk iterator (download, decrypt, decompress) in its own thread.
+
+    Why: zstd, AES-GCM and the file write each spend most of their time outside the GIL,
+    so producing the next pieces while the current one is written overlaps the two halves
+    of the staging pass instead of adding them. The queue is bounded (a few pieces of at
+    most a few MB each), so memory stays flat whatever the dump's size.
+    """
+
+    DEPTH = 4
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._q: queue.Queue[tuple[str, object]] = queue.Queue(self.DEPTH)
+        self._stop = threading.Event()
+        self._it = iter(chunks)
+        self._thread = threading.Thread(target=self._run, name="restore-prefetch", daemon=True)
+        self._thread.start()
+
+    def _put(self, item: tuple[str, object]) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._q.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        try:
+            for piece in self._it:
+                if not self._put(("data", piece)):
+                    return
+            self._put(("end", None))
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer's thread
+            self._put(("error", exc))
+        finally:
+            close = getattr(self._it, "close", None)
+            if close:
+                close()
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            kind, value = self._q.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value  # type: ignore[misc]
+            yield value  # type: ignore[misc]
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 @contextmanager
 def staged(
     chunks: Iterable[bytes], staging_dir: str, on_progress: Callable[[int], None] | None = None
 ) -> Iterator[Path]:
-    """Write the plain dump to a private temp file; it is removed afterwards, even on failure."""
+    """Write the plain dump to a private temp file; it is removed afterwards, even on failure.
+
+    The table of contents gets its data offsets in the same pass (``pg_offsets.OffsetFinder``),
+    so ``pg_restore -j`` can seek without the file being read a second time.
+    """
     Path(staging_dir).mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix="restore-", suffix=".dump", dir=staging_dir)
     path = Path(name)
     try:
         done = 0
-        with os.fdopen(fd, "wb") as fh:
-            for chunk in chunks:
-                fh.write(chunk)
-                done += len(chunk)
-                if on_progress:
-                    on_progress(done)
+        finder = OffsetFinder()
+        source = _Prefetch(chunks)
+        try:
+            with os.fdopen(fd, "r+b") as fh:
+                for chunk in source:
+                    finder.feed(chunk)
+                    fh.write(chunk)
+                    done += len(chunk)
+                    if on_progress:
+                        on_progress(done)
+                finder.finish(fh)
+        finally:
+            source.stop()
         yield path
     finally:
         path.unlink(missing_ok=True)

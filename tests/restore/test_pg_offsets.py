@@ -8,7 +8,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from adapters.pg_offsets import add_data_offsets
+from adapters.pg_offsets import OffsetFinder, add_data_offsets
 from tests.support import pg
 
 
@@ -54,3 +54,36 @@ def test_anything_else_is_left_alone(tmp_path: Path) -> None:
     junk.write_bytes(b"PGDMP" + bytes(range(200)))
     assert add_data_offsets(junk) == 0
     assert junk.read_bytes() == b"PGDMP" + bytes(range(200))
+
+
+@pytest.mark.parametrize("piece", [1, 7, 4096, 1 << 20], ids=["1B", "7B", "4KB", "1MB"])
+def test_offsets_found_while_streaming_equal_the_file_pass(
+    realistic_db: str, tmp_path: Path, piece: int
+) -> None:
+    """Pieces of any size, markers straddling two of them included, give the same TOC as the file pass."""
+    with psycopg.connect(realistic_db, autocommit=True) as conn:
+        conn.execute("SELECT lo_from_bytea(0, 'a large object')")
+    reference = tmp_path / "reference.dump"
+    piped_dump(realistic_db, reference, "-Z0")
+    plain = reference.read_bytes()
+    assert add_data_offsets(reference) == 4
+
+    streamed = tmp_path / "streamed.dump"
+    finder = OffsetFinder()
+    with streamed.open("w+b") as fh:
+        for at in range(0, len(plain), piece):
+            finder.feed(plain[at : at + piece])
+            fh.write(plain[at : at + piece])
+        assert finder.finish(fh) == 4
+    assert streamed.read_bytes() == reference.read_bytes()
+
+
+def test_streaming_finder_leaves_anything_else_alone(tmp_path: Path) -> None:
+    junk = b"PGDMP" + bytes(range(200))
+    finder = OffsetFinder()
+    finder.feed(junk)
+    path = tmp_path / "junk.dump"
+    with path.open("w+b") as fh:
+        fh.write(junk)
+        assert finder.finish(fh) == 0
+    assert path.read_bytes() == junk
