@@ -35,7 +35,14 @@ from engine.manifest import Manifest, backup_id, manifest_key_for, object_key
 
 log = logging.getLogger(__name__)
 
-ZSTD_LEVEL = 3
+# zstd level 1's "fast" strategy with a 4 MB window and a 128 K-entry hash table. Measured on
+# the benchmark dumps (pgbench + signed-invoice XML, 80 MB to 1.24 GB): 0.83-0.84x the bytes of
+# pg_dump's gzip, smaller than zstd -3 (0.84x), at 35-45 % less CPU than zstd -3 (1.1 s vs 1.7 s
+# per 1.24 GB). Plain level 1 (512 KB window, 8 K-entry table) misses the repeats between rows
+# a few MB apart and stores 0.86x; on 2 cores every CPU second saved speeds pg_dump up.
+ZSTD_LEVEL = 1
+ZSTD_WINDOW_LOG = 22
+ZSTD_HASH_LOG = 17
 READ_BLOCK = 1024 * 1024
 QUEUE_DEPTH = 8  # compressed pieces (at most one read block each) between the stages: bounds memory
 PROGRESS_EVERY = 0.5
@@ -145,7 +152,10 @@ def run_dump(
         # this core's cache, straight from a reused buffer (no 1 MB allocation per read and
         # no hand-over to another thread). pg_dump keeps writing into the 1 MB pipe
         # meanwhile, so reading and compressing still overlap with the dump itself.
-        cobj = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_checksum=True).compressobj()
+        params = zstandard.ZstdCompressionParameters.from_level(
+            ZSTD_LEVEL, window_log=ZSTD_WINDOW_LOG, hash_log=ZSTD_HASH_LOG, write_checksum=1
+        )
+        cobj = zstandard.ZstdCompressor(compression_params=params).compressobj()
         buf = bytearray(READ_BLOCK)
         view = memoryview(buf)
         stdout = proc.stdout
@@ -228,7 +238,12 @@ def run_dump(
             dump_bytes=counters["in"],
             stored_bytes=result.size,
             sha256=result.sha256,
-            compression={"algorithm": "zstd", "level": ZSTD_LEVEL},
+            compression={
+                "algorithm": "zstd",
+                "level": ZSTD_LEVEL,
+                "window_log": ZSTD_WINDOW_LOG,
+                "hash_log": ZSTD_HASH_LOG,
+            },
             encryption=encryptor.encryption_info(),
             table_count=info.table_count,
             migration_head=info.migration_head,
