@@ -12,8 +12,16 @@ a fresh empty database, several times, side by side:
   * backupbot restore ID --target T --break-glass  (the whole runbook: lock, safety dump of
     the target, download + decrypt + stage, pg_restore -j N, runbook entry)
 
-and prints the median wall time of each, the time of backupbot's restore step alone, and
-the ratio to the recipe. Each restore is checked (row counts equal to the source).
+and prints the median wall time of each, the time of backupbot's restore step alone (and
+its two halves: staging the dump, pg_restore), and the ratio to the recipe. Each restore is
+checked (row counts equal to the source).
+
+Fairness: each side restores its own artifact (the recipe a default ``pg_dump -Fc``, i.e.
+gzip inside, uploaded with ``aws s3 cp``; backupbot its own backup of the same database)
+into a fresh empty database created the same way on the same server. Runs are interleaved
+and the order flips every round; a CHECKPOINT before each restore keeps one run's WAL from
+being flushed during the next. The load average is printed with the table: on a shared
+machine the absolute times move, the ratio much less.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import argparse
 import base64
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -62,6 +71,15 @@ def source_database(scale: int) -> str:
 def counts(url: str) -> dict[str, int]:
     with psycopg.connect(url) as conn:
         return {t: int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in TABLES}  # type: ignore[index]
+
+
+def checkpoint() -> None:
+    with psycopg.connect(pg.ADMIN_URL, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def run(
@@ -122,7 +140,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scales", type=int, nargs="+", default=[70], help="pgbench scale factors (default 70)")
     ap.add_argument("--runs", type=int, default=3, help="runs of each restore per size (default 3)")
-    ap.add_argument("--jobs", type=int, default=2, help="restore_jobs for backupbot (pg_restore -j)")
+    cores = len(os.sched_getaffinity(0))
+    ap.add_argument(
+        "--jobs",
+        type=int,
+        default=cores,
+        help=f"restore_jobs for backupbot (default: the {cores} cores here)",
+    )
     args = ap.parse_args()
     for var, val in (
         ("AWS_ACCESS_KEY_ID", "testing"),
@@ -130,6 +154,7 @@ def main() -> int:
         ("AWS_DEFAULT_REGION", "us-east-1"),
     ):
         os.environ.setdefault(var, val)
+    loads = [load_average()]
     server = start_s3_server()
     rows: list[tuple[str, ...]] = []
     try:
@@ -158,29 +183,40 @@ def main() -> int:
             recipe_walls: list[float] = []
             bb_walls: list[float] = []
             bb_restore_step: list[float] = []
+            bb_staged: list[float] = []
+            bb_pg_restore: list[float] = []
+
             for n in range(args.runs):
-                print(f"scale {scale}: run {n + 1}/{args.runs}", file=sys.stderr)
-                with pg.temp_database("bbrecipe") as target:
-                    recipe_walls.append(recipe_restore(target, server.endpoint_url, bucket))
-                    assert counts(target) == want, "the recipe's restore is incomplete"
-                with pg.temp_database("bbrestore") as target:
-                    env["TARGET_URL"] = target
-                    t0 = time.monotonic()
-                    report = backupbot(
-                        env,
-                        cfg,
-                        "restore",
-                        str(manifest["id"]),
-                        "--target",
-                        "target",
-                        "--break-glass",
-                        "--reason",
-                        "benchmark",
-                    )
-                    bb_walls.append(time.monotonic() - t0)
-                    steps = {s["step"]: s for s in report["steps"]}  # type: ignore[union-attr]
-                    bb_restore_step.append(float(steps["Restore"]["seconds"]))
-                    assert counts(target) == want, "backupbot's restore is incomplete"
+                print(f"scale {scale}: run {n + 1}/{args.runs} (load {load_average()})", file=sys.stderr)
+                for side in ("recipe", "backupbot") if n % 2 == 0 else ("backupbot", "recipe"):
+                    with pg.temp_database(f"bb{side}") as target:
+                        env["TARGET_URL"] = target
+                        checkpoint()
+                        if side == "recipe":
+                            recipe_walls.append(recipe_restore(target, server.endpoint_url, bucket))
+                        else:
+                            t0 = time.monotonic()
+                            report = backupbot(
+                                env,
+                                cfg,
+                                "restore",
+                                str(manifest["id"]),
+                                "--target",
+                                "target",
+                                "--break-glass",
+                                "--reason",
+                                "benchmark",
+                            )
+                            bb_walls.append(time.monotonic() - t0)
+                            step_rec = next(s for s in report["steps"] if s["step"] == "Restore")  # type: ignore[union-attr]
+                            bb_restore_step.append(float(step_rec["seconds"]))
+                            m = re.search(
+                                r"staged in ([\d.]+) s, pg_restore ([\d.]+) s", str(step_rec["detail"])
+                            )
+                            if m:
+                                bb_staged.append(float(m.group(1)))
+                                bb_pg_restore.append(float(m.group(2)))
+                        assert counts(target) == want, f"the {side} restore is incomplete"
             recipe = statistics.median(recipe_walls)
             label = f"s{scale} (dump {int(manifest['dump_bytes']) / 1e6:,.0f} MB)"
             bb = statistics.median(bb_walls)
@@ -204,8 +240,20 @@ def main() -> int:
                     f"{step / recipe:.2f}x",
                 )
             )
+            for what, values in (
+                ("    staging: download, decrypt, decompress, write, find data offsets", bb_staged),
+                (f"    pg_restore -j {args.jobs} from the staged file", bb_pg_restore),
+            ):
+                if values:
+                    median = statistics.median(values)
+                    rows.append((label, what, f"{median:.1f} s", f"{median / recipe:.2f}x"))
     finally:
         server.stop()
+    loads.append(load_average())
+    print(
+        f"{args.runs} interleaved runs each, median; {cores} cores; load average at start {loads[0]}, at end {loads[-1]}"
+    )
+    print()
     header = ("size", "command", "wall (median)", "vs recipe")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for r in [header, tuple("-" * w for w in widths), *rows]:
