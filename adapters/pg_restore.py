@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import shutil
 import subprocess
 import tempfile
@@ -28,6 +29,8 @@ from adapters.pg_inspect import STDERR_TAIL_CHARS, connect_target, list_sessions
 from adapters.pg_offsets import OffsetFinder
 from core.errors import RestoreError
 from core.redact import redact
+
+DEFAULT_MAINTENANCE_WORK_MEM = "512MB"
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,34 @@ def clear_sessions(url: str, database: str, mode: str, timeout: float) -> int:
     return len(sessions)
 
 
-def _command(url: str, owner: str) -> tuple[list[str], dict[str, str], str]:
+MAINTENANCE_WORK_MEM_RE = re.compile(r"^[1-9][0-9]*(kB|MB|GB)$")
+
+
+def session_options(maintenance_work_mem: str) -> str:
+    """Settings for pg_restore's own connections, passed in ``PGOPTIONS``.
+
+    ``maintenance_work_mem``: each primary key and index is built after its table's data
+    is in; with the server's default (64 MB) a large table's index is sorted on disk
+    (pgbench_accounts at 7 M rows: 2.7 s → 1.8 s with 512 MB). With ``-j N`` up to N
+    builds run at once, so the server may use N times this much, briefly.
+
+    ``synchronous_commit=off``: pg_restore -j commits once per table and per index; none
+    of those commits needs to wait for its WAL flush, because a restore interrupted by a
+    server crash is never trusted anyway — the step fails and is run again (the safety
+    dump of what was there is already stored). Before success is reported,
+    ``_make_durable`` flushes the WAL once, so nothing acknowledged can be lost.
+    """
+    if not MAINTENANCE_WORK_MEM_RE.match(maintenance_work_mem):
+        raise RestoreError(
+            f"restore_maintenance_work_mem = {maintenance_work_mem!r} is not a size",
+            hint='Write it as a number with kB, MB or GB, e.g. "512MB".',
+        )
+    return f"-c maintenance_work_mem={maintenance_work_mem} -c synchronous_commit=off"
+
+
+def _command(
+    url: str, owner: str, maintenance_work_mem: str = DEFAULT_MAINTENANCE_WORK_MEM
+) -> tuple[list[str], dict[str, str], str]:
     """argv, env and the password to redact; the password goes to PGPASSWORD, never to argv."""
     params = conninfo_to_dict(url)
     password = str(params.pop("password", "") or "")
@@ -75,7 +105,17 @@ def _command(url: str, owner: str) -> tuple[list[str], dict[str, str], str]:
     env = dict(os.environ)
     if password:
         env["PGPASSWORD"] = password
+    env["PGOPTIONS"] = " ".join(
+        o for o in (env.get("PGOPTIONS", ""), session_options(maintenance_work_mem)) if o
+    )
     return argv, env, password
+
+
+def _make_durable(url: str, database: str) -> None:
+    """One synchronous commit flushes the WAL up to it, and so every asynchronous commit before it."""
+    with connect_target(url, database) as conn, conn.transaction():
+        conn.execute("SET LOCAL synchronous_commit = on")
+        conn.execute("SELECT pg_current_xact_id()")  # an xid makes the commit write (and flush) a record
 
 
 def _failure(database: str, mode: str, code: int, stderr: str) -> RestoreError:
@@ -99,9 +139,10 @@ def restore_stream(
     *,
     owner: str = "no-owner",
     on_progress: Callable[[int], None] | None = None,
+    maintenance_work_mem: str = DEFAULT_MAINTENANCE_WORK_MEM,
 ) -> RestoreResult:
     """Pipe the plain dump into ``pg_restore --single-transaction``: all or nothing."""
-    argv, env, password = _command(url, owner)
+    argv, env, password = _command(url, owner, maintenance_work_mem)
     argv += ["--single-transaction", "--exit-on-error"]
     mode = "streamed, single transaction"
     started = time.monotonic()
@@ -131,14 +172,21 @@ def restore_stream(
     stderr = redact(err.get("e", b"").decode("utf-8", "replace"), [password])
     if proc.returncode != 0:
         raise _failure(database, mode, proc.returncode, stderr)
+    _make_durable(url, database)
     return RestoreResult(mode=mode, bytes=done, seconds=time.monotonic() - started, warnings=stderr.strip())
 
 
 def restore_file(
-    url: str, database: str, path: Path, *, jobs: int = 2, owner: str = "no-owner"
+    url: str,
+    database: str,
+    path: Path,
+    *,
+    jobs: int = 2,
+    owner: str = "no-owner",
+    maintenance_work_mem: str = DEFAULT_MAINTENANCE_WORK_MEM,
 ) -> RestoreResult:
     """``pg_restore -j N`` from a staged file: fastest, but not one transaction."""
-    argv, env, password = _command(url, owner)
+    argv, env, password = _command(url, owner, maintenance_work_mem)
     argv += [f"--jobs={max(1, jobs)}", str(path)]
     mode = f"staged, pg_restore -j {max(1, jobs)}"
     started = time.monotonic()
@@ -146,6 +194,7 @@ def restore_file(
     stderr = redact(proc.stderr.decode("utf-8", "replace"), [password])
     if proc.returncode != 0:
         raise _failure(database, mode, proc.returncode, stderr)
+    _make_durable(url, database)
     return RestoreResult(
         mode=mode, bytes=path.stat().st_size, seconds=time.monotonic() - started, warnings=stderr.strip()
     )

@@ -75,6 +75,7 @@ class DatabaseConfig:
     restore_jobs: int = 2
     restore_sessions: str = "terminate"  # or "wait"
     restore_owner: str = "no-owner"  # or "keep"
+    restore_maintenance_work_mem: str = "512MB"  # per pg_restore connection, for index builds
     config_file: str = ""
 
     def _url(self, env_name: str | None, setting: str) -> str:
@@ -404,6 +405,12 @@ def parse_config(raw: dict[str, Any], path: str) -> Config:
                 'restore_owner must be "no-owner" or "keep"',
                 detail=f"{path}: {where}.",
                 hint='Use "no-owner".',
+            )
+        if not re.fullmatch(r"[1-9][0-9]*(kB|MB|GB)", db.restore_maintenance_work_mem):
+            raise ConfigError(
+                "restore_maintenance_work_mem must be a size such as \"512MB\"",
+                detail=f"{path}: {where}: {db.restore_maintenance_work_mem!r}.",
+                hint="Write a whole number followed by kB, MB or GB.",
             )
         databases[name] = db
 

@@ -191,29 +191,43 @@ class _Run:
             )
 
         chunks = iter_plain(self.cfg, self.backup, self.storage)
+        mwm = self.db.restore_maintenance_work_mem
+        timing = ""
         if mode == "staged":
             with pg_restore.staged(chunks, staging_dir(self.cfg), progress) as path:
+                staged_in = time.monotonic() - started
                 # Without data offsets every -j worker reads through the file: serial is faster then.
                 jobs = self.db.restore_jobs if pg_offsets.add_data_offsets(path) else 1
                 closed = pg_restore.clear_sessions(
                     self.url, self.req.target, self.db.restore_sessions, self.db.hook_timeout_seconds
                 )
                 result = pg_restore.restore_file(
-                    self.url, self.req.target, path, jobs=jobs, owner=self.db.restore_owner
+                    self.url,
+                    self.req.target,
+                    path,
+                    jobs=jobs,
+                    owner=self.db.restore_owner,
+                    maintenance_work_mem=mwm,
                 )
+                timing = f"; staged in {staged_in:.1f} s, pg_restore {result.seconds:.1f} s"
         else:
             closed = pg_restore.clear_sessions(
                 self.url, self.req.target, self.db.restore_sessions, self.db.hook_timeout_seconds
             )
             result = pg_restore.restore_stream(
-                self.url, self.req.target, chunks, owner=self.db.restore_owner, on_progress=progress
+                self.url,
+                self.req.target,
+                chunks,
+                owner=self.db.restore_owner,
+                on_progress=progress,
+                maintenance_work_mem=mwm,
             )
         sessions = (
             f"; {closed} sessions {'terminated' if self.db.restore_sessions == 'terminate' else 'ended'}"
             if closed
             else ""
         )
-        rec.detail = f"{human_bytes(result.bytes)} {result.mode} ({why}){sessions}"
+        rec.detail = f"{human_bytes(result.bytes)} {result.mode} ({why}){sessions}{timing}"
 
     def execute(self) -> RestoreReport:
         req, report = self.req, self.report
