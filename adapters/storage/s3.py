@@ -207,6 +207,7 @@ class S3Storage(Storage):
         parts: dict[int, str] = {}
         futures: list[Future[None]] = []
         slots = threading.BoundedSemaphore(IN_FLIGHT)
+        spare: list[bytearray] = []  # part buffers whose upload finished, filled again
         pool = ThreadPoolExecutor(max_workers=IN_FLIGHT, thread_name_prefix="s3-part")
 
         def check_failed() -> None:
@@ -220,28 +221,45 @@ class S3Storage(Storage):
                 check_failed()
             check_failed()
             fut = pool.submit(self._upload_part, full, upload_id, number, data, parts)
-            fut.add_done_callback(lambda _f: slots.release())
+
+            def done(_fut: Future[None]) -> None:
+                spare.append(data)  # before the slot frees, so the next part can take it
+                slots.release()
+
+            fut.add_done_callback(done)
             futures.append(fut)
 
         try:
             number = 0
+            part = self.part_size
+            # Parts are cut at exactly part_size into IN_FLIGHT + 1 buffers that are allocated
+            # once and reused: no growing bytearray (whose reallocation briefly holds two
+            # copies), no churn of 16 MB blocks that the allocator keeps instead of returning,
+            # and every part but the last has the same size, which R2 and some other
+            # S3-compatible stores require.
+            buf = bytearray(part)
+            filled = 0
             for chunk in chunks:
                 digest.update(chunk)
                 size += len(chunk)
-                buf += chunk
-                if len(buf) >= self.part_size:
-                    if upload_id is None:
-                        upload_id = self._create_upload(key, full, content_type)
-                    number += 1
-                    # Hand the buffer over instead of copying a part out of it: a part may run
-                    # past part_size by less than one chunk, which S3 allows, and memory stays
-                    # at IN_FLIGHT + 1 parts.
-                    submit(number, buf)
-                    buf = bytearray()
+                view = memoryview(chunk)
+                while view:
+                    take = min(part - filled, len(view))
+                    buf[filled : filled + take] = view[:take]
+                    filled += take
+                    view = view[take:]
+                    if filled == part:
+                        if upload_id is None:
+                            upload_id = self._create_upload(key, full, content_type)
+                        number += 1
+                        submit(number, buf)  # handed over, not copied
+                        buf = spare.pop() if spare else bytearray(part)
+                        filled = 0
             if upload_id is None:
-                self.put_bytes(key, bytes(buf), content_type)
+                self.put_bytes(key, bytes(buf[:filled]), content_type)
             else:
-                if buf:
+                if filled:
+                    del buf[filled:]
                     number += 1
                     submit(number, buf)
                 buf = bytearray()
