@@ -56,11 +56,12 @@ def clear_sessions(url: str, database: str, mode: str, timeout: float) -> int:
     else:
         deadline = time.monotonic() + timeout
         while list_sessions(url, database) and time.monotonic() < deadline:
-            time.sleep(1)
+            time.sleep(0.5)
     left = list_sessions(url, database)
     if left:
+        waited = "" if mode == "terminate" else f" after waiting {timeout:g} s"
         raise RestoreError(
-            f"sessions are still open on '{database}'",
+            f"{len(left)} sessions are still open on '{database}'{waited}; nothing was restored",
             detail="; ".join(s.describe() for s in left[:5]),
             hint='Stop the app (maintenance mode) or set restore_sessions = "terminate" and give the '
             "restore role pg_signal_backend.",

@@ -138,6 +138,7 @@ class _Run:
         )
         self.on_step = on_step or (lambda s: None)
         self.on_progress = on_progress or (lambda t: None)
+        self.writing = False  # pg_restore started: from here on a failure may leave the target changed
 
     @contextmanager
     def step(self, key: str) -> Iterator[StepRecord]:
@@ -201,6 +202,7 @@ class _Run:
                 closed = pg_restore.clear_sessions(
                     self.url, self.req.target, self.db.restore_sessions, self.db.hook_timeout_seconds
                 )
+                self.writing = True
                 result = pg_restore.restore_file(
                     self.url,
                     self.req.target,
@@ -214,6 +216,7 @@ class _Run:
             closed = pg_restore.clear_sessions(
                 self.url, self.req.target, self.db.restore_sessions, self.db.hook_timeout_seconds
             )
+            self.writing = True
             result = pg_restore.restore_stream(
                 self.url,
                 self.req.target,
@@ -255,7 +258,9 @@ class _Run:
             )
         report.succeeded = failed is None
         report.state = (
-            target_state(failed, report.mode) if failed else "restored, migrated, checked and back in service"
+            target_state(failed, report.mode if self.writing else "not started")
+            if failed
+            else "restored, migrated, checked and back in service"
         )
         self._write_runbook(failed, error)
         if failed and failed != "runbook":

@@ -206,7 +206,9 @@ def target_state(failed: str, mode: str) -> str:
         "safety_dump": "unchanged (no safety dump was stored, so nothing was restored)",
         "maintenance_on": "unchanged; maintenance mode may be partly on",
         "restore": (
-            "unchanged (the restore was rolled back), still in maintenance"
+            "unchanged (pg_restore had not started), still in maintenance"
+            if mode == "not started"
+            else "unchanged (the restore was rolled back), still in maintenance"
             if mode == "streamed"
             else "partially restored, still in maintenance"
         ),
