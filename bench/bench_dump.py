@@ -441,6 +441,13 @@ def main() -> int:
                 )
                 results["floor: pg_dump -Z0 | zstd -3 > /dev/null"].append(run_floor(url))
                 results["backupbot dump"].append(run_backupbot(env, cfg_path, cleanup))
+                for name, runs in results.items():
+                    r = runs[-1]
+                    print(
+                        f"  {name}: {r.wall:.1f} s, CPU {r.cpu:.1f} + PG {r.db_cpu:.1f} + S3 {r.s3_cpu:.1f} s, "
+                        f"RSS {r.peak_mb:.0f} MB",
+                        file=sys.stderr,
+                    )
             logical = results["backupbot dump"][0].logical or 0
             recipe_wall = statistics.median(r.wall for r in results["recipe: pg_dump -Fc | aws s3 cp"])
             recipe_stored = results["recipe: pg_dump -Fc | aws s3 cp"][0].stored
