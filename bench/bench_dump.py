@@ -52,18 +52,20 @@ VENV_BIN = Path(sys.executable).parent
 # ------------------------------------------------------------------ process-tree memory
 
 
-def _children_map() -> dict[int, list[int]]:
-    kids: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+def _children(pid: int) -> list[int]:
+    """Direct children from /proc/PID/task/*/children: a few reads per sample instead of a scan
+    of every process, which cost 3 ms per 20 ms sample (15 % of one of the 2 cores)."""
+    kids: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return kids
+    for tid in tasks:
         try:
-            with open(f"/proc/{entry}/stat") as fh:
-                stat = fh.read()
+            with open(f"/proc/{pid}/task/{tid}/children") as fh:
+                kids.extend(int(k) for k in fh.read().split())
         except OSError:
             continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        kids.setdefault(ppid, []).append(int(entry))
     return kids
 
 
@@ -79,7 +81,6 @@ def _rss_kb(pid: int) -> int:
 
 
 def tree_rss_kb(roots: list[int]) -> int:
-    kids = _children_map()
     seen: set[int] = set()
     stack = list(roots)
     total = 0
@@ -89,7 +90,7 @@ def tree_rss_kb(roots: list[int]) -> int:
             continue
         seen.add(pid)
         total += _rss_kb(pid)
-        stack.extend(kids.get(pid, []))
+        stack.extend(_children(pid))
     return total
 
 
@@ -109,16 +110,26 @@ def cpu_seconds(pid: int) -> float:
 def backend_pids(database: str) -> list[int]:
     """PostgreSQL backends whose process title names the benchmark database (the dump's COPY)."""
     pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                    title = fh.read()
-            except OSError:
-                continue
-            if title.startswith(b"postgres: ") and f" {database} ".encode() in title:
-                pids.append(int(entry))
+    for pid in _children(_POSTMASTER):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                title = fh.read()
+        except OSError:
+            continue
+        if f" {database} ".encode() in title:
+            pids.append(pid)
     return pids
+
+
+def _postmaster() -> int:
+    with psycopg.connect(pg.ADMIN_URL) as conn:
+        row = conn.execute("SELECT pid FROM pg_stat_activity WHERE pid = pg_backend_pid()").fetchone()
+    assert row is not None
+    with open(f"/proc/{row[0]}/stat") as fh:
+        return int(fh.read().rsplit(")", 1)[1].split()[1])  # the backend's parent
+
+
+_POSTMASTER = 0
 
 
 class PeakRss:
@@ -135,11 +146,16 @@ class PeakRss:
         self._thread.start()
 
     def _run(self) -> None:
+        tick = 0
+        backends: list[int] = []
         while not self._stop.is_set():
             self.peak_kb = max(self.peak_kb, tree_rss_kb(self.roots))
             if self.database:
-                for pid in backend_pids(self.database):
+                if tick % 10 == 0:  # backends come and go rarely; look for them every 0.2 s
+                    backends = backend_pids(self.database)
+                for pid in backends:
                     self.backend_cpu[pid] = max(self.backend_cpu.get(pid, 0.0), cpu_seconds(pid))
+            tick += 1
             self._stop.wait(0.02)
 
     def stop(self) -> float:
@@ -395,6 +411,8 @@ def main() -> int:
         ("AWS_DEFAULT_REGION", "us-east-1"),
     ):
         os.environ.setdefault(var, val)
+    global _POSTMASTER
+    _POSTMASTER = _postmaster()
     server = start_s3_server()
     Meter.s3_pid = server.process.pid
     rows: list[tuple[str, ...]] = []
