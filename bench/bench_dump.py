@@ -26,15 +26,12 @@ import argparse
 import base64
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -43,125 +40,12 @@ import psycopg
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from procstats import Meter, Run, children_cpu  # noqa: E402
+
 from tests.support import pg  # noqa: E402
 from tests.support.s3server import start_s3_server  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
-
-
-# ------------------------------------------------------------------ process-tree memory
-
-
-def _children(pid: int) -> list[int]:
-    """Direct children from /proc/PID/task/*/children: a few reads per sample instead of a scan
-    of every process, which cost 3 ms per 20 ms sample (15 % of one of the 2 cores)."""
-    kids: list[int] = []
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return kids
-    for tid in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/children") as fh:
-                kids.extend(int(k) for k in fh.read().split())
-        except OSError:
-            continue
-    return kids
-
-
-def _rss_kb(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def tree_rss_kb(roots: list[int]) -> int:
-    seen: set[int] = set()
-    stack = list(roots)
-    total = 0
-    while stack:
-        pid = stack.pop()
-        if pid in seen:
-            continue
-        seen.add(pid)
-        total += _rss_kb(pid)
-        stack.extend(_children(pid))
-    return total
-
-
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """user + system CPU of one process so far (0 once it is gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / _TICK
-
-
-def backend_pids(database: str) -> list[int]:
-    """PostgreSQL backends whose process title names the benchmark database (the dump's COPY)."""
-    pids = []
-    for pid in _children(_POSTMASTER):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                title = fh.read()
-        except OSError:
-            continue
-        if f" {database} ".encode() in title:
-            pids.append(pid)
-    return pids
-
-
-def _postmaster() -> int:
-    with psycopg.connect(pg.ADMIN_URL) as conn:
-        row = conn.execute("SELECT pid FROM pg_stat_activity WHERE pid = pg_backend_pid()").fetchone()
-    assert row is not None
-    with open(f"/proc/{row[0]}/stat") as fh:
-        return int(fh.read().rsplit(")", 1)[1].split()[1])  # the backend's parent
-
-
-_POSTMASTER = 0
-
-
-class PeakRss:
-    """Samples the summed RSS of the given process trees every 20 ms until stopped, and the CPU
-    of the PostgreSQL backends serving ``database`` (last value seen before each one exits)."""
-
-    def __init__(self, roots: list[int], database: str = "") -> None:
-        self.roots = roots
-        self.database = database
-        self.peak_kb = 0
-        self.backend_cpu: dict[int, float] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        tick = 0
-        backends: list[int] = []
-        while not self._stop.is_set():
-            self.peak_kb = max(self.peak_kb, tree_rss_kb(self.roots))
-            if self.database:
-                if tick % 10 == 0:  # backends come and go rarely; look for them every 0.2 s
-                    backends = backend_pids(self.database)
-                for pid in backends:
-                    self.backend_cpu[pid] = max(self.backend_cpu.get(pid, 0.0), cpu_seconds(pid))
-            tick += 1
-            self._stop.wait(0.02)
-
-    def stop(self) -> float:
-        self._stop.set()
-        self._thread.join()
-        return self.peak_kb / 1024
 
 
 # ------------------------------------------------------------------ databases
@@ -220,50 +104,16 @@ def build_database(scale: int) -> str:
 # ------------------------------------------------------------------ measurements
 
 
-@dataclass
-class Run:
-    wall: float
-    stored: int | None
-    peak_mb: float
-    logical: int | None = None
-    cpu: float = 0.0  # the command's process tree (children it waited for included)
-    db_cpu: float = 0.0  # the PostgreSQL backend(s) serving the dump
-    s3_cpu: float = 0.0  # the S3 server receiving the upload
-
-
-class Meter:
-    """Wall time, peak tree RSS and CPU (own tree, PostgreSQL backend, S3 server) of one command."""
-
-    s3_pid = 0
-    database = ""
-
-    def __init__(self, roots: list[int]) -> None:
-        self.t0 = time.monotonic()
-        self.children0 = _children_cpu()
-        self.s3_0 = cpu_seconds(self.s3_pid) if self.s3_pid else 0.0
-        self.mem = PeakRss(roots, self.database)
-
-    def stop(self, stored: int | None = None, logical: int | None = None) -> Run:
-        wall = time.monotonic() - self.t0
-        peak = self.mem.stop()
-        return Run(
-            wall,
-            stored,
-            peak,
-            logical,
-            cpu=_children_cpu() - self.children0,
-            db_cpu=sum(self.mem.backend_cpu.values()),
-            s3_cpu=(cpu_seconds(self.s3_pid) - self.s3_0) if self.s3_pid else 0.0,
-        )
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+def _postmaster() -> int:
+    with psycopg.connect(pg.ADMIN_URL) as conn:
+        row = conn.execute("SELECT pid FROM pg_stat_activity WHERE pid = pg_backend_pid()").fetchone()
+    assert row is not None
+    with open(f"/proc/{row[0]}/stat") as fh:
+        return int(fh.read().rsplit(")", 1)[1].split()[1])  # the backend's parent
 
 
 def measure(start: Callable[[], list[subprocess.Popen[bytes]]]) -> tuple[Run, list[subprocess.Popen[bytes]]]:
-    t0_children = _children_cpu()
+    t0_children = children_cpu()
     procs = start()
     meter = Meter([p.pid for p in procs])
     meter.children0 = t0_children
@@ -371,7 +221,7 @@ def run_backupbot(env: dict[str, str], cfg_path: Path, storage_cleanup: Callable
             )
         ]
 
-    children0 = _children_cpu()
+    children0 = children_cpu()
     procs = start()
     meter = Meter([procs[0].pid])
     meter.children0 = children0
@@ -411,8 +261,7 @@ def main() -> int:
         ("AWS_DEFAULT_REGION", "us-east-1"),
     ):
         os.environ.setdefault(var, val)
-    global _POSTMASTER
-    _POSTMASTER = _postmaster()
+    Meter.postmaster = _postmaster()
     server = start_s3_server()
     Meter.s3_pid = server.process.pid
     rows: list[tuple[str, ...]] = []
