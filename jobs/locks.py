@@ -10,38 +10,25 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+from jobs.audit import utcnow, write_audit
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
     import sqlite_utils
 
-
-def utcnow() -> str:
-    """Timestamps are ISO 8601 UTC text: sortable, readable in `sqlite3`, unambiguous."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+__all__ = ["LocksAndState", "utcnow"]
 
 
 class LocksAndState:
-    """Mixed into ``Store``; uses its ``transaction``, ``db`` and ``_audit``."""
+    """Mixed into ``Store``; uses its ``transaction`` and ``db``."""
 
     if TYPE_CHECKING:
         db: sqlite_utils.Database
 
         def transaction(self) -> AbstractContextManager[sqlite_utils.Database]: ...
-
-        def _audit(
-            self,
-            db: sqlite_utils.Database,
-            job_id: int | None,
-            event: str,
-            actor: str,
-            from_status: str | None,
-            to_status: str | None,
-            detail: dict[str, Any],
-        ) -> None: ...
 
     def acquire_lock(
         self, name: str, holder: str, *, job_id: int | None = None, ttl_seconds: float | None = None
@@ -65,14 +52,14 @@ class LocksAndState:
                 },
                 pk="name",
             )
-            self._audit(db, job_id, "lock_acquired", holder, None, None, {"lock": name})
+            write_audit(db, job_id, "lock_acquired", holder, None, None, {"lock": name})
         return True
 
     def release_lock(self, name: str, holder: str) -> bool:
         with self.transaction() as db:
             cur = db.execute("DELETE FROM locks WHERE name = ? AND holder = ?", [name, holder])
             if cur.rowcount:
-                self._audit(db, None, "lock_released", holder, None, None, {"lock": name})
+                write_audit(db, None, "lock_released", holder, None, None, {"lock": name})
             return cur.rowcount == 1
 
     def lock_holder(self, name: str) -> dict[str, Any] | None:

@@ -20,89 +20,21 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
 from core.errors import NotFoundError
-from jobs.locks import LocksAndState, utcnow
+from jobs.audit import read_audit, utcnow, write_audit
+from jobs.job import Job, encode_fields
+from jobs.locks import LocksAndState
+from jobs.schema import create_schema
 from jobs.status import ACTIVE, JobStatus
 
+__all__ = ["DB_FILE", "Job", "Store", "utcnow"]
+
 DB_FILE = "backupbot.sqlite3"
-
-
-@dataclass(frozen=True)
-class Job:
-    id: int
-    kind: str
-    database: str | None
-    lane: str
-    status: JobStatus
-    params: dict[str, Any] = field(default_factory=dict)
-    requested_by: str = ""
-    channel: str = ""
-    message_ts: str = ""
-    created_at: str = ""
-    updated_at: str = ""
-    started_at: str | None = None
-    finished_at: str | None = None
-    attempts: int = 0
-    worker: str = ""
-    heartbeat_at: float | None = None
-    cancel_requested: bool = False
-    progress: str = ""
-    result: dict[str, Any] | None = None
-    error: dict[str, Any] | None = None
-
-    @classmethod
-    def from_row(cls, row: dict[str, Any]) -> Job:
-        return cls(
-            id=row["id"],
-            kind=row["kind"],
-            database=row["database"],
-            lane=row["lane"],
-            status=JobStatus(row["status"]),
-            params=json.loads(row["params"] or "{}"),
-            requested_by=row["requested_by"] or "",
-            channel=row["channel"] or "",
-            message_ts=row["message_ts"] or "",
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-            started_at=row["started_at"],
-            finished_at=row["finished_at"],
-            attempts=row["attempts"] or 0,
-            worker=row["worker"] or "",
-            heartbeat_at=row["heartbeat_at"],
-            cancel_requested=bool(row["cancel_requested"]),
-            progress=row["progress"] or "",
-            result=json.loads(row["result"]) if row["result"] else None,
-            error=json.loads(row["error"]) if row["error"] else None,
-        )
-
-    @property
-    def title(self) -> str:
-        """How people refer to a job: `dump prod (job 12)`."""
-        target = f" {self.database}" if self.database else ""
-        return f"{self.kind}{target} (job {self.id})"
-
-
-_JSON_FIELDS = ("params", "result", "error")
-_JOB_FIELDS = frozenset(Job.__dataclass_fields__) - {"id", "status"}
-
-
-def _encode(fields: dict[str, Any]) -> dict[str, Any]:
-    unknown = set(fields) - _JOB_FIELDS
-    if unknown:
-        raise ValueError(f"unknown job fields: {sorted(unknown)}")
-    out = dict(fields)
-    for key in _JSON_FIELDS:
-        if key in out and out[key] is not None:
-            out[key] = json.dumps(out[key], sort_keys=True, default=str)
-    if "cancel_requested" in out:
-        out["cancel_requested"] = int(bool(out["cancel_requested"]))
-    return out
 
 
 class Store(LocksAndState):
@@ -169,74 +101,7 @@ class Store(LocksAndState):
 
     def _create_schema(self) -> None:
         with self.transaction() as db:
-            db["jobs"].create(
-                {
-                    "id": int,
-                    "kind": str,
-                    "database": str,
-                    "lane": str,
-                    "status": str,
-                    "params": str,
-                    "requested_by": str,
-                    "channel": str,
-                    "message_ts": str,
-                    "created_at": str,
-                    "updated_at": str,
-                    "started_at": str,
-                    "finished_at": str,
-                    "attempts": int,
-                    "worker": str,
-                    "heartbeat_at": float,
-                    "cancel_requested": int,
-                    "progress": str,
-                    "result": str,
-                    "error": str,
-                },
-                pk="id",
-                not_null={"kind", "lane", "status", "created_at", "updated_at"},
-                defaults={"attempts": 0, "cancel_requested": 0, "params": "{}"},
-                if_not_exists=True,
-            )
-            db["jobs"].create_index(["status", "lane", "id"], if_not_exists=True)
-            db["jobs"].create_index(["database", "id"], if_not_exists=True)
-            db["audit"].create(
-                {
-                    "id": int,
-                    "at": str,
-                    "job_id": int,
-                    "event": str,
-                    "actor": str,
-                    "from_status": str,
-                    "to_status": str,
-                    "detail": str,
-                },
-                pk="id",
-                not_null={"at", "event"},
-                if_not_exists=True,
-            )
-            db["audit"].create_index(["job_id", "id"], if_not_exists=True)
-            db["approvals"].create(
-                {
-                    "id": int,
-                    "job_id": int,
-                    "user": str,
-                    "decision": str,
-                    "binding": str,
-                    "at": str,
-                    "detail": str,
-                },
-                pk="id",
-                not_null={"job_id", "user", "decision", "at"},
-                if_not_exists=True,
-            )
-            db["approvals"].create_index(["job_id", "user"], unique=True, if_not_exists=True)
-            db["locks"].create(
-                {"name": str, "holder": str, "job_id": int, "acquired_at": str, "expires_at": float},
-                pk="name",
-                not_null={"holder", "acquired_at"},
-                if_not_exists=True,
-            )
-            db["kv"].create({"key": str, "value": str, "updated_at": str}, pk="key", if_not_exists=True)
+            create_schema(db)
 
     # ------------------------------------------------------------------- jobs
 
@@ -275,7 +140,7 @@ class Store(LocksAndState):
         }
         with self.transaction() as db:
             job_id = db["jobs"].insert(row).last_pk
-            self._audit(db, job_id, "created", requested_by or "system", None, str(status), params or {})
+            write_audit(db, job_id, "created", requested_by or "system", None, str(status), params or {})
         if status == JobStatus.QUEUED and wake:
             self.job_queued.set()
         return self.get_job(int(job_id))
@@ -339,7 +204,7 @@ class Store(LocksAndState):
         """
         froms = [from_statuses] if isinstance(from_statuses, JobStatus) else list(from_statuses)
         now = utcnow()
-        values = _encode(fields)
+        values = encode_fields(fields)
         values["updated_at"] = now
         if to_status == JobStatus.RUNNING and "started_at" not in values:
             values["started_at"] = now
@@ -356,7 +221,7 @@ class Store(LocksAndState):
             )
             if cur.rowcount != 1:
                 return False
-            self._audit(
+            write_audit(
                 db, job_id, event or str(to_status), actor, prev[0]["status"], str(to_status), detail or {}
             )
         if to_status == JobStatus.QUEUED:
@@ -367,7 +232,7 @@ class Store(LocksAndState):
         """Set fields other than the status (message ts, progress, heartbeat)."""
         if not fields:
             return
-        values = _encode(fields)
+        values = encode_fields(fields)
         values["updated_at"] = utcnow()
         sets = ", ".join(f"[{k}] = ?" for k in values)
         with self.transaction() as db:
@@ -398,7 +263,7 @@ class Store(LocksAndState):
                     [utcnow(), job_id, str(JobStatus.RUNNING)],
                 )
                 if cur.rowcount == 1:
-                    self._audit(db, job_id, "cancel_requested", actor, "running", "running", {})
+                    write_audit(db, job_id, "cancel_requested", actor, "running", "running", {})
             return self.get_job(job_id)
         return job
 
@@ -414,38 +279,10 @@ class Store(LocksAndState):
 
     # ------------------------------------------------------------------ audit
 
-    def _audit(
-        self,
-        db: sqlite_utils.Database,
-        job_id: int | None,
-        event: str,
-        actor: str,
-        from_status: str | None,
-        to_status: str | None,
-        detail: dict[str, Any],
-    ) -> None:
-        db["audit"].insert(
-            {
-                "at": utcnow(),
-                "job_id": job_id,
-                "event": event,
-                "actor": actor,
-                "from_status": from_status,
-                "to_status": to_status,
-                "detail": json.dumps(detail, sort_keys=True, default=str),
-            }
-        )
-
     def audit(self, job_id: int | None, event: str, actor: str, detail: dict[str, Any] | None = None) -> None:
         """An audit row for something that is not a status change (a click, a lock, a refusal)."""
         with self.transaction() as db:
-            self._audit(db, job_id, event, actor, None, None, detail or {})
+            write_audit(db, job_id, event, actor, None, None, detail or {})
 
     def audit_rows(self, job_id: int | None = None) -> list[dict[str, Any]]:
-        sql, args = "SELECT * FROM audit", []
-        if job_id is not None:
-            sql, args = sql + " WHERE job_id = ?", [job_id]
-        rows = list(self.db.query(sql + " ORDER BY id", args))
-        for row in rows:
-            row["detail"] = json.loads(row["detail"] or "{}")
-        return rows
+        return read_audit(self.db, job_id)

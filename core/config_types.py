@@ -1,0 +1,154 @@
+"""What a loaded configuration looks like: frozen dataclasses and the names they allow.
+
+Kept apart from the TOML loading and validation in ``core.config`` so the many modules
+that only read settings see the shape without the parser. Connection URLs are not
+stored here: a ``DatabaseConfig`` keeps the *names* of environment variables and reads
+them at use time, so a secret never sits in a config object that might be logged.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from dataclasses import dataclass, field
+
+from core.errors import ConfigError
+
+DEFAULT_CONFIG = "backupbot.toml"
+PRE_EVENT_KINDS = ("pre-migration", "pre-deploy", "pre-infra", "pre-restore")
+BACKUP_KINDS = ("daily", "monthly", "manual", *PRE_EVENT_KINDS)
+DB_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    url: str
+    endpoint_url: str | None = None
+    region: str | None = None
+    sse: str = "AES256"  # "AES256", "aws:kms" or "none" (file:// ignores it)
+    kms_key_id: str | None = None
+    part_size_mb: int = 16
+    max_attempts: int = 6
+    object_lock_mode: str = ""  # "", "GOVERNANCE" or "COMPLIANCE"
+    object_lock_days: int = 0
+
+
+@dataclass(frozen=True)
+class EncryptionConfig:
+    key_env: str = "BACKUPBOT_KEY"
+    old_key_envs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    daily: int = 7
+    weekly: int = 0
+    monthly: int = 2
+    yearly: int = 0
+    pre_event_days: int = 30
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    name: str
+    dump_url_env: str
+    restore_url_env: str | None = None
+    schedule: str = "0 3 * * *"
+    timezone: str = "UTC"
+    max_age_hours: float = 26.0
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    # restore (issue: restore with approval)
+    approvers: tuple[str, ...] = ()
+    approver_group: str = ""
+    approvals_required: int = 1
+    maintenance_on: tuple[str, ...] | str = ()  # argv, or an https:// webhook URL
+    maintenance_off: tuple[str, ...] | str = ()
+    migrate: tuple[str, ...] = ("npm", "run", "db:migrate")
+    migrate_cwd: str = ""
+    health_checks: tuple[str, ...] = ()
+    runbook_file: str = ""
+    hook_timeout_seconds: int = 600
+    restore_jobs: int = 2
+    restore_sessions: str = "terminate"  # or "wait"
+    restore_owner: str = "no-owner"  # or "keep"
+    restore_maintenance_work_mem: str = "512MB"  # per pg_restore connection, for index builds
+    config_file: str = ""
+
+    def _url(self, env_name: str | None, setting: str) -> str:
+        if not env_name:
+            raise ConfigError(
+                f"database '{self.name}' has no {setting}",
+                detail=f"[databases.{self.name}] in {self.config_file or 'the config'} does not set {setting}.",
+                hint=f'Add {setting} = "NAME_OF_ENV_VAR" under [databases.{self.name}].',
+            )
+        value = os.environ.get(env_name, "")
+        if not value:
+            raise ConfigError(
+                f"the connection URL for database '{self.name}' is not set",
+                detail=f"{setting} in [databases.{self.name}] names the environment variable {env_name}, which is empty or unset.",
+                hint=f"Export {env_name}=postgresql://USER:PASSWORD@HOST:5432/DBNAME in the bot's environment.",
+            )
+        return value
+
+    def dump_url(self) -> str:
+        """The read-only URL pg_dump uses; read from the environment at use time."""
+        return self._url(self.dump_url_env, "dump_url_env")
+
+    def restore_url(self) -> str:
+        """The URL a restore writes through; a separate role from the dump URL."""
+        return self._url(self.restore_url_env, "restore_url_env")
+
+
+@dataclass(frozen=True)
+class SlackConfig:
+    channel: str = ""
+    alert_channel: str = ""
+    allowed_channels: tuple[str, ...] = ()
+    allowed_users: tuple[str, ...] = ()
+    allowed_group: str = ""
+    oncall_group: str = ""
+
+    @property
+    def alerts_to(self) -> str:
+        return self.alert_channel or self.channel
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    max_parallel: int = 2
+    progress_interval_seconds: float = 3.0
+    approval_timeout_minutes: int = 30
+    staging_dir: str = ""  # where restores stage a dump for pg_restore -j; default: state dir
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    heartbeat_url: str = ""
+    deadman_reminder_hours: float = 24.0  # how often a stale-backup alert is repeated
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str  # the file it came from, or "<embedded default>"
+    storage: StorageConfig
+    encryption: EncryptionConfig
+    databases: dict[str, DatabaseConfig]
+    slack: SlackConfig = field(default_factory=SlackConfig)
+    runner: RunnerConfig = field(default_factory=RunnerConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    state_dir: str = "state"
+
+    def database(self, name: str) -> DatabaseConfig:
+        """The named database, or an error that lists the configured ones."""
+        if name in self.databases:
+            return self.databases[name]
+        known = sorted(self.databases)
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"Did you mean '{close[0]}'? " if close else ""
+        raise ConfigError(
+            f"unknown database '{name}'",
+            detail=f"{self.path} configures: {', '.join(known) or 'no databases'}.",
+            hint=hint + "Add a [databases.NAME] section with dump_url_env to configure another.",
+        )
