@@ -70,6 +70,15 @@ def server_info(url: str, database: str) -> ServerInfo:
     """Does the database answer, which version is it, how many tables, which migration is applied."""
     where = describe_url(url)
     try:
+        conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        # libpq quotes pieces of the bad string in its message, so it is not shown.
+        raise PreflightError(
+            f"the connection URL of database '{database}' cannot be parsed",
+            detail=f"{where}: not a valid postgresql:// URL or key=value connection string.",
+            hint="Use postgresql://USER:PASSWORD@HOST:5432/DBNAME (percent-encode special characters).",
+        ) from None
+    try:
         with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT, autocommit=True) as conn:
             num = int(conn.info.server_version)
             major = num // 10000

@@ -29,10 +29,26 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, f"{user}:***@{host}", parts.path, parts.query, parts.fragment))
 
 
+_KV_PAIR = re.compile(r"(\w+)\s*=\s*('[^']*'|\S+)")
+
+
+def _describe_keywords(conninfo: str) -> str:
+    """user@host:port/dbname of a ``key=value`` string; anything else may be a mangled password."""
+    pairs = {k.lower(): v.strip("'") for k, v in _KV_PAIR.findall(conninfo)}
+    if not pairs:
+        return "<not a postgresql:// URL>"
+    user = f"{pairs['user']}@" if pairs.get("user") else ""
+    port = f":{pairs['port']}" if pairs.get("port") else ""
+    return f"{user}{pairs.get('host', 'localhost')}{port}/{pairs.get('dbname', '')}"
+
+
 def describe_url(url: str) -> str:
     """user@host:port/dbname — enough to know which database, nothing secret."""
     try:
         parts = urlsplit(url)
+        if "://" not in url:
+            # A typo such as "postgres//u:pw@h/db" parses as a bare path holding the password.
+            return _describe_keywords(url)
         host = parts.hostname or "localhost"
         port = f":{parts.port}" if parts.port else ""
         user = f"{parts.username}@" if parts.username else ""

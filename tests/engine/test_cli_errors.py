@@ -93,3 +93,23 @@ def test_pg_dump_older_than_server_names_both(tmp_path: Path, monkeypatch: pytes
         postgres.find_pg_dump(15, "prod", "15.20")
     assert "pg_dump 13.9 is older than the server of database 'prod' (15.20)" in err.value.message
     assert "postgresql-client-15" in (err.value.hint or "")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgres//postgres:Hunter2Secret@localhost:5432/app",  # "://" typed as "//"
+        "postgresql:/postgres:Hunter2Secret@localhost:5432/app",  # one slash
+        "not a url Hunter2Secret",
+    ],
+)
+def test_malformed_database_url(
+    url: str, write_config: ConfigWriter, s3_server: S3Server, s3_bucket: str, backup_key: str
+) -> None:
+    """A mistyped URL is named as one, and its password (parsed as a path) never shows."""
+    s3_setup(write_config, s3_server, s3_bucket, url)
+    proc = run_cli("dump", "--database", "app")
+    assert proc.returncode == 1
+    one_message(proc.stderr)
+    assert "the connection URL of database 'app' cannot be parsed" in proc.stderr
+    assert "Hunter2Secret" not in proc.stderr + proc.stdout
