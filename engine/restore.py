@@ -258,7 +258,11 @@ class _Run:
             )
         report.succeeded = failed is None
         report.state = (
-            target_state(failed, report.mode if self.writing else "not started")
+            target_state(
+                failed,
+                report.mode if self.writing else "not started",
+                maintenance=hooks.is_configured(self.db.maintenance_on),
+            )
             if failed
             else "restored, migrated, checked and back in service"
         )

@@ -199,9 +199,13 @@ def require_ok(pre: Preflight) -> None:
         )
 
 
-def target_state(failed: str, mode: str) -> str:
-    """The target's state in words after ``failed`` step stopped the run."""
-    return {
+def target_state(failed: str, mode: str, maintenance: bool = True) -> str:
+    """The target's state in words after ``failed`` step stopped the run.
+
+    ``maintenance`` is False when no maintenance_on hook is configured: then the app was
+    never put in maintenance, and saying "still in maintenance" would send people looking.
+    """
+    state = {
         "lock": "unchanged",
         "safety_dump": "unchanged (no safety dump was stored, so nothing was restored)",
         "maintenance_on": "unchanged; maintenance mode may be partly on",
@@ -217,6 +221,7 @@ def target_state(failed: str, mode: str) -> str:
         "maintenance_off": "restored, migrated and checked, but maintenance-off failed: the app may still be down",
         "runbook": "restored and back in service; only the runbook entry is incomplete",
     }.get(failed, "unknown")
+    return state if maintenance else state.replace(", still in maintenance", "")
 
 
 class RestoreFailed(RestoreError):
@@ -284,10 +289,11 @@ def next_action(
         return f"the data is in place; bring the app back by hand (`{off}`).", undo
     migrate = " ".join(db.migrate)
     finish = {
-        "restore": "fix the cause and request the restore again,",
+        "restore": "fix the cause and request the restore again",
         "migrate": f"fix the migration and run it by hand (`{migrate}`"
         + (f" in {db.migrate_cwd}" if db.migrate_cwd else "")
-        + "),",
-        "health": "check the data and decide,",
+        + ")",
+        "health": "check the data and decide",
     }[failed]
-    return f"either {finish}{off_text}; or put back what was there before with `{undo}`,{off_text}.", undo
+    off_text = f",{off_text}" if off_text else ""
+    return f"either {finish}{off_text}; or put back what was there before with `{undo}`{off_text}.", undo
