@@ -161,8 +161,10 @@ def plan_retention(
         window = timedelta(days=policy.pre_event_days)
         for b in ordered:
             if b.kind in EVENT_KINDS and now - b.created_at < window:
-                until = (b.created_at + window).astimezone(tz)
-                reasons[b.id].append(Reason(PRE_EVENT, f"until {until:%Y-%m-%d %H:%M}"))
+                # UTC, like every other time in prune's output: a bare local time beside a
+                # UTC creation time reads as a window hours shorter or longer than it is.
+                until = (b.created_at + window).astimezone(UTC)
+                reasons[b.id].append(Reason(PRE_EVENT, f"until {until:%Y-%m-%d %H:%M} UTC"))
 
     for b in ordered:
         if b.kind not in SCHEDULED_KINDS and b.kind not in EVENT_KINDS:

@@ -54,7 +54,7 @@ def test_manual_and_pre_event_dumps_do_not_push_nightlies_out() -> None:
         "prod-20260308T030000Z-daily",
     ]
     assert result["prod-20260310T120000Z-manual"][0] == "newest-good"
-    assert result["prod-20260309T150000Z-pre-migration"] == ["pre-event until 2026-04-08 15:00"]
+    assert result["prod-20260309T150000Z-pre-migration"] == ["pre-event until 2026-04-08 15:00 UTC"]
     assert "prod-20260101T150000Z-pre-deploy" not in result  # older than 30 days
 
 
@@ -110,3 +110,16 @@ def test_unknown_kinds_are_kept_and_naive_clocks_refused() -> None:
     assert result["x"] == ["unknown-kind hourly"]
     with pytest.raises(ValueError):
         plan_retention([odd], RetentionPolicy(), datetime(2026, 1, 1))
+
+
+def test_pre_event_window_end_is_shown_in_utc_whatever_the_database_time_zone() -> None:
+    """prune prints created times in UTC; the window's end beside it must not be a bare local time."""
+    made = datetime(2026, 3, 9, 15, tzinfo=UTC)
+    history = [BackupRef("prod-20260309T150000Z-pre-deploy", "pre-deploy", made)]
+    decisions = plan_retention(
+        history, RetentionPolicy(), made + timedelta(hours=1), tz=ZoneInfo("America/Panama")
+    )
+    assert kept(decisions)["prod-20260309T150000Z-pre-deploy"] == [
+        "newest-good",
+        "pre-event until 2026-04-08 15:00 UTC",
+    ]
