@@ -237,6 +237,16 @@ def run_backupbot(env: dict[str, str], cfg_path: Path, storage_cleanup: Callable
 # ------------------------------------------------------------------ main
 
 
+def fake_aws_credentials() -> None:
+    """boto3 wants credentials even for the local moto server; real ones set beforehand win."""
+    for var, val in (
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+    ):
+        os.environ.setdefault(var, val)
+
+
 def mb(n: float | None) -> str:
     return "-" if n is None else f"{n / 1e6:,.0f} MB"
 
@@ -255,12 +265,7 @@ def main() -> int:
     )
     args = ap.parse_args()
 
-    for var, val in (
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_DEFAULT_REGION", "us-east-1"),
-    ):
-        os.environ.setdefault(var, val)
+    fake_aws_credentials()
     Meter.postmaster = _postmaster()
     server = start_s3_server()
     Meter.s3_pid = server.process.pid

@@ -43,7 +43,7 @@ import psycopg
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.bench_dump import build_database  # noqa: E402
+from bench.bench_dump import build_database, fake_aws_credentials  # noqa: E402
 from tests.support import pg  # noqa: E402
 from tests.support.s3server import start_s3_server  # noqa: E402
 
@@ -148,12 +148,7 @@ def main() -> int:
         help=f"restore_jobs for backupbot (default: the {cores} cores here)",
     )
     args = ap.parse_args()
-    for var, val in (
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_DEFAULT_REGION", "us-east-1"),
-    ):
-        os.environ.setdefault(var, val)
+    fake_aws_credentials()
     loads = [load_average()]
     server = start_s3_server()
     rows: list[tuple[str, ...]] = []

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from core.errors import BackupbotError
+from core.units import human_bytes
 
 
 def emit_json(data: Any) -> None:
@@ -22,10 +23,5 @@ def emit_error(err: BackupbotError, as_json: bool) -> None:
 
 
 def human_size(n: float | None) -> str:
-    if n is None:
-        return "-"
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1024 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TB"
+    """A size for a table cell; "-" where it is not known."""
+    return "-" if n is None else human_bytes(n)

@@ -123,6 +123,14 @@ def _nonneg(value: int, key: str, where: str, path: str) -> None:
         )
 
 
+def _one_of(value: str, allowed: tuple[str, str], key: str, where: str, path: str, hint: str) -> None:
+    """A setting that takes one of two words; the hint names the one to pick when in doubt."""
+    if value not in allowed:
+        raise ConfigError(
+            f'{key} must be "{allowed[0]}" or "{allowed[1]}"', detail=f"{path}: {where}.", hint=hint
+        )
+
+
 def _retention(table: Any, where: str, path: str, base: RetentionPolicy) -> RetentionPolicy:
     if not isinstance(table, dict):
         raise ConfigError(
@@ -287,18 +295,9 @@ def parse_config(raw: dict[str, Any], path: str) -> Config:
             raise ConfigError(
                 "approvals_required must be at least 1", detail=f"{path}: {where}.", hint="Use 1 or 2."
             )
-        if db.restore_sessions not in ("terminate", "wait"):
-            raise ConfigError(
-                'restore_sessions must be "terminate" or "wait"',
-                detail=f"{path}: {where}.",
-                hint='Use "terminate" or "wait".',
-            )
-        if db.restore_owner not in ("no-owner", "keep"):
-            raise ConfigError(
-                'restore_owner must be "no-owner" or "keep"',
-                detail=f"{path}: {where}.",
-                hint='Use "no-owner".',
-            )
+        sessions_hint = 'Use "terminate" or "wait".'
+        _one_of(db.restore_sessions, ("terminate", "wait"), "restore_sessions", where, path, sessions_hint)
+        _one_of(db.restore_owner, ("no-owner", "keep"), "restore_owner", where, path, 'Use "no-owner".')
         if not re.fullmatch(r"[1-9][0-9]*(kB|MB|GB)", db.restore_maintenance_work_mem):
             raise ConfigError(
                 'restore_maintenance_work_mem must be a size such as "512MB"',

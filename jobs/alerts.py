@@ -54,6 +54,18 @@ def _hours(delta: timedelta) -> str:
 # ------------------------------------------------------------------- delivery
 
 
+def _claim_then_set(store: Store, key: str, value: Any, state_key: str, state: Any) -> Callable[[], bool]:
+    """A claim for ``announce``: take ``key`` once; only the winner moves ``state_key`` to ``state``."""
+
+    def claim() -> bool:
+        if not store.kv_claim(key, value):
+            return False
+        store.kv_set(state_key, state)
+        return True
+
+    return claim
+
+
 def announce(store: Store, reporter: Reporter, key: str, alert: Alert, claim: Callable[[], bool]) -> bool:
     """Run ``claim`` (the episode's claim and state change) and record the alert in one
     transaction; hand it over after commit. False when another process (or an earlier
@@ -145,13 +157,7 @@ def job_succeeded(cfg: Config, store: Store, reporter: Reporter, job: Job, entry
     if not state:
         return
     key = f"schedule:{entry}:recovered:{state.get('job_id')}"
-
-    def claim() -> bool:
-        if not store.kv_claim(key, job.id):
-            return False
-        store.kv_set(f"schedule:{entry}:failing", None)
-        return True
-
+    claim = _claim_then_set(store, key, job.id, f"schedule:{entry}:failing", None)
     target = f" of `{job.database}`" if job.database else ""
     what = ""
     if job.result and job.result.get("backup_id"):
@@ -192,13 +198,7 @@ def check_deadman(cfg: Config, store: Store, reporter: Reporter, fresh: Freshnes
         if not state:
             return "ok"
         key = f"{state['episode']}:recovered"
-
-        def recovered() -> bool:
-            if not store.kv_claim(key, iso(now)):
-                return False
-            store.kv_set(state_key, None)
-            return True
-
+        recovered = _claim_then_set(store, key, iso(now), state_key, None)
         alert = Alert(
             title=f"Backups of `{db.name}` are fresh again: `{fresh.newest_id}` is {_hours(age)} old "
             f"(none had been taken since {state['stale_since']}).",
@@ -221,15 +221,13 @@ def check_deadman(cfg: Config, store: Store, reporter: Reporter, fresh: Freshnes
     }
     if not state:
         episode = f"deadman:{db.name}:{fresh.newest_id or 'none'}:{iso(fresh.reference)}"
-
-        def first() -> bool:
-            if not store.kv_claim(f"{episode}:alert", iso(now)):
-                return False
-            store.kv_set(
-                state_key, {"episode": episode, "alerted_at": iso(now), "stale_since": _fmt(fresh.reference)}
-            )
-            return True
-
+        first = _claim_then_set(
+            store,
+            f"{episode}:alert",
+            iso(now),
+            state_key,
+            {"episode": episode, "alerted_at": iso(now), "stale_since": _fmt(fresh.reference)},
+        )
         alert = Alert(
             title=f"No good backup of `{db.name}` for {_hours(age)}",
             severity="failure",

@@ -11,17 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.units import human_bytes
 from jobs.context import JobContext
 from jobs.events import Outcome
 from jobs.kinds import JobKind
-
-
-def human_size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1024 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TB"
 
 
 def human_duration(seconds: float) -> str:
@@ -39,8 +32,8 @@ def run(ctx: JobContext) -> Outcome:
 
     def on_progress(p: Any) -> None:
         ctx.progress(
-            f"{human_size(p.bytes_in)} read · {human_size(p.bytes_out)} stored · "
-            f"{human_size(p.rate)}/s · {human_duration(p.elapsed)}",
+            f"{human_bytes(p.bytes_in)} read · {human_bytes(p.bytes_out)} stored · "
+            f"{human_bytes(p.rate)}/s · {human_duration(p.elapsed)}",
             elapsed=p.elapsed,
         )
 
@@ -58,8 +51,8 @@ def run(ctx: JobContext) -> Outcome:
     fields = [
         ("Database", database),
         ("Backup", f"`{manifest.id}`"),
-        ("Stored", human_size(manifest.stored_bytes)),
-        ("Dump size", human_size(manifest.dump_bytes)),
+        ("Stored", human_bytes(manifest.stored_bytes)),
+        ("Dump size", human_bytes(manifest.dump_bytes)),
         ("Duration", human_duration(manifest.duration_seconds)),
     ]
     if manifest.reason:
