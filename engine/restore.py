@@ -23,6 +23,7 @@ from adapters.storage import Storage, open_storage
 from core.config import Config
 from core.errors import BackupbotError, RestoreError
 from core.redact import describe_url, redact
+from core.units import human_bytes
 from engine import runbook
 from engine.catalog import get_backup
 from engine.decrypt import iter_plain
@@ -32,7 +33,6 @@ from engine.restore_plan import (
     RestoreFailed,
     RestoreState,
     choose_mode,
-    human_bytes,
     next_action,
     remember,
     staging_dir,

@@ -19,6 +19,7 @@ from adapters import hooks, pg_inspect, pg_restore
 from adapters.storage import Storage
 from core.config import Config, DatabaseConfig
 from core.errors import PreflightError, RestoreError
+from core.units import human_bytes
 from engine.decrypt import iter_plain
 from engine.manifest import Manifest
 
@@ -79,14 +80,6 @@ def choose_mode(cfg: Config, target: str, manifest: Manifest) -> tuple[str, str]
             f"not enough free disk to stage ({human_bytes(free)} free, dump is {human_bytes(manifest.dump_bytes)})",
         )
     return "staged", f"staged on local disk, pg_restore -j {db.restore_jobs}"
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1024 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TB"
 
 
 def human_age(seconds: float) -> str:
