@@ -38,6 +38,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from core.redact import redact
 from jobs.locks import utcnow
 from jobs.runner import pid_alive
 from jobs.store import Job, Store
@@ -233,7 +234,12 @@ class Outbox:
             except Exception as exc:  # connection refused/reset, timeouts: Slack unreachable
                 failures += 1
                 delay = min(MAX_UNREACHABLE_BACKOFF, 0.5 * 2.0 ** min(failures, 5))
-                log.warning("cannot reach Slack (%s: %s); retrying in %.0f s", type(exc).__name__, exc, delay)
+                log.warning(
+                    "cannot reach Slack (%s: %s); retrying in %.0f s",
+                    type(exc).__name__,
+                    redact(str(exc)),
+                    delay,
+                )
                 done = False
             if done and sent:
                 self._settled(op)

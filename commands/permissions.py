@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 
 from core.config import SlackConfig
 from core.errors import BackupbotError
+from core.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class GroupDirectory:
             users: frozenset[str] | None = frozenset(self.fetch(group_id))
             expires = now + self.ttl
         except Exception as exc:  # any failure falls back to the user list
-            log.warning("cannot list members of user group %s: %s", group_id, exc)
+            log.warning("cannot list members of user group %s: %s", group_id, redact(str(exc)))
             # keep serving the last good answer if there is one
             users = cached[1] if cached else None
             expires = now + self.failure_ttl
