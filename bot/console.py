@@ -16,12 +16,12 @@ from typing import IO
 from bot.services import Services
 from commands.grammar import dispatch
 from core.errors import BackupbotError
-from jobs.events import Alert, Outcome, ProgressUpdate, StepResult
+from jobs.events import CONSOLE_CHANNEL, Alert, Outcome, ProgressUpdate, StepResult
 from jobs.status import ACTIVE
 from jobs.store import Job
 
 PROMPT = "backup> "
-CHANNEL = "console"
+CHANNEL = CONSOLE_CHANNEL
 HELP = (
     "Type `/backup help` for commands (the `/backup` prefix is optional).\n"
     "`/as USER` switches who is typing; `/quit` or Ctrl-D leaves (after running jobs end)."

@@ -61,7 +61,8 @@ def render(req: ListRequest, inv: Invocation) -> Reply:
         return Reply(error_text(err))
     where = f"`{req.database}`" if req.database else "all databases"
     if not backups:
-        return Reply(f"No backups of {where} yet. `/backup dump` takes one.")
+        scope = f"of `{req.database}`" if req.database else "in the bucket"
+        return Reply(f"No backups {scope} yet. `/backup dump` takes one.")
     lines = [f"*Backups of {where}* ({len(backups)}, newest first)"]
     for m in backups[:SHOW]:
         reason = f" — {m.reason}" if m.reason else ""

@@ -271,8 +271,10 @@ class PruneSummary:
             parts.append(f"{self.locked} locked")
         if self.would_delete:
             parts.append(f"{self.would_delete} would be deleted (dry run)")
-        if self.deleted or not self.would_delete:
+        if self.deleted:
             parts.append(f"{self.deleted} deleted")
+        if not self.would_delete and not self.deleted:
+            parts.append("nothing to delete")
         if self.failed:
             parts.append(f"{self.failed} failed to delete")
         return f"{self.database}: " + ", ".join(parts)

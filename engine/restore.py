@@ -264,7 +264,7 @@ class _Run:
                 maintenance=hooks.is_configured(self.db.maintenance_on),
             )
             if failed
-            else "restored, migrated, checked and back in service"
+            else _success_state(report)
         )
         self._write_runbook(failed, error)
         if failed and failed != "runbook":
@@ -407,3 +407,13 @@ def run_restore(
     manifest = backup or get_backup(cfg, request.backup_id, storage)
     req = request if manifest.id == request.backup_id else replace(request, backup_id=manifest.id)
     return _Run(cfg, req, manifest, state, storage, on_step, on_progress, now, cancel).execute()
+
+
+def _success_state(report: RestoreReport) -> str:
+    """What the target is now, naming only the steps that really ran."""
+    done = ["restored"]
+    if report.step("migrate").status == "ok":
+        done.append("migrated")
+    if report.step("health").status == "ok":
+        done.append("checked")
+    return f"{', '.join(done)} and back in service"

@@ -79,7 +79,7 @@ def choose_mode(cfg: Config, target: str, manifest: Manifest) -> tuple[str, str]
             "streamed",
             f"not enough free disk to stage ({human_bytes(free)} free, dump is {human_bytes(manifest.dump_bytes)})",
         )
-    return "staged", f"staged on local disk, pg_restore -j {db.restore_jobs}"
+    return "staged", f"{human_bytes(free)} free on the staging disk"
 
 
 def human_age(seconds: float) -> str:

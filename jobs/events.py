@@ -18,6 +18,9 @@ from typing import Any, Literal, Protocol
 from core.errors import BackupbotError
 from jobs.store import Job
 
+# Jobs typed at the local console carry this in place of a Slack channel id.
+CONSOLE_CHANNEL = "console"
+
 log = logging.getLogger(__name__)
 
 

@@ -18,7 +18,7 @@ from engine.restore_plan import RestoreFailed, undo_command
 from engine.restore_steps import lock_name
 from jobs.approvals import approved_users
 from jobs.context import JobContext
-from jobs.events import Outcome, StepResult
+from jobs.events import CONSOLE_CHANNEL, Outcome, StepResult
 from jobs.kinds import JobKind
 
 
@@ -55,7 +55,7 @@ def run(ctx: JobContext) -> Outcome:
         requested_by=job.requested_by,
         approved_by=tuple(approvers),
         reason=str(params.get("reason", "")),
-        via="Slack",
+        via="console" if job.channel == CONSOLE_CHANNEL else "Slack",
         job_id=job.id,
     )
     try:

@@ -72,6 +72,8 @@ def test_restore_runs_the_runbook_and_can_be_undone(scene: Scene) -> None:
     assert set(rec.final().values()) == {"ok"}
     assert scene.hook_calls() == ["maint-on", "migrate", "maint-off"]
     assert report.mode == "staged"
+    assert report.state == "restored, migrated, checked and back in service"
+    assert "free on the staging disk" in report.step("restore").detail
     assert not list((scene.tmp / "staging").iterdir())  # the staged dump is gone
 
     safety = [m for m in list_backups(cfg, "staging") if m.kind == "pre-restore"]

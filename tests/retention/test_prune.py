@@ -80,9 +80,11 @@ def test_dry_run_then_confirm_leaves_exactly_the_policy_set(
     assert stored_ids(s3_config, "prod") == keep
     assert object_ids(s3_config, "prod") == keep, "deleted backups must not leave their objects behind"
 
-    # Idempotent: a second run finds nothing more to delete.
+    # Idempotent: a second run finds nothing more to delete, and says so.
     plan = plan_prune(s3_config, "prod", now=now)
     assert not plan.to_delete
+    code, out = cli(capsys, "prune", "--database", "prod")
+    assert code == 0 and f"prod: {len(keep)} kept, nothing to delete" in out
 
 
 def test_guard_holds_when_the_latest_scheduled_run_failed(
