@@ -155,7 +155,7 @@ def preflight(
         f"{human_age(manifest.age_seconds())} old, {human_bytes(manifest.stored_bytes)} stored, "
         f"taken by {manifest.requested_by or '?'})",
         "Target": f"{target} ({info.where}), PostgreSQL {info.server_version}",
-        "Will overwrite": f"{info.tables} tables, {human_bytes(info.size_bytes)}"
+        "Will overwrite": f"{info.tables} table{'' if info.tables == 1 else 's'}, {human_bytes(info.size_bytes)}"
         + (f" (largest: {largest})" if largest else ""),
         "Backup holds": f"{archive.describe()}; dump {human_bytes(manifest.dump_bytes)}",
         "Versions": f"archive from PostgreSQL {pg_inspect.major(archive.dumped_from) or '?'} "
