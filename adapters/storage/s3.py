@@ -8,8 +8,8 @@ part after its retries, or an interrupt — aborts the upload, so no half object
 
 Retries come in two layers: botocore's own (``standard``/``adaptive`` mode, ``max_attempts``
 from the config) for each request, and tenacity around a whole part for the transient
-failures botocore gives up on (5xx, timeouts, resets). Permanent errors (403, no such
-bucket, bad credentials) are never retried and carry a hint.
+failures botocore gives up on (5xx, timeouts, resets). Which failures are transient, and
+what a permanent one tells the operator, is decided in ``s3_errors.py``.
 """
 
 from __future__ import annotations
@@ -26,18 +26,11 @@ from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config as BotoConfig
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    ReadTimeoutError,
-)
+from botocore.exceptions import BotoCoreError, ClientError
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
 from adapters.storage.base import ObjectInfo, PutResult, Storage
+from adapters.storage.s3_errors import error_code, http_status, is_transient, storage_error
 from core.config import StorageConfig
 from core.errors import ConfigError, NotFoundError, StorageError
 from core.redact import redact
@@ -47,40 +40,8 @@ log = logging.getLogger(__name__)
 IN_FLIGHT = 2  # parts uploading at once; with the part being filled this bounds memory
 PART_RETRIES = 3  # whole-part attempts on top of botocore's per-request retries
 _READ_BLOCK = 1024 * 1024
-_PERMANENT = {
-    "AccessDenied": "Check the credentials (boto3's chain: env, profile, instance role) and that the "
-    "policy allows s3:PutObject, s3:GetObject, s3:ListBucket, s3:DeleteObject and s3:AbortMultipartUpload.",
-    "InvalidAccessKeyId": "The access key is not known to this endpoint; check AWS_ACCESS_KEY_ID and endpoint_url.",
-    "SignatureDoesNotMatch": "The secret key is wrong for this access key; check AWS_SECRET_ACCESS_KEY.",
-    "NoSuchBucket": "Create the bucket or fix [storage] url.",
-    "PermanentRedirect": "The bucket is in another region; set [storage] region.",
-    "AuthorizationHeaderMalformed": "The bucket is in another region; set [storage] region.",
-}
 
 T = TypeVar("T")
-
-
-def _status(exc: BaseException) -> int:
-    if isinstance(exc, ClientError):
-        return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-    return 0
-
-
-def _code(exc: BaseException) -> str:
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", ""))
-    return ""
-
-
-def is_transient(exc: BaseException) -> bool:
-    """5xx, throttling, timeouts and dropped connections are worth another try."""
-    if isinstance(
-        exc, (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError, ConnectTimeoutError)
-    ):
-        return True
-    if isinstance(exc, ClientError):
-        return _status(exc) >= 500 or _code(exc) in ("SlowDown", "RequestTimeout", "Throttling")
-    return False
 
 
 def _split_url(url: str) -> tuple[str, str]:
@@ -134,27 +95,8 @@ class S3Storage(Storage):
         return where
 
     def _error(self, action: str, key: str, exc: BaseException) -> StorageError:
-        code = _code(exc)
         where = f"{action} {key or '(bucket)'} in {self.describe()}"
-        if isinstance(exc, NoCredentialsError):
-            return StorageError(
-                f"no S3 credentials to {where}",
-                detail="boto3 found no credentials in the environment, a profile or an instance role.",
-                hint="Export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE).",
-            )
-        if code in _PERMANENT or _status(exc) == 403:
-            return StorageError(
-                f"storage refused to {where}: {code or 'HTTP 403'}",
-                detail=redact(str(exc)),
-                hint=_PERMANENT.get(code, _PERMANENT["AccessDenied"]),
-            )
-        if is_transient(exc) or isinstance(exc, BotoCoreError):
-            return StorageError(
-                f"storage kept failing to {where}",
-                detail=redact(str(exc)) + f" (after {self.cfg.max_attempts} attempts per request)",
-                hint="The storage service is failing or unreachable; check its status, endpoint_url and the network, then retry.",
-            )
-        return StorageError(f"storage failed to {where}", detail=redact(str(exc)))
+        return storage_error(where, exc, self.cfg.max_attempts)
 
     def _call(self, action: str, key: str, fn: Callable[..., T], **kwargs: Any) -> T:
         try:
@@ -348,7 +290,7 @@ class S3Storage(Storage):
         try:
             resp = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
         except ClientError as exc:
-            if _code(exc) in ("NoSuchKey", "404"):
+            if error_code(exc) in ("NoSuchKey", "404"):
                 raise NotFoundError(f"object {key} does not exist in {self.describe()}") from None
             raise self._error("read", key, exc) from None
         except BotoCoreError as exc:
@@ -377,7 +319,7 @@ class S3Storage(Storage):
             self.client.head_object(Bucket=self.bucket, Key=self._key(key))
             return True
         except ClientError as exc:
-            if _status(exc) == 404:
+            if http_status(exc) == 404:
                 return False
             raise self._error("check", key, exc) from None
         except BotoCoreError as exc:
@@ -387,7 +329,7 @@ class S3Storage(Storage):
         try:
             resp = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
         except ClientError as exc:
-            if _status(exc) == 404:
+            if http_status(exc) == 404:
                 raise NotFoundError(f"object {key} does not exist in {self.describe()}") from None
             raise self._error("check", key, exc) from None
         except BotoCoreError as exc:
