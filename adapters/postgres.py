@@ -11,6 +11,7 @@ every user on the host through /proc; ``PGPASSWORD`` in the child's environment 
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import re
 import shutil
@@ -31,6 +32,7 @@ CONNECT_TIMEOUT = 10
 _STDERR_KEEP = 64 * 1024
 _PIPE_SIZE = 1024 * 1024
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+_STDOUT_BUFFER = "1M"
 PG_LIB_DIR = "/usr/lib/postgresql"  # Debian keeps one bin/ per major version here
 
 
@@ -169,6 +171,28 @@ def find_pg_dump(server_major: int, database: str, server_version: str) -> PgDum
     )
 
 
+@functools.cache
+def _stdbuf_prefix() -> tuple[str, ...]:
+    """``stdbuf -o 1M`` when coreutils' stdbuf works here, else nothing.
+
+    Why: pg_dump writes its archive through stdio, whose buffer on a pipe is one 4 KB page,
+    so a 1.2 GB dump is 300,000 ``write`` calls, each waking our reader for 4 KB (measured:
+    302,162 writes, and as many wake-ups on our side). With a 1 MB stdio buffer it is ~1,200.
+    Nothing about the archive changes; where stdbuf is missing or its preload library cannot
+    load (a slim image), pg_dump simply runs as it is.
+    """
+    exe = shutil.which("stdbuf")
+    if exe is None:
+        return ()
+    try:
+        ok = subprocess.run(  # noqa: S603 - argv list, no shell
+            [exe, "-o", _STDOUT_BUFFER, "true"], capture_output=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ()
+    return (exe, "-o", _STDOUT_BUFFER) if ok.returncode == 0 else ()
+
+
 class DumpProcess:
     """A running ``pg_dump --format=custom -Z0`` whose stdout is the dump and stderr is kept, redacted."""
 
@@ -176,7 +200,14 @@ class DumpProcess:
         conninfo, extra_env = _split_secret(url)
         self._secrets = [url, *extra_env.values()]
         env = {**os.environ, **extra_env, "PGCONNECT_TIMEOUT": str(CONNECT_TIMEOUT)}
-        argv = [tool.path, "--format=custom", "--compress=0", "--no-password", f"--dbname={conninfo}"]
+        argv = [
+            *_stdbuf_prefix(),
+            tool.path,
+            "--format=custom",
+            "--compress=0",
+            "--no-password",
+            f"--dbname={conninfo}",
+        ]
         try:
             self.proc = subprocess.Popen(  # noqa: S603 - argv list, no shell
                 argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env
@@ -214,8 +245,8 @@ class DumpProcess:
         return redact(text, self._secrets)
 
     def read(self, size: int) -> bytes:
-        """Up to ``size`` bytes, waiting to fill them: pg_dump writes 4 KB at a time, and handing
-        each 4 KB piece through the pipeline's queues would cost more than the dump itself."""
+        """Up to ``size`` bytes, waiting to fill them: pg_dump may write 4 KB at a time (no stdbuf),
+        and handing each 4 KB piece through the pipeline's queues would cost more than the dump."""
         return self.stdout.read(size)
 
     def wait(self, timeout: float | None = None) -> int:

@@ -14,17 +14,17 @@ import getpass
 import os
 import socket
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cli.dump import add_json_flag
 from cli.output import emit_json
 from core.config import Config, load_config
 from core.errors import UsageError
 from core.redact import redact
-from engine.catalog import get_backup
-from engine.restore import RestoreReport, RestoreRequest, StepRecord, run_restore
-from engine.restore_plan import RestoreFailed, plan_lines, preflight
-from jobs.store import Store
+
+if TYPE_CHECKING:  # imported where used: `backupbot dump` should not pay for the restore engine
+    from engine.restore import RestoreReport, StepRecord
+    from jobs.store import Store
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -79,6 +79,9 @@ def _step_line(rec: StepRecord) -> None:
 
 
 def _dry_run(cfg: Config, args: argparse.Namespace, store: Store) -> int:
+    from engine.catalog import get_backup
+    from engine.restore_plan import plan_lines, preflight
+
     manifest = get_backup(cfg, args.backup_id)
     pre = preflight(cfg, manifest, args.target, state=store)
     steps = plan_lines(cfg, args.target, pre.mode)
@@ -138,6 +141,11 @@ def _summary(report: RestoreReport) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from engine.catalog import get_backup
+    from engine.restore import RestoreRequest, run_restore
+    from engine.restore_plan import RestoreFailed
+    from jobs.store import Store
+
     cfg = load_config(args.config)
     cfg.database(args.target)
     store = Store.for_config(cfg)

@@ -131,21 +131,14 @@ def run_dump(
     ring = load_keyring(cfg.encryption)
     info = postgres.server_info(url, database)
     tool = postgres.find_pg_dump(info.major, database, info.version)
-    storage = open_storage(cfg.storage)
-    storage.check_writable()
 
     started = time.monotonic()
     main_cpu = time.thread_time()
-    created_at = _unique_start(storage, database, kind, (now or datetime.now(UTC)).astimezone(UTC))
-    bid = backup_id(database, created_at, kind)
-    key = object_key(database, created_at, bid)
     encryptor = Encryptor(ring, DEFAULT_CHUNK_SIZE)
     counters = {"in": 0, "out": 0}
     stop = threading.Event()
     cpu: dict[str, float] = {}  # seconds of CPU per stage, logged to show where a dump's time goes
     zst_q: queue.Queue[Any] = queue.Queue(QUEUE_DEPTH)
-    proc = postgres.DumpProcess(tool, url)
-    log.info("dump %s started: pg_dump pid %s, object %s", bid, proc.pid, key)
 
     def read_and_compress() -> None:
         # One thread reads and compresses: each block is compressed while it is still in
@@ -212,7 +205,26 @@ def run_dump(
             counters["out"] += len(piece)
             yield piece
 
+    # pg_dump starts now and reads the catalog while the bucket is checked (importing boto3 and
+    # two round trips take longer than pg_dump's own start): it only reads, and its output
+    # waits in the pipe and the first queue until the upload may begin. A failed bucket check
+    # kills it before anything was written.
+    proc = postgres.DumpProcess(tool, url)
     threads = [_stage(read_and_compress, zst_q, stop, "dump-zstd")]
+    try:
+        storage = open_storage(cfg.storage)
+        storage.check_writable()
+        created_at = _unique_start(storage, database, kind, (now or datetime.now(UTC)).astimezone(UTC))
+    except BaseException:
+        stop.set()
+        proc.kill()
+        for thread in threads:
+            thread.join(timeout=10)
+        raise
+    bid = backup_id(database, created_at, kind)
+    key = object_key(database, created_at, bid)
+    log.info("dump %s started: pg_dump pid %s, object %s", bid, proc.pid, key)
+
     try:
         result = storage.put_stream(key, encrypted())
         head = storage.head(key)
