@@ -3,8 +3,9 @@
     .venv/bin/python bench/bench_dump.py                 # pgbench scales 20 and 70 (~1 GB), 3 runs each
     .venv/bin/python bench/bench_dump.py --scales 2 5 --runs 1   # a quick check
 
-Builds each database once (pgbench -i -s N plus an invoice-like table of XML-ish text rows;
-kept between runs, dropped with --drop), starts moto's S3 server, then measures side by side:
+Builds each database once (pgbench -i -s N plus an invoice-like table: XML rows, or with
+--data text plain text rows; see bench/datasets.py; kept between runs, dropped with --drop),
+starts moto's S3 server, then measures side by side:
 
   * pg_dump -Fc > /dev/null                                 (the floor: pg_dump and its gzip alone)
   * pg_dump -Fc | aws s3 cp - s3://… --sse AES256            (the recipe)
@@ -40,65 +41,13 @@ import psycopg
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from datasets import DATASETS, build_database, database_name  # noqa: E402
 from procstats import Meter, Run, children_cpu  # noqa: E402
 
 from tests.support import pg  # noqa: E402
 from tests.support.s3server import start_s3_server  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
-
-
-# ------------------------------------------------------------------ databases
-
-
-def build_database(scale: int) -> str:
-    """pgbench accounts plus ~1.5 KB signed-invoice rows (XML text), built once and reused."""
-    name = f"bb_bench2_s{scale}"
-    url = pg.url_for(name)
-    with psycopg.connect(pg.ADMIN_URL, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-    if exists:
-        with psycopg.connect(url) as conn:
-            done = conn.execute("SELECT to_regclass('bench_done') IS NOT NULL").fetchone()
-        if done and done[0]:
-            return url
-        pg.drop_database(name)
-    with psycopg.connect(pg.ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    print(f"building {name}: pgbench -i -s {scale} …", file=sys.stderr)
-    subprocess.run(["pgbench", "-i", "-q", "-s", str(scale), url], check=True, capture_output=True)
-    rows = scale * 5000
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(
-            "CREATE TABLE invoices (id bigint PRIMARY KEY, customer text NOT NULL, total numeric(12,2), "
-            "issued_on date, xml_body text NOT NULL)"
-        )
-        conn.execute(
-            """
-            INSERT INTO invoices
-            SELECT g, 'Cliente ' || (g %% 5000), round((random() * 5000)::numeric, 2),
-                   date '2025-01-01' + (g %% 365),
-                   '<?xml version="1.0" encoding="UTF-8"?><factura><numero>F-' || g || '</numero>'
-                   || '<emisor><ruc>' || (1000000 + g %% 977) || '</ruc><nombre>Empresa ' || (g %% 311)
-                   || ' S.A.</nombre></emisor><cliente>Cliente ' || (g %% 5000) || '</cliente>'
-                   || repeat('<linea><codigo>' || md5((g %% 1000)::text) || '</codigo><cantidad>'
-                             || (g %% 17) || '</cantidad><precio>' || round((random() * 100)::numeric, 2)
-                             || '</precio></linea>', 8)
-                   -- every signed e-invoice carries its own RSA-2048 signature: 256 random bytes, base64
-                   || '<ds:SignatureValue>' || encode(decode(md5(random()::text)
-                      || md5(random()::text) || md5(random()::text) || md5(random()::text)
-                      || md5(random()::text) || md5(random()::text) || md5(random()::text)
-                      || md5(random()::text) || md5(random()::text) || md5(random()::text)
-                      || md5(random()::text) || md5(random()::text) || md5(random()::text)
-                      || md5(random()::text) || md5(random()::text) || md5(random()::text), 'hex'), 'base64')
-                   || '</ds:SignatureValue></factura>'
-            FROM generate_series(1, %s) g
-            """,
-            (rows,),
-        )
-        conn.execute("CREATE TABLE bench_done ()")
-        conn.execute("VACUUM ANALYZE")
-    return url
 
 
 # ------------------------------------------------------------------ measurements
@@ -257,6 +206,12 @@ def main() -> int:
         "--scales", type=int, nargs="+", default=[20, 70], help="pgbench scale factors (default 20 70)"
     )
     ap.add_argument("--runs", type=int, default=3, help="runs of each command per size (default 3)")
+    ap.add_argument(
+        "--data",
+        choices=DATASETS,
+        default="xml",
+        help="invoice rows: xml (default; gzip fast, zstd smaller) or text (gzip slow); see bench/datasets.py",
+    )
     ap.add_argument("--drop", action="store_true", help="drop the benchmark databases afterwards")
     ap.add_argument(
         "--skip-plain",
@@ -292,8 +247,8 @@ def main() -> int:
                     client.delete_object(Bucket=bucket, Key=obj["Key"])
 
         for scale in args.scales:
-            url = build_database(scale)
-            Meter.database = f"bb_bench2_s{scale}"
+            url = build_database(scale, args.data)
+            Meter.database = database_name(scale, args.data)
             env["BENCH_DUMP_URL"] = url
             with psycopg.connect(url) as conn:
                 db_bytes = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]  # type: ignore[index]
@@ -328,7 +283,7 @@ def main() -> int:
                 stored = runs[0].stored
                 rows.append(
                     (
-                        f"s{scale} (db {mb(db_bytes)}, dump {mb(logical)})",
+                        f"s{scale} {args.data} (db {mb(db_bytes)}, dump {mb(logical)})",
                         name,
                         f"{wall:.1f} s",
                         f"{logical / wall / 1e6:,.0f} MB/s",
@@ -344,7 +299,7 @@ def main() -> int:
                     )
                 )
             if args.drop:
-                pg.drop_database(f"bb_bench2_s{scale}")
+                pg.drop_database(database_name(scale, args.data))
     finally:
         server.stop()
 

@@ -43,7 +43,8 @@ import psycopg
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.bench_dump import build_database, fake_aws_credentials  # noqa: E402
+from bench.bench_dump import fake_aws_credentials  # noqa: E402
+from bench.datasets import DATASETS, build_database  # noqa: E402
 from tests.support import pg  # noqa: E402
 from tests.support.s3server import start_s3_server  # noqa: E402
 
@@ -51,14 +52,14 @@ VENV_BIN = Path(sys.executable).parent
 TABLES = ("pgbench_accounts", "pgbench_history", "invoices")
 
 
-def source_database(scale: int) -> str:
+def source_database(scale: int, data: str = "xml") -> str:
     """A copy of bench_dump's database under our own name, so its --drop never pulls it away mid-run."""
-    name = f"bb_restore_bench_s{scale}"
+    name = f"bb_restore_bench_s{scale}" if data == "xml" else f"bb_restore_bench_{data}_s{scale}"
     url = pg.url_for(name)
     with psycopg.connect(pg.ADMIN_URL, autocommit=True) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
             return url
-        base = build_database(scale).rsplit("/", 1)[1]
+        base = build_database(scale, data).rsplit("/", 1)[1]
         for attempt in range(10):
             try:
                 conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{base}"')
@@ -140,6 +141,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scales", type=int, nargs="+", default=[70], help="pgbench scale factors (default 70)")
     ap.add_argument("--runs", type=int, default=3, help="runs of each restore per size (default 3)")
+    ap.add_argument("--data", choices=DATASETS, default="xml", help="invoice rows (see bench/datasets.py)")
     cores = len(os.sched_getaffinity(0))
     ap.add_argument(
         "--jobs",
@@ -169,7 +171,7 @@ def main() -> int:
             "BACKUPBOT_STATE_DIR": str(tmp / "state"),
         }
         for scale in args.scales:
-            source = source_database(scale)
+            source = source_database(scale, args.data)
             env["BENCH_URL"] = source
             want = counts(source)
             print(f"scale {scale}: storing the dump both ways …", file=sys.stderr)
@@ -213,7 +215,7 @@ def main() -> int:
                                 bb_pg_restore.append(float(m.group(2)))
                         assert counts(target) == want, f"the {side} restore is incomplete"
             recipe = statistics.median(recipe_walls)
-            label = f"s{scale} (dump {int(manifest['dump_bytes']) / 1e6:,.0f} MB)"
+            label = f"s{scale} {args.data} (dump {int(manifest['dump_bytes']) / 1e6:,.0f} MB)"
             bb = statistics.median(bb_walls)
             step = statistics.median(bb_restore_step)
             rows.append(
