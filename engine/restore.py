@@ -6,15 +6,18 @@ off → runbook entry. The order is the point: nothing is overwritten before a
 failed step stops the run right there instead of bringing an unmigrated or unchecked
 database back into service. The failure says which step, what state the target is in,
 and the exact command that puts back what was there before.
+
+The request and what the run reports (``RestoreRequest``, ``StepRecord``, ``RestoreReport``)
+live in ``restore_report.py``; jobs/, cli/ and tests still import those names from here.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,64 +41,16 @@ from engine.restore_plan import (
     staging_dir,
     target_state,
 )
-from engine.restore_steps import run_health_checks, target_lock
-
-STEPS: tuple[tuple[str, str], ...] = (
-    ("lock", "Lock target"),
-    ("safety_dump", "Safety dump"),
-    ("maintenance_on", "Maintenance on"),
-    ("restore", "Restore"),
-    ("migrate", "Migrate"),
-    ("health", "Health checks"),
-    ("maintenance_off", "Maintenance off"),
-    ("runbook", "Runbook entry"),
+from engine.restore_report import (
+    STEPS,
+    ProgressCallback,
+    RestoreReport,
+    RestoreRequest,
+    StepCallback,
+    StepRecord,
+    success_state,
 )
-
-
-@dataclass(frozen=True)
-class RestoreRequest:
-    backup_id: str
-    target: str
-    requested_by: str
-    approved_by: tuple[str, ...] = ()
-    reason: str = ""
-    via: str = "Slack"  # or "break-glass CLI"
-    job_id: int | None = None
-
-
-@dataclass
-class StepRecord:
-    number: int
-    key: str
-    title: str
-    status: str = "not run"  # running, ok, failed, skipped, not run
-    seconds: float | None = None
-    detail: str = ""
-    attachment: str = ""  # the runbook entry itself, on the last step: surfaces post it
-
-
-@dataclass
-class RestoreReport:
-    restore_id: str
-    request: RestoreRequest
-    backup: Manifest
-    started_at: datetime
-    steps: list[StepRecord]
-    mode: str = ""
-    safety_id: str | None = None
-    state: str = ""
-    succeeded: bool = False
-    runbook_text: str = ""
-    runbook_key: str = ""
-    error: dict[str, Any] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def step(self, key: str) -> StepRecord:
-        return next(s for s in self.steps if s.key == key)
-
-
-StepCallback = Callable[[StepRecord], None]
-ProgressCallback = Callable[[str], None]
+from engine.restore_steps import run_health_checks, target_lock
 
 
 def _hook_env(req: RestoreRequest, restore_id: str, event: str) -> dict[str, str]:
@@ -264,7 +219,7 @@ class _Run:
                 maintenance=hooks.is_configured(self.db.maintenance_on),
             )
             if failed
-            else _success_state(report)
+            else success_state(report)
         )
         self._write_runbook(failed, error)
         if failed and failed != "runbook":
@@ -407,13 +362,3 @@ def run_restore(
     manifest = backup or get_backup(cfg, request.backup_id, storage)
     req = request if manifest.id == request.backup_id else replace(request, backup_id=manifest.id)
     return _Run(cfg, req, manifest, state, storage, on_step, on_progress, now, cancel).execute()
-
-
-def _success_state(report: RestoreReport) -> str:
-    """What the target is now, naming only the steps that really ran."""
-    done = ["restored"]
-    if report.step("migrate").status == "ok":
-        done.append("migrated")
-    if report.step("health").status == "ok":
-        done.append("checked")
-    return f"{', '.join(done)} and back in service"
