@@ -1,9 +1,9 @@
 """The local console: `/backup …` typed at a prompt, answered as text, without Slack.
 
 Same grammar, same handlers, same runner and SQLite store as the Slack app; only the
-surface differs. ``/as USER`` switches who is typing (to try allowlists and, once
-restores exist, approvals). When input ends (a pipe, Ctrl-D) it waits for queued and
-running jobs, so ``echo '/backup dump' | python -m bot`` takes a backup and exits.
+surface differs. ``/as USER`` switches who is typing (to try allowlists and approvals).
+When input ends (a pipe, Ctrl-D) it waits for queued and running jobs, so
+``echo '/backup dump' | python -m bot`` takes a backup and exits.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import threading
 import time
 from typing import IO
 
+from bot.restore_render import console_awaiting, console_ended, console_queued
 from bot.services import Services
 from commands.grammar import dispatch
 from core.errors import BackupbotError
@@ -68,8 +69,14 @@ class ConsoleReporter:
                 self.out.write(f"{prefix}{line}\n")
             self.out.flush()
 
+    def awaiting_approval(self, job: Job) -> None:
+        self._say(job, console_awaiting(job))
+
     def queued(self, job: Job) -> None:
-        self._say(job, f"queued: {job.kind} {job.database or ''}".rstrip())
+        if job.kind == "restore":
+            self._say(job, console_queued(job))
+        else:
+            self._say(job, f"queued: {job.kind} {job.database or ''}".rstrip())
 
     def started(self, job: Job) -> None:
         self._say(job, "running")
@@ -90,7 +97,8 @@ class ConsoleReporter:
         self._say(job, "\n".join(lines))
 
     def failed(self, job: Job, error: BackupbotError) -> None:
-        self._say(job, f"{job.status.label}: " + error.render())
+        ended = console_ended(job, error) if job.kind == "restore" else None
+        self._say(job, ended or f"{job.status.label}: " + error.render())
 
     def alert(self, alert: Alert) -> None:
         detail = f": {alert.error.get('message')}" if alert.error else ""

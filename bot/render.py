@@ -1,4 +1,4 @@
-"""Block Kit for a job's one message and its thread lines, and plain text for the console.
+"""Block Kit for a job's one message and its thread lines, with their plain-text fallback.
 
 One function per shape, fed from the job row (the store is the truth) plus the latest
 progress line, so whatever edit reaches Slack last shows the job as it really is.
@@ -45,7 +45,7 @@ def _context(job: Job) -> str:
 
 
 def job_text(job: Job, progress: str = "") -> str:
-    """The notification/fallback text, and the whole message for the console."""
+    """The Slack message's notification/fallback text (the console prints its own lines per event)."""
     lines = [headline(job).replace("*", "")]
     if job.status == JobStatus.RUNNING and progress:
         lines.append(progress)

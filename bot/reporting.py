@@ -35,6 +35,9 @@ class SlackReporter:
             progress = self._progress.get(job.id, "") or job.progress
         return render.job_text(job, progress), render.job_blocks(job, progress)
 
+    def awaiting_approval(self, job: Job) -> None:
+        self.outbox.touch(job.id)  # the message renders the request, decisions and buttons from the row
+
     def queued(self, job: Job) -> None:
         self.outbox.touch(job.id)
 

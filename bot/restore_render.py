@@ -5,13 +5,19 @@ approver must see before clicking — the backup, the target and what it holds n
 preflight, the expected duration — then the decisions so far, and while the request is
 open, Approve and Deny, each behind a confirm dialog. The buttons carry the job id and
 the hash of what is shown, so a click on an outdated rendering cannot approve anything.
+
+The console has no message to edit, so it prints one line per event instead: the
+``console_*`` functions say at each point what really happened (waiting for leads, who
+approved and how many more must, queued, denied, expired).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
+from core.errors import BackupbotError
 from core.redact import redact
 from jobs.status import JobStatus
 from jobs.store import Job
@@ -126,7 +132,7 @@ def restore_blocks(job: Job, blocks: list[dict[str, Any]]) -> list[dict[str, Any
 
 
 def restore_text(job: Job, text: str) -> str:
-    """The plain-text form (notifications, the console) with the same facts."""
+    """The plain-text form (Slack notifications and fallback) with the same facts."""
     first, _, rest = text.partition("\n")
     lines = [first, *summary_lines(job), *decision_lines(job)]
     if job.status == JobStatus.AWAITING_APPROVAL:
@@ -136,3 +142,79 @@ def restore_text(job: Job, text: str) -> str:
     if rest:
         lines.append(rest)
     return redact("\n".join(line.replace("*", "") for line in lines if line))
+
+
+def _mention(user: str) -> str:
+    """Slack ids as mentions (the console prints ``@U…``); a console login name as typed."""
+    return f"<@{user}>" if re.fullmatch(r"[UW][A-Z0-9]+", user) else user
+
+
+def _leads(n: int, target: str, more: bool = False) -> str:
+    """'a lead of `t`', '2 leads of `t`', '1 more lead of `t`', '2 more leads of `t`'."""
+    extra = " more" if more else ""
+    count = (f"1{extra} lead" if more else "a lead") if n == 1 else f"{n}{extra} leads"
+    return f"{count} of `{target}`"
+
+
+def _what(job: Job) -> str:
+    return f"restore of `{job.params.get('backup_id', '?')}` into `{job.database or '?'}`"
+
+
+def _required(job: Job) -> int:
+    return max(1, int(job.params.get("approvals_required", 1) or 1))
+
+
+def _last(job: Job, decision: str) -> str | None:
+    """Who made the newest decision, if it was ``decision``: the click this event is about."""
+    decisions = job.params.get("decisions", []) or []
+    if decisions and decisions[-1].get("decision") == decision:
+        return str(decisions[-1].get("user", "?"))
+    return None
+
+
+def console_awaiting(job: Job) -> str:
+    """A request just posted (with what an approver must see), or one more approval that is not enough yet."""
+    required = _required(job)
+    have = len(job.params.get("approved_by", []) or [])
+    expires = job.params.get("expires_at_text", "?")
+    approver = _last(job, "approve")
+    if have and approver:
+        return redact(
+            f"approved by {_mention(approver)} ({have} of {required} approvals); "
+            f"{_leads(required - have, job.database or '?', more=True)} must approve before it runs "
+            f"(expires at {expires})."
+        )
+    verb = "approves" if required == 1 else "approve"
+    lines = [
+        f"awaiting approval: {_what(job)}, asked by {_mention(job.requested_by)}. "
+        f"Nothing runs until {_leads(required, job.database or '?')} {verb}.",
+        *("  " + line.replace("*", "") for line in summary_lines(job)),
+        f"Approve: switch to a lead (`/as USER`), then `/backup approve {job.id}`; the requester cannot. "
+        f"Deny or withdraw: `/backup deny {job.id}`. Expires at {expires}.",
+    ]
+    return redact("\n".join(lines))
+
+
+def console_queued(job: Job) -> str:
+    """The restore is in line for the runner: the approval that completed it, then "queued"."""
+    lines = []
+    approver = _last(job, "approve")
+    if approver:
+        have = len(job.params.get("approved_by", []) or [])
+        lines.append(f"approved by {_mention(approver)} ({have} of {_required(job)} approvals)")
+    lines.append(f"queued: {_what(job)}")
+    return redact("\n".join(lines))
+
+
+def console_ended(job: Job, error: BackupbotError) -> str | None:
+    """A request denied, withdrawn or expired before it ran; None for every other ending."""
+    if job.status == JobStatus.EXPIRED:
+        head = "expired"
+    elif job.status == JobStatus.CANCELLED and (user := _last(job, "deny")):
+        head = f"{'withdrawn' if user == job.requested_by else 'denied'} by {_mention(user)}"
+    else:
+        return None
+    lines = [f"{head}. {error.detail}" if error.detail else head]
+    if error.hint:
+        lines.append(f"Next: {error.hint}")
+    return redact("\n".join(lines))

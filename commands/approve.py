@@ -25,14 +25,17 @@ def build(p: ArgParser) -> None:
 
 def handle(req: DecisionCommand, inv: Invocation) -> Reply:
     from jobs.approvals import apply_decision, decide, job_binding
+    from jobs.queue import ahead_of
 
     job = inv.store.get_job(req.job_id)
     result = decide(
         inv.store, inv.cfg, job.id, inv.user, req.decision, job_binding(job), directory=inv.directory
     )
     apply_decision(result, inv.cfg, inv.reporter, inv.wake)
+    ahead = ahead_of(inv.store, result.job) if result.outcome == "approved" else []
     done = {
-        "approved": f"Approved restore request {job.id}; it starts now.",
+        "approved": f"Approved restore request {job.id}; "
+        + (f"it is queued after job {ahead[-1].id}." if ahead else "it starts now."),
         "denied": f"Restore request {job.id} {'withdrawn' if inv.user == job.requested_by else 'denied'}; nothing was changed.",
     }
     return Reply(result.reply or done.get(result.outcome, f"Restore request {job.id}: {result.outcome}."))

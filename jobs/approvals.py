@@ -306,8 +306,10 @@ def apply_decision(
     elif job.status == JobStatus.CANCELLED:
         err = job.error or {}
         rep.failed(job, BackupbotError(str(err.get("message", "denied")), detail=err.get("detail")))
+    elif job.status == JobStatus.AWAITING_APPROVAL:
+        rep.awaiting_approval(job)  # one more approval recorded; still waiting for another lead
     else:
-        rep.queued(job)  # re-renders the message: decisions so far, and no buttons once approved
+        rep.queued(job)  # approved: the message loses its buttons, the runner takes the job
     if result.start:
         wake()
 

@@ -2,8 +2,9 @@
 
 A job kind reports through a ``Reporter``: the runner calls ``queued``/``started``/
 ``finished``/``failed`` around it, the kind itself calls ``progress`` and ``step`` (best
-through ``JobContext``), and the scheduler calls ``alert``. ``bot/`` provides the Slack
-and console implementations; job kinds never import ``bot/``.
+through ``JobContext``), and the scheduler calls ``alert``. A restore request is told
+with ``awaiting_approval`` until enough leads approve it; only then is it ``queued``.
+``bot/`` provides the Slack and console implementations; job kinds never import ``bot/``.
 
 A reporter must never make a job fail: Slack can be down for an hour while a backup
 runs. ``guarded`` wraps any reporter so an exception in it is logged and swallowed.
@@ -75,7 +76,17 @@ class Alert:
 
 
 class Reporter(Protocol):
-    def queued(self, job: Job) -> None: ...
+    def awaiting_approval(self, job: Job) -> None:
+        """A restore request was posted, or a lead approved and more must: nothing runs yet.
+
+        Kept apart from ``queued`` so no surface can tell people a restore is on its way
+        while it still waits for a lead; ``job.params`` holds the decisions so far.
+        """
+        ...
+
+    def queued(self, job: Job) -> None:
+        """The job is in line for the runner: new, or a restore request that was just approved."""
+        ...
 
     def started(self, job: Job) -> None: ...
 
@@ -94,6 +105,9 @@ class Reporter(Protocol):
 
 class NullReporter:
     """Tells nobody; for jobs run where no one is listening (tests, one-off scripts)."""
+
+    def awaiting_approval(self, job: Job) -> None:
+        pass
 
     def queued(self, job: Job) -> None:
         pass
@@ -122,6 +136,11 @@ class LogReporter:
 
     def __init__(self, logger: logging.Logger | None = None) -> None:
         self.log = logger or logging.getLogger("backupbot.jobs")
+
+    def awaiting_approval(self, job: Job) -> None:
+        approved = len(job.params.get("approved_by", []) or [])
+        required = job.params.get("approvals_required", 1)
+        self.log.info("%s awaiting approval (%s of %s)", job.title, approved, required)
 
     def queued(self, job: Job) -> None:
         self.log.info("%s queued by %s", job.title, job.requested_by or "system")

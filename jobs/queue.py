@@ -45,7 +45,9 @@ def enqueue(
         status=status,
         wake=False,
     )
-    if reporter is not None:
+    if reporter is not None and status == JobStatus.AWAITING_APPROVAL:
+        guarded(reporter).awaiting_approval(job)
+    elif reporter is not None:
         guarded(reporter).queued(job)
     if status == JobStatus.QUEUED:
         store.job_queued.set()
