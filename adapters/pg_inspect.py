@@ -58,17 +58,18 @@ class ArchiveSummary:
         return self.counts.get(kind, 0)
 
     def describe(self) -> str:
+        keys = self.count("INDEX") + self.count("CONSTRAINT")
         parts = [
-            f"{self.count('TABLE')} tables",
-            f"{self.count('INDEX') + self.count('CONSTRAINT')} indexes and constraints",
+            _plural(self.count("TABLE"), "table"),
+            f"{keys} {'index or constraint' if keys == 1 else 'indexes and constraints'}",
         ]
         for kind, label in (
-            ("VIEW", "views"),
-            ("SEQUENCE", "sequences"),
-            ("MATERIALIZED VIEW", "mat. views"),
+            ("VIEW", "view"),
+            ("SEQUENCE", "sequence"),
+            ("MATERIALIZED VIEW", "mat. view"),
         ):
             if self.count(kind):
-                parts.append(f"{self.count(kind)} {label}")
+                parts.append(_plural(self.count(kind), label))
         return ", ".join(parts) + f" in {', '.join(self.schemas) or 'no schema'}"
 
 
@@ -84,6 +85,10 @@ class Session:
     def describe(self) -> str:
         app = f" ({self.application})" if self.application else ""
         return f"pid {self.pid} {self.user}{app} from {self.client or 'local socket'}, {self.state}"
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 @dataclass(frozen=True)
