@@ -273,7 +273,7 @@ class PruneSummary:
             parts.append(f"{self.would_delete} would be deleted (dry run)")
         if self.deleted:
             parts.append(f"{self.deleted} deleted")
-        if not self.would_delete and not self.deleted:
+        if not self.would_delete and not self.deleted and not self.failed:
             parts.append("nothing to delete")
         if self.failed:
             parts.append(f"{self.failed} failed to delete")

@@ -11,6 +11,13 @@ row in ``schedule_alerts`` are one transaction. The alert is then handed to the 
 marked handed over. A row left unhanded — the process died between commit and hand-over —
 is handed over by the next scheduler tick after ``REDELIVER_AFTER`` seconds, so an alert
 is at least once, and twice only if a process stalls that long inside those few lines.
+
+The rows are a delivery record, not the memory of what was said: "once per episode" and
+"once per streak" are decided by the claims in ``kv`` and ``schedule_followups``, which
+stay. So a row handed over more than ``KEEP_DELIVERED`` ago is deleted by the scheduler's
+housekeeping (``prune_delivered``) without any alert repeating; a row never handed over
+stays, whatever its age, because it is the redelivery queue. The retention alerts (guard
+held, retention failing) live in ``jobs.scheduled_retention``.
 """
 
 from __future__ import annotations
@@ -37,9 +44,10 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_TIMEOUT = 10.0
 REDELIVER_AFTER = 60.0  # seconds an alert may sit claimed but not handed over before another tick sends it
+KEEP_DELIVERED = timedelta(days=90)  # how long a handed-over alert's row stays in the store
 
 
-def _mention(cfg: Config) -> str:
+def oncall_mention(cfg: Config) -> str:
     return cfg.slack.oncall_group
 
 
@@ -115,6 +123,22 @@ def redeliver(store: Store, reporter: Reporter, older_than: float = REDELIVER_AF
     return sent
 
 
+def prune_delivered(store: Store, keep: timedelta = KEEP_DELIVERED) -> int:
+    """Delete alert rows handed over more than ``keep`` ago; returns how many went.
+
+    Without this ``schedule_alerts`` grows by a row per alert forever. Undelivered rows
+    are never touched (``redeliver`` still owes them), and nothing that decides whether an
+    alert is sent reads these rows, so no streak, episode or recovery depends on one.
+    Wall-clock time, like the rows' own ``claimed_at`` / ``handed_at`` and ``redeliver``.
+    """
+    cutoff = time.time() - keep.total_seconds()
+    with store.transaction() as db:
+        cur = db.execute(
+            f"DELETE FROM {PENDING_ALERTS} WHERE handed_at IS NOT NULL AND handed_at < ?", [cutoff]
+        )
+        return cur.rowcount
+
+
 # ------------------------------------------------------- scheduled job failed / recovered
 
 
@@ -146,7 +170,7 @@ def job_failed(cfg: Config, store: Store, reporter: Reporter, job: Job, entry: s
         error=error,
         job_id=job.id,
         retry=True,
-        mention=_mention(cfg),
+        mention=oncall_mention(cfg),
     )
     return announce(store, reporter, f"job-failed:{job.id}", alert, claim)
 
@@ -168,7 +192,7 @@ def job_succeeded(cfg: Config, store: Store, reporter: Reporter, job: Job, entry
         severity="recovered",
         database=job.database,
         job_id=job.id,
-        mention=_mention(cfg),
+        mention=oncall_mention(cfg),
     )
     announce(store, reporter, key, alert, claim)
 
@@ -204,7 +228,7 @@ def check_deadman(cfg: Config, store: Store, reporter: Reporter, fresh: Freshnes
             f"(none had been taken since {state['stale_since']}).",
             severity="recovered",
             database=db.name,
-            mention=_mention(cfg),
+            mention=oncall_mention(cfg),
         )
         return "recovered" if announce(store, reporter, key, alert, recovered) else "ok"
 
@@ -233,7 +257,7 @@ def check_deadman(cfg: Config, store: Store, reporter: Reporter, fresh: Freshnes
             severity="failure",
             database=db.name,
             error=error,
-            mention=_mention(cfg),
+            mention=oncall_mention(cfg),
         )
         return "alerted" if announce(store, reporter, f"{episode}:alert", alert, first) else "quiet"
     every = timedelta(hours=cfg.alerts.deadman_reminder_hours)
@@ -246,87 +270,13 @@ def check_deadman(cfg: Config, store: Store, reporter: Reporter, fresh: Freshnes
         severity="failure",
         database=db.name,
         error=error,
-        mention=_mention(cfg),
+        mention=oncall_mention(cfg),
     )
     return (
         "reminded"
         if announce(store, reporter, key, alert, lambda: store.kv_claim(key, iso(now)))
         else "quiet"
     )
-
-
-# ----------------------------------------------------------- pruning guard in scheduled retention
-
-
-def retention_held(
-    cfg: Config, store: Store, reporter: Reporter, job: Job, guard: str, held: list[str], now: datetime
-) -> bool:
-    """The pruning guard kept backups the policy would delete: tell on-call once per streak.
-
-    Without this the only trace is a line in the nightly's thread, and a guard that trips
-    every night (a worker whose clock is wrong, a schedule that keeps failing between good
-    runs) would silently let the bucket grow. The streak ends at the next unguarded run.
-    """
-    database = str(job.database)
-    state_key = f"retention:{database}:held"
-
-    def claim() -> bool:
-        if store.kv_get(state_key):
-            return False
-        store.kv_set(state_key, {"since": iso(now), "job_id": job.id, "reason": guard})
-        return True
-
-    shown = ", ".join(f"`{i}`" for i in held[:5]) + (f" and {len(held) - 5} more" if len(held) > 5 else "")
-    kept = f"{len(held)} backup(s) the retention policy would delete were kept: {shown}." if held else ""
-    if "failed" in guard:
-        hint = (
-            "Fix the failing scheduled backup first (its alert is in this channel); pruning resumes by "
-            "itself after the next good scheduled backup."
-        )
-    else:
-        hint = (
-            f"Check the backups' times with `/backup list {database}` and the clock of the host that runs "
-            "jobs; pruning resumes by itself once a good scheduled backup is newer than the limit. "
-            f"`/backup prune {database}` shows what would be deleted."
-        )
-    alert = Alert(
-        title=f"Retention of `{database}` is on hold: the pruning guard kept old backups after job {job.id}",
-        severity="warning",
-        database=database,
-        error={
-            "message": f"nothing was pruned on '{database}': {guard}",
-            "detail": f"{kept} The bucket grows until pruning resumes.".strip(),
-            "hint": hint,
-        },
-        job_id=job.id,
-        mention=_mention(cfg),
-    )
-    return announce(store, reporter, f"retention-held:{database}:{job.id}", alert, claim)
-
-
-def retention_resumed(cfg: Config, store: Store, reporter: Reporter, job: Job, line: str) -> bool:
-    """The first unguarded scheduled prune after a held streak: say so, once."""
-    database = str(job.database)
-    state_key = f"retention:{database}:held"
-    state = store.kv_get(state_key)
-    if not state:
-        return False
-
-    def claim() -> bool:
-        if not store.kv_get(state_key):
-            return False
-        store.kv_set(state_key, None)
-        return True
-
-    alert = Alert(
-        title=f"Retention of `{database}` runs again (job {job.id}): {line}. "
-        f"The pruning guard had held it since {state['since'][:16].replace('T', ' ')} UTC.",
-        severity="recovered",
-        database=database,
-        job_id=job.id,
-        mention=_mention(cfg),
-    )
-    return announce(store, reporter, f"retention-resumed:{database}:{job.id}", alert, claim)
 
 
 # ------------------------------------------------------------------------- heartbeat

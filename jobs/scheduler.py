@@ -18,12 +18,17 @@ Choices a reader should know:
   extra entry with ``params={"kind": "monthly"}`` is possible and counts the same.)
 * After a scheduled dump succeeds, retention is applied inline — with the pruning guard —
   and its one-line result goes into the dump's thread; the heartbeat URL is pinged. If the
-  guard kept backups, on-call hear it once per streak of held nights. After a scheduled
-  job fails, an alert with a Retry button goes to the alert channel. Each follow-up
-  happens once per job, also for retries; alerts survive a crash (``jobs.alerts``).
+  guard kept backups, or retention failed (a refused delete, an unreachable bucket), on-call
+  hear it once per streak of such nights and once when it works again
+  (``jobs.scheduled_retention``). After a scheduled job fails, an alert with a Retry button
+  goes to the alert channel. Each follow-up happens once per job, also for retries; alerts
+  survive a crash (``jobs.alerts``).
 * Every ``deadman_every`` the dead-man's switch looks at the newest good backup of each
   scheduled database (``jobs.alerts.check_deadman``), repeating its alert every
   ``[alerts] deadman_reminder_hours``.
+* Every ``HOUSEKEEPING_EVERY`` alert rows handed over more than ``keep_delivered`` (90 days,
+  ``jobs.alerts.KEEP_DELIVERED``) ago are deleted, so the SQLite file does not grow by a row
+  per alert forever; undelivered rows stay until they are delivered.
 """
 
 from __future__ import annotations
@@ -44,9 +49,8 @@ from croniter import croniter
 from adapters.storage import Storage, open_storage
 from core.config import Config
 from core.errors import BackupbotError, ConfigError
-from core.redact import redact
-from jobs import alerts, kinds, schedule_runs
-from jobs.events import Reporter, StepResult, guarded
+from jobs import alerts, kinds, schedule_runs, scheduled_retention
+from jobs.events import Reporter, guarded
 from jobs.status import JobStatus
 from jobs.store import Job, Store
 
@@ -56,6 +60,7 @@ Clock = Callable[[], datetime]
 MAX_MISSED_COUNT = 10_000  # counting skipped slots stops here (a minutely cron down for a week)
 POLL_SECONDS = 30.0
 DEADMAN_EVERY = timedelta(minutes=10)
+HOUSEKEEPING_EVERY = timedelta(hours=1)  # how often delivered alert rows past their keep are deleted
 
 
 def utc_clock() -> datetime:
@@ -149,6 +154,7 @@ class Scheduler:
         entries: list[ScheduleEntry] | None = None,
         deadman_every: timedelta = DEADMAN_EVERY,
         redeliver_after: float = alerts.REDELIVER_AFTER,
+        keep_delivered: timedelta = alerts.KEEP_DELIVERED,
     ) -> None:
         self.cfg = cfg
         self.store = store
@@ -158,6 +164,7 @@ class Scheduler:
         self.entries = entries if entries is not None else entries_from_config(cfg)
         self.deadman_every = deadman_every
         self.redeliver_after = redeliver_after
+        self.keep_delivered = keep_delivered
         if cfg.alerts.deadman_reminder_hours <= 0:
             raise ConfigError(
                 "deadman_reminder_hours must be more than 0",
@@ -166,6 +173,7 @@ class Scheduler:
             )
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._last_deadman: datetime | None = None
+        self._last_housekeeping: datetime | None = None
         self._storage: Storage | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -215,7 +223,7 @@ class Scheduler:
     # ------------------------------------------------------------ one pass
 
     def tick(self, now: datetime | None = None) -> list[Job]:
-        """Start due slots, do the follow-ups of finished scheduled jobs, check freshness."""
+        """Start due slots, do the follow-ups of finished scheduled jobs, check freshness, tidy the store."""
         now = now or self.clock()
         started = [job for entry in self.entries if (job := self.run_due(entry, now)) is not None]
         self.follow_up(now)
@@ -223,7 +231,21 @@ class Scheduler:
         if self._last_deadman is None or now - self._last_deadman >= self.deadman_every:
             self._last_deadman = now
             self.check_freshness(now)
+        if self._last_housekeeping is None or now - self._last_housekeeping >= HOUSEKEEPING_EVERY:
+            self._last_housekeeping = now
+            self.housekeeping()
         return started
+
+    def housekeeping(self) -> int:
+        """Keep the store from growing forever; a failure here never stops scheduling."""
+        try:
+            gone = alerts.prune_delivered(self.store, self.keep_delivered)
+        except Exception:
+            log.exception("deleting old delivered alert rows failed; the next pass tries again")
+            return 0
+        if gone:
+            log.info("deleted %d alert row(s) delivered more than %s ago", gone, self.keep_delivered)
+        return gone
 
     def _watch_key(self, entry: ScheduleEntry) -> str:
         return f"schedule:{entry.key}:watching:{entry.cron}:{entry.timezone}"
@@ -292,39 +314,11 @@ class Scheduler:
         if self.cfg.alerts.heartbeat_url:
             alerts.ping_heartbeat(self.cfg.alerts.heartbeat_url)
 
-    def apply_retention(self, job: Job, now: datetime) -> None:
-        """Prune after a good scheduled dump, guard included; the result goes into the dump's thread."""
-        from engine.prune import PruneSummary, apply_prune, plan_prune
-
-        database = str(job.database)
-        try:
-            last_failure = schedule_runs.last_scheduled_failure(self.store, database)
-            plan = plan_prune(self.cfg, database, now=now, last_failure=last_failure, storage=self.storage)
-            plan = apply_prune(self.cfg, plan, self.storage)
-        except BackupbotError as err:
-            self.reporter.step(job, StepResult("retention", "failed", detail=redact(err.message)))
-            log.warning("retention for %s failed: %s", database, redact(err.render()))
-            return
-        summary = PruneSummary.of(plan)
-        self.store.audit(
-            job.id,
-            "retention",
-            "scheduler",
-            {
-                "deleted": summary.ids_deleted,
-                "guard": plan.guard,
-                "failed": [i.backup_id for i in plan.failed],
-            },
+    def apply_retention(self, job: Job, now: datetime) -> scheduled_retention.Outcome:
+        """Prune after a good scheduled dump; held or failing retention alerts once per streak."""
+        return scheduled_retention.apply_after_dump(
+            self.cfg, self.store, self.reporter, self.alert_reporter, lambda: self.storage, job, now
         )
-        status = "failed" if plan.failed else ("skipped" if plan.guard else "ok")
-        self.reporter.step(job, StepResult("retention", status, detail=summary.line()))
-        if plan.guard or plan.failed:
-            log.warning("retention for %s: %s", database, summary.line())
-        if plan.guard:
-            held = [i.backup_id for i in plan.items if "pruning guard" in i.reasons]
-            alerts.retention_held(self.cfg, self.store, self.alert_reporter, job, plan.guard, held, now)
-        else:
-            alerts.retention_resumed(self.cfg, self.store, self.alert_reporter, job, summary.line())
 
     # ------------------------------------------------------------- freshness
 
