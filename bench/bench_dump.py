@@ -54,11 +54,11 @@ VENV_BIN = Path(sys.executable).parent
 
 
 def _postmaster() -> int:
-    with psycopg.connect(pg.ADMIN_URL) as conn:
-        row = conn.execute("SELECT pid FROM pg_stat_activity WHERE pid = pg_backend_pid()").fetchone()
-    assert row is not None
-    with open(f"/proc/{row[0]}/stat") as fh:
-        return int(fh.read().rsplit(")", 1)[1].split()[1])  # the backend's parent
+    with psycopg.connect(pg.ADMIN_URL) as conn:  # read while the backend still exists
+        row = conn.execute("SELECT pg_backend_pid()").fetchone()
+        assert row is not None
+        with open(f"/proc/{row[0]}/stat") as fh:
+            return int(fh.read().rsplit(")", 1)[1].split()[1])  # the backend's parent
 
 
 def measure(start: Callable[[], list[subprocess.Popen[bytes]]]) -> tuple[Run, list[subprocess.Popen[bytes]]]:
