@@ -10,6 +10,7 @@ starts moto's S3 server, then measures side by side:
   * pg_dump -Fc > /dev/null                                 (the floor: pg_dump and its gzip alone)
   * pg_dump -Fc | aws s3 cp - s3://… --sse AES256            (the recipe)
   * pg_dump -Fc -Z0 | zstd -3 > /dev/null                   (the floor of our pipeline: no Python, no upload)
+  * pg_dump -Fc -Z0 | zstd -1 | aws s3 cp - …               (the upload floor: no encryption, no own code)
   * backupbot dump                                          (-Z0 → zstd → AES-GCM → multipart, SSE)
 
 The commands run interleaved (one of each per round) so a neighbour's load hits them alike,
@@ -48,6 +49,7 @@ from tests.support import pg  # noqa: E402
 from tests.support.s3server import start_s3_server  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
+UPLOAD_FLOOR = "upload floor: pg_dump -Z0 | zstd -1 | aws s3 cp"
 
 
 # ------------------------------------------------------------------ measurements
@@ -115,11 +117,22 @@ def _count(stream: IO[bytes]) -> int:
     return total
 
 
-def run_recipe(url: str, endpoint: str, bucket: str, client: object, n: int) -> Run:
-    key = f"recipe/app-{n}.dump"
+def run_recipe(url: str, endpoint: str, bucket: str, client: object, n: int, zstd: bool = False) -> Run:
+    """The recipe; with ``zstd`` the upload floor: ``pg_dump -Z0 | zstd -1 | aws s3 cp``, no encryption."""
+    key = f"recipe/app-{n}{'-zstd' if zstd else ''}.dump"
 
     def start() -> list[subprocess.Popen[bytes]]:
-        dump = subprocess.Popen(["pg_dump", "-Fc", url], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        dump_argv = ["pg_dump", "-Fc", "-Z0", url] if zstd else ["pg_dump", "-Fc", url]
+        procs = [subprocess.Popen(dump_argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)]
+        if zstd:
+            procs.append(
+                subprocess.Popen(
+                    ["zstd", "-1", "-q", "-c"],
+                    stdin=procs[0].stdout,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                )
+            )
         aws = subprocess.Popen(
             [
                 str(VENV_BIN / "aws"),
@@ -132,13 +145,14 @@ def run_recipe(url: str, endpoint: str, bucket: str, client: object, n: int) -> 
                 "--sse",
                 "AES256",
             ],
-            stdin=dump.stdout,
+            stdin=procs[-1].stdout,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        assert dump.stdout is not None
-        dump.stdout.close()
-        return [dump, aws]
+        for proc in procs:
+            assert proc.stdout is not None
+            proc.stdout.close()
+        return [*procs, aws]
 
     run, _ = measure(start)
     head = client.head_object(Bucket=bucket, Key=key)  # type: ignore[attr-defined]
@@ -257,6 +271,7 @@ def main() -> int:
                 results["pg_dump -Fc > /dev/null"] = []
             results["recipe: pg_dump -Fc | aws s3 cp"] = []
             results["floor: pg_dump -Z0 | zstd -3 > /dev/null"] = []
+            results[UPLOAD_FLOOR] = []
             results["backupbot dump"] = []
             for n in range(args.runs):
                 loads.append(os.getloadavg()[0])
@@ -267,6 +282,9 @@ def main() -> int:
                     run_recipe(url, server.endpoint_url, bucket, client, n)
                 )
                 results["floor: pg_dump -Z0 | zstd -3 > /dev/null"].append(run_floor(url))
+                results[UPLOAD_FLOOR].append(
+                    run_recipe(url, server.endpoint_url, bucket, client, n, zstd=True)
+                )
                 results["backupbot dump"].append(run_backupbot(env, cfg_path, cleanup))
                 for name, runs in results.items():
                     r = runs[-1]
