@@ -176,7 +176,30 @@ def retention_held(
 def retention_resumed(cfg: Config, store: Store, reporter: Reporter, job: Job, line: str) -> bool:
     """The first good scheduled prune after a held streak: say so, once."""
     database = str(job.database)
-    state_key = _held_key(database)
+    return _end_streak(
+        cfg,
+        store,
+        reporter,
+        job,
+        _held_key(database),
+        f"retention-resumed:{database}:{job.id}",
+        lambda since: (
+            f"Retention of `{database}` runs again (job {job.id}): {line}. "
+            f"The pruning guard had held it since {since}."
+        ),
+    )
+
+
+def _end_streak(
+    cfg: Config,
+    store: Store,
+    reporter: Reporter,
+    job: Job,
+    state_key: str,
+    alert_key: str,
+    title: Callable[[str], str],
+) -> bool:
+    """Close a held or failing streak with one recovery message; the kv claim makes it once."""
     state = store.kv_get(state_key)
     if not state:
         return False
@@ -188,14 +211,13 @@ def retention_resumed(cfg: Config, store: Store, reporter: Reporter, job: Job, l
         return True
 
     alert = Alert(
-        title=f"Retention of `{database}` runs again (job {job.id}): {line}. "
-        f"The pruning guard had held it since {_since(state)}.",
+        title=title(_since(state)),
         severity="recovered",
-        database=database,
+        database=str(job.database),
         job_id=job.id,
         mention=oncall_mention(cfg),
     )
-    return announce(store, reporter, f"retention-resumed:{database}:{job.id}", alert, claim)
+    return announce(store, reporter, alert_key, alert, claim)
 
 
 # ----------------------------------------------------------------------- retention failing
@@ -265,23 +287,15 @@ def retention_failed(
 def retention_recovered(cfg: Config, store: Store, reporter: Reporter, job: Job, line: str) -> bool:
     """The first good scheduled prune after a failing streak: say so, once."""
     database = str(job.database)
-    state_key = _failing_key(database)
-    state = store.kv_get(state_key)
-    if not state:
-        return False
-
-    def claim() -> bool:
-        if not store.kv_get(state_key):
-            return False
-        store.kv_set(state_key, None)
-        return True
-
-    alert = Alert(
-        title=f"Retention of `{database}` works again (job {job.id}): {line}. "
-        f"It had been failing since {_since(state)}.",
-        severity="recovered",
-        database=database,
-        job_id=job.id,
-        mention=oncall_mention(cfg),
+    return _end_streak(
+        cfg,
+        store,
+        reporter,
+        job,
+        _failing_key(database),
+        f"retention-recovered:{database}:{job.id}",
+        lambda since: (
+            f"Retention of `{database}` works again (job {job.id}): {line}. "
+            f"It had been failing since {since}."
+        ),
     )
-    return announce(store, reporter, f"retention-recovered:{database}:{job.id}", alert, claim)
