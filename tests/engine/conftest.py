@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import http.client
 import os
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 import pytest
@@ -20,12 +16,13 @@ import pytest
 from core.config import Config, load_config
 from tests.conftest import ConfigWriter
 from tests.support import pg
+from tests.support.s3proxy import S3Proxy, s3_error
 from tests.support.s3server import S3Server
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-class FaultProxy:
+class FaultProxy(S3Proxy):
     """An HTTP proxy in front of moto that answers 500 to UploadPart requests on demand.
 
     ``fail_parts`` is how many UploadPart requests still get a 500 (-1: all of them);
@@ -33,72 +30,23 @@ class FaultProxy:
     """
 
     def __init__(self, upstream: str) -> None:
-        self.upstream = urlsplit(upstream)
         self.fail_parts = 0
         self.failed = 0
         self.upload_parts = 0
         self.lock = threading.Lock()
-        proxy = self
+        super().__init__(upstream)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                query = parse_qs(urlsplit(self.path).query)
-                if self.command == "PUT" and "partNumber" in query and "uploadId" in query:
-                    with proxy.lock:
-                        proxy.upload_parts += 1
-                        fail = proxy.fail_parts != 0
-                        if proxy.fail_parts > 0:
-                            proxy.fail_parts -= 1
-                        if fail:
-                            proxy.failed += 1
-                    if fail:
-                        payload = (
-                            b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code>'
-                            b"<Message>injected failure</Message></Error>"
-                        )
-                        self.send_response(500)
-                        self.send_header("Content-Type", "application/xml")
-                        self.send_header("Content-Length", str(len(payload)))
-                        self.end_headers()
-                        self.wfile.write(payload)
-                        return
-                conn = http.client.HTTPConnection(proxy.upstream.hostname, proxy.upstream.port, timeout=60)
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection",)}
-                conn.request(self.command, self.path, body=body, headers=headers)
-                resp = conn.getresponse()
-                data = resp.read()
-                self.send_response(resp.status)
-                skip = ("connection", "transfer-encoding") + (
-                    () if self.command == "HEAD" else ("content-length",)
-                )
-                for k, v in resp.getheaders():
-                    if k.lower() not in skip:
-                        self.send_header(k, v)
-                if self.command != "HEAD":
-                    self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
-                conn.close()
-
-            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.endpoint_url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def intercept(self, command: str, query: dict[str, list[str]]) -> tuple[int, bytes] | None:
+        if not (command == "PUT" and "partNumber" in query and "uploadId" in query):
+            return None
+        with self.lock:
+            self.upload_parts += 1
+            fail = self.fail_parts != 0
+            if self.fail_parts > 0:
+                self.fail_parts -= 1
+            if fail:
+                self.failed += 1
+        return (500, s3_error("InternalError", "injected failure")) if fail else None
 
 
 @pytest.fixture
