@@ -121,12 +121,17 @@ def run_dump(
     on_progress: Callable[[Progress], None] | None = None,
     cancel: threading.Event | None = None,
     now: datetime | None = None,
+    url: str | None = None,
 ) -> Manifest:
-    """Take one encrypted backup of ``database``; returns its manifest only once it is stored."""
+    """Take one encrypted backup of ``database``; returns its manifest only once it is stored.
+
+    ``url`` replaces the dump URL: a restore's safety dump reads through the restore URL,
+    because that is the database about to be overwritten (the dump URL may be a replica).
+    """
     if kind not in BACKUP_KINDS:
         raise UsageError(f"unknown backup kind '{kind}'", hint=f"Use one of: {', '.join(BACKUP_KINDS)}.")
     db = cfg.database(database)
-    url = db.dump_url()
+    url = url or db.dump_url()
     # Preflight, cheapest first; nothing is written until all of it passed.
     ring = load_keyring(cfg.encryption)
     info = postgres.server_info(url, database)

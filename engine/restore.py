@@ -21,13 +21,13 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters import hooks, pg_inspect, pg_offsets, pg_restore
+from adapters import hooks, pg_databases, pg_inspect, pg_offsets, pg_restore
 from adapters.storage import Storage, open_storage
 from core.config import Config
 from core.errors import BackupbotError, RestoreError
 from core.redact import describe_url, redact
 from core.units import human_bytes
-from engine import runbook
+from engine import restore_swap, runbook
 from engine.catalog import get_backup
 from engine.decrypt import iter_plain
 from engine.dump import run_dump
@@ -84,12 +84,22 @@ class _Run:
         self.url = self.db.restore_url()
         self.secrets = [pg_inspect.password_of(self.url), pg_inspect.password_of(self.db.dump_url())]
         started = (now or datetime.now(UTC)).astimezone(UTC)
+        self.method, self.method_why, self.method_error = "clean", "", None
+        try:
+            self.method, self.method_why = restore_swap.choose_method(self.db, self.url)
+        except BackupbotError as exc:  # raised in the lock step, so the run is reported like any failure
+            self.method_error = exc
+        restore_id = f"{req.target}-{started:%Y%m%dT%H%M%SZ}-restore"
+        self.names = restore_swap.names_for(pg_databases.dbname_of(self.url), restore_id)
+        self.switched = False
+        steps = restore_swap.steps_for(self.db) if self.method == "swap" else STEPS
         self.report = RestoreReport(
-            restore_id=f"{req.target}-{started:%Y%m%dT%H%M%SZ}-restore",
+            restore_id=restore_id,
             request=req,
             backup=backup,
             started_at=started,
-            steps=[StepRecord(i, key, title) for i, (key, title) in enumerate(STEPS, 1)],
+            steps=[StepRecord(i, key, title) for i, (key, title) in enumerate(steps, 1)],
+            extra={"method": self.method, "method_why": self.method_why},
         )
         self.on_step = on_step or (lambda s: None)
         self.on_progress = on_progress or (lambda t: None)
@@ -138,6 +148,9 @@ class _Run:
     def restore(self, rec: StepRecord) -> None:
         mode, why = choose_mode(self.cfg, self.req.target, self.backup)
         self.report.mode = mode
+        if self.method == "swap":
+            self._build(rec, mode, why)
+            return
         started = time.monotonic()
 
         def progress(done: int) -> None:
@@ -187,6 +200,62 @@ class _Run:
         )
         rec.detail = f"{human_bytes(result.bytes)} {result.mode} ({why}){sessions}{timing}"
 
+    def _build(self, rec: StepRecord, mode: str, why: str) -> None:
+        """Swap: the backup goes into a new, empty database; the target is not touched."""
+        names, report = self.names, self.report
+        restore_swap.remember(
+            self.state,
+            report.restore_id,
+            phase="building",
+            target=self.req.target,
+            target_db=names.target,
+            new=names.new,
+            previous=names.previous,
+            job_id=self.req.job_id,
+            safety_id=report.safety_id,
+            backup_id=self.backup.id,
+        )
+        restore_swap.prepare(self.url, names)
+        new_url = pg_databases.with_dbname(self.url, names.new)
+        started = time.monotonic()
+
+        def progress(done: int) -> None:
+            rate = done / max(time.monotonic() - started, 0.001)
+            self.on_progress(
+                f"{human_bytes(done)} of {human_bytes(self.backup.dump_bytes)} · {human_bytes(rate)}/s"
+            )
+
+        chunks = iter_plain(self.cfg, self.backup, self.storage)
+        opts = {"owner": self.db.restore_owner, "maintenance_work_mem": self.db.restore_maintenance_work_mem}
+        if mode == "staged":
+            with pg_restore.staged(chunks, staging_dir(self.cfg), progress) as path:
+                jobs = self.db.restore_jobs if pg_offsets.add_data_offsets(path) else 1
+                result = pg_restore.restore_file(new_url, names.new, path, jobs=jobs, clean=False, **opts)
+        else:
+            result = pg_restore.restore_stream(
+                new_url, names.new, chunks, on_progress=progress, clean=False, **opts
+            )
+        restore_swap.remember(self.state, report.restore_id, phase="built")
+        report.mode = f"swap, {result.mode}"
+        rec.detail = (
+            f"{human_bytes(result.bytes)} into the new database {names.new}, {result.mode} "
+            f"in {result.seconds:.1f} s ({why}); {names.target} not touched"
+        )
+
+    def switch(self, rec: StepRecord) -> None:
+        names = self.names
+        done = restore_swap.switch(
+            self.url, names, self.db, self.state, self.report.restore_id, datetime.now(UTC)
+        )
+        self.switched = True
+        self.report.extra.update(switch_seconds=round(done.seconds, 3), previous_db=names.previous)
+        ended = f", {done.sessions} sessions ended" if done.sessions else ""
+        rec.detail = (
+            f"{names.new} is now {names.target} (owner, settings, grants and comment carried over); "
+            f"the replaced database is kept as {names.previous} for {self.db.keep_previous_hours:g} h; "
+            f"unavailable for {done.seconds:.2f} s{ended}"
+        )
+
     def execute(self) -> RestoreReport:
         req, report = self.req, self.report
         holder = f"restore {report.restore_id} asked by {req.requested_by}" + (
@@ -199,6 +268,8 @@ class _Run:
                 with self.step("lock") as rec:
                     held.enter_context(target_lock(self.state, req.target, holder, req.job_id))
                     rec.detail = f"held by {holder}"
+                    if self.method_error is not None:
+                        raise self.method_error
                 self._steps()
         except Exception as exc:  # every failure still gets its runbook entry and its "what now"
             failed = next((s.key for s in report.steps if s.status == "failed"), "lock")
@@ -212,15 +283,22 @@ class _Run:
                 )
             )
         report.succeeded = failed is None
-        report.state = (
-            target_state(
-                failed,
-                report.mode if self.writing else "not started",
-                maintenance=hooks.is_configured(self.db.maintenance_on),
+        if failed and self.method == "swap" and not self.switched and self.writing_new():
+            self._discard()
+        if self.method == "swap" and failed:
+            report.state = restore_swap.swap_state(
+                failed, self.names, self._maintenance_ran(), hooks.is_configured(self.db.maintenance_on)
             )
-            if failed
-            else success_state(report)
-        )
+        else:
+            report.state = (
+                target_state(
+                    failed,
+                    report.mode if self.writing else "not started",
+                    maintenance=hooks.is_configured(self.db.maintenance_on),
+                )
+                if failed
+                else success_state(report)
+            )
         self._write_runbook(failed, error)
         if failed and failed != "runbook":
             raise self._failure(failed, error)
@@ -238,49 +316,98 @@ class _Run:
                 hint="Request it again when ready.",
             )
 
-    def _steps(self) -> None:
-        req, report = self.req, self.report
-        with self.step("safety_dump") as rec:
-            self._check_cancel()
-            safety = run_dump(
-                self.cfg,
-                req.target,
-                kind="pre-restore",
-                reason=f"before restoring {req.backup_id} ({report.restore_id})",
-                requested_by=req.requested_by,
-                cancel=self.cancel,
+    def writing_new(self) -> bool:
+        return (
+            restore_swap.records(self.state).get(self.report.restore_id, {}).get("phase")
+            in (
+                "building",
+                "built",
+                "switching",
             )
-            report.safety_id = safety.id
-            rec.detail = f"{safety.id}, {human_bytes(safety.stored_bytes)} stored"
-        with self.step("maintenance_on") as rec:
-            self.hook(rec, "maintenance_on", self.db.maintenance_on)
-        with self.step("restore") as rec:
-            self.restore(rec)
-        with self.step("migrate") as rec:
-            if not self.db.migrate:
-                rec.status, rec.detail = "skipped", "no migrate command configured"
-            else:
-                env = {**_hook_env(req, report.restore_id, "migrate"), "DATABASE_URL": self.url}
-                res = hooks.run_argv(
-                    list(self.db.migrate),
-                    name="migrate",
-                    timeout=self.db.hook_timeout_seconds,
-                    env=env,
-                    cwd=self.db.migrate_cwd or None,
-                    secrets=self.secrets,
-                )
-                rec.detail = res.what + (f": {res.output.splitlines()[-1]}" if res.output else "")
-        with self.step("health") as rec:
-            if not self.db.health_checks:
-                rec.status, rec.detail = "skipped", "no health_checks configured"
-            else:
-                rec.detail = run_health_checks(self.url, self.db, self.secrets)
-        with self.step("maintenance_off") as rec:
-            self.hook(rec, "maintenance_off", self.db.maintenance_off)
+            or self.state is None
+        )
+
+    def _discard(self) -> None:
+        """A swap stopped before its switch: drop the new database (never the target) and say so."""
+        try:
+            restore_swap.discard(self.url, self.names)
+            restore_swap.remember(self.state, self.report.restore_id, phase="discarded")
+        except BackupbotError as exc:
+            self.report.extra["discard_error"] = exc.message
+
+    def _maintenance_ran(self) -> bool:
+        return self.report.step("maintenance_on").status in ("ok", "failed")
+
+    def _steps(self) -> None:
+        """Every step between the lock and the runbook entry, in the order of ``report.steps``."""
+        for rec in self.report.steps[1:-1]:
+            with self.step(rec.key) as running:
+                getattr(self, f"_do_{rec.key}")(running)
+
+    def _do_safety_dump(self, rec: StepRecord) -> None:
+        req, report = self.req, self.report
+        self._check_cancel()
+        safety = run_dump(
+            self.cfg,
+            req.target,
+            kind="pre-restore",
+            reason=f"before restoring {req.backup_id} ({report.restore_id})",
+            requested_by=req.requested_by,
+            cancel=self.cancel,
+            url=self.url,  # the database about to be overwritten, whatever the dump URL reaches
+        )
+        report.safety_id = safety.id
+        rec.detail = f"{safety.id}, {human_bytes(safety.stored_bytes)} stored, read through the restore URL"
+
+    def _do_maintenance_on(self, rec: StepRecord) -> None:
+        self.hook(rec, "maintenance_on", self.db.maintenance_on)
+
+    def _do_restore(self, rec: StepRecord) -> None:
+        self.restore(rec)
+
+    def _do_switch(self, rec: StepRecord) -> None:
+        self.switch(rec)
+
+    def _do_maintenance_off(self, rec: StepRecord) -> None:
+        self.hook(rec, "maintenance_off", self.db.maintenance_off)
+
+    def _work_url(self) -> str:
+        """Where migrate and the health checks run: the new database until a swap switched it in."""
+        if self.method == "swap" and not self.switched:
+            return pg_databases.with_dbname(self.url, self.names.new)
+        return self.url
+
+    def _do_migrate(self, rec: StepRecord) -> None:
+        if not self.db.migrate:
+            rec.status, rec.detail = "skipped", "no migrate command configured"
+            return
+        env = {**_hook_env(self.req, self.report.restore_id, "migrate"), "DATABASE_URL": self._work_url()}
+        res = hooks.run_argv(
+            list(self.db.migrate),
+            name="migrate",
+            timeout=self.db.hook_timeout_seconds,
+            env=env,
+            cwd=self.db.migrate_cwd or None,
+            secrets=self.secrets,
+        )
+        rec.detail = res.what + (f": {res.output.splitlines()[-1]}" if res.output else "")
+
+    def _do_health(self, rec: StepRecord) -> None:
+        if not self.db.health_checks:
+            rec.status, rec.detail = "skipped", "no health_checks configured"
+        else:
+            rec.detail = run_health_checks(self._work_url(), self.db, self.secrets)
+
+    def _next(self, failed: str | None) -> tuple[str | None, str | None]:
+        if self.method == "swap":
+            return restore_swap.next_action(
+                failed, self.db, self.report.safety_id, self.req.target, self.report.restore_id, self.switched
+            )
+        return next_action(failed, self.db, self.report.safety_id, self.req.target, self.report.restore_id)
 
     def _failure(self, failed: str, error: BackupbotError | None) -> RestoreFailed:
         rec = self.report.step(failed)
-        nxt, _ = next_action(failed, self.db, self.report.safety_id, self.req.target, self.report.restore_id)
+        nxt, _ = self._next(failed)
         cause = error.render() if error else ""
         return RestoreFailed(
             f"restore into '{self.req.target}' stopped at step {rec.number} ({rec.title})",
@@ -293,9 +420,7 @@ class _Run:
         report, req = self.report, self.req
         if error is not None:
             report.error = error.as_dict()
-        nxt, undo = next_action(
-            failed, self.db, self.report.safety_id, self.req.target, self.report.restore_id
-        )
+        nxt, undo = self._next(failed)
         entry_steps = [
             runbook.StepLine(s.number, s.title, s.status, s.seconds, s.detail) for s in report.steps
         ]
@@ -321,7 +446,7 @@ class _Run:
             safety_id=report.safety_id,
             undo_command=undo,
             next_action=nxt,
-            steps=entry_steps[:-1] + [runbook.StepLine(8, rec.title, "ok", None, "this entry")],
+            steps=entry_steps[:-1] + [runbook.StepLine(rec.number, rec.title, "ok", None, "this entry")],
         )
         report.runbook_text = runbook.render(entry)
         problems: list[str] = []

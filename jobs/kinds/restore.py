@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from core.errors import RestoreError
+from engine import restore_swap
 from engine.catalog import get_backup
 from engine.restore import RestoreRequest, StepRecord, run_restore
 from engine.restore_plan import RestoreFailed, undo_command
@@ -97,10 +98,20 @@ def run(ctx: JobContext) -> Outcome:
 
 
 def on_interrupted(ctx: JobContext) -> str:
-    """Free the target's lock; say where the safety dump is, since the state is unknown."""
+    """Free the target's lock; undo a half-done swap, or say where the safety dump is."""
     target = ctx.job.database or ""
     with ctx.store.transaction() as db:
         db.execute("DELETE FROM locks WHERE name = ? AND job_id = ?", [lock_name(target), ctx.job.id])
+    swaps = [r for r in restore_swap.records(ctx.store).values() if r.get("job_id") == ctx.job.id]
+    if swaps:
+        rec = swaps[-1]
+        if rec.get("phase") in ("building", "built", "switching"):
+            return restore_swap.recover(ctx.cfg.database(target).restore_url(), rec, ctx.store)
+        if rec.get("phase") == "switched":
+            return (
+                f"The restore had switched databases: '{target}' holds the backup, the replaced database is "
+                f"kept as {rec['previous']}. Check the app; `/backup undo {rec['restore_id']}` swaps it back."
+            )
     return (
         f"The target '{target}' may be in maintenance or partly restored. If a pre-restore backup of it was "
         f'listed, `backupbot restore <that id> --target {target} --break-glass --reason "…"` puts it back.'
