@@ -31,7 +31,11 @@ _ORDER = (
     "Backup holds",
     "Versions",
     "Open sessions",
+    "Restore method",
     "Restore mode",
+    "Safety dump",
+    "Will stay",
+    "Will drop",
     "Expected duration",
     "Warnings",
 )

@@ -149,6 +149,13 @@ def preflight(
         warnings.append(f"{len(info.sessions)} open sessions: the restore will wait for them to end")
     mode, why = choose_mode(cfg, target, manifest)
     seconds, basis = estimate(state, manifest.dump_bytes)
+    from engine import restore_card, restore_swap
+
+    try:
+        method, method_why = restore_swap.choose_method(db, url)
+    except RestoreError as exc:
+        method, method_why = "swap", exc.message
+        blocking.append(exc.message)
     largest = ", ".join(f"{name} {human_bytes(size)}" for name, size in info.largest[:3])
     fields = {
         "Backup": f"{manifest.id} ({manifest.kind}, database {manifest.database}, "
@@ -166,7 +173,8 @@ def preflight(
             if info.sessions
             else "none"
         ),
-        "Restore mode": why,
+        "Restore method": restore_card.method_line(method, method_why, db, why),
+        "Safety dump": restore_card.safety_line(db, url),
         "Expected duration": f"about {human_age(seconds)} ({basis})" if seconds is not None else basis,
     }
     return Preflight(
