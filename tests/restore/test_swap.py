@@ -28,8 +28,9 @@ from engine.dump import run_dump
 from engine.manifest import Manifest
 from engine.restore import RestoreRequest, StepRecord, run_restore
 from engine.restore_plan import RestoreFailed, preflight
+from jobs.events import NullReporter, StepResult
 from jobs.status import JobStatus
-from jobs.store import Store
+from jobs.store import Job, Store
 from tests.restore.conftest import write_restore_config
 from tests.support import pg
 from tests.support.s3server import S3Server
@@ -209,18 +210,41 @@ def test_swap_equals_the_backup_keeps_the_previous_and_undo_brings_it_back(swap_
     assert scene.databases() == {scene.target_db}
 
 
-def test_previous_database_is_dropped_after_its_time(swap_scene: SwapScene) -> None:
+class Thread(NullReporter):
+    """What the scheduler posts into job threads."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[int, StepResult]] = []
+
+    def step(self, job: Job, step: StepResult) -> None:
+        self.lines.append((job.id, step))
+
+
+def test_previous_database_is_dropped_after_its_time_with_a_message(swap_scene: SwapScene) -> None:
+    from jobs.scheduler import Scheduler
+
     scene = swap_scene
     set_options(scene, "keep_previous_hours = 2")
     store = scene.store()
-    report = run_restore(scene.cfg, scene.request(), state=store)
+    job = store.create_job("restore", "staging", {"backup_id": scene.backup.id})
+    req = RestoreRequest(scene.backup.id, "staging", "U0DEV", ("U0LEAD1",), "swap test", job_id=job.id)
+    report = run_restore(scene.cfg, req, state=store)
     previous = report.extra["previous_db"]
     assert previous in scene.databases()
-    assert restore_swap.drop_expired(scene.cfg, store, datetime.now(UTC) + timedelta(hours=1)) == []
-    gone = restore_swap.drop_expired(scene.cfg, store, datetime.now(UTC) + timedelta(hours=3))
-    assert [g.database for g in gone] == [previous]
-    assert f"The safety dump {report.safety_id} still holds it." in gone[0].message
+    thread = Thread()
+    scheduler = Scheduler(scene.cfg, store, thread, entries=[])
+    assert scheduler.drop_kept_databases(datetime.now(UTC) + timedelta(hours=1)) == 0
+    assert previous in scene.databases()
+    assert scheduler.drop_kept_databases(datetime.now(UTC) + timedelta(hours=3)) == 1
     assert scene.databases() == {scene.target_db}
+    [(job_id, line)] = thread.lines
+    assert job_id == job.id and line.name == "Kept database dropped"
+    assert (
+        f"{previous} (the database it replaced in restore {report.restore_id}) was dropped after 2 h"
+        in line.detail
+    )
+    assert f"The safety dump {report.safety_id} still holds it." in line.detail
+    assert scheduler.drop_kept_databases(datetime.now(UTC) + timedelta(hours=4)) == 0  # once
     with pytest.raises(Exception, match="cannot be undone by a swap"):
         restore_swap.undo(scene.cfg, store, report.restore_id)
 
