@@ -70,11 +70,13 @@ def announce(cfg: Config, text: str) -> bool:
 
 def _step_line(rec: StepRecord) -> None:
     if rec.status == "running":
-        print(f"[{rec.number}/8] {rec.title} …", file=sys.stderr, flush=True)
+        print(f"[{rec.number}/{rec.total}] {rec.title} …", file=sys.stderr, flush=True)
         return
     took = f" ({rec.seconds:.1f} s)" if rec.seconds is not None else ""
     print(
-        f"[{rec.number}/8] {rec.title}: {rec.status}{took} {rec.detail}".rstrip(), file=sys.stderr, flush=True
+        f"[{rec.number}/{rec.total}] {rec.title}: {rec.status}{took} {rec.detail}".rstrip(),
+        file=sys.stderr,
+        flush=True,
     )
 
 

@@ -18,6 +18,7 @@ SUBCOMMANDS = [
     "commands.cancel",
     "commands.prune",
     "commands.restore",
+    "commands.undo",
     "commands.approve",
     "commands.deny",
 ]

@@ -98,7 +98,7 @@ class _Run:
             request=req,
             backup=backup,
             started_at=started,
-            steps=[StepRecord(i, key, title) for i, (key, title) in enumerate(steps, 1)],
+            steps=[StepRecord(i, key, title, total=len(steps)) for i, (key, title) in enumerate(steps, 1)],
             extra={"method": self.method, "method_why": self.method_why},
         )
         self.on_step = on_step or (lambda s: None)

@@ -250,9 +250,26 @@ def undo_command(restore_id: str) -> str:
     return f'backupbot undo {restore_id} --break-glass --reason "undo {restore_id}"'
 
 
-def undo(cfg: Config, state: RestoreState | None, restore_id: str, now: datetime | None = None) -> str:
+def undo(
+    cfg: Config,
+    state: RestoreState | None,
+    restore_id: str,
+    now: datetime | None = None,
+    *,
+    holder: str = "undo",
+    job_id: int | None = None,
+) -> str:
     """Put the previous database back under the target's name; the undone one is kept as ``_undone_``."""
+    from engine.restore_steps import target_lock
+
     rec = find(state, restore_id)
+    with target_lock(state, rec["target"], f"undo of {restore_id} by {holder}", job_id):
+        return _undo(cfg, state, restore_id, rec, now)
+
+
+def _undo(
+    cfg: Config, state: RestoreState | None, restore_id: str, rec: dict[str, Any], now: datetime | None
+) -> str:
     if rec.get("phase") != "switched":
         raise RestoreError(
             f"restore {restore_id} cannot be undone by a swap: it is {rec.get('phase', 'unknown')}",

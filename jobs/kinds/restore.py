@@ -30,7 +30,10 @@ def _on_step(ctx: JobContext) -> Callable[[StepRecord], None]:
         ctx.reporter.step(
             ctx.job,
             StepResult(
-                name=f"{rec.number}/8 {rec.title}", status=status, duration=rec.seconds, detail=detail
+                name=f"{rec.number}/{rec.total} {rec.title}",
+                status=status,
+                duration=rec.seconds,
+                detail=detail,
             ),  # type: ignore[arg-type]
         )
 
@@ -49,6 +52,8 @@ def run(ctx: JobContext) -> Outcome:
             detail=f"{len(approvers)} of {required} approvals match the backup, target and requester shown.",
             hint="Nothing was changed. Ask for the restore again with `/backup restore`.",
         )
+    if str(params["backup_id"]).startswith(UNDO_PREFIX):
+        return _undo(ctx, str(params["backup_id"])[len(UNDO_PREFIX) :], approvers)
     manifest = get_backup(ctx.cfg, str(params["backup_id"]))
     request = RestoreRequest(
         backup_id=manifest.id,
@@ -94,6 +99,26 @@ def run(ctx: JobContext) -> Outcome:
             "runbook_key": report.runbook_key,
             "mode": report.mode,
         },
+    )
+
+
+UNDO_PREFIX = "undo:"  # an undo request is a restore job whose "backup" is the restore it swaps back
+
+
+def _undo(ctx: JobContext, restore_id: str, approvers: list[str]) -> Outcome:
+    """Swap back a swap restore, after the same approval a restore needs."""
+    with ctx.step("Swap back"):
+        text = restore_swap.undo(
+            ctx.cfg, ctx.store, restore_id, holder=ctx.job.requested_by, job_id=ctx.job.id
+        )
+    ctx.store.audit(ctx.job.id, "restore_undone", ctx.job.requested_by, {"restore_id": restore_id})
+    return Outcome(
+        summary=f"Undid restore `{restore_id}`: {text}",
+        fields=(
+            ("Target", f"`{ctx.job.database}`"),
+            ("Approved by", ", ".join(f"<@{u}>" for u in approvers)),
+        ),
+        data={"undo_of": restore_id},
     )
 
 

@@ -351,3 +351,36 @@ run_restore(cfg, req, state=Store.for_config(cfg), on_progress=lambda t: os.kill
     assert f"The half-built database {rec['new']} was dropped" in interrupted.error["detail"]
     assert scene.databases() == {scene.target_db}
     assert pg.table_checksums(scene.target_url) == before
+
+
+def test_undo_is_asked_for_approved_and_run_like_a_restore(swap_scene: SwapScene) -> None:
+    """`/backup undo ID` posts a request; the requester cannot approve it; after a lead does, the job swaps back."""
+    from commands.base import Invocation
+    from commands.grammar import dispatch
+    from jobs.context import JobContext
+    from jobs.kinds import restore as restore_kind
+
+    scene = swap_scene
+    cfg, store = scene.cfg, scene.store()
+    snapshot = pg.table_checksums(scene.target_url)
+    report = run_restore(cfg, scene.request(), state=store)
+    assert pg.table_checksums(scene.target_url) != snapshot
+
+    def typed(user: str, text: str) -> str:
+        reply = dispatch(text, Invocation(user=user, channel="C1", cfg=cfg, store=store))
+        return (reply.later() if reply.later else reply).text  # type: ignore[union-attr]
+
+    assert "no swap restore with id" in typed("U0DEV", "undo staging-nope")
+    answer = typed("U0DEV", f"undo {report.restore_id}")
+    assert f"swap back {report.restore_id}" in answer
+    job = store.list_jobs(statuses=[JobStatus.AWAITING_APPROVAL])[0]
+    assert job.kind == "restore" and job.params["summary"]["Undo"].startswith(
+        f"swap back restore {report.restore_id}"
+    )
+    assert "you can't approve it" in typed("U0DEV", f"approve {job.id}")
+    assert pg.table_checksums(scene.target_url) != snapshot  # nothing happened yet
+    assert "starts now" in typed("U0LEAD1", f"approve {job.id}")
+    job = store.get_job(job.id)
+    outcome = restore_kind.run(JobContext(cfg=cfg, store=store, job=job, reporter=NullReporter()))
+    assert f"Undid restore `{report.restore_id}`" in outcome.summary
+    assert pg.table_checksums(scene.target_url) == snapshot
