@@ -21,13 +21,13 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters import hooks, pg_databases, pg_inspect, pg_offsets, pg_restore
+from adapters import hooks, pg_databases, pg_inspect, pg_objects, pg_offsets, pg_restore
 from adapters.storage import Storage, open_storage
 from core.config import Config
 from core.errors import BackupbotError, RestoreError
 from core.redact import describe_url, redact
 from core.units import human_bytes
-from engine import restore_swap, runbook
+from engine import restore_card, restore_swap, runbook
 from engine.catalog import get_backup
 from engine.decrypt import iter_plain
 from engine.dump import run_dump
@@ -171,6 +171,7 @@ class _Run:
                     self.url, self.req.target, self.db.restore_sessions, self.db.hook_timeout_seconds
                 )
                 self.writing = True
+                self._empty_if_exact(rec)
                 result = pg_restore.restore_file(
                     self.url,
                     self.req.target,
@@ -185,6 +186,7 @@ class _Run:
                 self.url, self.req.target, self.db.restore_sessions, self.db.hook_timeout_seconds
             )
             self.writing = True
+            self._empty_if_exact(rec)
             result = pg_restore.restore_stream(
                 self.url,
                 self.req.target,
@@ -198,7 +200,20 @@ class _Run:
             if closed
             else ""
         )
-        rec.detail = f"{human_bytes(result.bytes)} {result.mode} ({why}){sessions}{timing}"
+        emptied = self.report.extra.get("emptied")
+        rec.detail = f"{human_bytes(result.bytes)} {result.mode} ({why}){sessions}{timing}" + (
+            f"; emptied first ({emptied})" if emptied else ""
+        )
+
+    def _empty_if_exact(self, rec: StepRecord) -> None:
+        """restore_clean = "exact" (or a safety dump going back): drop everything so the result is the backup."""
+        exact, why = restore_card.exact_clean(self.db, self.backup, self.req.target)
+        if not exact:
+            return
+        gone = pg_objects.reset_contents(self.url)
+        # From here a failure leaves a partly restored target, even when streamed: say so.
+        self.report.mode += ", emptied first"
+        self.report.extra["emptied"] = f"{why}; dropped {len(gone)} schemas and extensions"
 
     def _build(self, rec: StepRecord, mode: str, why: str) -> None:
         """Swap: the backup goes into a new, empty database; the target is not touched."""

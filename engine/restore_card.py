@@ -8,9 +8,11 @@ for a clean restore what stays in the target because the backup does not have it
 
 from __future__ import annotations
 
-from adapters import pg_databases
+from adapters import pg_databases, pg_objects
+from adapters.pg_inspect import ArchiveSummary
 from core.config import DatabaseConfig
 from core.errors import BackupbotError
+from engine.manifest import Manifest
 
 
 def safety_line(db: DatabaseConfig, restore_url: str) -> str:
@@ -47,3 +49,59 @@ def method_line(method: str, why: str, db: DatabaseConfig, mode_why: str) -> str
         )
     exact = " exact (objects only in the target are dropped first)" if db.restore_clean == "exact" else ""
     return f"clean{exact}, in place with pg_restore --clean --if-exists ({why}); staging: {mode_why}"
+
+
+def exact_clean(db: DatabaseConfig, manifest: Manifest, target: str) -> tuple[bool, str]:
+    """(empty the target first?, why): ``restore_clean = "exact"``, or a safety dump going back where it came from.
+
+    Putting a safety dump back is an undo: it must bring back exactly what was there, so
+    what was added since (by the restore it undoes) is dropped, not left behind.
+    """
+    if db.restore_clean == "exact":
+        return True, 'restore_clean = "exact"'
+    if manifest.kind == "pre-restore" and manifest.database == target:
+        return True, "a safety dump of this database goes back exactly as it was"
+    return False, ""
+
+
+def clean_fields(
+    db: DatabaseConfig, url: str, manifest: Manifest, target: str, archive: ArchiveSummary
+) -> tuple[dict[str, str], list[str]]:
+    """Card lines for a clean restore (what is replaced, what stays or is dropped) and blocking problems."""
+    exact, why = exact_clean(db, manifest, target)
+    mine = pg_objects.target_objects(url)
+    extra = pg_objects.only_in_target(archive.objects, mine)
+    names = ", ".join(o.describe() for o in extra[:12]) + (
+        f" and {len(extra) - 12} more" if len(extra) > 12 else ""
+    )
+    replaced = sorted(set(archive.objects) & mine)
+    fields = {
+        "Will replace": f"{len(replaced)} object{'' if len(replaced) == 1 else 's'} the backup also has"
+    }
+    blocking: list[str] = []
+    if exact:
+        fields["Will drop"] = (
+            f"everything else in the target first ({why}): {names}" if extra else f"nothing else ({why})"
+        )
+    else:
+        fields["Will stay"] = (
+            f"{len(extra)} object{'' if len(extra) == 1 else 's'} only in the target, untouched: {names}"
+            if extra
+            else "nothing: the target holds only what the backup has"
+        )
+        parted = pg_objects.partitioned_in_both(url, archive.objects)
+        if parted:
+            blocking.append(
+                f"the target has partitioned tables the backup replaces ({', '.join(parted[:5])}); "
+                'pg_restore --clean cannot drop their partitions\' keys: set restore_clean = "exact" or let the '
+                "restore role create databases (swap)"
+            )
+    return fields, blocking
+
+
+def globals_line(manifest: Manifest) -> str:
+    """Whether the backup carries the roles and memberships (``globals = true``)."""
+    globals_key = getattr(manifest, "globals_key", "")
+    if globals_key:
+        return f"yes: roles and memberships (no passwords) stored beside it ({globals_key})"
+    return "no: the roles it refers to must already exist on the target server (globals = true stores them)"

@@ -175,8 +175,18 @@ def preflight(
         ),
         "Restore method": restore_card.method_line(method, method_why, db, why),
         "Safety dump": restore_card.safety_line(db, url),
+        "Backup has roles": restore_card.globals_line(manifest),
         "Expected duration": f"about {human_age(seconds)} ({basis})" if seconds is not None else basis,
     }
+    if method == "swap":
+        fields["Will overwrite"] = (
+            f"the whole database: {fields['Will overwrite']}; it is renamed, not dropped, and kept "
+            f"{db.keep_previous_hours:g} h"
+        )
+    else:
+        more, blocked = restore_card.clean_fields(db, url, manifest, target, archive)
+        fields.update(more)
+        blocking.extend(blocked)
     return Preflight(
         manifest=manifest,
         target=target,
