@@ -51,6 +51,7 @@ from engine.restore_report import (
     success_state,
 )
 from engine.restore_steps import run_health_checks, target_lock
+from engine.restore_swap_steps import SwapSteps
 
 
 def _hook_env(req: RestoreRequest, restore_id: str, event: str) -> dict[str, str]:
@@ -63,7 +64,7 @@ def _hook_env(req: RestoreRequest, restore_id: str, event: str) -> dict[str, str
     }
 
 
-class _Run:
+class _Run(SwapSteps):
     """One restore in progress: the step machinery around the eight steps."""
 
     def __init__(
@@ -215,62 +216,6 @@ class _Run:
         self.report.mode += ", emptied first"
         self.report.extra["emptied"] = f"{why}; dropped {len(gone)} schemas and extensions"
 
-    def _build(self, rec: StepRecord, mode: str, why: str) -> None:
-        """Swap: the backup goes into a new, empty database; the target is not touched."""
-        names, report = self.names, self.report
-        restore_swap.remember(
-            self.state,
-            report.restore_id,
-            phase="building",
-            target=self.req.target,
-            target_db=names.target,
-            new=names.new,
-            previous=names.previous,
-            job_id=self.req.job_id,
-            safety_id=report.safety_id,
-            backup_id=self.backup.id,
-        )
-        restore_swap.prepare(self.url, names)
-        new_url = pg_databases.with_dbname(self.url, names.new)
-        started = time.monotonic()
-
-        def progress(done: int) -> None:
-            rate = done / max(time.monotonic() - started, 0.001)
-            self.on_progress(
-                f"{human_bytes(done)} of {human_bytes(self.backup.dump_bytes)} · {human_bytes(rate)}/s"
-            )
-
-        chunks = iter_plain(self.cfg, self.backup, self.storage)
-        opts = {"owner": self.db.restore_owner, "maintenance_work_mem": self.db.restore_maintenance_work_mem}
-        if mode == "staged":
-            with pg_restore.staged(chunks, staging_dir(self.cfg), progress) as path:
-                jobs = self.db.restore_jobs if pg_offsets.add_data_offsets(path) else 1
-                result = pg_restore.restore_file(new_url, names.new, path, jobs=jobs, clean=False, **opts)
-        else:
-            result = pg_restore.restore_stream(
-                new_url, names.new, chunks, on_progress=progress, clean=False, **opts
-            )
-        restore_swap.remember(self.state, report.restore_id, phase="built")
-        report.mode = f"swap, {result.mode}"
-        rec.detail = (
-            f"{human_bytes(result.bytes)} into the new database {names.new}, {result.mode} "
-            f"in {result.seconds:.1f} s ({why}); {names.target} not touched"
-        )
-
-    def switch(self, rec: StepRecord) -> None:
-        names = self.names
-        done = restore_swap.switch(
-            self.url, names, self.db, self.state, self.report.restore_id, datetime.now(UTC)
-        )
-        self.switched = True
-        self.report.extra.update(switch_seconds=round(done.seconds, 3), previous_db=names.previous)
-        ended = f", {done.sessions} sessions ended" if done.sessions else ""
-        rec.detail = (
-            f"{names.new} is now {names.target} (owner, settings, grants and comment carried over); "
-            f"the replaced database is kept as {names.previous} for {self.db.keep_previous_hours:g} h; "
-            f"unavailable for {done.seconds:.2f} s{ended}"
-        )
-
     def execute(self) -> RestoreReport:
         req, report = self.req, self.report
         holder = f"restore {report.restore_id} asked by {req.requested_by}" + (
@@ -331,28 +276,6 @@ class _Run:
                 hint="Request it again when ready.",
             )
 
-    def writing_new(self) -> bool:
-        return (
-            restore_swap.records(self.state).get(self.report.restore_id, {}).get("phase")
-            in (
-                "building",
-                "built",
-                "switching",
-            )
-            or self.state is None
-        )
-
-    def _discard(self) -> None:
-        """A swap stopped before its switch: drop the new database (never the target) and say so."""
-        try:
-            restore_swap.discard(self.url, self.names)
-            restore_swap.remember(self.state, self.report.restore_id, phase="discarded")
-        except BackupbotError as exc:
-            self.report.extra["discard_error"] = exc.message
-
-    def _maintenance_ran(self) -> bool:
-        return self.report.step("maintenance_on").status in ("ok", "failed")
-
     def _steps(self) -> None:
         """Every step between the lock and the runbook entry, in the order of ``report.steps``."""
         for rec in self.report.steps[1:-1]:
@@ -385,12 +308,6 @@ class _Run:
 
     def _do_maintenance_off(self, rec: StepRecord) -> None:
         self.hook(rec, "maintenance_off", self.db.maintenance_off)
-
-    def _work_url(self) -> str:
-        """Where migrate and the health checks run: the new database until a swap switched it in."""
-        if self.method == "swap" and not self.switched:
-            return pg_databases.with_dbname(self.url, self.names.new)
-        return self.url
 
     def _do_migrate(self, rec: StepRecord) -> None:
         if not self.db.migrate:

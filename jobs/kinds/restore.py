@@ -87,8 +87,17 @@ def run(ctx: JobContext) -> Outcome:
         ("Runbook", f"`{report.runbook_key}`"),
         ("Duration", f"{sum(s.seconds or 0 for s in report.steps):.0f} s"),
     ]
+    if report.extra.get("method") == "swap":
+        fields.append(
+            (
+                "Undo",
+                f"`/backup undo {report.restore_id}` swaps the replaced database "
+                f"`{report.extra.get('previous_db')}` back while it is kept",
+            )
+        )
     if report.safety_id:
-        fields.append(("Undo", f"`{undo_command(report.safety_id, target, report.restore_id)}`"))
+        label = "Undo from the safety dump" if report.extra.get("method") == "swap" else "Undo"
+        fields.append((label, f"`{undo_command(report.safety_id, target, report.restore_id)}`"))
     return Outcome(
         summary=f"Restored `{manifest.id}` into `{target}`: {report.state}",
         fields=tuple(fields),
