@@ -92,3 +92,5 @@ def delete_backup(cfg: Config, manifest: Manifest, storage: Storage | None = Non
     storage = storage or open_storage(cfg.storage)
     storage.delete(manifest.manifest_key)
     storage.delete(manifest.key)
+    if manifest.globals_key:
+        storage.delete(manifest.globals_key)

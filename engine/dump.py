@@ -31,6 +31,7 @@ from adapters.storage import Storage, open_storage
 from core.config import BACKUP_KINDS, PRE_EVENT_KINDS, Config
 from core.errors import BackupbotError, DumpError, UsageError
 from core.redact import describe_url, redact
+from engine import globals_dump
 from engine.manifest import Manifest, backup_id, manifest_key_for, object_key
 
 log = logging.getLogger(__name__)
@@ -228,6 +229,11 @@ def run_dump(
         raise
     bid = backup_id(database, created_at, kind)
     key = object_key(database, created_at, bid)
+    roles: dict[str, str] = {}
+    if db.globals:
+        sql, roles["globals_note"] = globals_dump.read_globals(url, tool.path)
+        if sql is not None:
+            roles["globals_key"] = globals_dump.store(storage, ring, key, sql)
     log.info("dump %s started: pg_dump pid %s, object %s", bid, proc.pid, key)
 
     try:
@@ -266,11 +272,14 @@ def run_dump(
             migration_head=info.migration_head,
             duration_seconds=round(time.monotonic() - started, 3),
             storage=storage.describe(),
+            **roles,
         )
         try:
             storage.put_bytes(manifest.manifest_key, manifest.to_json(), "application/json")
         except BaseException:
             storage.delete(key)
+            if roles.get("globals_key"):
+                storage.delete(roles["globals_key"])
             raise
     except DumpError:
         raise

@@ -67,6 +67,8 @@ class Manifest:
     migration_head: dict[str, Any] | None = None
     duration_seconds: float = 0.0
     storage: str = ""
+    globals_key: str = ""  # roles and memberships beside the dump (globals = true), if they could be read
+    globals_note: str = ""  # why they are missing when globals = true
     format_version: int = FORMAT_VERSION
 
     @property

@@ -101,7 +101,8 @@ def clean_fields(
 
 def globals_line(manifest: Manifest) -> str:
     """Whether the backup carries the roles and memberships (``globals = true``)."""
-    globals_key = getattr(manifest, "globals_key", "")
-    if globals_key:
-        return f"yes: roles and memberships (no passwords) stored beside it ({globals_key})"
+    if manifest.globals_key:
+        return f"yes: roles and memberships (no passwords) stored beside it ({manifest.globals_key})"
+    if manifest.globals_note:
+        return f"no: {manifest.globals_note}; the roles it refers to must already exist on the target server"
     return "no: the roles it refers to must already exist on the target server (globals = true stores them)"
