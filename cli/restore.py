@@ -86,7 +86,7 @@ def _dry_run(cfg: Config, args: argparse.Namespace, store: Store) -> int:
 
     manifest = get_backup(cfg, args.backup_id)
     pre = preflight(cfg, manifest, args.target, state=store)
-    steps = plan_lines(cfg, args.target, pre.mode)
+    steps = plan_lines(cfg, args.target, pre.mode, pre.method)
     reason = f' --reason "{args.reason}"' if args.reason else ' --reason "…"'
     slack = f"/backup restore {manifest.id} --target {args.target}{reason}"
     glass = f"backupbot restore {manifest.id} --target {args.target} --break-glass{reason}"

@@ -106,3 +106,32 @@ def globals_line(manifest: Manifest) -> str:
     if manifest.globals_note:
         return f"no: {manifest.globals_note}; the roles it refers to must already exist on the target server"
     return "no: the roles it refers to must already exist on the target server (globals = true stores them)"
+
+
+def swap_plan_lines(db: DatabaseConfig, mode: str) -> list[str]:
+    """The nine steps of a swap for the dry run, in the order ``maintenance`` gives them."""
+    from adapters import hooks
+    from engine.restore_swap import steps_for
+
+    def hook(value: object) -> str:
+        return hooks.describe(value) if hooks.is_configured(value) else "skipped (not configured)"  # type: ignore[arg-type]
+
+    how = (
+        f"staged on disk, pg_restore -j {db.restore_jobs}"
+        if mode == "staged"
+        else "streamed, one transaction"
+    )
+    migrate = " ".join(db.migrate) if db.migrate else "skipped"
+    text = {
+        "lock": f"Lock target '{db.name}'",
+        "safety_dump": f"Safety dump of '{db.name}' through its restore URL (kind pre-restore)",
+        "maintenance_on": f"Maintenance on: {hook(db.maintenance_on)}",
+        "restore": f"Restore into a new database on the target's server, no --clean ({how})",
+        "migrate": f"Migrate the new database: {migrate}",
+        "health": f"Health checks on the new database: {'; '.join(db.health_checks) or 'none configured'}",
+        "switch": f"Switch: {db.restore_sessions} open sessions, rename the target to <name>_before_<time> "
+        f"(kept {db.keep_previous_hours:g} h) and the new database into its place",
+        "maintenance_off": f"Maintenance off: {hook(db.maintenance_off)}",
+        "runbook": "Runbook entry: channel, bucket" + (f", {db.runbook_file}" if db.runbook_file else ""),
+    }
+    return [f"{i}. {text[key]}" for i, (key, _) in enumerate(steps_for(db), 1)]

@@ -58,6 +58,7 @@ class Preflight:
     estimate_seconds: float | None
     estimate_basis: str
     fields: dict[str, str] = field(default_factory=dict)
+    method: str = "clean"  # or "swap"
 
     @property
     def ok(self) -> bool:
@@ -198,6 +199,7 @@ def preflight(
         estimate_seconds=seconds,
         estimate_basis=basis,
         fields=fields,
+        method=method,
     )
 
 
@@ -245,9 +247,13 @@ class RestoreFailed(RestoreError):
         self.report = report
 
 
-def plan_lines(cfg: Config, target: str, mode: str) -> list[str]:
-    """The eight steps as they would run for ``target``, with the real commands in them."""
+def plan_lines(cfg: Config, target: str, mode: str, method: str = "clean") -> list[str]:
+    """The steps as they would run for ``target``, with the real commands in them."""
     db = cfg.database(target)
+    if method == "swap":
+        from engine.restore_card import swap_plan_lines
+
+        return swap_plan_lines(db, mode)
 
     def hook(value: object) -> str:
         return hooks.describe(value) if hooks.is_configured(value) else "skipped (not configured)"  # type: ignore[arg-type]

@@ -8,6 +8,7 @@ the kept database goes after its time, and every failure leaves the target servi
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -414,3 +415,31 @@ def test_maintenance_switch_keeps_the_app_up_until_the_renames(swap_scene: SwapS
             1,
         )
     assert pg.table_checksums(scene.target_url) == pg.table_checksums(scene.source_url)
+
+
+def test_cli_shows_the_swap_plan_then_restores_and_undoes(swap_scene: SwapScene) -> None:
+    from tests.engine.conftest import run_cli
+
+    scene = swap_scene
+    before = pg.table_checksums(scene.target_url)
+    dry = run_cli("restore", scene.backup.id, "--target", "staging")
+    assert dry.returncode == 0, dry.stderr
+    assert "4. Restore into a new database on the target's server, no --clean" in dry.stdout
+    assert "7. Switch: terminate open sessions, rename the target to <name>_before_<time>" in dry.stdout
+    assert pg.table_checksums(scene.target_url) == before
+
+    done = run_cli(
+        "--json", "restore", scene.backup.id, "--target", "staging", "--break-glass", "--reason", "t"
+    )
+    assert done.returncode == 0, done.stderr
+    assert "[7/9] Switch databases: ok" in done.stderr
+    restore_id = json.loads(done.stdout)["restore_id"]
+    assert pg.table_checksums(scene.target_url) == pg.table_checksums(scene.source_url)
+
+    shown = run_cli("undo", restore_id)
+    assert shown.returncode == 0 and "Dry run: nothing was changed" in shown.stdout
+    assert pg.table_checksums(scene.target_url) == pg.table_checksums(scene.source_url)
+    undone = run_cli("undo", restore_id, "--break-glass", "--reason", "wrong backup")
+    assert undone.returncode == 0, undone.stderr
+    assert "is back as it was before" in undone.stdout
+    assert pg.table_checksums(scene.target_url) == before
