@@ -443,3 +443,42 @@ def test_cli_shows_the_swap_plan_then_restores_and_undoes(swap_scene: SwapScene)
     assert undone.returncode == 0, undone.stderr
     assert "is back as it was before" in undone.stdout
     assert pg.table_checksums(scene.target_url) == before
+
+
+def test_a_run_killed_inside_the_switch_leaves_the_target_accepting_connections(
+    swap_scene: SwapScene,
+) -> None:
+    """Killed after new connections were refused but before the renames committed: restart undoes the refusal."""
+    from jobs.events import NullReporter
+    from jobs.runner import Runner
+
+    scene = swap_scene
+    before = pg.table_checksums(scene.target_url)
+    store = scene.store()
+    job = store.create_job("restore", "staging", {"backup_id": scene.backup.id})
+    names = restore_swap.names_for(scene.target_db, "staging-20260101T000000Z-restore")
+    restore_swap.remember(
+        store,
+        "staging-20260101T000000Z-restore",
+        phase="switching",
+        target="staging",
+        target_db=names.target,
+        new=names.new,
+        previous=names.previous,
+        job_id=job.id,
+    )
+    with scene.admin() as conn:  # what the dead run had done: built the new database, refused connections
+        pg_databases.create_like(conn, names.new, names.target)
+        pg_databases.set_connections(conn, names.target, False)
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(scene.target_url).close()
+    assert store.transition(
+        job.id, JobStatus.QUEUED, JobStatus.RUNNING, worker=f"{os.uname().nodename}:999999:x"
+    )
+
+    assert [j.id for j in Runner(scene.cfg, store, NullReporter()).recover()] == [job.id]
+    assert (
+        f"{names.target} was not changed and serves under its name" in store.get_job(job.id).error["detail"]
+    )
+    assert scene.databases() == {scene.target_db}
+    assert pg.table_checksums(scene.target_url) == before
