@@ -130,7 +130,7 @@ def recipe_restore(target: str, endpoint: str, bucket: str) -> float:
     return time.monotonic() - t0
 
 
-SIDES = ("recipe", "floor", "swap", "switch", "clean")
+SIDES = ("recipe", "floor", "swap", "switch", "clean", "streamed")
 
 
 def floor_restore(target: str, path: Path) -> None:
@@ -188,11 +188,12 @@ def main() -> int:
             '[databases.bench]\ndump_url_env = "BENCH_URL"\nmigrate = []\n'
             + "".join(
                 f'[databases.{name}]\ndump_url_env = "TARGET_URL"\nrestore_url_env = "TARGET_URL"\nmigrate = []\n'
-                f'restore_jobs = {args.jobs}\nmaintenance_on = ["true"]\nmaintenance_off = ["true"]\n{extra}\n'
+                f'{"" if name == "streamed" else f"restore_jobs = {args.jobs}"}\nmaintenance_on = ["true"]\nmaintenance_off = ["true"]\n{extra}\n'
                 for name, extra in (
                     ("swap", 'restore_method = "swap"'),
                     ("switch", 'restore_method = "swap"\nmaintenance = "switch"'),
                     ("clean", 'restore_method = "clean"'),
+                    ("streamed", 'restore_method = "swap"\nrestore_jobs = 1'),
                 )
             )
         )
@@ -283,6 +284,7 @@ def main() -> int:
                 ("swap", "backupbot swap (new database, renamed in)"),
                 ("switch", 'backupbot swap, maintenance = "switch"'),
                 ("clean", "backupbot clean (pg_restore --clean in place)"),
+                ("streamed", "backupbot swap, streamed (restore_jobs = 1: no staging, no -j)"),
             ):
                 unavailable_s = statistics.median(down[side])
                 sw = f"; switch {statistics.median(switch[side]):.2f} s" if switch[side] else ""

@@ -103,7 +103,12 @@ def buttons(job: Job) -> dict[str, Any]:
                 "Approve",
                 "primary",
                 "Approve this restore?",
-                f"`{target}` will be overwritten with `{backup}` (after a safety dump of it).",
+                (
+                    f"`{target}` will be swapped back to the database restore `{backup[5:]}` replaced "
+                    "(the one serving now is kept for a while)."
+                    if str(backup).startswith("undo:")
+                    else f"`{target}` will be overwritten with `{backup}` (after a safety dump of it)."
+                ),
                 "Approve",
             ),
             _button(
@@ -161,7 +166,10 @@ def _leads(n: int, target: str, more: bool = False) -> str:
 
 
 def _what(job: Job) -> str:
-    return f"restore of `{job.params.get('backup_id', '?')}` into `{job.database or '?'}`"
+    backup = str(job.params.get("backup_id", "?"))
+    if backup.startswith("undo:"):  # an undo request (commands/undo.py)
+        return f"undo of restore `{backup[5:]}` on `{job.database or '?'}`"
+    return f"restore of `{backup}` into `{job.database or '?'}`"
 
 
 def _required(job: Job) -> int:

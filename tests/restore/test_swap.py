@@ -378,6 +378,11 @@ def test_undo_is_asked_for_approved_and_run_like_a_restore(swap_scene: SwapScene
     assert job.kind == "restore" and job.params["summary"]["Undo"].startswith(
         f"swap back restore {report.restore_id}"
     )
+    from bot.restore_render import buttons, console_awaiting
+
+    assert f"undo of restore `{report.restore_id}` on `staging`" in console_awaiting(job)
+    confirm = buttons(job)["elements"][0]["confirm"]["text"]["text"]
+    assert "swapped back" in confirm and "safety dump" not in confirm  # an undo takes none
     assert "you can't approve it" in typed("U0DEV", f"approve {job.id}")
     assert pg.table_checksums(scene.target_url) != snapshot  # nothing happened yet
     assert "starts now" in typed("U0LEAD1", f"approve {job.id}")
