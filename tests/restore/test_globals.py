@@ -11,6 +11,7 @@ from engine import globals_dump
 from engine.catalog import delete_backup
 from engine.dump import run_dump
 from engine.restore_plan import preflight
+from tests.engine.conftest import run_cli
 from tests.restore.conftest import Scene
 from tests.support import pg
 
@@ -42,6 +43,11 @@ def test_roles_are_stored_beside_the_backup_and_named_on_the_card(scene: Scene) 
         assert pre.fields["Backup has roles"] == (
             f"yes: roles and memberships (no passwords) stored beside it ({backup.globals_key})"
         )
+        out = run_cli("decrypt", backup.id, "--roles")
+        assert out.returncode == 0, out.stderr
+        assert f"CREATE ROLE {role};" in out.stdout
+        none = run_cli("decrypt", scene.backup.id, "--roles")
+        assert none.returncode == 2 and "has no roles stored beside it" in none.stderr
         delete_backup(cfg, backup, storage)
         assert not storage.exists(backup.globals_key)
     finally:
