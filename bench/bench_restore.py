@@ -11,10 +11,10 @@ a fresh empty database, several times, side by side:
   * recipe: aws s3 cp s3://…/app.dump - | pg_restore --clean --if-exists
   * floor: pg_restore -j 2 from a local uncompressed file (pg_dump -Fc -Z0 -f, so with data
     offsets): what the server itself needs, with no download, decryption or staging
-  * backupbot restore ID --target T --break-glass, three ways (the whole runbook: lock, safety
+  * backupbot restore ID --target T --break-glass, four ways (the whole runbook: lock, safety
     dump of the target, download + decrypt + stage, pg_restore -j N, runbook entry):
     swap (into a new database, then renamed into place), swap with maintenance = "switch",
-    and clean (in place, pg_restore --clean)
+    clean (in place, pg_restore --clean), and a streamed swap (restore_jobs = 1)
 
 and prints the median wall time of each, the time of backupbot's restore step alone (for
 clean also its two halves: staging the dump, pg_restore), the ratio to the recipe and to the
@@ -289,7 +289,7 @@ def main() -> int:
                 unavailable_s = statistics.median(down[side])
                 sw = f"; switch {statistics.median(switch[side]):.2f} s" if switch[side] else ""
                 row(
-                    f"{what}, whole runbook, -j {args.jobs}",
+                    f"{what}, whole runbook" + ("" if side == "streamed" else f", -j {args.jobs}"),
                     statistics.median(walls[side]),
                     f"{unavailable_s:.1f} s{sw}",
                 )
