@@ -11,7 +11,8 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from adapters import pg_databases, pg_offsets, pg_restore
+from adapters import pg_databases, pg_restore
+from adapters.pg_restore_overlap import restore_overlapped
 from core.errors import BackupbotError
 from core.units import human_bytes
 from engine import restore_swap
@@ -72,9 +73,15 @@ class SwapSteps:
         chunks = iter_plain(self.cfg, self.backup, self.storage)
         opts = {"owner": self.db.restore_owner, "maintenance_work_mem": self.db.restore_maintenance_work_mem}
         if mode == "staged":
-            with pg_restore.staged(chunks, staging_dir(self.cfg), progress) as path:
-                jobs = self.db.restore_jobs if pg_offsets.add_data_offsets(path) else 1
-                result = pg_restore.restore_file(new_url, names.new, path, jobs=jobs, clean=False, **opts)
+            result = restore_overlapped(
+                new_url,
+                names.new,
+                chunks,
+                staging_dir(self.cfg),
+                jobs=self.db.restore_jobs,
+                on_progress=progress,
+                **opts,
+            )
         else:
             result = pg_restore.restore_stream(
                 new_url, names.new, chunks, on_progress=progress, clean=False, **opts
