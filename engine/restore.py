@@ -1,7 +1,8 @@
 """The emergency runbook as one run of ordered steps, each timed and reported.
 
 lock → safety dump → maintenance on → restore → migrate → health checks → maintenance
-off → runbook entry. The order is the point: nothing is overwritten before a
+off → runbook entry (a swap restore, ``restore_swap.py``, restores into a new database and
+adds a switch step after the health checks). The order is the point: nothing is overwritten before a
 ``pre-restore`` dump of the target is stored (so every restore can be undone), and a
 failed step stops the run right there instead of bringing an unmigrated or unchecked
 database back into service. The failure says which step, what state the target is in,
