@@ -50,7 +50,8 @@ def plain(text: str) -> str:
         text = text.replace(code, sub)
     text = re.sub(r"<!subteam\^([A-Z0-9]+)>", r"@\1", text)
     text = re.sub(r"<[@#]([A-Z0-9]+)>", r"@\1", text)
-    return re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"\1", text)
+    text = re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"\1", text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 class ConsoleReporter:

@@ -157,8 +157,11 @@ def run(args: argparse.Namespace) -> int:
             detail="A restore without approval is written to the runbook and announced; it must say why.",
             hint=f'backupbot restore {args.backup_id} --target {args.target} --break-glass --reason "…"',
         )
-    manifest = get_backup(cfg, args.backup_id)
     who = f"{_who()} (break glass)"
+    from jobs.freeze import check_not_frozen
+
+    check_not_frozen(store, args.target, "restore", actor=who)
+    manifest = get_backup(cfg, args.backup_id)
     store.audit(
         None,
         "break_glass_restore_started",

@@ -79,6 +79,9 @@ def handle(req: PruneRequest, inv: Invocation) -> Reply:
             f"Working out what retention keeps for `{req.database}`…", later=lambda: render(req, inv)
         )
     _check_lead(inv, req.database)
+    from jobs.freeze import check_not_frozen
+
+    check_not_frozen(inv.store, req.database, "prune", actor=inv.user)
     return queue_job(inv, "prune", req.database, {"confirm": True}, f"pruning of `{req.database}`")
 
 

@@ -20,6 +20,8 @@ SUBCOMMANDS = [
     "commands.restore",
     "commands.approve",
     "commands.deny",
+    "commands.freeze",
+    "commands.unfreeze",
 ]
 
 

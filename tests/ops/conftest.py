@@ -1,0 +1,3 @@
+"""Operating the bot: freezes, history, metrics, doctor, templates. Fixtures borrowed from other areas."""
+
+from tests.bot.test_console import restore_console  # noqa: F401 - a console with a backup and two targets
