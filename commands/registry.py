@@ -22,6 +22,7 @@ SUBCOMMANDS = [
     "commands.deny",
     "commands.freeze",
     "commands.unfreeze",
+    "commands.history",
 ]
 
 
