@@ -118,6 +118,10 @@ class Runner:
             entry[1].set()
         return entry is not None
 
+    def alive(self) -> bool:
+        """Whether the dispatcher thread is taking jobs (for /healthz)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def running_ids(self) -> list[int]:
         return sorted(self._snapshot())
 
