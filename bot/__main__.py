@@ -23,6 +23,7 @@ from bot.services import Services
 from commands.permissions import GroupDirectory
 from core.config import Config, load_config
 from core.errors import BackupbotError, ConfigError
+from core.logs import configure as configure_logs
 from jobs.approvals import start_expiry_sweeper
 from jobs.runner import Runner
 from jobs.scheduler import start_scheduler
@@ -126,11 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--console", action="store_true", help="the console even when Slack tokens are set")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logs(os.environ.get("LOG_LEVEL", "INFO"))
     try:
         cfg = load_config(args.config)
         store = Store.for_config(cfg)
