@@ -23,6 +23,7 @@ SUBCOMMANDS = [
     "commands.freeze",
     "commands.unfreeze",
     "commands.history",
+    "commands.doctor",
 ]
 
 
