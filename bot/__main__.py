@@ -102,7 +102,9 @@ def _observability(cfg: Config, store: Store, runner: Runner | None, scheduler: 
 
 
 def _console(cfg: Config, store: Store, user: str) -> int:
-    reporter = ConsoleReporter(sys.stdout, cfg.runner.progress_interval_seconds)
+    from jobs.people import names
+
+    reporter = ConsoleReporter(sys.stdout, cfg.runner.progress_interval_seconds, lambda: names(store))
     runner = Runner(cfg, store, reporter).start()
     start_expiry_sweeper(store, cfg, reporter)
     services = Services(

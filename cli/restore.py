@@ -104,8 +104,11 @@ def _dry_run(cfg: Config, args: argparse.Namespace, store: Store) -> int:
         )
         return 0
     print(f"Dry run: nothing was changed. Restoring {manifest.id} into '{args.target}' would:")
+    from jobs.people import names_if_store, plain_mentions
+
+    known = names_if_store(cfg)
     for name, value in pre.fields.items():
-        print(f"  {name + ':':<18} {value}")
+        print(f"  {name + ':':<18} {plain_mentions(value, known)}")
     for text in pre.blocking:
         print(f"  BLOCKED: {text}")
     for text in pre.warnings:

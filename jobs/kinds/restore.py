@@ -21,6 +21,7 @@ from jobs.context import JobContext
 from jobs.events import CONSOLE_CHANNEL, Outcome, StepResult
 from jobs.freeze import check_not_frozen
 from jobs.kinds import JobKind
+from jobs.people import names
 
 
 def _on_step(ctx: JobContext) -> Callable[[StepRecord], None]:
@@ -59,6 +60,7 @@ def run(ctx: JobContext) -> Outcome:
         reason=str(params.get("reason", "")),
         via="console" if job.channel == CONSOLE_CHANNEL else "Slack",
         job_id=job.id,
+        names=tuple(sorted(names(ctx.store).items())),
     )
     try:
         report = run_restore(

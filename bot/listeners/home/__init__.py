@@ -15,6 +15,7 @@ from slack_sdk import WebClient
 
 from bot.home import APPROVE_ACTION, DENY_ACTION, build_home
 from core.redact import redact
+from jobs.people import remember
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ def _clicked(decision: str, ack: Ack, body: dict[str, Any], client: WebClient, c
     ack()
     services = context["services"]
     user = body["user"]["id"]
+    remember(services.store, user, body["user"].get("username") or body["user"].get("name"))
     try:
         value = json.loads(body["actions"][0].get("value") or "{}")
         job_id, binding = int(value["job"]), str(value.get("binding", ""))
