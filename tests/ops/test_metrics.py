@@ -84,3 +84,20 @@ def test_healthz_says_what_is_off(bot_env: dict[str, Any]) -> None:
         assert body == {"ok": True, "runner": "off", "scheduler": "off", "store": "ok"}
     finally:
         bot.stop()
+
+
+def test_health_fails_when_a_thread_died_and_alerts_are_counted(tmp_path: Any) -> None:
+    from bot.metrics import ALERTS_SENT_KEY, health
+    from jobs import schedule_runs
+    from jobs.alerts import announce
+    from jobs.events import Alert, NullReporter
+    from jobs.store import Store
+
+    store = Store(tmp_path / "bb.sqlite3")
+    ok, report = health(store, {"runner": lambda: True, "scheduler": lambda: False})
+    assert not ok and report == {"ok": False, "runner": "alive", "scheduler": "dead", "store": "ok"}
+    schedule_runs.ensure_schema(store)
+    for key in ("a", "b", "a"):  # the second "a" is the same episode: not sent again
+        announce(store, NullReporter(), key, Alert("x"), lambda k=key: store.kv_claim("claim:" + k))
+    assert store.kv_get(ALERTS_SENT_KEY) == 2
+    store.close()
