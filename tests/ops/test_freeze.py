@@ -137,3 +137,27 @@ def test_scheduled_retention_skips_a_frozen_database(tmp_path: Path) -> None:
     assert plain(rep.steps[0].detail).startswith("staging is frozen by @U0LEAD1")
     assert is_frozen(store, "staging") is not None
     store.close()
+
+
+def test_break_glass_and_cli_prune_respect_a_freeze_set_in_slack(restore_console: RestoreConsole) -> None:
+    import subprocess
+    import sys
+
+    from jobs.people import remember
+
+    rc = restore_console
+    store = Store(rc.tmp / "state" / DB_FILE)
+    remember(store, "U0LEAD1", "lead.bo")
+    store.close()
+    rc.run('/as U0LEAD1\nfreeze scratch --reason "audit"\n')
+    for args in (
+        ["restore", "latest:app", "--target", "scratch", "--break-glass", "--reason", "now"],
+        ["prune", "--database", "scratch", "--confirm"],
+    ):
+        out = subprocess.run(
+            [sys.executable, "-m", "cli", *args], cwd=rc.tmp, env=rc.env, capture_output=True, text=True, timeout=120
+        )
+        assert out.returncode == 1, out.stderr
+        assert "ERROR: 'scratch' is frozen: no " in out.stderr
+        assert re.search(r'DETAIL: scratch was frozen by @lead\.bo since .+ UTC: "audit"\.', out.stderr), out.stderr
+    assert rc.job(1).status == JobStatus.SUCCEEDED  # the console's backup; nothing else ran
