@@ -9,6 +9,7 @@ which the store remembers.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -67,8 +68,6 @@ class Preflight:
 
 def _person(who: str) -> str:
     """A Slack user id as a mention (Slack shows the name; the console and CLI put the name back)."""
-    import re
-
     return f"<@{who}>" if re.fullmatch(r"[UW][A-Z0-9]+", who or "") else (who or "?")
 
 def staging_dir(cfg: Config) -> str:

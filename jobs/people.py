@@ -10,6 +10,7 @@ the state directory can say "ana (U0DEV)" instead of "U0DEV".
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -36,8 +37,6 @@ def remember(store: Store, user_id: str, name: str | None) -> None:
 
 def names(store: Store) -> dict[str, str]:
     rows = store.db.query("SELECT key, value FROM kv WHERE key LIKE ?", [KEY_PREFIX + "%"])
-    import json
-
     return {r["key"][len(KEY_PREFIX) :]: str(json.loads(r["value"])) for r in rows}
 
 
