@@ -49,3 +49,27 @@ def test_history_says_who_asked_who_decided_and_how_it_ended(restore_console: Re
     # the dump that made the backup is app's history
     app = rc.run("history app\n")
     assert _entries(app, "History of `app` (newest first, 2 shown)")[1] == "job 1 · @U0DEV asked for a dump of app"
+
+
+def test_text_people_typed_cannot_ping_the_channel(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from commands.base import Invocation
+    from commands.grammar import dispatch
+    from core.config import parse_config
+    from jobs.store import Store
+
+    cfg = parse_config(
+        {
+            "storage": {"url": (tmp_path / "store").as_uri()},
+            "databases": {"prod": {"dump_url_env": "X", "approvers": ["U0LEAD1"]}},
+        },
+        "test.toml",
+    )
+    store = Store(tmp_path / "bb.sqlite3")
+    store.create_job("dump", "prod", {"reason": "<!channel> & <https://evil|click>"}, requested_by="U0DEV")
+    inv = Invocation(user="U0LEAD1", channel="C1", cfg=cfg, store=store)
+    frozen = dispatch('freeze prod --reason "<!here> incident"', inv).text
+    assert "&lt;!here&gt; incident" in frozen and "<!here>" not in frozen
+    text = dispatch("history prod", inv).text
+    assert "&lt;!channel&gt; &amp; &lt;https://evil|click&gt;" in text and "<!channel>" not in text
+    assert "<@U0LEAD1> froze prod (&quot;" not in text and '<@U0LEAD1> froze prod ("&lt;!here&gt; incident")' in text
+    store.close()
