@@ -34,7 +34,7 @@ def test_a_freeze_refuses_restores_and_prunes_with_its_reason_until_unfrozen(
         f'freeze scratch --reason "{REASON}"\n'
         f'/as U0LEAD1\nfreeze scratch --reason "{REASON}"\nfreeze scratch --reason "again"\n'
         "/as U0DEV\nrestore latest app --target scratch\ndump scratch\n"
-        "/as U0LEAD1\nprune scratch --confirm\n/as U0DEV\nunfreeze scratch\n"
+        "/as U0LEAD1\nprune scratch --confirm\nprune scratch\n/as U0DEV\nunfreeze scratch\n"
     )
     text = "\n".join(lines)
     assert "[!] only a lead of 'scratch' may freeze it" in lines
@@ -50,6 +50,7 @@ def test_a_freeze_refuses_restores_and_prunes_with_its_reason_until_unfrozen(
         assert re.fullmatch("scratch was " + WHO + r"\. Nothing was changed\. Backups still run\.", lines[i + 1])
         assert lines[i + 2] == "When the incident or audit is over, one of its leads runs `/backup unfreeze scratch`."
     assert "[!] only a lead of 'scratch' may unfreeze it" in lines
+    assert re.search(r"`scratch` is " + WHO + r": `--confirm` is refused until it is unfrozen\.", text), text
     # dumps keep running; nothing else was queued
     assert re.search(r"\[job 2\] done: Backup `scratch-\d{8}T\d{6}Z-manual` stored", text), text
     assert not any(line.startswith("[job 3]") for line in lines), text
