@@ -30,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     from cli.restore import _who, announce
     from engine import restore_swap
+    from jobs.freeze import check_not_frozen
     from jobs.store import Store
 
     cfg = load_config(args.config)
@@ -53,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
             hint=f'backupbot undo {args.restore_id} --break-glass --reason "…"',
         )
     who = f"{_who()} (break glass)"
+    check_not_frozen(store, str(rec["target"]), "undo", actor=who)
     store.audit(None, "break_glass_undo_started", who, {"restore_id": args.restore_id, "reason": args.reason})
     text = restore_swap.undo(cfg, store, args.restore_id, holder=who)
     store.audit(None, "break_glass_undo_succeeded", who, {"restore_id": args.restore_id})

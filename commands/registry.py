@@ -21,6 +21,10 @@ SUBCOMMANDS = [
     "commands.undo",
     "commands.approve",
     "commands.deny",
+    "commands.freeze",
+    "commands.unfreeze",
+    "commands.history",
+    "commands.doctor",
 ]
 
 

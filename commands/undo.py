@@ -42,11 +42,13 @@ def _prepare(req: UndoCommand, inv: Invocation) -> Reply:
     from commands.grammar import error_text
     from engine import restore_swap
     from jobs.approvals import create_request, leads_text
+    from jobs.freeze import check_not_frozen
     from jobs.kinds.restore import UNDO_PREFIX
 
     try:
         rec = restore_swap.find(inv.store, req.restore_id)
         target = str(rec["target"])
+        check_not_frozen(inv.store, target, "undo", actor=inv.user)
         if rec.get("phase") != "switched":
             raise BackupbotError(
                 f"restore {req.restore_id} cannot be swapped back: it is {rec.get('phase', 'unknown')}",

@@ -372,6 +372,13 @@ def test_undo_is_asked_for_approved_and_run_like_a_restore(swap_scene: SwapScene
         return (reply.later() if reply.later else reply).text  # type: ignore[union-attr]
 
     assert "no swap restore with id" in typed("U0DEV", "undo staging-nope")
+    from jobs.freeze import freeze, unfreeze
+
+    freeze(store, "staging", "U0LEAD1", "audit")
+    assert "'staging' is frozen: no undo until a lead unfreezes it" in typed(
+        "U0DEV", f"undo {report.restore_id}"
+    )
+    unfreeze(store, "staging", "U0LEAD1")
     answer = typed("U0DEV", f"undo {report.restore_id}")
     assert f"swap back {report.restore_id}" in answer
     job = store.list_jobs(statuses=[JobStatus.AWAITING_APPROVAL])[0]
