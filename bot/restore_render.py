@@ -28,6 +28,7 @@ _ORDER = (
     "Backup",
     "Target",
     "Will overwrite",
+    "Will replace",
     "Backup holds",
     "Versions",
     "Open sessions",

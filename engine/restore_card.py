@@ -75,10 +75,19 @@ def clean_fields(
         f" and {len(extra) - 12} more" if len(extra) > 12 else ""
     )
     replaced = sorted(set(archive.objects) & mine)
+    tables = sum(1 for o in replaced if o.kind == "TABLE")
+    all_tables = sum(1 for o in mine if o.kind == "TABLE")
     fields = {
-        "Will replace": f"{len(replaced)} object{'' if len(replaced) == 1 else 's'} the backup also has"
+        "Will replace": f"{len(replaced)} object{'' if len(replaced) == 1 else 's'} the backup also has "
+        f"({tables} of the target's {all_tables} table{'' if all_tables == 1 else 's'}); "
+        + ("everything else is dropped first" if exact else "nothing else is touched")
     }
     blocking: list[str] = []
+    if not exact:  # not every table of the target: only those the backup has too
+        fields["Will overwrite"] = (
+            f"{tables} of the target's {all_tables} table{'' if all_tables == 1 else 's'} "
+            "(those the backup also has) and the backup's other objects"
+        )
     if exact:
         fields["Will drop"] = (
             f"everything else in the target first ({why}): {names}" if extra else f"nothing else ({why})"

@@ -33,6 +33,8 @@ def test_card_lists_what_stays_and_the_restore_leaves_it(scene: Scene) -> None:
     assert pre.fields["Restore method"].startswith(
         'clean, in place with pg_restore --clean --if-exists (restore_method = "clean")'
     )
+    assert pre.fields["Will overwrite"].startswith("3 of the target's 4 tables (those the backup also has)")
+    assert pre.fields["Will replace"].endswith("(3 of the target's 4 tables); nothing else is touched")
     stay = pre.fields["Will stay"]
     assert stay.startswith("2 objects only in the target, untouched:")
     assert "function public.only_fn" in stay and "table public.added_by_a_migration" in stay
