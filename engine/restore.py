@@ -340,7 +340,13 @@ class _Run(SwapSteps):
     def _next(self, failed: str | None) -> tuple[str | None, str | None]:
         if self.method == "swap":
             return restore_swap.next_action(
-                failed, self.db, self.report.safety_id, self.req.target, self.report.restore_id, self.switched
+                failed,
+                self.db,
+                self.report.safety_id,
+                self.req.target,
+                self.report.restore_id,
+                self.switched,
+                self._maintenance_ran(),
             )
         return next_action(failed, self.db, self.report.safety_id, self.req.target, self.report.restore_id)
 

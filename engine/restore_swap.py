@@ -125,6 +125,7 @@ def next_action(
     target: str,
     restore_id: str,
     switched: bool,
+    in_maintenance: bool = True,
 ) -> tuple[str | None, str | None]:
     """(what to do next, the undo command) for a swap stopped at ``failed``; undo only once switched."""
     from adapters import hooks
@@ -140,7 +141,7 @@ def next_action(
             f"the data is in place; bring the app back by hand (`{off}`), or swap back with `{undo}`.",
             undo,
         )
-    back = f", then take the app out of maintenance (`{off}`)" if off else ""
+    back = f", then take the app out of maintenance (`{off}`)" if off and in_maintenance else ""
     return (
         f"the target was not changed and still serves under its name: fix the cause above{back}, "
         "and request the restore again.",

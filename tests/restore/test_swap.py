@@ -494,3 +494,18 @@ def test_a_run_killed_inside_the_switch_leaves_the_target_accepting_connections(
     )
     assert scene.databases() == {scene.target_db}
     assert pg.table_checksums(scene.target_url) == before
+
+
+def test_switch_mode_failure_before_maintenance_does_not_send_people_to_end_it(
+    swap_scene: SwapScene, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scene = swap_scene
+    set_options(scene, 'maintenance = "switch"')
+    monkeypatch.setenv("HOOK_FAIL_MIGRATE", "3")
+    before = pg.table_checksums(scene.target_url)
+    with pytest.raises(RestoreFailed) as err:
+        run_restore(scene.cfg, scene.request(), state=scene.store())
+    _assert_unchanged(scene, before, err.value)
+    assert (scene.tmp / "hooks.log").read_text().splitlines() == ["migrate"]  # the app never left service
+    assert "maintenance" not in err.value.render().split("Target state:")[1].split("\n")[0]
+    assert "maintenance" not in (err.value.hint or "")
