@@ -97,7 +97,7 @@ class XmlCheck:
         except DefusedXmlException as exc:
             self.problem = f"unsafe XML: {type(exc).__name__} at line {self._line()}"
         except ParseError as exc:
-            line, column = exc.position
+            line, column = exc.position[0], exc.position[1] + 1  # expat counts columns from 0
             reason = str(exc).split(":")[0]
             self.problem = f"malformed XML: {reason} at line {line}, column {column}"
 
