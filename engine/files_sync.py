@@ -171,7 +171,10 @@ def sync_files(
     previous = run_at(storage, skip_damaged=True)
     before = {e.path: e for e in previous.files} if previous else {}
     storage.check_writable()
-    rid, created_at = _unique_id(storage, (now or datetime.now(UTC)).astimezone(UTC))
+    start = (now or datetime.now(UTC)).astimezone(UTC)
+    if previous is not None and previous.created_at >= start:
+        start = previous.created_at + timedelta(seconds=1)  # a clock that went back: stay the newest record
+    rid, created_at = _unique_id(storage, start)
 
     result = SyncResult(run=previous, wrote_manifest=False)
     entries: list[FileEntry] = []
