@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot.listeners.actions.jobs import retry_clicked
+from bot.services import Services
+from commands.permissions import GroupDirectory
 from jobs.scheduler import Scheduler, entries_from_config
 from jobs.status import JobStatus
 from tests.scheduler.conftest import ALERTS, JOBS, SimClock
@@ -91,3 +94,24 @@ def test_nightly_files_sync_and_check_after_the_backups_and_alerts(
     sync_alert = fake_slack.messages(ALERTS)[-1]
     assert f"Scheduled files sync failed (job {sync3.id})" in sync_alert.text
     assert "cannot read the application's bucket" in sync_alert.text and "NoSuchBucket" in sync_alert.text
+
+    # the bucket is back; Retry on the alert re-runs the nightly sync, and on-call hear it works again
+    s3.create_bucket(Bucket=app)
+    s3.put_object(Bucket=app, Key="app/xml/a.xml", Body=b"<a/>")
+    services = Services(
+        cfg=cfg, store=bot.store, reporter=bot.reporter, directory=GroupDirectory(None), runner=bot.runner
+    )
+    replies: list[dict[str, Any]] = []
+    button = next(b for b in sync_alert.blocks if b["type"] == "actions")["elements"][0]
+    retry_clicked(
+        lambda *a, **k: None,
+        {"actions": [{"value": button["value"]}], "user": {"id": "U1"}, "channel": {"id": ALERTS}},
+        {"services": services},  # type: ignore[arg-type]
+        lambda **kw: replies.append(kw),
+    )
+    assert "retry of job" in replies[0]["text"]
+    retry = bot.store.list_jobs(kind="files_sync", limit=1)[0]
+    assert bot.wait_job(retry).status == JobStatus.SUCCEEDED
+    scheduler.tick()
+    bot.flush()
+    assert "Scheduled files sync works again" in fake_slack.messages(ALERTS)[-1].text
