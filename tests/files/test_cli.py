@@ -44,6 +44,9 @@ def test_sync_list_restore_at_a_date_and_verify_from_the_cli(
     run_cli("files", "restore", "xml/invoice.xml", "-o", str(out), "--force", check=True)
     assert out.read_bytes() == b"<invoice>v2</invoice>"
 
+    piped = run_cli("files", "restore", "xml/invoice.xml", "--at", today, "-o", "-", check=True)
+    assert piped.stdout == "<invoice>v1</invoice>" and "(verified)" in piped.stderr
+
     missing = run_cli("files", "restore", "xml/invoic.xml", "-o", str(tmp_path / "x"))
     assert missing.returncode == 1 and "is not in the files backup" in missing.stderr
     assert "Did you mean xml/invoice.xml?" in missing.stderr

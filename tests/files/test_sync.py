@@ -163,3 +163,20 @@ def list_run_ids_of(setup: Any) -> list[str]:
 def load_run_from_bucket(setup: Any) -> Any:
     storage = storage_of(setup)
     return load_run(storage, list_run_ids(storage)[-1])
+
+
+def test_a_file_deleted_at_the_source_drops_out_but_stays_restorable(
+    files_setup: FilesFactory, tmp_path: Any
+) -> None:
+    setup = files_setup()
+    setup.put("certs/retired.pem", certs.pem("retired", 30))
+    setup.put("xml/a.xml", b"<a/>")
+    t1 = datetime(2026, 11, 1, 4, 30, tzinfo=UTC)
+    sync_files(setup.cfg, now=t1)
+    setup.client().delete_object(Bucket=setup.app_bucket, Key="app/certs/retired.pem")  # the app removed it
+    result = sync_files(setup.cfg, now=t1 + timedelta(days=1))
+    assert result.gone == ["certs/retired.pem"] and result.copied == [] and result.wrote_manifest
+    assert [f.path for f in result.run.files] == ["xml/a.xml"]
+    out = tmp_path / "retired.pem"
+    restore_file(setup.cfg, "certs/retired.pem", str(out), at=t1 + timedelta(hours=1))
+    assert out.read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")
