@@ -180,3 +180,25 @@ def test_a_file_deleted_at_the_source_drops_out_but_stays_restorable(
     out = tmp_path / "retired.pem"
     restore_file(setup.cfg, "certs/retired.pem", str(out), at=t1 + timedelta(hours=1))
     assert out.read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")
+
+
+def test_a_large_file_is_streamed_in_parts_and_comes_back_exactly(
+    files_setup: FilesFactory, tmp_path: Any
+) -> None:
+    setup = files_setup()
+    text = setup.cfg_path.read_text().replace("[storage]\n", "[storage]\npart_size_mb = 5\n", 1)
+    setup.cfg_path.write_text(text)
+    body = (
+        b"<ledger>\n"
+        + b"".join(
+            b"<row>%s</row>\n" % hashlib.sha256(b"%d" % i).hexdigest().encode() for i in range(200_000)
+        )
+        + b"</ledger>\n"
+    )
+    assert len(body) > 15_000_000
+    setup.put("xml/ledger.xml", body)
+    [entry] = sync_files(setup.cfg).run.files
+    assert entry.stored_bytes > 5 * 1024 * 1024  # more than one part: the multipart path
+    out = tmp_path / "ledger.xml"
+    restore_file(setup.cfg, "xml/ledger.xml", str(out))
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == hashlib.sha256(body).hexdigest() == entry.sha256
