@@ -32,7 +32,7 @@ from adapters.storage.source import SourceBucket, SourceChanged, open_source
 from core.config import Config
 from core.config_types import FilesConfig
 from core.errors import BackupbotError, ConfigError
-from engine.files_manifest import FileEntry, FilesRun, data_key, run_at, run_id, run_key
+from engine.files_manifest import DATA_PREFIX, FileEntry, FilesRun, data_key, run_at, run_id, run_key
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ def _unique_id(storage: Storage, start: datetime) -> tuple[str, datetime]:
     stamp = start.replace(microsecond=0)
     for _ in range(30):
         rid = run_id(stamp)
-        if not storage.exists(run_key(rid)) and not any(True for _ in storage.list(data_key(rid, ""))):
+        if not storage.exists(run_key(rid)) and not any(True for _ in storage.list(f"{DATA_PREFIX}{rid}/")):
             return rid, stamp
         stamp += timedelta(seconds=1)
     return run_id(stamp), stamp
@@ -208,7 +208,7 @@ def sync_files(
     result.gone = sorted(set(before) - set(listing))
     result.seconds = round(time.monotonic() - started, 3)
 
-    if result.copied or result.gone or previous is None:
+    if result.copied or result.gone or (previous is None and not result.errors):
         run = FilesRun(
             id=rid,
             created_at=created_at,

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from adapters.crypto import load_keyring
+from adapters.crypto import KeyRing, load_keyring
 from adapters.storage import Storage, open_storage
 from core.config import Config
 from core.errors import BackupbotError
@@ -57,7 +57,7 @@ def _cert(c: CertInfo) -> dict[str, str]:
     return {"path": c.path, "subject": c.subject, "not_after": c.not_after.isoformat()}
 
 
-def check_entry(cfg: Config, storage: Storage, ring: object, entry: FileEntry) -> Finding:
+def check_entry(cfg: Config, storage: Storage, ring: KeyRing, entry: FileEntry) -> Finding:
     """Decrypt one copy and judge it; every failure becomes the finding's problem, never an exception."""
     files = files_config(cfg)
     kind = kind_of(files, entry.path)
@@ -66,7 +66,7 @@ def check_entry(cfg: Config, storage: Storage, ring: object, entry: FileEntry) -
     held = bytearray()
     too_big = False
     try:
-        for block in iter_file_plain(storage, ring, entry):  # type: ignore[arg-type]
+        for block in iter_file_plain(storage, ring, entry):
             if xml is not None:
                 xml.feed(block)
             elif kind == "certificate" and not too_big:

@@ -14,7 +14,7 @@ from engine.files_restore import restore_file
 from engine.files_sync import FilesSyncError, sync_files
 from tests.files.conftest import FilesFactory
 from tests.support import certs
-from tests.support.s3proxy import S3Proxy
+from tests.support.s3proxy import S3Proxy, s3_error
 
 
 class RecordingProxy(S3Proxy):
@@ -202,3 +202,38 @@ def test_a_large_file_is_streamed_in_parts_and_comes_back_exactly(
     out = tmp_path / "ledger.xml"
     restore_file(setup.cfg, "xml/ledger.xml", str(out))
     assert hashlib.sha256(out.read_bytes()).hexdigest() == hashlib.sha256(body).hexdigest() == entry.sha256
+
+
+class FailingReads(RecordingProxy):
+    """The app's bucket answers 503 to every object read while ``failing`` is set; listings work."""
+
+    failing = True
+
+    def intercept(self, command: str, query: dict[str, list[str]]) -> tuple[int, bytes] | None:
+        super().intercept(command, query)
+        if self.failing and command == "GET" and "list-type" not in query:
+            return 503, s3_error("SlowDown", "injected")
+        return None
+
+
+def test_a_failing_app_bucket_fails_the_sync_records_nothing_and_the_next_run_copies(
+    files_setup: FilesFactory, s3_server: Any
+) -> None:
+    proxy = FailingReads(s3_server.endpoint_url)
+    try:
+        setup = files_setup("max_attempts = 2\n")
+        text = setup.cfg_path.read_text()
+        head, _, tail = text.partition("[files]")
+        setup.cfg_path.write_text(head + "[files]" + tail.replace(s3_server.endpoint_url, proxy.endpoint_url))
+        setup.put("xml/a.xml", b"<a/>")
+        setup.put("certs/b.pem", certs.pem("b", 50))
+        with pytest.raises(FilesSyncError) as caught:
+            sync_files(setup.cfg)
+        assert caught.value.message == "2 of 2 application file(s) could not be copied"
+        assert "storage kept failing to read" in (caught.value.detail or "")
+        assert list_run_ids_of(setup) == [] and setup.backup_keys("bb/files/") == []
+        assert {cmd for cmd, _ in proxy.take()} == {"GET"}
+        proxy.failing = False
+        assert sorted(sync_files(setup.cfg).copied) == ["certs/b.pem", "xml/a.xml"]
+    finally:
+        proxy.stop()
