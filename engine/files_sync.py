@@ -95,11 +95,30 @@ def _source_error(err: BackupbotError, files: FilesConfig) -> BackupbotError:
     )
 
 
+def _cancelled(copied: int) -> FilesSyncError:
+    return FilesSyncError(
+        "the files sync was cancelled",
+        detail=f"{copied} file(s) had been copied; they are not recorded, and the copy under way was aborted.",
+        hint="Run it again; it copies what is still missing.",
+    )
+
+
+class _Cancelled(FilesSyncError):
+    """Raised inside a copy so the upload is aborted; never recorded as a failed file."""
+
+
 def _copy_stream(
-    source: SourceBucket, info: ObjectInfo, encryptor: Encryptor, sha: hashlib._Hash, counter: list[int]
+    source: SourceBucket,
+    info: ObjectInfo,
+    encryptor: Encryptor,
+    sha: hashlib._Hash,
+    counter: list[int],
+    cancel: threading.Event | None,
 ) -> Iterator[bytes]:
     cobj = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_checksum=True).compressobj()
     for block in source.read(info.key, info.etag):
+        if cancel is not None and cancel.is_set():
+            raise _Cancelled("the files sync was cancelled")
         sha.update(block)
         counter[0] += len(block)
         out = cobj.compress(block)
@@ -109,7 +128,14 @@ def _copy_stream(
     yield from encryptor.finalize()
 
 
-def copy_one(storage: Storage, source: SourceBucket, ring: KeyRing, info: ObjectInfo, rid: str) -> FileEntry:
+def copy_one(
+    storage: Storage,
+    source: SourceBucket,
+    ring: KeyRing,
+    info: ObjectInfo,
+    rid: str,
+    cancel: threading.Event | None = None,
+) -> FileEntry:
     """Stream one object from the app's bucket to ``files/data/{rid}/…``; re-read once if it changed meanwhile."""
     for attempt in (1, 2):
         encryptor = Encryptor(ring, DEFAULT_CHUNK_SIZE)
@@ -117,7 +143,7 @@ def copy_one(storage: Storage, source: SourceBucket, ring: KeyRing, info: Object
         counter = [0]
         key = data_key(rid, info.key)
         try:
-            put = storage.put_stream(key, _copy_stream(source, info, encryptor, sha, counter))
+            put = storage.put_stream(key, _copy_stream(source, info, encryptor, sha, counter, cancel))
         except SourceChanged:
             if attempt == 2:
                 raise
@@ -187,15 +213,13 @@ def sync_files(
             result.unchanged += 1
             continue
         if cancel is not None and cancel.is_set():
-            raise FilesSyncError(
-                "the files sync was cancelled",
-                detail=f"{len(result.copied)} file(s) had been copied; they are not recorded.",
-                hint="Run it again; it copies what is still missing.",
-            )
+            raise _cancelled(len(result.copied))
         if on_progress is not None:
             on_progress(f"copying {n} of {len(todo)}: {path}")
         try:
-            entry = copy_one(storage, source, ring, info, rid)
+            entry = copy_one(storage, source, ring, info, rid, cancel)
+        except _Cancelled:
+            raise _cancelled(len(result.copied)) from None
         except BackupbotError as err:
             log.warning("files sync: %s not copied: %s", path, err.message)
             result.errors.append({"path": path, "message": err.message})

@@ -237,3 +237,17 @@ def test_a_failing_app_bucket_fails_the_sync_records_nothing_and_the_next_run_co
         assert sorted(sync_files(setup.cfg).copied) == ["certs/b.pem", "xml/a.xml"]
     finally:
         proxy.stop()
+
+
+def test_a_cancelled_sync_stops_mid_copy_and_leaves_nothing(files_setup: FilesFactory) -> None:
+    setup = files_setup()
+    setup.put("xml/a.xml", b"<a/>")
+    setup.put("xml/b.xml", b"<b/>")
+    cancel = threading.Event()
+    with pytest.raises(FilesSyncError, match="cancelled") as caught:
+        sync_files(
+            setup.cfg, cancel=cancel, on_progress=lambda _text: cancel.set()
+        )  # pressed during the first copy
+    assert "0 file(s) had been copied" in (caught.value.detail or "")
+    assert setup.backup_keys("bb/files/") == []
+    assert not setup.client().list_multipart_uploads(Bucket=setup.backup_bucket).get("Uploads")
