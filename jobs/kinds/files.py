@@ -53,8 +53,13 @@ def run_sync(ctx: JobContext) -> Outcome:
         summary = (
             f"Copied {len(result.copied)} new or changed file(s) of the app's {result.total} into the backup"
         )
-    elif result.wrote_manifest:
-        summary = f"Recorded the app's {result.total} file(s); files gone from the source are noted"
+    elif result.gone:
+        summary = (
+            f"No new or changed files; {len(result.gone)} file(s) gone from the app's bucket are noted "
+            "(their copies are kept)"
+        )
+    elif result.total == 0:
+        summary = "The app's bucket holds no files under the configured prefixes"
     else:
         summary = f"Nothing changed in the app's bucket: all {result.total} file(s) were already backed up"
     fields = [
