@@ -19,8 +19,6 @@ from jobs.context import JobContext
 from jobs.events import Alert, Outcome
 from jobs.kinds import JobKind
 
-SHOW = 15  # names in one message; the CLI lists all
-
 
 class FilesCheckFailed(BackupbotError):
     """The backup of the app's files holds files that do not decrypt, match, parse or load."""
@@ -31,10 +29,6 @@ def safe(text: str, limit: int = 200) -> str:
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("`", "'")
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _more(total: int, shown: int, command: str) -> list[str]:
-    return [f"… and {total - shown} more (`{command}` lists all)"] if total > shown else []
 
 
 def run_sync(ctx: JobContext) -> Outcome:
@@ -69,10 +63,8 @@ def run_sync(ctx: JobContext) -> Outcome:
         ("Record", record),
     ]
     if result.copied:
-        names = [f"`{safe(p)}`" for p in result.copied[:SHOW]]
-        fields.append(
-            ("New or changed", "\n".join(names + _more(len(result.copied), SHOW, "backupbot files list")))
-        )
+        names = fit([("", [f"`{safe(p)}`" for p in result.copied])], FIELD_BUDGET, "backupbot files list")
+        fields.append(("New or changed", "\n".join(names)))
     if result.gone:
         fields.append(("Gone from the source (copies kept)", str(len(result.gone))))
     return Outcome(
@@ -89,8 +81,47 @@ def run_sync(ctx: JobContext) -> Outcome:
     )
 
 
-def _cert_lines(certs: list[Any], limit: int) -> list[str]:
-    return [f"`{safe(c.path)}` — {safe(c.subject, 120)} — {c.not_after:%Y-%m-%d}" for c in certs[:limit]]
+DETAIL_BUDGET = 2400  # Slack refuses a section text over 3000 characters; message and hint share it
+FIELD_BUDGET = 1900  # ... and a section field over 2000
+
+
+def fit(
+    sections: list[tuple[str, list[str]]], budget: int, command: str = "backupbot files verify"
+) -> list[str]:
+    """Headed lists cut to ``budget`` characters, each cut list ending in how many more there are.
+
+    A list with no room even for its heading and "… and N more" is left out; the counts
+    line above the lists still says how many it had.
+    """
+    out: list[str] = []
+    used = 0
+
+    def more(n: int) -> str:
+        return f"… and {n} more (`{command}` lists all)"
+
+    for heading, lines in sections:
+        if not lines:
+            continue
+        head = len(heading) + 1 if heading else 0
+        if used + head + len(more(len(lines))) + 1 > budget:
+            continue
+        if heading:
+            out.append(heading)
+            used += head
+        for n, line in enumerate(lines):
+            rest = more(len(lines) - n)
+            last = n == len(lines) - 1
+            if used + len(line) + 1 + (0 if last else len(rest) + 1) > budget:
+                out.append(rest)
+                used += len(rest) + 1
+                break
+            out.append(line)
+            used += len(line) + 1
+    return out
+
+
+def _cert_lines(certs: list[Any]) -> list[str]:
+    return [f"`{safe(c.path)}` — {safe(c.subject, 120)} — {c.not_after:%Y-%m-%d}" for c in certs]
 
 
 def report_lines(report: Any) -> tuple[str, list[str]]:
@@ -102,19 +133,17 @@ def report_lines(report: Any) -> tuple[str, list[str]]:
         f"{len(report.bad)} bad; {len(report.expired)} certificate(s) expired, "
         f"{len(report.expiring)} expire within {report.warning_days} days."
     )
-    lines = []
-    if report.bad:
-        lines.append("Bad files:")
-        lines += [f"• `{safe(f.path)}` — {safe(f.problem, 240)}" for f in report.bad[:SHOW]]
-        lines += _more(len(report.bad), SHOW, "backupbot files verify")
-    if report.expired:
-        lines.append("Expired certificates:")
-        lines += ["• " + line for line in _cert_lines(report.expired, SHOW)]
-        lines += _more(len(report.expired), SHOW, "backupbot files verify")
-    if report.expiring:
-        lines.append(f"Expiring within {report.warning_days} days:")
-        lines += ["• " + line for line in _cert_lines(report.expiring, SHOW)]
-        lines += _more(len(report.expiring), SHOW, "backupbot files verify")
+    lines = fit(
+        [
+            ("Bad files:", [f"• `{safe(f.path)}` — {safe(f.problem, 240)}" for f in report.bad]),
+            ("Expired certificates:", ["• " + line for line in _cert_lines(report.expired)]),
+            (
+                f"Expiring within {report.warning_days} days:",
+                ["• " + line for line in _cert_lines(report.expiring)],
+            ),
+        ],
+        DETAIL_BUDGET - len(counts),
+    )
     return counts, lines
 
 
@@ -161,11 +190,12 @@ def run_verify(ctx: JobContext) -> Outcome:
     summary = f"All {report.checked} backed-up app file(s) are good"
     fields: list[tuple[str, str]] = [("Checked", counts)]
     if report.expired:
-        fields.append(("Expired certificates", "\n".join(_cert_lines(report.expired, SHOW))))
-    if report.expiring:
         fields.append(
-            (f"Expiring within {report.warning_days} days", "\n".join(_cert_lines(report.expiring, SHOW)))
+            ("Expired certificates", "\n".join(fit([("", _cert_lines(report.expired))], FIELD_BUDGET)))
         )
+    if report.expiring:
+        expiring = "\n".join(fit([("", _cert_lines(report.expiring))], FIELD_BUDGET))
+        fields.append((f"Expiring within {report.warning_days} days", expiring))
     return Outcome(summary=summary, fields=tuple(fields), data=report.to_dict())
 
 

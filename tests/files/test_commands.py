@@ -45,3 +45,21 @@ def test_files_list_and_what_is_refused(files_setup: FilesFactory, store: Store)
     answer = dispatch("files sync", no_files).text
     assert "the application's files are not configured" in answer and "[files]" in answer
     assert len(store.list_jobs()) == 1
+
+
+def test_long_reports_are_cut_to_what_slack_accepts() -> None:
+    from jobs.kinds.files import DETAIL_BUDGET, fit
+
+    bad = [f"• `xml/{'x' * 150}-{n}.xml` — malformed XML: mismatched tag at line {n}" for n in range(60)]
+    lines = fit(
+        [("Bad files:", bad), ("Expired certificates:", ["• `a.pem` — CN=a — 2020-01-01"])], DETAIL_BUDGET
+    )
+    assert len("\n".join(lines)) <= DETAIL_BUDGET
+    assert lines[0] == "Bad files:" and lines[1] == bad[0]
+    cut = next(line for line in lines if line.startswith("… and "))
+    shown = lines.index(cut) - 1
+    assert cut == f"… and {60 - shown} more (`backupbot files verify` lists all)"
+    assert (
+        lines[-2:] == ["Expired certificates:", "• `a.pem` — CN=a — 2020-01-01"]
+        or "Expired certificates:" not in lines
+    )
