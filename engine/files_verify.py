@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from adapters.crypto import KeyRing, load_keyring
 from adapters.storage import Storage, open_storage
 from core.config import Config
-from core.errors import BackupbotError
+from core.errors import BackupbotError, IntegrityError, NotFoundError
 from engine.files_checks import MAX_CERT_BYTES, CertInfo, Finding, XmlCheck, check_certificate, kind_of
 from engine.files_manifest import FileEntry
 from engine.files_restore import iter_file_plain, run_for
@@ -58,7 +58,11 @@ def _cert(c: CertInfo) -> dict[str, str]:
 
 
 def check_entry(cfg: Config, storage: Storage, ring: KeyRing, entry: FileEntry) -> Finding:
-    """Decrypt one copy and judge it; every failure becomes the finding's problem, never an exception."""
+    """Decrypt one copy and judge it; whatever is wrong with the file becomes the finding's problem.
+
+    A storage failure (the backup bucket unreachable) is not the file's fault: it propagates
+    and fails the check as a whole, so on-call read "bucket unreachable", not N bad files.
+    """
     files = files_config(cfg)
     kind = kind_of(files, entry.path)
     finding = Finding(entry.path, kind)
@@ -73,7 +77,10 @@ def check_entry(cfg: Config, storage: Storage, ring: KeyRing, entry: FileEntry) 
                 held += block
                 if len(held) > MAX_CERT_BYTES:
                     too_big, held = True, bytearray()
-    except BackupbotError as err:
+    except NotFoundError:
+        finding.problem = f"backup copy is missing: {entry.stored_key} is not in the backup bucket"
+        return finding
+    except IntegrityError as err:
         finding.problem = f"backup copy is damaged: {err.message.split(': ', 1)[-1]}"
         return finding
     if xml is not None:

@@ -144,6 +144,7 @@ def test_a_copy_whose_content_no_longer_matches_is_reported(files_setup: FilesFa
     setup = files_setup()
     setup.put("xml/a.xml", b"<a/>")
     setup.put("xml/b.xml", b"<b/>")
+    setup.put("xml/c.xml", b"<c/>")
     synced(setup)
     storage = open_storage(setup.cfg.storage)
     rid = list_run_ids(storage)[-1]
@@ -154,6 +155,44 @@ def test_a_copy_whose_content_no_longer_matches_is_reported(files_setup: FilesFa
     stored = bytearray(storage.get_bytes(b_key))
     stored[-5] ^= 1  # a flipped byte in the stored copy of b
     storage.put_bytes(b_key, bytes(stored))
+    storage.delete(manifest["files"][2]["stored_key"])  # and the copy of c is gone
     bad = {f.path: f.problem for f in verify_files(setup.cfg).bad}
     assert bad["xml/a.xml"] == "backup copy is damaged: the content no longer matches its recorded sha256"
     assert bad["xml/b.xml"].startswith("backup copy is damaged: chunk 0 failed authentication")
+    c_key = manifest["files"][2]["stored_key"]
+    assert bad["xml/c.xml"] == f"backup copy is missing: {c_key} is not in the backup bucket"
+
+
+def test_an_unreachable_backup_bucket_fails_the_check_instead_of_blaming_the_files(
+    files_setup: FilesFactory, s3_server: Any
+) -> None:
+    from core.errors import StorageError
+    from tests.support.s3proxy import S3Proxy, s3_error
+
+    class AfterManifest(S3Proxy):
+        """Lets the listing and the first object read (the manifest) through, then answers 503."""
+
+        reads = 0
+
+        def intercept(self, command: str, query: dict[str, list[str]]) -> tuple[int, bytes] | None:
+            if command == "GET" and "list-type" not in query:
+                self.reads += 1
+                if self.reads > 1:
+                    return 503, s3_error("ServiceUnavailable", "injected")
+            return None
+
+    setup = files_setup()
+    setup.put("xml/a.xml", b"<a/>")
+    synced(setup)
+    proxy = AfterManifest(s3_server.endpoint_url)
+    try:
+        text = setup.cfg_path.read_text()
+        head, _, tail = text.partition("[files]")
+        head = head.replace(s3_server.endpoint_url, proxy.endpoint_url).replace(
+            "[storage]\n", "[storage]\nmax_attempts = 1\n"
+        )
+        setup.cfg_path.write_text(head + "[files]" + tail)
+        with pytest.raises(StorageError, match="storage kept failing to read files/data/"):
+            verify_files(setup.cfg)
+    finally:
+        proxy.stop()
