@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from engine.files_manifest import list_run_ids, load_run
 from engine.files_restore import restore_file
 from engine.files_sync import FilesSyncError, sync_files
+from tests.engine.conftest import run_cli
 from tests.files.conftest import FilesFactory
 from tests.support import certs
 from tests.support.s3proxy import S3Proxy, s3_error
@@ -87,9 +89,17 @@ def test_a_bot_that_lost_its_state_copies_nothing_again(files_setup: FilesFactor
     setup = files_setup()
     setup.put("certs/a.der", certs.der("a", 90))
     sync_files(setup.cfg)
-    # no local state is involved at all: a second "machine" reading the same config finds the record in the bucket
-    again = sync_files(setup.cfg)
-    assert again.copied == [] and again.unchanged == 1
+    # another machine: a fresh state folder and a copy of the config elsewhere; the record is in the bucket
+    elsewhere = tmp_path / "new-host"
+    elsewhere.mkdir()
+    (elsewhere / "backupbot.toml").write_text(setup.cfg_path.read_text())
+    env = {
+        "BACKUPBOT_CONFIG": str(elsewhere / "backupbot.toml"),
+        "BACKUPBOT_STATE_DIR": str(elsewhere / "state"),
+    }
+    again = run_cli("files", "sync", "--json", env=env, check=True)
+    assert json.loads(again.stdout)["copied"] == [] and json.loads(again.stdout)["unchanged"] == 1
+    assert len(setup.backup_keys("bb/files/data/")) == 1
 
 
 def test_changed_file_is_copied_again_and_the_old_version_restores_with_at(
