@@ -21,6 +21,10 @@ SUBCOMMANDS = [
     "commands.approve",
     "commands.deny",
     "commands.files",
+    "commands.freeze",
+    "commands.unfreeze",
+    "commands.history",
+    "commands.doctor",
 ]
 
 
