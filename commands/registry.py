@@ -21,6 +21,7 @@ SUBCOMMANDS = [
     "commands.undo",
     "commands.approve",
     "commands.deny",
+    "commands.files",
     "commands.freeze",
     "commands.unfreeze",
     "commands.history",
