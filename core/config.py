@@ -24,6 +24,7 @@ from core.config_types import (
     Config,
     DatabaseConfig,
     EncryptionConfig,
+    NeonConfig,
     RetentionPolicy,
     RunnerConfig,
     SlackConfig,
@@ -40,6 +41,7 @@ __all__ = [
     "Config",
     "DatabaseConfig",
     "EncryptionConfig",
+    "NeonConfig",
     "RetentionPolicy",
     "RunnerConfig",
     "SlackConfig",
@@ -52,7 +54,7 @@ __all__ = [
 
 # ---------------------------------------------------------------- loading
 
-_SECTIONS = {"storage", "encryption", "databases", "slack", "runner", "alerts", "retention"}
+_SECTIONS = {"storage", "encryption", "databases", "slack", "runner", "alerts", "retention", "neon"}
 
 
 def _check_keys(table: dict[str, Any], allowed: set[str], where: str, path: str) -> None:
@@ -284,6 +286,8 @@ def parse_config(raw: dict[str, Any], path: str) -> Config:
             if "retention" in table
             else retention
         )
+        if "dump_url_env" not in table and "neon_project_id" in table:
+            table["dump_url_env"] = ""  # a Neon-only database: branches, no dumps
         if "dump_url_env" not in table:
             raise ConfigError(
                 f"database '{name}' has no dump_url_env",
@@ -309,6 +313,7 @@ def parse_config(raw: dict[str, Any], path: str) -> Config:
     slack = _build(SlackConfig, raw.get("slack", {}), "[slack]", path)
     runner = _build(RunnerConfig, raw.get("runner", {}), "[runner]", path)
     alerts = _build(AlertsConfig, raw.get("alerts", {}), "[alerts]", path)
+    neon = _build(NeonConfig, raw.get("neon", {}), "[neon]", path)
     return Config(
         path=path,
         storage=storage,
@@ -318,5 +323,6 @@ def parse_config(raw: dict[str, Any], path: str) -> Config:
         runner=runner,
         alerts=alerts,
         retention=retention,
+        neon=neon,
         state_dir=default_state_dir(path),
     )

@@ -1,0 +1,99 @@
+"""The Neon client and backup branches against the fake API: what Neon does, not what we hope."""
+
+from __future__ import annotations
+
+import pytest
+
+from adapters.neon import NeonAuthError, NeonClient, NeonError, NeonLimit, NeonNotFound
+from core.config import Config
+from core.errors import UsageError
+from engine.neon_branches import create_backup_branch, list_backup_branches
+from tests.neon.conftest import KEY, PID
+from tests.support.fake_neon import FakeNeon
+
+
+def test_branch_waits_for_its_operation_and_records_who_and_why(
+    neon_cfg: Config, fake_neon: FakeNeon
+) -> None:
+    fake_neon.op_polls = 3
+    b = create_backup_branch(
+        neon_cfg, "prod", reason="before 0042", requested_by="U0DEV", kind="pre-migration", git_sha="abc123"
+    )
+    assert b.name.startswith("backup-") and b.parent_name == "main"
+    made = fake_neon.branch_named(PID, b.name)
+    assert made and made["current_state"] == "ready" and "expires_at" in made
+    assert len(fake_neon.calls_to("GET", "/operations/" + fake_neon.ops[PID][0].id)) == 4
+    assert all(c.request_id for c in fake_neon.calls)
+    listing = list_backup_branches(neon_cfg, "prod")
+    assert [(x.name, x.requested_by, x.reason, x.kind, x.git_sha) for x in listing.backups] == [
+        (b.name, "U0DEV", "before 0042", "pre-migration", "abc123")
+    ]
+    # the same day again: -2, never a second branch of the same name
+    again = create_backup_branch(neon_cfg, "prod", requested_by="U0DEV")
+    assert again.name == b.name + "-2"
+
+
+def test_a_create_that_timed_out_is_adopted_not_repeated(neon_cfg: Config, fake_neon: FakeNeon) -> None:
+    fake_neon.hang_next_create = 1
+    b = create_backup_branch(neon_cfg, "prod", name="backup-hang", requested_by="U0DEV")
+    assert b.name == "backup-hang"
+    assert len(fake_neon.calls_to("POST", "/branches")) == 1
+    assert [x["name"] for x in fake_neon.branches[PID].values()].count("backup-hang") == 1
+
+
+def test_423_429_503_and_524_are_retried(neon_cfg: Config, fake_neon: FakeNeon) -> None:
+    fake_neon.busy_next = 2
+    fake_neon.throttle_every = 4
+    fake_neon.unavailable_next = 1
+    b = create_backup_branch(neon_cfg, "prod", requested_by="U0DEV")
+    fake_neon.html_524_next = 1
+    assert list_backup_branches(neon_cfg, "prod").backups[0].id == b.id
+    statuses = {c.status for c in fake_neon.calls}
+    assert {423, 429, 503, 524} <= statuses
+
+
+def test_errors_are_one_clear_message(
+    neon_cfg: Config, fake_neon: FakeNeon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = NeonClient(KEY, fake_neon.url, database="prod", retry_seconds=2, poll_interval=0.05)
+    with pytest.raises(NeonNotFound, match="branch 'br-nope-nope-1' not found in project"):
+        client.branch(PID, "br-nope-nope-1")
+    with pytest.raises(NeonNotFound, match="project 'no-such-project' not found"):
+        client.project("no-such-project")
+    bad = NeonClient("wrong-key-999", fake_neon.url, database="prod")
+    with pytest.raises(NeonAuthError) as auth:
+        bad.project(PID)
+    assert "wrong-key-999" not in auth.value.render() and "request id" in auth.value.render()
+    fake_neon.branch_limit = 3
+    create_backup_branch(neon_cfg, "prod", requested_by="U0DEV")
+    create_backup_branch(neon_cfg, "prod", requested_by="U0DEV")
+    with pytest.raises(NeonLimit) as limit:
+        create_backup_branch(neon_cfg, "prod", requested_by="U0DEV")
+    assert "(3 branches exist)" in limit.value.message and "/backup prune prod" in (limit.value.hint or "")
+    with pytest.raises(UsageError, match="outside the history window"):
+        from datetime import UTC, datetime, timedelta
+
+        create_backup_branch(neon_cfg, "prod", at=datetime.now(UTC) - timedelta(days=3))
+    fake_neon.busy_next = 1000
+    with pytest.raises(NeonError, match="busy with another operation") as busy:
+        client.create_branch(PID, {"branch": {"name": "x"}})
+    assert "request id" in (busy.value.detail or "")
+    fake_neon.busy_next = 0
+
+
+def test_the_fake_rejects_what_the_spec_rejects(fake_neon: FakeNeon) -> None:
+    import requests
+
+    h = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+    requests.post(
+        f"{fake_neon.url}/projects/{PID}/branches",
+        json={"branch": {"parent_timestamp": "yesterday"}},
+        headers=h,
+        timeout=5,
+    )
+    requests.post(f"{fake_neon.url}/projects/{PID}/branches/br-x-y-z/restore", json={}, headers=h, timeout=5)
+    assert len(fake_neon.validation_errors) == 2, fake_neon.validation_errors
+    assert (
+        "date-time" in fake_neon.validation_errors[0] and "source_branch_id" in fake_neon.validation_errors[1]
+    )
+    fake_neon.validation_errors.clear()

@@ -1,0 +1,626 @@
+"""A local fake of the Neon API v2 on a free loopback port, checked against the real spec.
+
+Every request it receives and every response it sends is validated with openapi-core
+against ``../shared/neon/openapi-v2.json`` (the spec copied from upstream); anything the
+spec rejects is recorded in ``validation_errors`` and the ``fake_neon`` fixture fails the
+test on teardown. It behaves as API-NOTES.md describes real Neon: mutating calls return
+operations that take a few polls to finish, a project with an operation in flight answers
+423, a taken branch name 409, the branch limit 422 ``BRANCHES_LIMIT_EXCEEDED``, and knobs
+inject faults: 429 with Retry-After every N requests, a POST that creates its branch and
+then never answers (the client times out), 423 from a background operation, 503 and an
+HTML 524. Branches carry a ``content`` marker (not part of the API) so tests check what a
+restore really put where.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import string
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from openapi_core import OpenAPI
+from openapi_core.datatypes import RequestParameters
+from werkzeug.datastructures import Headers, ImmutableMultiDict
+
+REPO = Path(__file__).resolve().parents[2]
+SPEC_PATH = REPO.parent / "shared" / "neon" / "openapi-v2.json"
+BASE = "/api/v2"
+IN_FLIGHT = ("scheduling", "running", "cancelling")
+_WORDS = ("quiet", "pond", "square", "dawn", "misty", "truth", "silent", "hall", "aged", "salad", "sweet")
+
+_api: OpenAPI | None = None
+_api_lock = threading.Lock()
+
+
+def spec() -> OpenAPI:
+    global _api
+    with _api_lock:
+        if _api is None:
+            _api = OpenAPI.from_file_path(str(SPEC_PATH))
+        return _api
+
+
+def ts(at: datetime | None = None) -> str:
+    return (at or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_ts(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+class _Req:
+    """An openapi-core request as the real API host would see it."""
+
+    def __init__(
+        self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str], body: bytes
+    ):
+        self.method = method.lower()
+        self.host_url = "https://console.neon.tech"
+        self.path = path
+        self.parameters = RequestParameters(
+            query=ImmutableMultiDict([(k, v) for k, vs in query.items() for v in vs]),
+            header=Headers(list(headers.items())),
+            cookie=ImmutableMultiDict(),
+        )
+        self.body = body or None
+        self.content_type = headers.get("Content-Type", "application/json").lower()
+
+
+class _Resp:
+    def __init__(self, status: int, data: bytes, content_type: str = "application/json"):
+        self.status_code = status
+        self.data = data
+        self.content_type = content_type
+        self.headers = Headers({"Content-Type": content_type})
+
+
+@dataclass
+class Call:
+    method: str
+    path: str  # without /api/v2
+    query: dict[str, list[str]]
+    body: Any
+    status: int
+    request_id: str
+
+
+@dataclass
+class Op:
+    id: str
+    project_id: str
+    action: str
+    branch_id: str
+    polls_left: int
+    fail: str = ""
+    status: str = "running"
+    created: str = field(default_factory=ts)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "project_id": self.project_id,
+            "branch_id": self.branch_id,
+            "action": self.action,
+            "status": self.status,
+            "failures_count": 1 if self.status == "failed" else 0,
+            "created_at": self.created,
+            "updated_at": ts(),
+            "total_duration_ms": 0,
+            **({"error": self.fail} if self.status == "failed" else {}),
+        }
+
+
+class _Error(Exception):
+    def __init__(self, status: int, message: str, code: str = "") -> None:
+        self.status, self.message, self.code = status, message, code
+
+
+class FakeNeon:
+    """The fake API. ``url`` is what NEON_API_URL is set to."""
+
+    def __init__(self, api_key: str = "neon-test-key-0123456789") -> None:
+        self.api_key = api_key
+        self.projects: dict[str, dict[str, Any]] = {}
+        self.branches: dict[str, dict[str, dict[str, Any]]] = {}  # pid -> bid -> branch (+ private keys)
+        self.annotations: dict[str, dict[str, dict[str, str]]] = {}
+        self.snapshots: dict[str, list[dict[str, Any]]] = {}
+        self.ops: dict[str, list[Op]] = {}
+        self.branch_limit = 10
+        self.op_polls = 2  # GETs an operation answers "running" before "finished"
+        self.calls: list[Call] = []
+        self.validation_errors: list[str] = []
+        # fault knobs
+        self.throttle_every = 0  # every Nth request answers 429 Retry-After: 1
+        self.busy_next = 0  # the next N mutating requests answer 423 (a background operation)
+        self.hang_next_create = 0  # the next N branch creations succeed, then the response never comes
+        self.hang_seconds = 3.0
+        self.fail_next_op = ""  # the next operation created fails with this error text
+        self.html_524_next = 0  # the next N requests answer Cloudflare's HTML 524
+        self.unavailable_next = 0  # the next N requests answer 503
+        self.undeletable: set[str] = set()  # branch ids whose delete Neon refuses
+        self._n = 0
+        self._lock = threading.RLock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _any(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                fake._serve(self, raw)
+
+            do_GET = do_POST = do_PATCH = do_DELETE = _any
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}{BASE}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        spec()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    # ------------------------------------------------------------------ scene
+
+    def _id(self, prefix: str) -> str:
+        word = random.choice(_WORDS) + "-" + random.choice(_WORDS)
+        tail = "".join(random.choices(string.ascii_lowercase + string.digits, k=8))
+        return f"{prefix}-{word}-{tail}"
+
+    def add_project(
+        self, pid: str, *, history_seconds: int = 86400, databases: tuple[str, ...] = ("neondb",)
+    ) -> dict[str, Any]:
+        now = ts()
+        self.projects[pid] = {
+            "id": pid,
+            "platform_id": "aws",
+            "region_id": "aws-eu-central-1",
+            "name": pid,
+            "pg_version": 17,
+            "proxy_host": "eu-central-1.aws.neon.tech",
+            "branch_logical_size_limit": 0,
+            "branch_logical_size_limit_bytes": 0,
+            "store_passwords": True,
+            "cpu_used_sec": 0,
+            "provisioner": "k8s-neonvm",
+            "creation_source": "console",
+            "history_retention_seconds": history_seconds,
+            "created_at": now,
+            "updated_at": now,
+            "owner_id": "owner-1",
+            "consumption_period_start": now,
+            "consumption_period_end": now,
+            "active_time_seconds": 0,
+            "compute_time_seconds": 0,
+            "written_data_bytes": 0,
+            "data_transfer_bytes": 0,
+            "data_storage_bytes_hour": 0,
+        }
+        self.branches[pid], self.annotations[pid], self.snapshots[pid], self.ops[pid] = {}, {}, [], []
+        main = self._new_branch(pid, "main", None, content="prod-v1", default=True)
+        main["_databases"] = list(databases)
+        main["logical_size"] = 52_428_800
+        return main
+
+    def _new_branch(
+        self, pid: str, name: str, parent: dict[str, Any] | None, content: str, default: bool = False
+    ) -> dict[str, Any]:
+        now = ts()
+        b: dict[str, Any] = {
+            "id": self._id("br"),
+            "project_id": pid,
+            "name": name,
+            "current_state": "ready",
+            "state_changed_at": now,
+            "creation_source": "console",
+            "created_at": now,
+            "updated_at": now,
+            "default": default,
+            "protected": False,
+            "cpu_used_sec": 0,
+            "active_time_seconds": 0,
+            "compute_time_seconds": 0,
+            "written_data_bytes": 0,
+            "data_transfer_bytes": 0,
+            "init_source": "parent-data",
+            "logical_size": parent.get("logical_size", 0) if parent else 0,
+            "_content": content,
+            "_databases": list(parent.get("_databases", [])) if parent else ["neondb"],
+        }
+        if parent:
+            b["parent_id"] = parent["id"]
+            b["parent_lsn"] = "0/1DE2850"
+            b["parent_timestamp"] = now
+        self.branches[pid][b["id"]] = b
+        return b
+
+    def add_snapshot(self, pid: str, name: str, content: str, source: str) -> dict[str, Any]:
+        snap = {
+            "id": self._id("snap"),
+            "name": name,
+            "created_at": ts(),
+            "timestamp": ts(),
+            "source_branch_id": source,
+            "manual": True,
+            "full_size": 1_048_576,
+            "_content": content,
+        }
+        self.snapshots[pid].append(snap)
+        return snap
+
+    def branch_named(self, pid: str, name: str) -> dict[str, Any] | None:
+        return next((b for b in self.branches[pid].values() if b["name"] == name), None)
+
+    def calls_to(self, method: str, suffix: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method and c.path.endswith(suffix)]
+
+    # ------------------------------------------------------------------ HTTP
+
+    def _serve(self, h: BaseHTTPRequestHandler, raw: bytes) -> None:
+        parts = urlsplit(h.path)
+        query = parse_qs(parts.query)
+        headers = dict(h.headers.items())
+        rid = headers.get("X-Request-ID", "")
+        path = parts.path
+        invalid = ""
+        try:
+            spec().validate_request(_Req(h.command, path, query, headers, raw))
+        except Exception as exc:  # the spec rejects what the client sent: so would Neon (400)
+            invalid = str(exc).splitlines()[0][:300]
+            if headers.get("Authorization"):  # a missing key is Neon's 401, tested on purpose
+                self.validation_errors.append(f"request {h.command} {path}: {exc}")
+        rel = path[len(BASE) :] if path.startswith(BASE) else path
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        hang = False
+        with self._lock:
+            self._n += 1
+            if invalid and headers.get("Authorization") == f"Bearer {self.api_key}":
+                status, payload, extra = (
+                    400,
+                    {"request_id": rid, "code": "", "message": f"invalid request: {invalid}"},
+                    {},
+                )
+            else:
+                status, payload, extra = self._answer(h.command, rel, query, headers, body, rid)
+            if isinstance(payload, dict) and payload.pop("_hang", False):
+                hang = True
+        self.calls.append(Call(h.command, rel, query, body, status, rid))
+        if hang:  # the work is done; the answer never arrives
+            time.sleep(self.hang_seconds)
+            h.close_connection = True
+            return
+        if isinstance(payload, bytes):  # Cloudflare's HTML page
+            data, ctype = payload, "text/html"
+        else:
+            data, ctype = (json.dumps(payload).encode() if payload is not None else b""), "application/json"
+            try:
+                spec().validate_response(
+                    _Req(h.command, path, query, headers, raw), _Resp(status, data or b"", ctype)
+                )
+            except Exception as exc:
+                self.validation_errors.append(f"response {status} to {h.command} {path}: {exc}")
+        h.send_response(status)
+        if data:
+            h.send_header("Content-Type", ctype)
+        for k, v in extra.items():
+            h.send_header(k, v)
+        h.send_header("X-Neon-Ret-Request-Id", rid or "none")
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        h.wfile.write(data)
+
+    def _answer(
+        self, method: str, rel: str, query: dict[str, list[str]], headers: dict[str, str], body: Any, rid: str
+    ) -> tuple[int, Any, dict[str, str]]:
+        if headers.get("Authorization") != f"Bearer {self.api_key}":
+            return 401, {"request_id": rid, "code": "", "message": "authentication required"}, {}
+        if self.html_524_next:
+            self.html_524_next -= 1
+            return 524, b"<html><body>A timeout occurred (Cloudflare)</body></html>", {}
+        if self.unavailable_next:
+            self.unavailable_next -= 1
+            return 503, {"request_id": rid, "code": "", "message": "service unavailable"}, {}
+        if self.throttle_every and self._n % self.throttle_every == 0:
+            return 429, {"request_id": rid, "code": "", "message": "Too many requests"}, {"Retry-After": "1"}
+        try:
+            status, payload = self._route(method, rel.strip("/").split("/"), query, body)
+        except _Error as err:
+            return err.status, {"request_id": rid, "code": err.code, "message": err.message}, {}
+        return status, payload, {}
+
+    def _project(self, pid: str) -> str:
+        if pid not in self.projects:
+            raise _Error(404, f"project not found: {pid}")
+        return pid
+
+    def _branch(self, pid: str, bid: str) -> dict[str, Any]:
+        b = self.branches[pid].get(bid)
+        if b is None:
+            raise _Error(404, "branch not found")
+        return b
+
+    @staticmethod
+    def _public(b: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in b.items() if not k.startswith("_")}
+
+    def _in_flight(self, pid: str) -> list[Op]:
+        return [o for o in self.ops[pid] if o.status in IN_FLIGHT]
+
+    def _check_unlocked(self, pid: str) -> None:
+        if self.busy_next:
+            self.busy_next -= 1
+            raise _Error(
+                423,
+                "project already has running conflicting operations, scheduling of new ones is prohibited",
+            )
+        if self._in_flight(pid):
+            raise _Error(
+                423,
+                "project already has running conflicting operations, scheduling of new ones is prohibited",
+            )
+
+    def _op(self, pid: str, action: str, bid: str) -> Op:
+        op = Op(id=str(uuid.uuid4()), project_id=pid, action=action, branch_id=bid, polls_left=self.op_polls)
+        if self.fail_next_op:
+            op.fail, self.fail_next_op = self.fail_next_op, ""
+        self.ops[pid].append(op)
+        return op
+
+    def _poll(self, op: Op) -> None:
+        if op.status not in IN_FLIGHT:
+            return
+        if op.polls_left > 0:
+            op.polls_left -= 1
+            return
+        op.status = "failed" if op.fail else "finished"
+        for b in self.branches[op.project_id].values():
+            if b["id"] == op.branch_id and b.get("current_state") in ("init", "resetting"):
+                b["current_state"] = "ready"
+                b.pop("pending_state", None)
+
+    def _window(self, pid: str, stamp: str) -> None:
+        at = parse_ts(stamp)
+        now = datetime.now(UTC)
+        start = now - timedelta(seconds=self.projects[pid]["history_retention_seconds"])
+        if at < start or at > now + timedelta(seconds=5):
+            raise _Error(
+                400, f"timestamp {stamp} is outside the project's history window ({ts(start)} .. {ts(now)})"
+            )
+
+    def _route(self, method: str, seg: list[str], query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
+        if len(seg) < 2 or seg[0] != "projects":
+            raise _Error(404, "not found")
+        pid = self._project(seg[1])
+        rest = seg[2:]
+        if method == "GET" and rest == []:
+            return 200, {"project": self.projects[pid]}
+        if rest[:1] == ["operations"]:
+            if len(rest) == 2:
+                op = next((o for o in self.ops[pid] if o.id == rest[1]), None)
+                if op is None:
+                    raise _Error(404, "operation not found")
+                self._poll(op)
+                return 200, {"operation": op.as_dict()}
+            for op in self.ops[pid]:
+                self._poll(op)
+            ops = sorted(self.ops[pid], key=lambda o: o.created, reverse=True)
+            return 200, {"operations": [o.as_dict() for o in ops], "pagination": {"cursor": ts()}}
+        if rest[:1] == ["snapshots"]:
+            if method == "GET" and len(rest) == 1:
+                return 200, {"snapshots": [self._public(s) for s in self.snapshots[pid]]}
+            if method == "POST" and len(rest) == 3 and rest[2] == "restore":
+                return self._restore_snapshot(pid, rest[1], body or {})
+        if rest[:1] == ["branches"]:
+            if len(rest) == 1 and method == "GET":
+                search = (query.get("search") or [""])[0]
+                found = [b for b in self.branches[pid].values() if search in b["name"] or search in b["id"]]
+                annotations = {
+                    bid: self._annotation(bid, v)
+                    for bid, v in self.annotations[pid].items()
+                    if any(b["id"] == bid for b in found)
+                }
+                return 200, {"branches": [self._public(b) for b in found], "annotations": annotations}
+            if len(rest) == 1 and method == "POST":
+                return self._create(pid, body or {})
+            if len(rest) == 2 and rest[1] == "count":
+                return 200, {"count": len(self.branches[pid])}
+            b = self._branch(pid, rest[1])
+            if len(rest) == 2 and method == "GET":
+                out: dict[str, Any] = {"branch": self._public(b)}
+                if b["id"] in self.annotations[pid]:
+                    out["annotation"] = self._annotation(b["id"], self.annotations[pid][b["id"]])
+                return 200, out
+            if len(rest) == 2 and method == "DELETE":
+                return self._delete(pid, b)
+            if len(rest) == 2 and method == "PATCH":
+                self._check_unlocked(pid)
+                patch = (body or {}).get("branch", {})
+                for key in ("name", "protected", "expires_at"):
+                    if key in patch:
+                        b[key] = patch[key]
+                        if patch[key] is None:
+                            b.pop(key)
+                return 200, {"branch": self._public(b), "operations": []}
+            if len(rest) == 3 and rest[2] == "databases":
+                now = ts()
+                dbs = [
+                    {
+                        "id": i + 1,
+                        "branch_id": b["id"],
+                        "name": n,
+                        "owner_name": "app",
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for i, n in enumerate(b["_databases"])
+                ]
+                return 200, {"databases": dbs}
+            if len(rest) == 3 and rest[2] == "restore" and method == "POST":
+                return self._restore(pid, b, body or {})
+            if len(rest) == 3 and rest[2] == "finalize_restore" and method == "POST":
+                return self._finalize(pid, b, (body or {}).get("name"))
+        raise _Error(404, "not found")
+
+    @staticmethod
+    def _annotation(bid: str, value: dict[str, str]) -> dict[str, Any]:
+        return {
+            "object": {"type": "console/branch", "id": bid},
+            "value": value,
+            "created_at": ts(),
+            "updated_at": ts(),
+        }
+
+    def _name_free(self, pid: str, name: str) -> None:
+        if self.branch_named(pid, name):
+            raise _Error(409, f'branch already exists; branch_name:"{name}"')
+
+    def _room(self, pid: str) -> None:
+        if len(self.branches[pid]) >= self.branch_limit:
+            raise _Error(
+                422,
+                f"branches limit exceeded: the project has {len(self.branches[pid])} of {self.branch_limit} branches",
+                code="BRANCHES_LIMIT_EXCEEDED",
+            )
+
+    def _create(self, pid: str, body: dict[str, Any]) -> tuple[int, Any]:
+        spec_b = body.get("branch", {})
+        self._check_unlocked(pid)
+        parent = (
+            self._branch(pid, spec_b["parent_id"])
+            if spec_b.get("parent_id")
+            else next(b for b in self.branches[pid].values() if b["default"])
+        )
+        name = spec_b.get("name") or self._id("br")
+        self._name_free(pid, name)
+        self._room(pid)
+        content = parent["_content"]
+        if spec_b.get("parent_timestamp"):
+            self._window(pid, spec_b["parent_timestamp"])
+            content = parent.get("_history", {}).get(spec_b["parent_timestamp"], content)
+        b = self._new_branch(pid, name, parent, content)
+        b["current_state"], b["pending_state"] = "init", "ready"
+        if spec_b.get("parent_timestamp"):
+            b["parent_timestamp"] = spec_b["parent_timestamp"]
+        if spec_b.get("expires_at"):
+            b["expires_at"] = spec_b["expires_at"]
+        if body.get("annotation_value"):
+            self.annotations[pid][b["id"]] = dict(body["annotation_value"])
+        ops = [self._op(pid, "create_branch", b["id"])]
+        out = {
+            "branch": self._public(b),
+            "endpoints": [],
+            "operations": [o.as_dict() for o in ops],
+            "roles": [],
+            "databases": [],
+        }
+        if self.hang_next_create:
+            self.hang_next_create -= 1
+            out["_hang"] = True
+        return 201, out
+
+    def _delete(self, pid: str, b: dict[str, Any]) -> tuple[int, Any]:
+        self._check_unlocked(pid)
+        if b["default"]:
+            raise _Error(400, "cannot delete the project's default branch")
+        if b["protected"] or b["id"] in self.undeletable:
+            raise _Error(400, "cannot delete a protected branch")
+        if any(c.get("parent_id") == b["id"] for c in self.branches[pid].values()):
+            raise _Error(400, "branch has children and cannot be deleted")
+        del self.branches[pid][b["id"]]
+        self.annotations[pid].pop(b["id"], None)
+        op = self._op(pid, "delete_timeline", b["id"])
+        return 200, {"branch": self._public(b), "operations": [op.as_dict()]}
+
+    def _restore(self, pid: str, target: dict[str, Any], body: dict[str, Any]) -> tuple[int, Any]:
+        self._check_unlocked(pid)
+        source = self._branch(pid, body["source_branch_id"])
+        stamp = body.get("source_timestamp")
+        keep = body.get("preserve_under_name")
+        if source["id"] == target["id"] and not ((stamp or body.get("source_lsn")) and keep):
+            raise _Error(
+                400, "restoring a branch to its own history needs a timestamp or LSN and preserve_under_name"
+            )
+        if stamp:
+            self._window(pid, stamp)
+        if keep:
+            self._name_free(pid, keep)
+            self._room(pid)
+        content = (
+            source.get("_history", {}).get(stamp, f"{source['_content']}@{stamp}")
+            if stamp
+            else source["_content"]
+        )
+        ops = []
+        if keep:
+            preserved = self._new_branch(pid, keep, None, target["_content"])
+            preserved.update(
+                {
+                    k: target[k]
+                    for k in ("parent_id", "parent_lsn", "parent_timestamp", "logical_size")
+                    if k in target
+                }
+            )
+            preserved["_databases"] = list(target["_databases"])
+            for child in self.branches[pid].values():
+                if child.get("parent_id") == target["id"] and child is not preserved:
+                    child["parent_id"] = preserved["id"]
+            target["parent_id"] = preserved["id"]
+            ops.append(self._op(pid, "create_branch", preserved["id"]))
+        target["_content"] = content
+        target["last_reset_at"] = ts()
+        target["current_state"] = "resetting"
+        ops.append(self._op(pid, "create_timeline", target["id"]))
+        return 200, {"branch": self._public(target), "operations": [o.as_dict() for o in ops]}
+
+    def _restore_snapshot(self, pid: str, sid: str, body: dict[str, Any]) -> tuple[int, Any]:
+        self._check_unlocked(pid)
+        snap = next((s for s in self.snapshots[pid] if s["id"] == sid), None)
+        if snap is None:
+            raise _Error(404, "snapshot not found")
+        target = self._branch(pid, body.get("target_branch_id") or snap["source_branch_id"])
+        name = body.get("name") or f"{target['name']}-from-{snap['name']}"
+        self._name_free(pid, name)
+        self._room(pid)
+        new = self._new_branch(pid, name, None, snap["_content"])
+        new["_databases"] = list(target["_databases"])
+        new.update({"restore_status": "restored", "restored_from": sid, "_restore_target": target["id"]})
+        ops = [self._op(pid, "create_timeline", new["id"])]
+        if body.get("finalize_restore"):
+            _, fin = self._finalize(pid, new, None, locked_ok=True)
+            ops += [o for o in self.ops[pid] if o.id in {x["id"] for x in fin["operations"]}]
+        return 200, {"branch": self._public(new), "operations": [o.as_dict() for o in ops]}
+
+    def _finalize(
+        self, pid: str, new: dict[str, Any], name: str | None, locked_ok: bool = False
+    ) -> tuple[int, Any]:
+        if not locked_ok:
+            self._check_unlocked(pid)
+        old = self.branches[pid].get(new.get("_restore_target", ""))
+        if old is None or new.get("restore_status") != "restored":
+            raise _Error(400, "branch is not a restored snapshot awaiting finalization")
+        old_name = old["name"]
+        renamed = name or f"{old_name} (old)"
+        self._name_free(pid, renamed)
+        old["name"] = renamed
+        new["name"] = old_name
+        new["default"], old["default"] = old["default"], False
+        new["restore_status"], new["restored_as"] = "finalized", old["id"]
+        op = self._op(pid, "apply_config", new["id"])
+        return 200, {"operations": [op.as_dict()]}
