@@ -76,6 +76,27 @@ class BackupBranch:
         }
 
 
+def pick_neon_database(cfg: Config, name: str | None, usage: str) -> str:
+    """The named database if it is on Neon, or the only one on Neon; a usage error naming the choices."""
+    on_neon = sorted(n for n, d in cfg.databases.items() if d.neon_project_id)
+    if name is None:
+        if len(on_neon) == 1:
+            return on_neon[0]
+        raise UsageError(
+            "which database?",
+            detail=f"Databases on Neon: {', '.join(on_neon) or 'none'}.",
+            hint=f"Usage: `{usage}`",
+        )
+    db = cfg.database(name)
+    if not db.neon_project_id:
+        raise UsageError(
+            f"database '{name}' is not on Neon",
+            detail=f"Databases on Neon: {', '.join(on_neon) or 'none'}.",
+            hint=f'Add neon_project_id = "…" under [databases.{name}] in {cfg.path}.',
+        )
+    return name
+
+
 def neon_db(cfg: Config, database: str) -> tuple[DatabaseConfig, NeonClient]:
     db = cfg.database(database)
     return db, NeonClient.for_database(cfg, db)
