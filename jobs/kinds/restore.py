@@ -37,6 +37,10 @@ def _on_step(ctx: JobContext) -> Callable[[StepRecord], None]:
 
 
 def run(ctx: JobContext) -> Outcome:
+    if str(ctx.job.params.get("backup_id", "")).startswith(("neon:", "neon@", "neon-snapshot:")):
+        from jobs.kinds.neon_restore import run_neon
+
+        return run_neon(ctx)
     job = ctx.job
     target = ctx.database
     params = job.params

@@ -40,20 +40,22 @@ approvers = ["U0LEAD1", "U0LEAD2"]
 approver_group = "S0LEADS"
 migrate = []
 runbook_file = "{tmp}/RUNBOOK.md"
+{db_extra}
 
 [databases.prod.retention]
 pre_event_days = 14
 """
 
 
-def neon_config_text(storage: str, tmp: Path, extra: str = "") -> str:
-    return f'[storage]\nurl = "{storage}"\n' + extra + NEON_TOML.format(pid=PID, tmp=tmp)
+def neon_config_text(storage: str, tmp: Path, extra: str = "", db_extra: str = "") -> str:
+    """``storage`` is the [storage] table's lines; ``extra`` more tables; ``db_extra`` lines for [databases.prod]."""
+    return "[storage]\n" + storage + "\n" + extra + NEON_TOML.format(pid=PID, tmp=tmp, db_extra=db_extra)
 
 
 @pytest.fixture
 def neon_cfg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_neon: FakeNeon) -> Config:
     path = tmp_path / "backupbot.toml"
-    path.write_text(neon_config_text((tmp_path / "store").as_uri(), tmp_path))
+    path.write_text(neon_config_text(f'url = "{(tmp_path / "store").as_uri()}"', tmp_path))
     monkeypatch.setenv("BACKUPBOT_CONFIG", str(path))
     monkeypatch.setenv("BACKUPBOT_STATE_DIR", str(tmp_path / "state"))
     return load_config(str(path))

@@ -443,10 +443,9 @@ class FakeNeon:
                 return 200, {"count": len(self.branches[pid])}
             b = self._branch(pid, rest[1])
             if len(rest) == 2 and method == "GET":
-                out: dict[str, Any] = {"branch": self._public(b)}
-                if b["id"] in self.annotations[pid]:
-                    out["annotation"] = self._annotation(b["id"], self.annotations[pid][b["id"]])
-                return 200, out
+                # the spec marks ``annotation`` required here (API-NOTES calls it optional): an empty one
+                note = self.annotations[pid].get(b["id"], {})
+                return 200, {"branch": self._public(b), "annotation": self._annotation(b["id"], note)}
             if len(rest) == 2 and method == "DELETE":
                 return self._delete(pid, b)
             if len(rest) == 2 and method == "PATCH":
