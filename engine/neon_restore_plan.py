@@ -140,7 +140,10 @@ def plan_neon_restore(
     pid = db.neon_project_id
     own = resolve_branch(client, db)
     branch, _ = client.branch(pid, own["id"])
-    plan = NeonPlan(source, target, pid, branch, client.databases(pid, branch["id"]), preserve_name(now))
+    taken = {b["name"] for b in client.branches(pid)[0]}
+    keep = preserve_name(now)
+    keep = next((n for n in [keep] + [f"{keep}-{i}" for i in range(2, 50)] if n not in taken), keep)
+    plan = NeonPlan(source, target, pid, branch, client.databases(pid, branch["id"]), keep)
     if branch.get("protected"):
         raise UsageError(
             f"branch '{branch['name']}' of '{target}' is protected; Neon does not restore over it",

@@ -1,0 +1,45 @@
+"""The break-glass CLI takes the same Neon sources: a dry run changes nothing, and the undo
+command the runbook entry gives puts back exactly what the restore overwrote."""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+from core.config import Config
+from tests.engine.conftest import run_cli
+from tests.neon.conftest import PID
+from tests.support.fake_neon import FakeNeon
+
+
+def test_dry_run_then_break_glass_then_its_undo(neon_cfg: Config, fake_neon: FakeNeon) -> None:
+    main = fake_neon.branch_named(PID, "main")
+    assert main
+    fake_neon._new_branch(PID, "backup-20260101", main, "before-migration")
+
+    dry = run_cli("restore", "neon:backup-20260101", "--target", "prod")
+    assert dry.returncode == 0, dry.stderr
+    assert "Dry run: nothing was changed" in dry.stdout and "neondb, billing" in dry.stdout
+    assert "pre-restore-" in dry.stdout and not fake_neon.calls_to("POST", "/restore")
+
+    no_reason = run_cli("restore", "neon:backup-20260101", "--target", "prod", "--break-glass")
+    assert no_reason.returncode == 2 and "--break-glass needs --reason" in no_reason.stderr
+
+    done = run_cli(
+        "restore", "neon:backup-20260101", "--target", "prod", "--break-glass", "--reason", "slack down"
+    )
+    assert done.returncode == 0, done.stderr
+    assert main["_content"] == "before-migration"
+    assert "[3/8] Neon restore: ok" in done.stderr and "[4/8] Wait for Neon: ok" in done.stderr
+    undo = re.search(
+        r"Undo: `(backupbot restore neon:pre-restore-\S+ --target prod --break-glass[^`]*)`", done.stdout
+    )
+    assert undo, done.stdout
+    assert (
+        neon_cfg.database("prod").runbook_file
+        and undo.group(1) in open(neon_cfg.database("prod").runbook_file).read()
+    )
+
+    back = run_cli(*shlex.split(undo.group(1))[1:])
+    assert back.returncode == 0, back.stderr
+    assert main["_content"] == "prod-v1"  # what was there before the first restore
