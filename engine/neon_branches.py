@@ -57,6 +57,7 @@ class BackupBranch:
     git_sha: str
     made_by_bot: bool
     preserved: bool  # a pre-restore branch a restore left behind
+    keep: bool = False  # made with --keep: no expiry, never pruned
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -141,7 +142,7 @@ def check_in_window(client: NeonClient, db: DatabaseConfig, at: datetime, now: d
 
 
 def _annotation(
-    kind: str, reason: str, requested_by: str, git_sha: str, database: str, made: datetime
+    kind: str, reason: str, requested_by: str, git_sha: str, database: str, made: datetime, keep: bool = False
 ) -> dict[str, str]:
     value = {
         MARK: "1",
@@ -153,6 +154,8 @@ def _annotation(
     }
     if git_sha:
         value[f"{MARK}-git-sha"] = git_sha[:64]
+    if keep:
+        value[f"{MARK}-keep"] = "1"
     return value
 
 
@@ -199,7 +202,7 @@ def create_backup_branch(
             branch["expires_at"] = expires
         body = {
             "branch": branch,
-            "annotation_value": _annotation(kind, reason, requested_by, git_sha, database, now),
+            "annotation_value": _annotation(kind, reason, requested_by, git_sha, database, now, keep),
         }
         try:
             created = client.create_branch(pid, body)
@@ -243,6 +246,7 @@ def _describe(b: dict[str, Any], note: dict[str, str], names: dict[str, str]) ->
         git_sha=note.get(f"{MARK}-git-sha", ""),
         made_by_bot=note.get(MARK) == "1",
         preserved=b["name"].startswith(PRESERVED_PREFIX),
+        keep=note.get(f"{MARK}-keep") == "1",
     )
 
 

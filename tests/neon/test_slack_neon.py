@@ -225,3 +225,25 @@ def test_each_neon_error_ends_in_a_clear_message(neon_bot: Bot, fake: FakeSlack,
     fake_neon.api_key = "rotated-key-1234"
     answers = say(neon_bot, fake, "branches prod", later=True)
     assert "refused the API key" in answers[-1] and "NEON_API_KEY" in answers[-1] and KEY not in answers[-1]
+
+
+def test_prune_from_slack_lists_then_a_lead_deletes(
+    neon_bot: Bot, fake: FakeSlack, fake_neon: FakeNeon
+) -> None:
+    for name in ("backup-a", "backup-b"):
+        job = queued_job(say(neon_bot, fake, f"branch prod --name {name}"))
+        job_message(fake, job, "done")
+    stale = fake_neon.branch_named(PID, "backup-a")
+    assert stale
+    stale["expires_at"] = "2020-01-01T00:00:00Z"
+    stale["created_at"] = "2020-01-01T00:00:00Z"
+
+    plan = say(neon_bot, fake, "prune prod", later=True)[-1]
+    assert "would delete `backup-a`" in plan and "keep `backup-b` — the newest backup branch" in plan
+    assert fake_neon.branch_named(PID, "backup-a")  # a dry run deletes nothing
+
+    assert "only a lead may delete" in say(neon_bot, fake, "prune prod --confirm")[0]
+    job = queued_job(say(neon_bot, fake, "prune prod --confirm", user="U0LEAD1"))
+    done = job_message(fake, job, "done")
+    assert "1 deleted" in done.text and "`backup-a`" in done.text
+    assert fake_neon.branch_named(PID, "backup-a") is None and fake_neon.branch_named(PID, "backup-b")
