@@ -97,3 +97,60 @@ def test_the_fake_rejects_what_the_spec_rejects(fake_neon: FakeNeon) -> None:
         "date-time" in fake_neon.validation_errors[0] and "source_branch_id" in fake_neon.validation_errors[1]
     )
     fake_neon.validation_errors.clear()
+
+
+def test_a_busy_project_says_what_is_still_running(fake_neon: FakeNeon) -> None:
+    client = NeonClient(KEY, fake_neon.url, database="prod", retry_seconds=1.5, poll_interval=0.05)
+    fake_neon.op_polls = 10_000
+    first = client.create_branch(PID, {"branch": {"name": "slow-one"}})
+    with pytest.raises(NeonError) as busy:
+        client.create_branch(PID, {"branch": {"name": "second"}})
+    detail = busy.value.detail or ""
+    assert f"Still running: create_branch on {first['branch']['id']}" in detail and "request id" in detail
+    assert fake_neon.branch_named(PID, "second") is None
+
+
+def test_branch_at_a_moment_in_the_window(neon_cfg: Config, fake_neon: FakeNeon) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    at = (datetime.now(UTC) - timedelta(hours=2)).replace(microsecond=0)
+    b = create_backup_branch(neon_cfg, "prod", at=at, requested_by="U0DEV", keep=True)
+    (call,) = fake_neon.calls_to("POST", "/branches")
+    assert call.body["branch"]["parent_timestamp"] == at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert "expires_at" not in call.body["branch"] and "endpoints" not in call.body  # --keep; no compute
+    assert b.point_in_time == call.body["branch"]["parent_timestamp"]
+
+
+def test_after_a_nightly_dump_expired_branches_go_and_a_refusal_is_said_once(
+    neon_cfg: Config, fake_neon: FakeNeon
+) -> None:
+    from jobs.events import StepResult
+    from jobs.neon_retention import prune_neon_branches
+    from jobs.queue import enqueue
+    from jobs.store import Store
+
+    class Steps:
+        def __init__(self) -> None:
+            self.lines: list[StepResult] = []
+
+        def step(self, job: object, result: StepResult) -> None:
+            self.lines.append(result)
+
+    store = Store.for_config(neon_cfg)
+    a = create_backup_branch(neon_cfg, "prod", name="backup-a", requested_by="cron")
+    b = create_backup_branch(neon_cfg, "prod", name="backup-b", requested_by="cron")
+    create_backup_branch(neon_cfg, "prod", name="backup-c", requested_by="cron")
+    for x in (a, b):
+        fake_neon.branches[PID][x.id]["expires_at"] = "2020-01-01T00:00:00Z"
+    fake_neon.branches[PID][a.id]["created_at"] = fake_neon.branches[PID][b.id]["created_at"] = (
+        "2020-01-01T00:00:00Z"
+    )
+    fake_neon.undeletable.add(b.id)
+    job = enqueue(store, "dump", "prod", {})
+    rep = Steps()
+    prune_neon_branches(neon_cfg, store, rep, job)  # type: ignore[arg-type]
+    prune_neon_branches(neon_cfg, store, rep, job)  # type: ignore[arg-type]
+    first, second = rep.lines[0].detail, rep.lines[1].detail
+    assert "1 deleted" in first and "Neon refused to delete `backup-b`" in first
+    assert "backup-b" not in second and fake_neon.branch_named(PID, "backup-a") is None
+    assert len(fake_neon.calls_to("DELETE", b.id)) == 1
