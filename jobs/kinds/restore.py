@@ -105,6 +105,13 @@ def on_interrupted(ctx: JobContext) -> str:
     target = ctx.job.database or ""
     with ctx.store.transaction() as db:
         db.execute("DELETE FROM locks WHERE name = ? AND job_id = ?", [lock_name(target), ctx.job.id])
+    preserved = ctx.job.params.get("preserve_under_name")
+    if preserved:  # a Neon restore: Neon kept the state before as a branch, if it got that far
+        return (
+            f"The target '{target}' may be in maintenance or being restored by Neon. If `/backup branches "
+            f"{target}` lists `{preserved}`, `backupbot restore neon:{preserved} --target {target} "
+            f'--break-glass --reason "…"` puts back what was there before.'
+        )
     return (
         f"The target '{target}' may be in maintenance or partly restored. If a pre-restore backup of it was "
         f'listed, `backupbot restore <that id> --target {target} --break-glass --reason "…"` puts it back.'
