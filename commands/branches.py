@@ -43,6 +43,11 @@ def age(created: datetime, now: datetime | None = None) -> str:
     return f"{seconds / 86400:.0f} days old"
 
 
+def plain(text: str) -> str:
+    """Text a person or pipeline wrote, shown as text: no mentions, links or code spans in Slack."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("`", "'")
+
+
 def render_listing(listing: object) -> list[str]:
     from engine.neon_branches import BranchListing
 
@@ -53,12 +58,17 @@ def render_listing(listing: object) -> list[str]:
         f"its branch `{own['name']}`; {len(listing.backups)}, newest first)"
     ]
     for b in listing.backups[:SHOW]:
-        who = f"by {b.requested_by}" if b.requested_by else ("made by a restore" if b.preserved else "by ?")
-        why = f" — {b.reason}" if b.reason else ""
+        by = (
+            f"<@{b.requested_by}>"
+            if b.requested_by.isalnum() and b.requested_by[:1] in "UW"
+            else plain(b.requested_by)
+        )
+        who = f"by {by}" if b.requested_by else ("made by a restore" if b.preserved else "by ?")
+        why = f" — {plain(b.reason)}" if b.reason else ""
         expiry = f"expires {b.expires_at[:16].replace('T', ' ')}" if b.expires_at else "kept (no expiry)"
         lines.append(
-            f"• `{b.name}` · {age(b.created_at)} · from `{b.parent_name or b.parent_id or '-'}` at "
-            f"{b.point_in_time} · {human_bytes(b.size_bytes)} · {b.kind or '?'} {who}{why} · {expiry}"
+            f"• `{plain(b.name)}` · {age(b.created_at)} · from `{b.parent_name or b.parent_id or '-'}` at "
+            f"{b.point_in_time} · {human_bytes(b.size_bytes)} · {plain(b.kind or '?')} {who}{why} · {expiry}"
         )
     if len(listing.backups) > SHOW:
         lines.append(f"… and {len(listing.backups) - SHOW} older; `backupbot branches` lists all.")
@@ -68,7 +78,7 @@ def render_listing(listing: object) -> list[str]:
         lines.append(f"*Neon snapshots* ({len(listing.snapshots)})")
         for s in listing.snapshots[:SHOW]:
             size = f" · {human_bytes(s['full_size'])}" if s.get("full_size") else ""
-            lines.append(f"• `{s['name']}` · taken {s.get('timestamp') or s['created_at']}{size}")
+            lines.append(f"• `{plain(s['name'])}` · taken {s.get('timestamp') or s['created_at']}{size}")
     return lines
 
 

@@ -154,3 +154,14 @@ def test_after_a_nightly_dump_expired_branches_go_and_a_refusal_is_said_once(
     assert "1 deleted" in first and "Neon refused to delete `backup-b`" in first
     assert "backup-b" not in second and fake_neon.branch_named(PID, "backup-a") is None
     assert len(fake_neon.calls_to("DELETE", b.id)) == 1
+
+
+def test_the_listing_shows_what_a_pipeline_wrote_as_text(neon_cfg: Config, fake_neon: FakeNeon) -> None:
+    from commands.branches import render_listing
+
+    create_backup_branch(
+        neon_cfg, "prod", reason="<!channel> see `rm` <http://x|here>", requested_by="ci:<bob>"
+    )
+    text = "\n".join(render_listing(list_backup_branches(neon_cfg, "prod")))
+    assert "<!channel>" not in text and "<http" not in text and "&lt;!channel&gt;" in text
+    assert "by ci:&lt;bob&gt;" in text
