@@ -94,6 +94,7 @@ class NeonClient:
         self.timeout, self.retry_seconds = timeout, retry_seconds
         self.operation_timeout, self.poll_interval = operation_timeout, poll_interval
         self._key = api_key
+        self.last_request_id = ""
         self._http = requests.Session()
         self._http.headers.update(
             {"Authorization": f"Bearer {api_key}", "Accept": "application/json", "User-Agent": "backupbot"}
@@ -154,6 +155,7 @@ class NeonClient:
 
     def _once(self, method: str, path: str, body: Any, params: dict[str, Any] | None) -> Any:
         rid = str(uuid.uuid4())
+        self.last_request_id = rid
         headers = {"X-Request-ID": rid}
         if body is not None:
             headers["Content-Type"] = "application/json"
@@ -341,7 +343,8 @@ class NeonClient:
                     raise NeonError(
                         f"Neon operation {op['action']} on branch {op.get('branch_id', '?')} {op['status']}",
                         detail=self._clean(
-                            f"Neon's error: {op.get('error') or 'none given'} (operation {op_id})."
+                            f"Neon's error: {op.get('error') or 'none given'} (operation {op_id}, "
+                            f"request id {self.last_request_id})."
                         ),
                         hint="Look at the operation in the Neon console (Operations); nothing after this step ran.",
                     )
@@ -354,7 +357,7 @@ class NeonClient:
                 )
                 raise NeonError(
                     f"Neon operations still running after {self.operation_timeout:.0f} s",
-                    detail=f"Still running: {still}.",
+                    detail=f"Still running: {still} (last request id {self.last_request_id}).",
                     hint="They may still finish; watch them in the Neon console (Operations) before retrying.",
                 )
             if on_wait:

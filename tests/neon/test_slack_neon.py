@@ -141,6 +141,7 @@ def test_restore_from_a_branch_a_moment_and_a_snapshot(
     main = fake_neon.branch_named(PID, "main")
     assert main
     fake_neon.op_polls = 2
+    fake_neon.throttle_every = 9  # a 429 with Retry-After now and then
     backup = fake_neon._new_branch(PID, "backup-20260101", main, "prod-before-migration")
 
     # 1. from a backup branch
@@ -214,7 +215,8 @@ def test_each_neon_error_ends_in_a_clear_message(neon_bot: Bot, fake: FakeSlack,
     # a failed operation: its error text
     fake_neon.fail_next_op = "timeline creation failed on pageserver"
     job = queued_job(say(neon_bot, fake, "branch prod"))
-    assert "timeline creation failed on pageserver" in job_message(fake, job, "failed").text
+    failed_op = job_message(fake, job, "failed").text
+    assert "timeline creation failed on pageserver" in failed_op and "request id" in failed_op, failed_op
     # 404 on a branch that is not there, before anyone is asked to approve
     answers = say(neon_bot, fake, "restore neon:no-such-branch --target prod", later=True)
     assert "has no branch 'no-such-branch'" in answers[-1]
