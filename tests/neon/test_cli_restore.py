@@ -43,3 +43,25 @@ def test_dry_run_then_break_glass_then_its_undo(neon_cfg: Config, fake_neon: Fak
     back = run_cli(*shlex.split(undo.group(1))[1:])
     assert back.returncode == 0, back.stderr
     assert main["_content"] == "prod-v1"  # what was there before the first restore
+
+
+def test_a_restore_call_that_timed_out_is_adopted_not_repeated(neon_cfg: Config, fake_neon: FakeNeon) -> None:
+    from engine.neon_restore import run_neon_restore
+    from engine.neon_restore_plan import plan_neon_restore
+    from engine.restore_report import RestoreRequest
+
+    main = fake_neon.branch_named(PID, "main")
+    assert main
+    fake_neon._new_branch(PID, "backup-x", main, "state-x")
+    plan = plan_neon_restore(neon_cfg, "neon:backup-x", "prod")
+    fake_neon.hang_next_restore = 1
+    req = RestoreRequest(
+        backup_id=plan.source.ref, target="prod", requested_by="U0DEV", approved_by=("U0LEAD1",)
+    )
+    report = run_neon_restore(neon_cfg, req, {"backup_id": plan.source.ref, **plan.params()})
+    assert report.succeeded and report.preserved == plan.preserve
+    assert len(fake_neon.calls_to("POST", "/restore")) == 1
+    assert (
+        main["_content"] == "state-x" and fake_neon.branch_named(PID, plan.preserve)["_content"] == "prod-v1"
+    )
+    assert "create_timeline" in report.step("wait").detail  # it waited for the operations it never saw

@@ -59,6 +59,7 @@ class FakeNeon(NeonBehaviour):
         self.throttle_every = 0  # every Nth request answers 429 Retry-After: 1
         self.busy_next = 0  # the next N mutating requests answer 423 (a background operation)
         self.hang_next_create = 0  # the next N branch creations succeed, then the response never comes
+        self.hang_next_restore = 0  # the same for branch restores
         self.hang_seconds = 3.0
         self.fail_next_op = ""  # the next operation created fails with this error text
         self.html_524_next = 0  # the next N requests answer Cloudflare's HTML 524

@@ -122,6 +122,7 @@ class NeonBehaviour:
     op_polls: int
     busy_next: int
     hang_next_create: int
+    hang_next_restore: int
     fail_next_op: str
     undeletable: set[str]
 
@@ -377,7 +378,11 @@ class NeonBehaviour:
         target["last_reset_at"] = ts()
         target["current_state"] = "resetting"
         ops.append(self._op(pid, "create_timeline", target["id"]))
-        return 200, {"branch": self._public(target), "operations": [o.as_dict() for o in ops]}
+        out = {"branch": self._public(target), "operations": [o.as_dict() for o in ops]}
+        if self.hang_next_restore:
+            self.hang_next_restore -= 1
+            out["_hang"] = True
+        return 200, out
 
     def _restore_snapshot(self, pid: str, sid: str, body: dict[str, Any]) -> tuple[int, Any]:
         self._check_unlocked(pid)
