@@ -44,3 +44,14 @@ def test_pipeline_branch_exit_codes(neon_cfg: Config, fake_neon: FakeNeon) -> No
     old = run_cli("branch", "--database", "prod", "--at", "2020-01-01T00:00:00Z")
     assert old.returncode == 2 and "outside the history window" in old.stderr
     assert len(fake_neon.branches[PID]) == 1  # nothing was made
+
+
+def test_branches_json_lists_what_the_bot_made(neon_cfg: Config, fake_neon: FakeNeon) -> None:
+    made = run_cli("branch", "--reason", "nightly", "--json")  # the only database on Neon
+    assert made.returncode == 0, made.stderr
+    listed = run_cli("branches", "--json")
+    data = json.loads(listed.stdout)
+    assert data["branch"] == "main" and [b["name"] for b in data["backups"]] == [
+        json.loads(made.stdout)["name"]
+    ]
+    assert data["backups"][0]["reason"] == "nightly"

@@ -65,3 +65,41 @@ def test_a_restore_call_that_timed_out_is_adopted_not_repeated(neon_cfg: Config,
         main["_content"] == "state-x" and fake_neon.branch_named(PID, plan.preserve)["_content"] == "prod-v1"
     )
     assert "create_timeline" in report.step("wait").detail  # it waited for the operations it never saw
+
+
+def test_a_failing_health_check_stops_the_run_and_names_the_undo(
+    tmp_path, fake_neon: FakeNeon, pg_db: str, monkeypatch
+) -> None:
+    import pytest
+
+    from core.config import load_config
+    from engine.neon_restore import run_neon_restore
+    from engine.neon_restore_plan import plan_neon_restore
+    from engine.restore_plan import RestoreFailed
+    from engine.restore_report import RestoreRequest
+    from tests.neon.conftest import neon_config_text
+
+    monkeypatch.setenv("PROD_URL", pg_db)
+    extra = 'restore_url_env = "PROD_URL"\nhealth_checks = ["select 1 = 1", "select count(*) > 0 from pg_class where relname = \'invoices\'"]\n'
+    path = tmp_path / "backupbot.toml"
+    path.write_text(neon_config_text(f'url = "{(tmp_path / "store").as_uri()}"', tmp_path, db_extra=extra))
+    monkeypatch.setenv("BACKUPBOT_STATE_DIR", str(tmp_path / "state"))
+    cfg = load_config(str(path))
+    main = fake_neon.branch_named(PID, "main")
+    assert main
+    fake_neon._new_branch(PID, "backup-y", main, "state-y")
+    plan = plan_neon_restore(cfg, "neon:backup-y", "prod")
+    req = RestoreRequest(
+        backup_id=plan.source.ref, target="prod", requested_by="U0DEV", approved_by=("U0LEAD1",)
+    )
+    with pytest.raises(RestoreFailed) as failed:
+        run_neon_restore(cfg, req, {"backup_id": plan.source.ref, **plan.params()})
+    text = failed.value.render()
+    assert "stopped at step 6 (Health checks)" in text and "health checks failed" in text
+    assert f"backupbot restore neon:{plan.preserve} --target prod --break-glass" in text
+    report = failed.value.report
+    assert report.step("health").status == "failed" and report.step("maintenance_off").status == "not run"
+    assert (
+        "FAILED" in (tmp_path / "RUNBOOK.md").read_text()
+        and plan.preserve in (tmp_path / "RUNBOOK.md").read_text()
+    )
