@@ -295,6 +295,12 @@ def parse_config(raw: dict[str, Any], path: str) -> Config:
                 hint=f'Add dump_url_env = "{name.upper()}_DUMP_URL" under {where}.',
             )
         db = _build(DatabaseConfig, table, where, path, name=name, config_file=path, retention=db_retention)
+        if db.neon_branch and not db.neon_project_id:
+            raise ConfigError(
+                "neon_branch needs neon_project_id",
+                detail=f"{path}: {where} sets neon_branch = {db.neon_branch!r} but no neon_project_id.",
+                hint='Add neon_project_id = "…" (Neon console → Settings → Project ID) or remove neon_branch.',
+            )
         if db.approvals_required < 1:
             raise ConfigError(
                 "approvals_required must be at least 1", detail=f"{path}: {where}.", hint="Use 1 or 2."
