@@ -176,16 +176,24 @@ class NeonClient:
             data = resp.json() if resp.content else None
         except ValueError:
             data = None
-            if resp.status_code >= 500:
-                raise _Transient(resp.status_code, f"a non-JSON {resp.status_code} page", rid) from None
         if resp.status_code < 300:
             return data
         message = str((data or {}).get("message", "")) if isinstance(data, dict) else ""
         code = str((data or {}).get("code", "")) if isinstance(data, dict) else ""
-        if resp.status_code in (423, 429, 503) or resp.status_code >= 500 and resp.status_code != 501:
+        status = resp.status_code
+        if not message and status >= 500:
+            message = f"a non-JSON {status} page" if data is None else resp.reason or ""
+        if status in (423, 429, 503) or (status >= 500 and method == "GET"):
+            # the spec: 423 and 503 are always safe to retry, GETs are idempotent; 429 asks to wait
             retry_after = resp.headers.get("Retry-After")
             after = float(retry_after) if retry_after and retry_after.isdigit() else None
-            raise _Transient(resp.status_code, message or resp.reason or "", rid, after)
+            raise _Transient(status, message or resp.reason or "", rid, after)
+        if status >= 500:  # a 524 or 502 on a POST: Neon may have done it anyway
+            raise NeonUnknownOutcome(
+                f"Neon answered {status} to {method} {path}; it may or may not have happened",
+                detail=self._clean(f"Neon said: {message} (request id {rid})."),
+                hint="Look at the project in the Neon console (Branches, Operations) before repeating it.",
+            )
         raise self._error(resp.status_code, code, message, rid, method, path)
 
     def _gave_up(self, method: str, path: str, last: _Transient) -> NeonError:

@@ -165,3 +165,21 @@ def test_the_listing_shows_what_a_pipeline_wrote_as_text(neon_cfg: Config, fake_
     text = "\n".join(render_listing(list_backup_branches(neon_cfg, "prod")))
     assert "<!channel>" not in text and "<http" not in text and "&lt;!channel&gt;" in text
     assert "by ci:&lt;bob&gt;" in text
+
+
+def test_a_524_on_create_is_looked_up_before_sending_again(neon_cfg: Config, fake_neon: FakeNeon) -> None:
+    fake_neon.html_524_next = 0
+    real_answer = fake_neon._answer
+    first = {"done": False}
+
+    def answer(method, rel, query, headers, body, rid):  # type: ignore[no-untyped-def]
+        if method == "POST" and rel.endswith("/branches") and not first["done"]:
+            first["done"] = True
+            real_answer(method, rel, query, headers, body, rid)  # Neon made it; the edge timed out
+            return 524, b"<html>A timeout occurred</html>", {}
+        return real_answer(method, rel, query, headers, body, rid)
+
+    fake_neon._answer = answer  # type: ignore[method-assign]
+    b = create_backup_branch(neon_cfg, "prod", name="backup-524", requested_by="U0DEV")
+    assert b.name == "backup-524" and len(fake_neon.calls_to("POST", "/branches")) == 1
+    assert [x["name"] for x in fake_neon.branches[PID].values()].count("backup-524") == 1
