@@ -2,10 +2,10 @@
 
 Neon's mutating calls return operations that run in the background, and while one runs
 the project answers 423 to the next; it throttles with 429, its edge answers 503 and an
-HTML 524. So every call is retried on those (tenacity, for a bounded time, honouring
-Retry-After), then fails saying what was still running. A POST that timed out may have
-worked: it is never repeated here; ``NeonUnknownOutcome`` tells the caller to look
-first (``engine.neon_branches`` finds the branch by name and adopts it). Every request
+HTML 524. 423, 429 and 503 (and any 5xx to a GET) are retried (tenacity, for a bounded
+time, honouring Retry-After), then the call fails saying what was still running. A POST
+that timed out or got a 5xx page may have worked: it is never repeated here;
+``NeonUnknownOutcome`` tells the caller to look first (``engine.neon_branches`` finds the branch by name and adopts it). Every request
 carries an ``X-Request-ID`` that every error text repeats, so Neon support can find it.
 The API key is never part of any text this module produces.
 """
