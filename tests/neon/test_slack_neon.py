@@ -144,7 +144,8 @@ def test_restore_from_a_branch_a_moment_and_a_snapshot(
     fake_neon.throttle_every = 9  # a 429 with Retry-After now and then
     backup = fake_neon._new_branch(PID, "backup-20260101", main, "prod-before-migration")
 
-    # 1. from a backup branch
+    # 1. from a backup branch, while a background operation makes Neon answer 423 twice
+    fake_neon.busy_next = 2
     job = queued_job(
         say(neon_bot, fake, "restore neon:backup-20260101 prod --target prod --reason drill", later=True)
     )
@@ -153,7 +154,10 @@ def test_restore_from_a_branch_a_moment_and_a_snapshot(
         assert needle in card, needle
     preserved = re.search(r"(pre-restore-\d{8}T\d{6}Z)", card).group(1)
     final = approve_and_finish(neon_bot, fake, job)
-    (call,) = fake_neon.calls_to("POST", f"/branches/{main['id']}/restore")
+    posts = fake_neon.calls_to("POST", f"/branches/{main['id']}/restore")
+    call = posts[-1]
+    assert [c.status for c in posts].count(423) == 2 and call.status == 200
+    assert len([c for c in posts if c.status == 200]) == 1
     assert call.body == {"source_branch_id": backup["id"], "preserve_under_name": preserved}
     assert main["_content"] == "prod-before-migration"
     kept = fake_neon.branch_named(PID, preserved)
