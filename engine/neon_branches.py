@@ -218,6 +218,14 @@ def create_backup_branch(
                 created = client.create_branch(pid, body)  # it never arrived: safe to send once more
                 ops, made = created.get("operations", []), created["branch"]
             else:
+                _, note = client.branch(pid, found["id"])
+                if note != body["annotation_value"]:  # someone else's branch took the name meanwhile
+                    if name:
+                        raise UsageError(
+                            f"a Neon branch named '{name}' appeared in project '{pid}' while this one was made",
+                            hint="Pick another --name; the other branch was left alone.",
+                        ) from None
+                    continue
                 made = found
                 ops = client.operations_in_flight(pid, [found["id"]])
         client.wait_operations(pid, ops, on_wait)

@@ -183,3 +183,19 @@ def test_a_524_on_create_is_looked_up_before_sending_again(neon_cfg: Config, fak
     b = create_backup_branch(neon_cfg, "prod", name="backup-524", requested_by="U0DEV")
     assert b.name == "backup-524" and len(fake_neon.calls_to("POST", "/branches")) == 1
     assert [x["name"] for x in fake_neon.branches[PID].values()].count("backup-524") == 1
+
+
+def test_a_lost_answer_does_not_adopt_someone_elses_branch(neon_cfg: Config, fake_neon: FakeNeon) -> None:
+    real_answer = fake_neon._answer
+    first = {"done": False}
+
+    def answer(method, rel, query, headers, body, rid):  # type: ignore[no-untyped-def]
+        if method == "POST" and rel.endswith("/branches") and not first["done"]:
+            first["done"] = True  # a person made a branch of that name; ours never arrived
+            fake_neon._new_branch(PID, body["branch"]["name"], fake_neon.branch_named(PID, "main"), "theirs")
+            return 524, b"<html>A timeout occurred</html>", {}
+        return real_answer(method, rel, query, headers, body, rid)
+
+    fake_neon._answer = answer  # type: ignore[method-assign]
+    b = create_backup_branch(neon_cfg, "prod", requested_by="U0DEV")
+    assert b.name.endswith("-2") and fake_neon.branches[PID][b.id]["_content"] == "prod-v1"
