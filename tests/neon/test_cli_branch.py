@@ -55,3 +55,20 @@ def test_branches_json_lists_what_the_bot_made(neon_cfg: Config, fake_neon: Fake
         json.loads(made.stdout)["name"]
     ]
     assert data["backups"][0]["reason"] == "nightly"
+
+
+def test_cli_prune_lists_then_deletes_expired_branches(neon_cfg: Config, fake_neon: FakeNeon) -> None:
+    for name in ("backup-old", "backup-new"):
+        assert run_cli("branch", "--name", name).returncode == 0
+    old = fake_neon.branch_named(PID, "backup-old")
+    assert old
+    old["expires_at"] = old["created_at"] = "2020-01-01T00:00:00Z"
+    dry = run_cli("prune", "--database", "prod")
+    assert dry.returncode == 0, dry.stderr
+    assert (
+        "would delete backup-old" in dry.stdout and "keep backup-new — the newest backup branch" in dry.stdout
+    )
+    assert fake_neon.branch_named(PID, "backup-old")
+    done = run_cli("prune", "--database", "prod", "--confirm")
+    assert done.returncode == 0 and "deleted backup-old" in done.stdout
+    assert fake_neon.branch_named(PID, "backup-old") is None and fake_neon.branch_named(PID, "backup-new")
