@@ -64,6 +64,9 @@ def run_neon(cfg: Config, args: argparse.Namespace, store: Any, who: str, announ
             detail="A restore without approval is written to the runbook and announced; it must say why.",
             hint=glass,
         )
+    from jobs.freeze import check_not_frozen
+
+    check_not_frozen(store, args.target, "restore", actor=who)
     store.audit(
         None,
         "break_glass_restore_started",

@@ -78,7 +78,13 @@ def render(req: PruneRequest, inv: Invocation) -> Reply:
             neon_delete = bool(branches.to_delete)
         except BackupbotError as err:
             lines.append(error_text(err))
-    if (plan.to_delete and not plan.guard) or neon_delete:
+    from jobs.freeze import is_frozen
+
+    if frozen := is_frozen(inv.store, req.database):
+        lines.append(
+            f":snowflake: `{req.database}` is {frozen.describe()}: `--confirm` is refused until it is unfrozen."
+        )
+    elif (plan.to_delete and not plan.guard) or neon_delete:
         lines.append(f"A lead can delete them with `/backup prune {req.database} --confirm`.")
     return Reply("\n".join(lines))
 
@@ -89,6 +95,9 @@ def handle(req: PruneRequest, inv: Invocation) -> Reply:
             f"Working out what retention keeps for `{req.database}`…", later=lambda: render(req, inv)
         )
     _check_lead(inv, req.database)
+    from jobs.freeze import check_not_frozen
+
+    check_not_frozen(inv.store, req.database, "prune", actor=inv.user)
     return queue_job(inv, "prune", req.database, {"confirm": True}, f"pruning of `{req.database}`")
 
 

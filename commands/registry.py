@@ -22,6 +22,10 @@ SUBCOMMANDS = [
     "commands.restore",
     "commands.approve",
     "commands.deny",
+    "commands.freeze",
+    "commands.unfreeze",
+    "commands.history",
+    "commands.doctor",
 ]
 
 

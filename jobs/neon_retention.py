@@ -14,6 +14,7 @@ from core.config import Config
 from core.errors import BackupbotError
 from core.redact import redact
 from jobs.events import Reporter, StepResult
+from jobs.freeze import is_frozen
 from jobs.store import Job, Store
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,11 @@ def prune_neon_branches(cfg: Config, store: Store, reporter: Reporter, job: Job)
     from engine.neon_prune import REFUSED, apply_branch_prune, plan_branch_prune
 
     database = str(job.database)
+    if (frozen := is_frozen(store, database)) is not None:
+        reporter.step(
+            job, StepResult("Neon branch retention", "skipped", detail=f"{database} is {frozen.describe()}")
+        )
+        return "frozen"
     try:
         before = plan_branch_prune(cfg, database, store)
         newly_refused = {i.branch.id for i in before.items if i.action == REFUSED}

@@ -103,3 +103,16 @@ def test_a_failing_health_check_stops_the_run_and_names_the_undo(
         "FAILED" in (tmp_path / "RUNBOOK.md").read_text()
         and plan.preserve in (tmp_path / "RUNBOOK.md").read_text()
     )
+
+
+def test_a_frozen_database_refuses_a_neon_break_glass_restore(neon_cfg: Config, fake_neon: FakeNeon) -> None:
+    from jobs.freeze import freeze
+    from jobs.store import Store
+
+    main = fake_neon.branch_named(PID, "main")
+    assert main
+    fake_neon._new_branch(PID, "backup-z", main, "state-z")
+    freeze(Store.for_config(neon_cfg), "prod", "U0LEAD1", "quarter close")
+    refused = run_cli("restore", "neon:backup-z", "--target", "prod", "--break-glass", "--reason", "try")
+    assert refused.returncode != 0 and "quarter close" in refused.stderr
+    assert not fake_neon.calls_to("POST", "/restore") and main["_content"] == "prod-v1"
