@@ -7,7 +7,7 @@ It is still a ``restore`` job (one gate, one card, one expiry for every restore)
 from __future__ import annotations
 
 from core.errors import RestoreError
-from engine.neon_restore import run_neon_restore
+from engine.neon_restore import run_neon_restore, undo_command
 from engine.restore_plan import RestoreFailed
 from engine.restore_report import RestoreRequest
 from jobs.approvals import approved_users
@@ -53,7 +53,7 @@ def run_neon(ctx: JobContext) -> Outcome:
         ("Preserved as", f"`{report.preserved}`"),
         ("Runbook", f"`{report.runbook_key}`"),
         ("Duration", f"{total:.1f} s"),
-        ("Undo", f"`{report.runbook_text and _undo(report.preserved, target, report.restore_id)}`"),
+        ("Undo", f"`{undo_command(report.preserved, target, report.restore_id)}`"),
     )
     return Outcome(
         summary=f"Restored `{request.backup_id}` into `{target}`: {report.state}",
@@ -67,9 +67,3 @@ def run_neon(ctx: JobContext) -> Outcome:
             "seconds": total,
         },
     )
-
-
-def _undo(preserved: str, target: str, restore_id: str) -> str:
-    from engine.neon_restore import undo_command
-
-    return undo_command(preserved, target, restore_id)

@@ -30,7 +30,7 @@ NEON_TOML = """
 [neon]
 api_key_env = "NEON_API_KEY"
 timeout_seconds = 1.0
-retry_seconds = 20
+retry_seconds = 8
 poll_interval_seconds = 0.05
 
 [databases.prod]

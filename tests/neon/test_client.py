@@ -43,7 +43,7 @@ def test_a_create_that_timed_out_is_adopted_not_repeated(neon_cfg: Config, fake_
 
 def test_423_429_503_and_524_are_retried(neon_cfg: Config, fake_neon: FakeNeon) -> None:
     fake_neon.busy_next = 2
-    fake_neon.throttle_every = 4
+    fake_neon.throttle_every = 7
     fake_neon.unavailable_next = 1
     b = create_backup_branch(neon_cfg, "prod", requested_by="U0DEV")
     fake_neon.html_524_next = 1

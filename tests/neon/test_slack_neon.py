@@ -154,6 +154,7 @@ def test_restore_from_a_branch_a_moment_and_a_snapshot(
         assert needle in card, needle
     preserved = re.search(r"(pre-restore-\d{8}T\d{6}Z)", card).group(1)
     final = approve_and_finish(neon_bot, fake, job)
+    assert f"backupbot restore neon:{preserved} --target prod --break-glass" in final.text  # the undo
     posts = fake_neon.calls_to("POST", f"/branches/{main['id']}/restore")
     call = posts[-1]
     assert [c.status for c in posts].count(423) == 2 and call.status == 200
