@@ -28,6 +28,7 @@ SUBCOMMANDS = [
     "cli.decrypt",
     "cli.prune",
     "cli.restore",
+    "cli.files",
     "cli.doctor",
 ]
 
