@@ -37,6 +37,8 @@ _ORDER = (
     "Safety dump",
     "Will stay",
     "Will drop",
+    "Connection strings",
+    "Preserved as",
     "Expected duration",
     "Warnings",
 )
@@ -91,6 +93,20 @@ def _button(job: Job, action: str, label: str, style: str, title: str, text: str
     }
 
 
+def _approve_text(job: Job, target: str, backup: str) -> str:
+    if str(backup).startswith("undo:"):  # an undo request (commands/undo.py): no safety dump, a swap back
+        return (
+            f"`{target}` will be swapped back to the database restore `{backup[5:]}` replaced "
+            "(the one serving now is kept for a while)."
+        )
+    if job.params.get("preserve_under_name"):  # a Neon restore: Neon keeps the current state as a branch
+        return (
+            f"`{target}` (its whole Neon branch) will be overwritten with `{backup}`; its current state is kept "
+            f"as branch `{job.params['preserve_under_name']}`."
+        )
+    return f"`{target}` will be overwritten with `{backup}` (after a safety dump of it)."
+
+
 def buttons(job: Job) -> dict[str, Any]:
     target = job.database or "?"
     backup = job.params.get("backup_id", "?")
@@ -104,12 +120,7 @@ def buttons(job: Job) -> dict[str, Any]:
                 "Approve",
                 "primary",
                 "Approve this restore?",
-                (
-                    f"`{target}` will be swapped back to the database restore `{backup[5:]}` replaced "
-                    "(the one serving now is kept for a while)."
-                    if str(backup).startswith("undo:")
-                    else f"`{target}` will be overwritten with `{backup}` (after a safety dump of it)."
-                ),
+                _approve_text(job, target, backup),
                 "Approve",
             ),
             _button(
