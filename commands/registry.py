@@ -18,6 +18,7 @@ SUBCOMMANDS = [
     "commands.cancel",
     "commands.prune",
     "commands.restore",
+    "commands.verify",
     "commands.approve",
     "commands.deny",
 ]

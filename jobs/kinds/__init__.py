@@ -20,6 +20,7 @@ _MODULES: dict[str, str] = {
     "dump": "jobs.kinds.dump",
     "prune": "jobs.kinds.prune",
     "restore": "jobs.kinds.restore",
+    "verify": "jobs.kinds.verify",
 }
 
 

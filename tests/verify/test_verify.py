@@ -1,0 +1,98 @@
+"""`backupbot verify`: each step fails on what it is there to catch, and a good backup passes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from adapters.storage import open_storage
+from cli.main import main
+from engine import verify_record
+from engine.verify import VerifyFailed, verify_backup
+from tests.verify.conftest import VerifyScene, scratch_databases
+
+
+def test_manifest_records_tables_and_counts_from_the_dump_snapshot(verify_scene: VerifyScene) -> None:
+    contents = verify_scene.backup.contents
+    assert contents is not None
+    assert contents["row_counts"] == "exact"
+    assert contents["tables"] == {
+        "public.audit_log": 50,
+        "public.customers": 150,
+        "public.invoices": 450,
+    }
+    assert contents["objects"]["sequence"] == 4
+    assert contents["objects"]["index"] == 1
+    assert contents["objects"]["fk_constraint"] == 1
+
+
+def test_good_backup_passes_every_step_and_list_shows_it(
+    verify_scene: VerifyScene, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = scratch_databases()
+    assert main(["verify", verify_scene.backup.id, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["result"] == "passed"
+    assert [s["status"] for s in out["steps"]] == ["ok", "ok", "ok", "ok"]
+    assert out["tables"]["public.invoices"] == {"restored": 450, "recorded": 450}
+    assert out["scratch_database"].startswith("backupbot_scratch_")
+    assert out["scratch_database"] not in scratch_databases()
+    assert scratch_databases() <= before
+    assert verify_scene.book().all() == []
+
+    stored = json.loads(
+        open_storage(verify_scene.cfg.storage).get_bytes(verify_record.verify_key(verify_scene.backup))
+    )
+    assert stored["result"] == "passed" and stored["verified_at"]
+    assert set(stored["steps"][0]) >= {"title", "seconds", "status"}
+
+    assert main(["list"]) == 0
+    listing = capsys.readouterr().out
+    line = next(row for row in listing.splitlines() if verify_scene.backup.id in row)
+    assert "verified 20" in line
+
+
+def test_flipped_byte_fails_at_step_one_naming_the_object(verify_scene: VerifyScene) -> None:
+    storage = verify_scene.storage()
+    key = verify_scene.backup.key
+    data = bytearray(storage.get_bytes(key))
+    data[len(data) // 2] ^= 0x01
+    storage.put_bytes(key, bytes(data))
+    before = scratch_databases()
+
+    with pytest.raises(VerifyFailed) as caught:
+        verify_backup(verify_scene.cfg, verify_scene.backup, verify_scene.book())
+    report = caught.value.report
+    assert "step 1 (Integrity)" in caught.value.message
+    assert key in report.steps[0].detail
+    assert [s.status for s in report.steps] == ["failed", "not run", "not run", "skipped"]
+    assert report.scratch == "" and scratch_databases() <= before
+    stored = verify_record.read(storage, verify_scene.backup)
+    assert stored is not None and stored["result"] == "failed" and stored["failed_step"] == 1
+
+
+def test_archive_lacking_a_listed_table_fails_at_step_two(verify_scene: VerifyScene) -> None:
+    tables = dict(verify_scene.backup.contents["tables"])  # type: ignore[index]
+    tables["public.payments"] = 12
+    manifest = verify_scene.rewrite_manifest({"contents/tables": tables})
+
+    with pytest.raises(VerifyFailed) as caught:
+        verify_backup(verify_scene.cfg, manifest, verify_scene.book())
+    report = caught.value.report
+    assert "step 2 (Contents)" in caught.value.message
+    assert "public.payments" in caught.value.detail  # type: ignore[operator]
+    assert [s.status for s in report.steps] == ["ok", "failed", "not run", "skipped"]
+
+
+def test_row_count_difference_fails_at_step_three_naming_table_and_counts(verify_scene: VerifyScene) -> None:
+    manifest = verify_scene.rewrite_manifest({"contents/tables/public.invoices": 451})
+
+    with pytest.raises(VerifyFailed) as caught:
+        verify_backup(verify_scene.cfg, manifest, verify_scene.book())
+    report = caught.value.report
+    assert "step 3" in caught.value.message
+    assert "table public.invoices: 450 rows restored, 451 counted at dump time" in caught.value.detail  # type: ignore[operator]
+    assert [s.status for s in report.steps] == ["ok", "ok", "failed", "ok"]
+    assert report.scratch and report.scratch not in scratch_databases()
+    assert verify_scene.book().all() == []
