@@ -49,7 +49,7 @@ from croniter import croniter
 from adapters.storage import Storage, open_storage
 from core.config import Config
 from core.errors import BackupbotError, ConfigError
-from jobs import alerts, kinds, schedule_runs, scheduled_retention
+from jobs import alerts, kinds, schedule_runs, scheduled_retention, scheduled_verify
 from jobs.events import Reporter, guarded
 from jobs.status import JobStatus
 from jobs.store import Job, Store
@@ -135,8 +135,37 @@ def nightly_dumps(cfg: Config) -> list[ScheduleEntry]:
     return out
 
 
+def monthly_drills(cfg: Config) -> list[ScheduleEntry]:
+    """One restore drill per database with a ``drill_schedule``, when it has somewhere to restore to.
+
+    Somewhere is its ``drill_target`` or, without one, a scratch database on the ``[verify]``
+    server; a database with neither is not drilled (said once in the log at start).
+    """
+    out = []
+    for db in cfg.databases.values():
+        cron = db.drill_schedule.strip()
+        if not cron:
+            continue
+        if not db.drill_target and not cfg.verify.url_env:
+            log.warning("no restore drill for %s: set drill_target or [verify] url_env", db.name)
+            continue
+        into = f"`{db.drill_target}`" if db.drill_target else "a scratch database"
+        approval = (
+            f"standing approval: drill_target = {db.drill_target!r} in [databases.{db.name}] of {cfg.path}"
+            if db.drill_target
+            else "no approval needed: scratch database, no configured database is touched"
+        )
+        params = {
+            "drill_target": db.drill_target,
+            "reason": f"monthly restore drill into {into} ({approval})",
+        }
+        entry = ScheduleEntry("drill", db.name, cron, db.timezone, params)
+        out.append(_check(entry, f"{cfg.path}: [databases.{db.name}] drill_schedule"))
+    return out
+
+
 # Each returns the entries of one job kind; later kinds add a function here.
-ENTRY_SOURCES: list[Callable[[Config], list[ScheduleEntry]]] = [nightly_dumps]
+ENTRY_SOURCES: list[Callable[[Config], list[ScheduleEntry]]] = [nightly_dumps, monthly_drills]
 
 
 def entries_from_config(cfg: Config) -> list[ScheduleEntry]:
@@ -227,6 +256,7 @@ class Scheduler:
         now = now or self.clock()
         started = [job for entry in self.entries if (job := self.run_due(entry, now)) is not None]
         self.follow_up(now)
+        self.drop_scratch(now)
         alerts.redeliver(self.store, self.alert_reporter, self.redeliver_after)
         if self._last_deadman is None or now - self._last_deadman >= self.deadman_every:
             self._last_deadman = now
@@ -235,6 +265,17 @@ class Scheduler:
             self._last_housekeeping = now
             self.housekeeping()
         return started
+
+    def drop_scratch(self, now: datetime) -> list[str]:
+        """Drop scratch databases past their time or left by dead runs; never stops scheduling."""
+        from engine import scratch
+        from jobs.scratch_book import StoreScratchBook
+
+        try:
+            return scratch.sweep(self.cfg, StoreScratchBook(self.store), now)
+        except Exception:
+            log.exception("dropping leftover scratch databases failed; the next tick tries again")
+            return []
 
     def housekeeping(self) -> int:
         """Keep the store from growing forever; a failure here never stops scheduling."""
@@ -310,6 +351,7 @@ class Scheduler:
         alerts.job_succeeded(self.cfg, self.store, self.alert_reporter, job, entry)
         if job.kind != "dump" or not job.database:
             return
+        scheduled_verify.queue_after_nightly(self.cfg, self.store, self.reporter, job)
         self.apply_retention(job, now)
         if self.cfg.alerts.heartbeat_url:
             alerts.ping_heartbeat(self.cfg.alerts.heartbeat_url)

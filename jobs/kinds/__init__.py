@@ -18,6 +18,7 @@ from jobs.events import Outcome
 
 _MODULES: dict[str, str] = {
     "dump": "jobs.kinds.dump",
+    "drill": "jobs.kinds.drill",
     "prune": "jobs.kinds.prune",
     "restore": "jobs.kinds.restore",
     "verify": "jobs.kinds.verify",

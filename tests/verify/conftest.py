@@ -82,3 +82,7 @@ def verify_scene(
         )
         backup = run_dump(load_config(str(path)), "app", reason="verify test")
         yield VerifyScene(path, source, backup)
+
+
+# The in-process bot of the schedule tests (store, Slack reporter → fake Slack, runner).
+from tests.scheduler.conftest import fake_slack, make_bot  # noqa: E402, F401
