@@ -111,9 +111,15 @@ class VerifyReport:
 class VerifyFailed(IntegrityError):
     """Verification of a backup failed at a step; carries the report."""
 
-    def __init__(self, message: str, detail: str | None, hint: str | None, report: VerifyReport) -> None:
+    def __init__(
+        self,
+        message: str,
+        detail: str | None = None,
+        hint: str | None = None,
+        report: VerifyReport | None = None,
+    ) -> None:
         super().__init__(message, detail=detail, hint=hint)
-        self.report = report
+        self.report = report  # type: ignore[assignment]
 
 
 StepCallback = Callable[[VerifyStep], None]
@@ -354,7 +360,7 @@ class _Run:
             report.result = "failed"
         if report.result == "failed":
             step = failed or report.steps[-1]
-            cause = error.render() if error else ""
+            cause = f"{error.message}" + (f"\n{error.detail}" if error.detail else "") if error else ""
             raise VerifyFailed(
                 f"verification of backup {self.backup.id} failed at step {step.number} ({step.title})",
                 detail=redact(cause),
