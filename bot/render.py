@@ -22,6 +22,8 @@ _NOUNS = {
     "dump": "Backup",
     "restore": "Restore",
     "verify": "Verification",
+    "drill": "Restore drill",
+    "restore_table": "Table restore",
     "prune": "Prune",
     "branch": "Branch",
 }

@@ -19,6 +19,7 @@ SUBCOMMANDS = [
     "commands.prune",
     "commands.restore",
     "commands.verify",
+    "commands.restore_table",
     "commands.approve",
     "commands.deny",
 ]

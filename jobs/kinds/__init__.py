@@ -21,6 +21,7 @@ _MODULES: dict[str, str] = {
     "drill": "jobs.kinds.drill",
     "prune": "jobs.kinds.prune",
     "restore": "jobs.kinds.restore",
+    "restore_table": "jobs.kinds.restore_table",
     "verify": "jobs.kinds.verify",
 }
 
