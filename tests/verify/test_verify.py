@@ -96,3 +96,31 @@ def test_row_count_difference_fails_at_step_three_naming_table_and_counts(verify
     assert [s.status for s in report.steps] == ["ok", "ok", "failed", "ok"]
     assert report.scratch and report.scratch not in scratch_databases()
     assert verify_scene.book().all() == []
+
+
+def test_estimated_counts_check_presence_only_and_say_so(verify_scene: VerifyScene) -> None:
+    text = verify_scene.cfg_path.read_text().replace(
+        'restore_url_env = "APP_RESTORE_URL"\n',
+        'restore_url_env = "APP_RESTORE_URL"\nrow_counts = "estimate"\n',
+    )
+    verify_scene.cfg_path.write_text(text)
+    from engine.dump import run_dump
+
+    backup = run_dump(verify_scene.cfg, "app")
+    assert backup.contents is not None and backup.contents["row_counts"] == "estimate"
+    assert set(backup.contents["tables"]) == {"public.audit_log", "public.customers", "public.invoices"}
+    verify_scene.backup = backup
+    manifest = verify_scene.rewrite_manifest({"contents/tables/public.invoices": 9999})
+
+    report = verify_backup(verify_scene.cfg, manifest, verify_scene.book())
+    assert report.passed
+    assert "row counts are estimates: presence checked only" in report.steps[2].detail
+    assert report.tables["public.invoices"] == {"restored": 450, "recorded": 9999}
+
+
+def test_manifest_without_contents_still_verifies(verify_scene: VerifyScene) -> None:
+    manifest = verify_scene.rewrite_manifest({"contents": None})
+    report = verify_backup(verify_scene.cfg, manifest, verify_scene.book())
+    assert report.passed
+    assert "predates table lists" in report.steps[1].detail
+    assert "predates row counts" in report.steps[2].detail
