@@ -385,8 +385,10 @@ def verify_backup(
 ) -> VerifyReport:
     """Run the four steps; returns the report if all passed, raises ``VerifyFailed`` otherwise.
 
-    Leftover scratch databases of dead runs are dropped first.
+    Leftover scratch databases of dead runs are dropped first. A missing or refused
+    verification server raises ``ConfigError`` before anything is read.
     """
+    scratch.server_url(cfg)  # a missing or refused verification server stops it before any download
     storage = storage or open_storage(cfg.storage)
     scratch.sweep(cfg, book)
     return _Run(cfg, backup, book, storage, on_step, on_progress, cancel, job_id, purpose).execute()
