@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from cli.dump import add_json_flag
 from cli.output import emit_json
-from core.config import load_config
+from core.config import Config, load_config
+
+if TYPE_CHECKING:
+    from engine.verify import VerifyReport
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -37,6 +41,21 @@ def _line(rec: object) -> None:
     )
 
 
+def _announce(cfg: Config, report: VerifyReport) -> None:
+    """Post the outcome in the channel when Slack answers; a CLI verification is news there too."""
+    from cli.restore import announce
+
+    b = report.backup
+    if report.passed:
+        text = f":white_check_mark: Backup {b.id} of *{b.database}* verified from the CLI: all 4 steps passed"
+    else:
+        step = next((s for s in report.steps if s.status == "failed"), None)
+        where = f" at step {step.number} ({step.title}): {step.detail}" if step else ""
+        text = f":x: Verification of backup {b.id} of *{b.database}* failed{where}"
+    times = ", ".join(f"{s.title} {s.seconds or 0:.1f} s" for s in report.steps if s.seconds is not None)
+    announce(cfg, f"{text}\n{times}")
+
+
 def run(args: argparse.Namespace) -> int:
     from engine.catalog import get_backup
     from engine.verify import VerifyFailed, verify_backup
@@ -49,10 +68,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = verify_backup(cfg, manifest, book, on_step=None if args.json else _line)
     except VerifyFailed as failed:
+        _announce(cfg, failed.report)
         if args.json:
             emit_json(failed.report.outcome() | {"error": failed.as_dict()})
         print(failed.render(), file=sys.stderr)
         return failed.exit_code
+    _announce(cfg, report)
     if args.json:
         emit_json(report.outcome() | {"record_key": report.record_key})
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -124,3 +125,14 @@ def test_manifest_without_contents_still_verifies(verify_scene: VerifyScene) -> 
     assert report.passed
     assert "predates table lists" in report.steps[1].detail
     assert "predates row counts" in report.steps[2].detail
+
+
+def test_cli_verification_is_announced_in_the_channel(
+    verify_scene: VerifyScene, fake_slack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verify_scene.cfg_path.write_text(verify_scene.cfg_path.read_text() + '\n[slack]\nchannel = "CVERIFY"\n')
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token")
+    assert main(["verify", verify_scene.backup.id]) == 0
+    [post] = fake_slack.messages("CVERIFY")
+    assert f"Backup {verify_scene.backup.id} of *app* verified from the CLI: all 4 steps passed" in post.text
+    assert "Integrity " in post.text and "Drop scratch database " in post.text
