@@ -8,7 +8,10 @@ from typing import Any
 
 import pytest
 
+from bot.listeners.actions.jobs import retry_clicked
 from bot.render import RETRY_ACTION
+from bot.services import Services
+from commands.permissions import GroupDirectory
 from core.config import load_config
 from engine.dump import run_dump
 from jobs.scheduler import Scheduler
@@ -84,6 +87,8 @@ def test_scheduled_drill_runs_the_runbook_reports_recovery_time_and_alerts_on_fa
         assert "Monthly restore drill of `app` passed" in post.text
         assert "Recovery time:" in post.text and "previous drill: none (first drill)" in post.text
         assert "standing approval: drill_target = 'staging' in [databases.app]" in post.text
+        card = [e["text"] for b in post.blocks if b["type"] == "context" for e in b["elements"]]
+        assert any("monthly restore drill into `staging` (standing approval" in t for t in card)
         thread = "\n".join(m.text for m in fake_slack.thread(post.ts))
         for line in (
             "1/8 Lock target",
@@ -116,3 +121,22 @@ def test_scheduled_drill_runs_the_runbook_reports_recovery_time_and_alerts_on_fa
         assert "<!subteam^S0ONCALL>" in alert.text and "step 5 (Migrate)" in alert.text
         button = next(e for b in alert.blocks if b["type"] == "actions" for e in b["elements"])
         assert (button["action_id"], button["value"]) == (RETRY_ACTION, str(third.id))
+
+        # On-call fix the migration and press Retry: the drill runs again and the channel hears it works.
+        monkeypatch.delenv("HOOK_FAIL_MIGRATE")
+        services = Services(
+            cfg=cfg, store=bot.store, reporter=bot.reporter, directory=GroupDirectory(None), runner=bot.runner
+        )
+        replies: list[dict[str, Any]] = []
+        retry_clicked(
+            lambda *a, **k: None,
+            {"actions": [{"value": button["value"]}], "user": {"id": "ULEAD"}, "channel": {"id": ALERTS}},
+            {"services": services},  # type: ignore[arg-type]
+            lambda **kw: replies.append(kw),
+        )
+        assert "retry of job" in replies[0]["text"]
+        [retry] = [j for j in bot.store.list_jobs(limit=50) if j.params.get("retry_of") == third.id]
+        assert bot.wait_job(retry, timeout=120).status == JobStatus.SUCCEEDED
+        scheduler.tick()
+        bot.flush()
+        assert any("Scheduled drill of `app` works again" in m.text for m in fake_slack.messages(ALERTS))

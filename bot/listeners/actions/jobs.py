@@ -22,7 +22,9 @@ from jobs.events import guarded
 from jobs.status import ACTIVE
 from jobs.store import Job
 
-RETRYABLE_KINDS = frozenset({"dump"})
+# A drill restores only into its configured target (the standing approval) or a scratch
+# database, and a verify only into a scratch database: both are safe to re-run by a click.
+RETRYABLE_KINDS = frozenset({"dump", "drill", "verify"})
 
 
 def _who(body: dict[str, Any]) -> tuple[str, str, str]:
