@@ -72,6 +72,12 @@ def test_flipped_byte_fails_at_step_one_naming_the_object(verify_scene: VerifySc
     stored = verify_record.read(storage, verify_scene.backup)
     assert stored is not None and stored["result"] == "failed" and stored["failed_step"] == 1
 
+    # Deleting the backup (prune, retention) takes its verification record with it.
+    from engine.catalog import delete_backup
+
+    delete_backup(verify_scene.cfg, verify_scene.backup, storage)
+    assert not storage.exists(verify_record.verify_key(verify_scene.backup))
+
 
 def test_archive_lacking_a_listed_table_fails_at_step_two(verify_scene: VerifyScene) -> None:
     tables = dict(verify_scene.backup.contents["tables"])  # type: ignore[index]
