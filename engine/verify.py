@@ -24,10 +24,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from adapters import pg_archive, pg_offsets, pg_restore
 from adapters.pg_contents import ARCHIVE_KINDS, parse_archive_list
@@ -40,13 +38,10 @@ from engine import scratch, verify_record
 from engine.decrypt import iter_plain
 from engine.manifest import Manifest
 from engine.restore_plan import staging_dir
+from engine.verify_report import STEPS, StepCallback, VerifyFailed, VerifyReport, VerifyStep
 
-STEPS: tuple[tuple[str, str], ...] = (
-    ("integrity", "Integrity"),
-    ("contents", "Contents"),
-    ("restore", "Restore and count rows"),
-    ("cleanup", "Drop scratch database"),
-)
+__all__ = ["STEPS", "StepCallback", "VerifyFailed", "VerifyReport", "VerifyStep", "verify_backup"]
+
 _KIND_NAMES = {
     "index": "indexes",
     "constraint": "constraints",
@@ -54,75 +49,6 @@ _KIND_NAMES = {
     "sequence": "sequences",
     "function": "functions",
 }
-
-
-@dataclass
-class VerifyStep:
-    number: int
-    key: str
-    title: str
-    status: str = "not run"  # running, ok, failed, skipped, not run
-    seconds: float | None = None
-    detail: str = ""
-
-
-@dataclass
-class VerifyReport:
-    backup: Manifest
-    started_at: datetime
-    steps: list[VerifyStep]
-    purpose: str = "verify"
-    scratch: str = ""
-    result: str = "running"  # passed or failed
-    failed_step: int | None = None
-    error: dict[str, Any] | None = None
-    record_key: str = ""
-    tables: dict[str, dict[str, Any]] = field(default_factory=dict)  # restored vs recorded rows
-
-    def step(self, key: str) -> VerifyStep:
-        return next(s for s in self.steps if s.key == key)
-
-    @property
-    def passed(self) -> bool:
-        return self.result == "passed"
-
-    @property
-    def seconds(self) -> float:
-        return sum(s.seconds or 0 for s in self.steps)
-
-    def outcome(self) -> dict[str, Any]:
-        """What is stored in the bucket and printed by ``backupbot verify --json``."""
-        return {
-            "backup_id": self.backup.id,
-            "database": self.backup.database,
-            "purpose": self.purpose,
-            "verified_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "started_at": self.started_at.isoformat(timespec="seconds"),
-            "result": self.result,
-            "failed_step": self.failed_step,
-            "error": self.error,
-            "seconds": round(self.seconds, 3),
-            "steps": [asdict(s) | {"seconds": round(s.seconds or 0, 3)} for s in self.steps],
-            "scratch_database": self.scratch,
-            "tables": self.tables,
-        }
-
-
-class VerifyFailed(IntegrityError):
-    """Verification of a backup failed at a step; carries the report."""
-
-    def __init__(
-        self,
-        message: str,
-        detail: str | None = None,
-        hint: str | None = None,
-        report: VerifyReport | None = None,
-    ) -> None:
-        super().__init__(message, detail=detail, hint=hint)
-        self.report = report  # type: ignore[assignment]
-
-
-StepCallback = Callable[[VerifyStep], None]
 
 
 class _Run:
