@@ -131,7 +131,7 @@ def restore_table(
             hint="Set [runner] staging_dir to a disk with room for the dump.",
         )
     ttl = timedelta(hours=cfg.verify.scratch_ttl_hours)
-    with pg_restore.staged(iter_plain(cfg, backup, storage), where) as path:
+    with pg_restore.staged(iter_plain(cfg, backup, storage), where, prefix=scratch.staging_prefix()) as path:
         entries = pg_toc.read_toc(path)
         wanted = find_table(entries, table)
         chosen = select_entries(entries, wanted)

@@ -24,6 +24,7 @@ import socket
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
 
 import psycopg
@@ -220,8 +221,35 @@ def leftovers(book: ScratchBook, now: datetime | None = None) -> list[ScratchRec
     return out
 
 
+STAGING_PREFIX = "scratch-"  # + "{host}-{pid}-": staged dumps of verify, drill and restore-table
+
+
+def staging_prefix() -> str:
+    """A staged dump's file name prefix, naming the process that writes it (see ``drop_stale_staging``)."""
+    return f"{STAGING_PREFIX}{socket.gethostname()}-{os.getpid()}-"
+
+
+def drop_stale_staging(staging_dir: str) -> list[str]:
+    """Delete staged dumps left by killed processes of this host; they can be as big as a dump."""
+    gone = []
+    here = f"{STAGING_PREFIX}{socket.gethostname()}-"
+    for path in Path(staging_dir).glob(f"{here}*.dump") if Path(staging_dir).is_dir() else []:
+        pid_text = path.name[len(here) :].split("-", 1)[0]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid():
+            continue
+        if _owner_gone(f"{socket.gethostname()}:{pid_text}:"):
+            path.unlink(missing_ok=True)
+            gone.append(path.name)
+    if gone:
+        log.info("deleted %d staged dump(s) left by stopped processes: %s", len(gone), ", ".join(gone))
+    return gone
+
+
 def sweep(cfg: Config, book: ScratchBook, now: datetime | None = None) -> list[str]:
     """Drop the leftovers; returns their names. Unreachable server: logged, tried again next time."""
+    from engine.restore_plan import staging_dir
+
+    drop_stale_staging(staging_dir(cfg))
     found = leftovers(book, now)
     if not found:
         return []

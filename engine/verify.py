@@ -245,7 +245,12 @@ class _Run:
                     f"{human_bytes(done)} of {human_bytes(self.backup.dump_bytes)} read · {human_bytes(rate)}/s"
                 )
 
-            staged = pg_restore.staged(iter_plain(self.cfg, self.backup, self.storage), where, progress)
+            staged = pg_restore.staged(
+                iter_plain(self.cfg, self.backup, self.storage),
+                where,
+                progress,
+                prefix=scratch.staging_prefix(),
+            )
             try:
                 path = staged.__enter__()
             except IntegrityError as err:

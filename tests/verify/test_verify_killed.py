@@ -14,6 +14,7 @@ import pytest
 
 from core.config import load_config
 from engine.dump import run_dump
+from engine.restore_plan import staging_dir
 from engine.verify import verify_backup
 from jobs.scratch_book import StoreScratchBook
 from jobs.store import Store
@@ -85,10 +86,13 @@ def test_killed_verify_leaves_nothing_after_the_next_start(
             if proc.poll() is None:
                 proc.kill()
         assert name in scratch_databases()  # what a killed run leaves behind
+        staged = list(Path(staging_dir(cfg)).glob("scratch-*.dump"))
+        assert len(staged) == 1  # and its staged dump
 
         report = verify_backup(cfg, backup, book)
         assert report.passed
         assert name not in scratch_databases()
         assert report.scratch not in scratch_databases()
         assert book.all() == []
+        assert list(Path(staging_dir(cfg)).glob("scratch-*.dump")) == []
         assert report.tables["public.slow_rows"] == {"restored": 600, "recorded": 600}
