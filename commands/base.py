@@ -129,13 +129,23 @@ def parse_job_id(text: str) -> int:
     return int(cleaned)
 
 
-def queue_job(inv: Invocation, kind: str, database: str, params: dict[str, Any], what: str) -> Reply:
+def queue_job(
+    inv: Invocation, kind: str, database: str, params: dict[str, Any], what: str, lane: str | None = None
+) -> Reply:
     """Enqueue a job for the person who typed the command and say where it stands in line.
 
-    ``what`` completes "Queued {what} as job N", e.g. "a backup of `prod`".
+    ``what`` completes "Queued {what} as job N", e.g. "a backup of `prod`"; ``lane``
+    (default: the database) is what the job waits behind.
     """
     job = enqueue(
-        inv.store, kind, database, params, requested_by=inv.user, channel=inv.channel, reporter=inv.reporter
+        inv.store,
+        kind,
+        database,
+        params,
+        requested_by=inv.user,
+        channel=inv.channel,
+        reporter=inv.reporter,
+        lane=lane,
     )
     inv.wake()
     waiting = ahead_of(inv.store, job)

@@ -14,6 +14,7 @@ from commands.base import ArgParser, Invocation, Reply, Subcommand, queue_job
 from commands.verify import backup_and_database
 from core.config import Config
 from core.errors import UsageError
+from jobs.scheduled_verify import scratch_lane
 
 USAGE = "restore-table ID|latest TABLE [DB]"
 TABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$")
@@ -51,6 +52,7 @@ def handle(req: RestoreTableCommand, inv: Invocation) -> Reply:
         req.database,
         params,
         f"a restore of table `{req.table}` from {what} of `{req.database}` into a scratch database",
+        lane=scratch_lane(req.database),
     )
 
 

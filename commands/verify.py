@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from commands.base import ArgParser, Invocation, Reply, Subcommand, queue_job, resolve_database
 from core.config import Config
 from engine.manifest import ID_RE
+from jobs.scheduled_verify import scratch_lane
 
 USAGE = "verify [ID|latest] [DB]"
 
@@ -55,6 +56,7 @@ def handle(req: VerifyCommand, inv: Invocation) -> Reply:
         req.database,
         {"backup_id": req.backup_ref},
         f"a verification of {what} of `{req.database}`",
+        lane=scratch_lane(req.database),
     )
 
 

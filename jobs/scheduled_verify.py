@@ -17,6 +17,13 @@ from jobs.store import Job, Store
 log = logging.getLogger(__name__)
 
 
+def scratch_lane(database: str) -> str:
+    """The lane of jobs that only read a database's backups into scratch databases (verify,
+    restore-table, a drill without target): one at a time per database, never behind its dumps,
+    so a long verification does not hold up the next nightly."""
+    return f"scratch:{database}"
+
+
 def queue_after_nightly(cfg: Config, store: Store, reporter: Reporter, dump_job: Job) -> Job | None:
     """Queue the verification of the backup ``dump_job`` stored; None when it stored none."""
     backup_id = (dump_job.result or {}).get("backup_id")
@@ -35,6 +42,7 @@ def queue_after_nightly(cfg: Config, store: Store, reporter: Reporter, dump_job:
         requested_by="scheduler",
         channel=dump_job.channel or cfg.slack.channel,
         reporter=reporter,
+        lane=scratch_lane(dump_job.database),
     )
     log.info("queued %s after %s", job.title, dump_job.title)
     return job

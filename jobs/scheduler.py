@@ -51,6 +51,7 @@ from core.config import Config
 from core.errors import BackupbotError, ConfigError
 from jobs import alerts, kinds, schedule_runs, scheduled_retention, scheduled_verify
 from jobs.events import Reporter, guarded
+from jobs.scheduled_verify import scratch_lane
 from jobs.status import JobStatus
 from jobs.store import Job, Store
 
@@ -74,6 +75,7 @@ class ScheduleEntry:
     cron: str
     timezone: str = "UTC"
     params: dict[str, Any] = field(default_factory=dict)
+    lane: str | None = None  # what its jobs queue behind; default: the database
 
     @property
     def key(self) -> str:
@@ -159,7 +161,10 @@ def monthly_drills(cfg: Config) -> list[ScheduleEntry]:
             "drill_target": db.drill_target,
             "reason": f"monthly restore drill into {into} ({approval})",
         }
-        entry = ScheduleEntry("drill", db.name, cron, db.timezone, params)
+        # Queued behind what else writes to the drill target (its dumps and restores), or beside
+        # the database's own dumps when it only restores into a scratch database.
+        lane = db.drill_target or scratch_lane(db.name)
+        entry = ScheduleEntry("drill", db.name, cron, db.timezone, params, lane=lane)
         out.append(_check(entry, f"{cfg.path}: [databases.{db.name}] drill_schedule"))
     return out
 
@@ -323,6 +328,7 @@ class Scheduler:
                 params,
                 requested_by="scheduler",
                 channel=self.cfg.slack.channel,
+                lane=entry.lane,
             ),
         )
         if job is not None:

@@ -80,6 +80,7 @@ def test_scheduled_drill_runs_the_runbook_reports_recovery_time_and_alerts_on_fa
 
         job = _drill(scheduler, clock, datetime(2027, 1, 3, 3, 0, 30, tzinfo=UTC), bot)
         assert job.status == JobStatus.SUCCEEDED, job.error
+        assert job.lane == "staging"  # queued behind what else writes to the drill target
         assert pg.table_checksums(staging) == pg.table_checksums(source)
         assert (tmp_path / "hooks.log").read_text().split() == ["maint-on", "migrate", "maint-off"]
 

@@ -105,6 +105,7 @@ def test_restore_table_from_slack_replies_with_where_rows_and_when_it_is_dropped
     )
     reply = dispatch("restore-table latest public.customers app", inv)
     assert reply.job_id is not None
+    assert bot.store.get_job(reply.job_id).lane == "scratch:app"
     job = bot.wait_job(bot.store.get_job(reply.job_id), timeout=120)
     assert job.status == JobStatus.SUCCEEDED, job.error
     bot.flush()
