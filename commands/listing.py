@@ -84,10 +84,7 @@ def _verified(inv: Invocation, backups: list) -> dict[str, str]:  # type: ignore
         found = verify_record.outcomes(open_storage(inv.cfg.storage), backups)
     except BackupbotError:
         return {}
-    return {
-        bid: f" · {':white_check_mark:' if o.get('result') == 'passed' else ':x:'} {verify_record.mark(o)}"
-        for bid, o in found.items()
-    }
+    return {bid: f" · {verify_record.icon(o)} {verify_record.mark(o)}" for bid, o in found.items()}
 
 
 def handle(req: ListRequest, inv: Invocation) -> Reply:

@@ -275,28 +275,45 @@ class _Run:
             staged.__exit__(None, None, None)
 
     def _finish(self, error: BackupbotError | None) -> VerifyReport:
+        """Record the outcome and raise unless every step passed.
+
+        The record says "failed" only when the backup itself was shown bad (an
+        ``IntegrityError``: damaged object, missing table, wrong count, pg_restore refusing
+        it); "error" when the check could not be completed (verification server down, no
+        room) — that says nothing about the backup. A cancelled run records nothing.
+        """
         report = self.report
         failed = next((s for s in report.steps if s.status == "failed"), None)
-        report.result = "failed" if failed or error else "passed"
+        cancelled = self.cancel.is_set() and (failed is not None or error is not None)
+        if failed is None and error is None:
+            report.result = "passed"
+        else:
+            report.result = "failed" if isinstance(error, IntegrityError) else "error"
         report.failed_step = failed.number if failed else None
         if error is not None:
             report.error = {
                 k: redact(str(v)) if isinstance(v, str) else v for k, v in error.as_dict().items()
             }
-        try:
-            report.record_key = verify_record.write(self.storage, self.backup, report.outcome())
-        except BackupbotError as exc:
-            report.record_key = ""
-            error = error or exc
-            report.result = "failed"
-        if report.result == "failed":
+        unrecorded = ""
+        if cancelled:
+            report.result, unrecorded = "cancelled", " It was cancelled: no outcome was recorded."
+        else:
+            try:
+                report.record_key = verify_record.write(self.storage, self.backup, report.outcome())
+            except BackupbotError as exc:
+                error = error or exc
+                report.result = report.result if report.result != "passed" else "error"
+                unrecorded = " The outcome could not be written to the bucket."
+        if report.result != "passed":
             step = failed or report.steps[-1]
             cause = f"{error.message}" + (f"\n{error.detail}" if error.detail else "") if error else ""
+            verb = {"failed": "failed", "error": "could not finish", "cancelled": "was cancelled"}[
+                report.result
+            ]
             raise VerifyFailed(
-                f"verification of backup {self.backup.id} failed at step {step.number} ({step.title})",
+                f"verification of backup {self.backup.id} {verb} at step {step.number} ({step.title})",
                 detail=redact(cause),
-                hint=(error.hint if error and error.hint else "See the steps above.")
-                + ("" if report.record_key else " The outcome could not be written to the bucket."),
+                hint=(error.hint if error and error.hint else "See the steps above.") + unrecorded,
                 report=report,
             )
         return report

@@ -58,11 +58,21 @@ def outcomes(storage: Storage, manifests: list[Manifest]) -> dict[str, dict[str,
 
 
 def mark(outcome: dict[str, Any] | None) -> str:
-    """How a list shows it: "verified 2026-12-05", "VERIFY FAILED 2026-12-05 (step 3)", or ""."""
+    """How a list shows it: "verified 2026-12-05", "VERIFY FAILED 2026-12-05 (step 3)",
+    "not verified: error 2026-12-05 (step 3)" (the check could not finish), or ""."""
     if not outcome:
         return ""
     day = str(outcome.get("verified_at", ""))[:10]
+    step = outcome.get("failed_step")
+    at = f" (step {step})" if step else ""
     if outcome.get("result") == "passed":
         return f"verified {day}"
-    step = outcome.get("failed_step")
-    return f"VERIFY FAILED {day}" + (f" (step {step})" if step else "")
+    if outcome.get("result") == "failed":
+        return f"VERIFY FAILED {day}{at}"
+    return f"not verified: error {day}{at}"
+
+
+def icon(outcome: dict[str, Any] | None) -> str:
+    """The Slack emoji beside ``mark``."""
+    result = (outcome or {}).get("result")
+    return {"passed": ":white_check_mark:", "failed": ":x:"}.get(str(result), ":warning:")

@@ -142,3 +142,26 @@ def test_cli_verification_is_announced_in_the_channel(
     [post] = fake_slack.messages("CVERIFY")
     assert f"Backup {verify_scene.backup.id} of *app* verified from the CLI: all 4 steps passed" in post.text
     assert "Integrity " in post.text and "Drop scratch database " in post.text
+
+
+def test_an_unreachable_verification_server_is_an_error_not_a_bad_backup(
+    verify_scene: VerifyScene, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BACKUPBOT_VERIFY_URL", "postgresql://postgres@127.0.0.1:1/postgres")
+    with pytest.raises(VerifyFailed) as caught:
+        verify_backup(verify_scene.cfg, verify_scene.backup, verify_scene.book())
+    assert "could not finish at step 3" in caught.value.message
+    assert "the verification server does not answer" in (caught.value.detail or "")
+    stored = verify_record.read(verify_scene.storage(), verify_scene.backup)
+    assert stored is not None and stored["result"] == "error"
+    assert verify_record.mark(stored).startswith("not verified: error ")
+
+
+def test_a_cancelled_verification_records_nothing(verify_scene: VerifyScene) -> None:
+    import threading
+
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(VerifyFailed, match="was cancelled at step 1"):
+        verify_backup(verify_scene.cfg, verify_scene.backup, verify_scene.book(), cancel=cancel)
+    assert verify_record.read(verify_scene.storage(), verify_scene.backup) is None
