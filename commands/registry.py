@@ -22,6 +22,10 @@ SUBCOMMANDS = [
     "commands.restore_table",
     "commands.approve",
     "commands.deny",
+    "commands.freeze",
+    "commands.unfreeze",
+    "commands.history",
+    "commands.doctor",
 ]
 
 

@@ -13,6 +13,7 @@ from engine.restore_plan import RestoreFailed
 from engine.restore_steps import lock_name
 from jobs.context import JobContext
 from jobs.events import Outcome
+from jobs.freeze import check_not_frozen
 from jobs.kinds import JobKind
 from jobs.kinds.restore import _on_step as restore_step_reporter
 from jobs.kinds.verify import drop_job_scratch, step_reporter
@@ -21,6 +22,9 @@ from jobs.scratch_book import StoreScratchBook
 
 def run(ctx: JobContext) -> Outcome:
     database = ctx.database
+    target = ctx.cfg.database(database).drill_target
+    if target:  # a freeze of the drill target stops the drill like any restore into it
+        check_not_frozen(ctx.store, target, "restore drill", actor="scheduler", job_id=ctx.job.id)
     try:
         report = run_drill(
             ctx.cfg,

@@ -123,6 +123,18 @@ def test_scheduled_drill_runs_the_runbook_reports_recovery_time_and_alerts_on_fa
         button = next(e for b in alert.blocks if b["type"] == "actions" for e in b["elements"])
         assert (button["action_id"], button["value"]) == (RETRY_ACTION, str(third.id))
 
+        # While staging is frozen, April's drill does not touch it.
+        from jobs.freeze import freeze, unfreeze
+
+        monkeypatch.delenv("HOOK_FAIL_MIGRATE")
+        freeze(bot.store, "staging", "ULEAD", "audit")
+        calls = (tmp_path / "hooks.log").read_text()
+        frozen = _drill(scheduler, clock, datetime(2027, 4, 4, 2, 0, 30, tzinfo=UTC), bot)
+        assert frozen.status == JobStatus.FAILED and "frozen" in frozen.error["message"]
+        assert (tmp_path / "hooks.log").read_text() == calls
+        unfreeze(bot.store, "staging", "ULEAD")
+        monkeypatch.setenv("HOOK_FAIL_MIGRATE", "1")
+
         # On-call fix the migration and press Retry: the drill runs again and the channel hears it works.
         monkeypatch.delenv("HOOK_FAIL_MIGRATE")
         services = Services(
