@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[2]
 SLOW = """
 CREATE FUNCTION slow_ok(n int) RETURNS boolean LANGUAGE sql AS 'SELECT true FROM pg_sleep(0.005)';
 CREATE TABLE slow_rows (id int PRIMARY KEY CHECK (slow_ok(id)), note text);
-INSERT INTO slow_rows SELECT g, 'row ' || g FROM generate_series(1, 600) g;
+INSERT INTO slow_rows SELECT g, 'row ' || g FROM generate_series(1, 300) g;
 """
 
 
@@ -95,4 +95,4 @@ def test_killed_verify_leaves_nothing_after_the_next_start(
         assert report.scratch not in scratch_databases()
         assert book.all() == []
         assert list(Path(staging_dir(cfg)).glob("scratch-*.dump")) == []
-        assert report.tables["public.slow_rows"] == {"restored": 600, "recorded": 600}
+        assert report.tables["public.slow_rows"] == {"restored": 300, "recorded": 300}
