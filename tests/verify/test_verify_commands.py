@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from commands.restore_table import SPEC as RESTORE_TABLE
@@ -68,3 +70,20 @@ def test_drill_target_must_be_another_configured_database() -> None:
     raw["databases"]["prod"]["row_counts"] = "approx"  # type: ignore[index]
     with pytest.raises(ConfigError, match='row_counts must be "exact" or "estimate"'):
         parse_config(raw, "t.toml")
+
+
+def test_doctor_checks_the_verification_server(verify_scene: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.doctor import run_doctor
+
+    checks = {
+        c.name: c for c in run_doctor(str(verify_scene.cfg_path)).checks if c.area == "verification server"
+    }
+    assert checks["configured"].status == "ok" and "@localhost:5432/postgres" in checks["configured"].detail
+    assert checks["may create scratch databases"].status == "ok"
+
+    monkeypatch.setenv("BACKUPBOT_VERIFY_URL", verify_scene.source_url)
+    checks = {
+        c.name: c for c in run_doctor(str(verify_scene.cfg_path)).checks if c.area == "verification server"
+    }
+    assert checks["configured"].status == "fail"
+    assert "points at database 'app'" in checks["configured"].detail
