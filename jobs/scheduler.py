@@ -210,6 +210,7 @@ class Scheduler:
         self._last_deadman: datetime | None = None
         self._last_housekeeping: datetime | None = None
         self._storage: Storage | None = None
+        self._scratch_book: Any = None  # jobs.scratch_book.StoreScratchBook, made on first use
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         schedule_runs.ensure_schema(store)
@@ -283,7 +284,9 @@ class Scheduler:
         from jobs.scratch_book import StoreScratchBook
 
         try:
-            return scratch.sweep(self.cfg, StoreScratchBook(self.store), now)
+            if self._scratch_book is None:
+                self._scratch_book = StoreScratchBook(self.store)
+            return scratch.sweep(self.cfg, self._scratch_book, now)
         except Exception:
             log.exception("dropping leftover scratch databases failed; the next tick tries again")
             return []
