@@ -26,6 +26,8 @@ _NOUNS = {
     "restore_table": "Table restore",
     "prune": "Prune",
     "branch": "Branch",
+    "files_sync": "Backup of the app's files",
+    "files_verify": "Check of the backed-up app files",
 }
 
 

@@ -22,6 +22,7 @@ SUBCOMMANDS = [
     "commands.restore_table",
     "commands.approve",
     "commands.deny",
+    "commands.files",
     "commands.freeze",
     "commands.unfreeze",
     "commands.history",

@@ -15,6 +15,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from core.config_files import parse_files
 from core.config_types import (
     BACKUP_KINDS,
     DB_NAME_RE,
@@ -54,7 +55,7 @@ __all__ = [
 
 # ---------------------------------------------------------------- loading
 
-_SECTIONS = {"storage", "encryption", "databases", "slack", "runner", "alerts", "retention", "verify"}
+_SECTIONS = {"storage", "encryption", "databases", "slack", "runner", "alerts", "retention", "files", "verify"}
 
 
 def _check_keys(table: dict[str, Any], allowed: set[str], where: str, path: str) -> None:
@@ -325,6 +326,7 @@ def parse_config(raw: dict[str, Any], path: str) -> Config:
         retention=retention,
         verify=verify,
         state_dir=default_state_dir(path),
+        files=parse_files(raw.get("files"), path, _build),
     )
 
 
