@@ -55,7 +55,17 @@ __all__ = [
 
 # ---------------------------------------------------------------- loading
 
-_SECTIONS = {"storage", "encryption", "databases", "slack", "runner", "alerts", "retention", "files", "verify"}
+_SECTIONS = {
+    "storage",
+    "encryption",
+    "databases",
+    "slack",
+    "runner",
+    "alerts",
+    "retention",
+    "files",
+    "verify",
+}
 
 
 def _check_keys(table: dict[str, Any], allowed: set[str], where: str, path: str) -> None:
