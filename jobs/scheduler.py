@@ -147,7 +147,7 @@ def monthly_drills(cfg: Config) -> list[ScheduleEntry]:
     out = []
     for db in cfg.databases.values():
         cron = db.drill_schedule.strip()
-        if not cron:
+        if not cron or not db.dump_url_env:  # a Neon-only database has no dumps to drill with
             continue
         if not db.drill_target and not cfg.verify.url_env:
             log.warning("no restore drill for %s: set drill_target or [verify] url_env", db.name)
@@ -374,6 +374,10 @@ class Scheduler:
             return
         scheduled_verify.queue_after_nightly(self.cfg, self.store, self.reporter, job)
         self.apply_retention(job, now)
+        if self.cfg.database(job.database).neon_project_id:
+            from jobs.neon_retention import prune_neon_branches
+
+            prune_neon_branches(self.cfg, self.store, self.reporter, job)
         if self.cfg.alerts.heartbeat_url:
             alerts.ping_heartbeat(self.cfg.alerts.heartbeat_url)
 
