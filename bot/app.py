@@ -7,6 +7,7 @@ with SLACK_SIGNING_SECRET before any listener runs. Listeners get the shared
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from slack_bolt import App, BoltContext
@@ -17,9 +18,33 @@ from bot.services import Services
 from bot.slack_client import offline_authorize
 
 
+class NoBodies(logging.Filter):
+    """Bolt logs the whole body of a request it refuses or has no listener for; keep only the fact.
+
+    Anyone can send a body, so a body in the log is a way to fill the disk (and the
+    body of a real request holds what people typed).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        for marker in ("Invalid request signature", "Unhandled request"):
+            if message.startswith(marker):
+                record.msg, record.args = f"{marker} (body not logged)", None
+                record.exc_info = record.exc_text = None
+        return True
+
+
+def bolt_logger() -> logging.Logger:
+    logger = logging.getLogger("backupbot.bolt")
+    if not any(isinstance(f, NoBodies) for f in logger.filters):
+        logger.addFilter(NoBodies())
+    return logger
+
+
 def build_app(services: Services, client: WebClient, signing_secret: str | None) -> App:
     app = App(
         client=client,
+        logger=bolt_logger(),  # its filter is copied to every logger Bolt makes from it
         signing_secret=signing_secret,
         # Neither starting nor acknowledging may depend on the Web API being reachable:
         # a restart during a Slack outage still recovers and runs jobs, and commands are

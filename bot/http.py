@@ -1,11 +1,15 @@
 """Serving the Bolt app over HTTP: ``POST /slack/events`` and ``GET /healthz``, on waitress.
 
 waitress answers each request from a pool of threads, so fifty people typing at once
-are acknowledged in parallel instead of queueing behind each other.
+are acknowledged in parallel instead of queueing behind each other. Every request to
+``/slack/events`` passes ``bot.guard`` first (size, timestamp, signature, replay).
 """
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 import os
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -14,22 +18,64 @@ import waitress
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
+from bot.guard import MAX_BODY, RequestGuard
+
 EVENTS_PATH = "/slack/events"
+log = logging.getLogger(__name__)
+
+_STATUS = {200: "200 OK", 401: "401 Unauthorized", 413: "413 Payload Too Large"}
 
 
-def wsgi_app(app: App) -> Callable[..., Iterable[bytes]]:
+def _answer(start_response: Callable[..., Any], status: int, body: dict[str, str]) -> list[bytes]:
+    data = json.dumps(body).encode()
+    start_response(
+        _STATUS.get(status, f"{status} Error"),
+        [("Content-Type", "application/json"), ("Content-Length", str(len(data)))],
+    )
+    return [data]
+
+
+def wsgi_app(app: App, guard: RequestGuard | None = None) -> Callable[..., Iterable[bytes]]:
     slack = SlackRequestHandler(app, path=EVENTS_PATH)
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == "/healthz":
             start_response("200 OK", [("Content-Type", "text/plain")])
             return [b"ok\n"]
+        if guard is None or environ.get("PATH_INFO") != EVENTS_PATH:
+            return slack(environ, start_response)
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_BODY:
+            log.warning("refused a request of %s bytes (at most %d)", environ.get("CONTENT_LENGTH"), MAX_BODY)
+            return _answer(start_response, 413, {"error": "request too large"})
+        body = environ["wsgi.input"].read(length) if length else b""
+        verdict = guard.check(
+            body,
+            str(environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")),
+            str(environ.get("HTTP_X_SLACK_SIGNATURE", "")),
+        )
+        if not verdict.forward:
+            # the reason only: never the body, which anyone can send
+            log.info("%s request from %s: %s", verdict.status, environ.get("REMOTE_ADDR"), verdict.reason)
+            return _answer(start_response, verdict.status, {} if verdict.status == 200 else {"error": "invalid request"})
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
         return slack(environ, start_response)
 
     return application
 
 
-def make_server(app: App, host: str, port: int) -> Any:
+def make_server(app: App, host: str, port: int, guard: RequestGuard | None = None) -> Any:
     """A waitress server (not yet running); ``.run()`` serves, ``.close()`` stops, ``.effective_port``."""
     threads = int(os.environ.get("WEB_THREADS", "16"))
-    return waitress.create_server(wsgi_app(app), host=host, port=port, threads=threads, ident="backupbot")
+    return waitress.create_server(
+        wsgi_app(app, guard),
+        host=host,
+        port=port,
+        threads=threads,
+        ident="backupbot",
+        max_request_body_size=MAX_BODY,  # waitress itself answers 413 past this
+    )

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from commands.base import ArgParser, Invocation, Reply, Subcommand, resolve_database
 from core.config import Config
 from core.errors import BackupbotError
+from core.slack_text import cut, escape
 
 USAGE = "list [DB]"
 SHOW = 15
@@ -65,10 +66,13 @@ def render(req: ListRequest, inv: Invocation) -> Reply:
         return Reply(f"No backups {scope} yet. `/backup dump` takes one.")
     lines = [f"*Backups of {where}* ({len(backups)}, newest first)"]
     for m in backups[:SHOW]:
-        reason = f" — {m.reason}" if m.reason else ""
-        lines.append(f"• `{m.id}` · {_size(m.stored_bytes)} · {_age(m.created_at)} · {m.kind}{reason}")
+        reason = f" — {escape(cut(m.reason, 200))}" if m.reason else ""
+        lines.append(
+            f"• `{escape(m.id)}` · {_size(m.stored_bytes)} · {_age(m.created_at)} · {escape(m.kind)}{reason}"
+        )
     if len(backups) > SHOW:
-        lines.append(f"… and {len(backups) - SHOW} older; `backupbot list` shows them all.")
+        more = "" if req.database else "; `/backup list DB` shows one database"
+        lines.append(f"… and {len(backups) - SHOW} older not shown here{more}.")
     return Reply("\n".join(lines))
 
 

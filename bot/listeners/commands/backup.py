@@ -7,16 +7,21 @@ from typing import Any
 
 from slack_bolt import Ack, BoltContext, Respond
 
+from bot.listeners.intake import NO_ONE, command_text, ids
 from commands.grammar import dispatch
+from core.slack_text import fit_text
 
 COMMAND = os.environ.get("BACKUPBOT_COMMAND", "/backup")
 
 
 def backup_command(ack: Ack, command: dict[str, Any], context: BoltContext, respond: Respond) -> None:
-    services = context["services"]
-    inv = services.invocation(command.get("user_id", ""), command.get("channel_id", ""))
-    reply = dispatch(command.get("text") or "", inv)
-    ack(text=reply.text, response_type="ephemeral" if reply.ephemeral else "in_channel")
+    who = ids(command.get("user_id"), command.get("channel_id"))
+    if who is None:
+        ack(text=NO_ONE, response_type="ephemeral")
+        return
+    inv = context["services"].invocation(*who)
+    reply = dispatch(command_text(command.get("text")), inv)
+    ack(text=fit_text(reply.text), response_type="ephemeral" if reply.ephemeral else "in_channel")
     if reply.later is not None:
         later = reply.later()
-        respond(text=later.text, response_type="ephemeral", replace_original=False)
+        respond(text=fit_text(later.text), response_type="ephemeral", replace_original=False)

@@ -14,6 +14,9 @@ from typing import Any
 
 from slack_bolt import Ack, BoltContext, Respond
 
+from bot.listeners.intake import NO_ONE, click
+from commands.grammar import error_text
+from core.errors import BackupbotError
 from jobs.approvals import apply_decision, decide
 
 log = logging.getLogger(__name__)
@@ -22,20 +25,28 @@ log = logging.getLogger(__name__)
 def _clicked(decision: str, ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
     ack()
     services = context["services"]
-    user = body["user"]["id"]
+    who = click(body)
+    if who is None:
+        respond(text=NO_ONE, response_type="ephemeral", replace_original=False)
+        return
+    user = who[0]
     try:
-        value = json.loads(body["actions"][0].get("value") or "{}")
-        job_id, binding = int(value["job"]), str(value.get("binding", ""))
-    except (ValueError, KeyError, TypeError):
+        value = json.loads(who[2] or "{}")
+        job_id, binding = int(str(value["job"])[:30]), str(value.get("binding", ""))
+    except (ValueError, KeyError, TypeError, IndexError):
         respond(
             text=":warning: that button names no restore request.",
             response_type="ephemeral",
             replace_original=False,
         )
         return
-    result = decide(
-        services.store, services.cfg, job_id, user, decision, binding, directory=services.directory
-    )
+    try:
+        result = decide(
+            services.store, services.cfg, job_id, user, decision, binding, directory=services.directory
+        )
+    except BackupbotError as err:  # no such job
+        respond(text=error_text(err), response_type="ephemeral", replace_original=False)
+        return
     apply_decision(result, services.cfg, services.reporter, services.wake)
     if result.reply:
         respond(text=result.reply, response_type="ephemeral", replace_original=False)
