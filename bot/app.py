@@ -9,13 +9,31 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
-from slack_bolt import App, BoltContext
+from slack_bolt import App, BoltContext, BoltResponse
 from slack_sdk import WebClient
 
 from bot.listeners import register_all
 from bot.services import Services
 from bot.slack_client import offline_authorize
+
+NOT_HANDLED = ":warning: backupbot does not handle that request; nothing was done."
+
+
+def well_formed(body: Any) -> bool:
+    """A slash command or a click on a block button, with the fields the listeners read."""
+    if not isinstance(body, dict):
+        return False
+    if body.get("type") == "block_actions":
+        actions = body.get("actions")
+        return (
+            isinstance(actions, list)
+            and len(actions) > 0
+            and all(isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in actions)
+            and all(isinstance(a.get("block_id", ""), str) for a in actions)
+        )
+    return isinstance(body.get("command"), str) and "type" not in body
 
 
 class NoBodies(logging.Filter):
@@ -54,6 +72,14 @@ def build_app(services: Services, client: WebClient, signing_secret: str | None)
         process_before_response=False,
         raise_error_for_unhandled_request=False,
     )
+
+    @app.middleware
+    def only_what_we_handle(body: Any, next: Callable[[], BoltResponse]) -> BoltResponse:
+        # Bolt's listener matching indexes the payload and fails with a 500 on one of the
+        # wrong shape (an action without an action_id); no listener would take it anyway.
+        if not well_formed(body):
+            return BoltResponse(status=200, body={"response_type": "ephemeral", "text": NOT_HANDLED})
+        return next()
 
     @app.middleware
     def inject_services(context: BoltContext, next: Callable[[], None]) -> None:

@@ -60,7 +60,11 @@ class RequestGuard:
             return Verdict(401, "stale timestamp")
         if not (signature.isascii() and len(signature) <= 100):
             return Verdict(401, "malformed signature")
-        if not self.verifier.is_valid(body, timestamp, signature):
+        try:
+            text = body.decode("utf-8")  # Slack sends UTF-8; the verifier would fail on anything else
+        except UnicodeDecodeError:
+            return Verdict(401, "body not UTF-8")
+        if not self.verifier.is_valid(text, timestamp, signature):
             return Verdict(401, "bad signature")
         if self.store is not None and not self._first_time(signature, now):
             return Verdict(200, "replay")  # acknowledged, so Slack is satisfied; not run again

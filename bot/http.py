@@ -23,6 +23,8 @@ from bot.guard import MAX_BODY, RequestGuard
 EVENTS_PATH = "/slack/events"
 log = logging.getLogger(__name__)
 
+UNREADABLE = ":warning: backupbot could not read that request; nothing was done."
+UNHANDLED = ":warning: backupbot does not handle that request; nothing was done."
 _STATUS = {200: "200 OK", 401: "401 Unauthorized", 413: "413 Payload Too Large"}
 
 
@@ -63,7 +65,20 @@ def wsgi_app(app: App, guard: RequestGuard | None = None) -> Callable[..., Itera
             return _answer(start_response, verdict.status, {} if verdict.status == 200 else {"error": "invalid request"})
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
-        return slack(environ, start_response)
+        answered: list[Any] = []
+        try:
+            out = slack(environ, lambda status, headers, exc_info=None: answered.append((status, headers)))
+        except Exception as exc:  # a signed body Bolt cannot read (not UTF-8, broken JSON)
+            log.warning("could not read a signed request (%s); nothing was done", type(exc).__name__)
+            return _answer(start_response, 200, {"response_type": "ephemeral", "text": UNREADABLE})
+        status, headers = answered[0]
+        if status.startswith("404"):
+            # Signed, so from Slack, but nothing here handles it (a button of an older version,
+            # another app's command): Slack shows an error for anything but 200, so acknowledge.
+            log.info("acknowledged a Slack request no listener handles")
+            return _answer(start_response, 200, {"response_type": "ephemeral", "text": UNHANDLED})
+        start_response(status, headers)
+        return out
 
     return application
 
