@@ -59,6 +59,7 @@ class FakeSlack:
         self.refused: list[tuple[str, list[str]]] = []  # (method, what Slack would say)
         self.refusals_expected = False
         self._refuse_blocks = 0
+        self._down_status: int | None = None
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -129,6 +130,11 @@ class FakeSlack:
             self._limited_count = count
             self._retry_after = retry_after
 
+    def down(self, status: int | None) -> None:
+        """Answer every API call with ``status`` (503: Slack's API is down) until ``down(None)``."""
+        with self._lock:
+            self._down_status = status
+
     def _limited(self) -> bool:
         with self._lock:
             if self._limited_count > 0:
@@ -145,6 +151,14 @@ class FakeSlack:
             return 200, {"ok": True}, {}
         method = path.removeprefix("/api/")
         call = Call(method, params, headers, time.monotonic())
+        with self._lock:
+            down = self._down_status
+        if down is not None:
+            call.status = down
+            with self._lock:
+                self.calls.append(call)
+                self.rejected += 1
+            return down, {"ok": False, "error": "service_unavailable"}, {}
         if self._limited():
             call.status = 429
             with self._lock:
