@@ -11,6 +11,8 @@ import io
 import json
 import logging
 import os
+import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -18,7 +20,7 @@ import waitress
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
-from bot.guard import MAX_BODY, RequestGuard
+from bot.guard import MAX_BODY, RequestGuard, Verdict
 
 EVENTS_PATH = "/slack/events"
 log = logging.getLogger(__name__)
@@ -37,8 +39,33 @@ def _answer(start_response: Callable[..., Any], status: int, body: dict[str, str
     return [data]
 
 
+class RefusalLog:
+    """Refused requests in the log: the first at once, then one line a minute with the counts.
+
+    Anyone can send requests, so one log line per request would still let them fill the
+    disk; and a line never carries the body, only why it was refused.
+    """
+
+    def __init__(self, every: float = 60.0) -> None:
+        self.every = every
+        self._counts: dict[str, int] = {}
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def note(self, verdict: Verdict) -> None:
+        key = f"{verdict.status} {verdict.reason}"
+        with self._lock:
+            self._counts[key] = self._counts.get(key, 0) + 1
+            now = time.monotonic()
+            if now < self._next:
+                return
+            counts, self._counts, self._next = self._counts, {}, now + self.every
+        log.info("refused requests: %s", ", ".join(f"{n} × {k}" for k, n in sorted(counts.items())))
+
+
 def wsgi_app(app: App, guard: RequestGuard | None = None) -> Callable[..., Iterable[bytes]]:
     slack = SlackRequestHandler(app, path=EVENTS_PATH)
+    refused = RefusalLog()
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == "/healthz":
@@ -51,7 +78,7 @@ def wsgi_app(app: App, guard: RequestGuard | None = None) -> Callable[..., Itera
         except ValueError:
             length = -1
         if length < 0 or length > MAX_BODY:
-            log.warning("refused a request of %s bytes (at most %d)", environ.get("CONTENT_LENGTH"), MAX_BODY)
+            refused.note(Verdict(413, "body too large"))
             return _answer(start_response, 413, {"error": "request too large"})
         body = environ["wsgi.input"].read(length) if length else b""
         verdict = guard.check(
@@ -60,8 +87,7 @@ def wsgi_app(app: App, guard: RequestGuard | None = None) -> Callable[..., Itera
             str(environ.get("HTTP_X_SLACK_SIGNATURE", "")),
         )
         if not verdict.forward:
-            # the reason only: never the body, which anyone can send
-            log.info("%s request from %s: %s", verdict.status, environ.get("REMOTE_ADDR"), verdict.reason)
+            refused.note(verdict)
             return _answer(start_response, verdict.status, {} if verdict.status == 200 else {"error": "invalid request"})
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
