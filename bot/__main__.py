@@ -68,7 +68,7 @@ def _slack(cfg: Config, store: Store) -> int:
         from bot.http import make_server
 
         host = os.environ.get("HOST", "0.0.0.0")  # noqa: S104 - a PaaS routes to the container's interface
-        guard = RequestGuard(secret or "", store)
+        guard = RequestGuard(secret or "", store.path.parent)
         server = make_server(app, host, int(os.environ.get("PORT", "3000")), guard)
         threading.Thread(target=server.run, name="http", daemon=True).start()
         log.info("listening on http://%s:%s/slack/events", host, server.effective_port)
