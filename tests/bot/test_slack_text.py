@@ -14,13 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.render import alert_payload, job_blocks, job_text, step_text
 from commands.base import Invocation
 from commands.grammar import dispatch
 from core.config import parse_config
 from core.redact import redact
-from core.slack_text import COMMAND_TEXT, cut, escape, fit_blocks, mention
+from core.slack_text import COMMAND_TEXT, clean, cut, escape, fit_blocks, mention, unescape
 from jobs.events import Alert, StepResult
 from jobs.status import JobStatus
 from jobs.store import Job, Store
@@ -253,3 +255,34 @@ def test_slack_replies_name_slack_commands(store: Store) -> None:
         store, JobStatus.FAILED, error={"message": "m", "hint": "Pick another backup with `backupbot list`."}
     )
     assert "`/backup list`" in all_text(job_blocks(job)) and "backupbot list" not in job_text(job)
+
+
+# ------------------------------------------------------------------ properties
+
+TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=400) | st.sampled_from(
+    ["<!channel>", "&amp;", "<@U1|x>", "\u202e\u2066", "```", "&lt;"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=TEXT)
+def test_escaped_text_has_no_markup_and_reads_as_typed(text: str) -> None:
+    shown = escape(text)
+    assert "<" not in shown and ">" not in shown
+    assert unescape(shown) == clean(text)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    texts=st.lists(st.text(max_size=5000) | st.just(""), min_size=1, max_size=70),
+    fields=st.integers(0, 15),
+    limit=st.integers(1, 5000),
+)
+def test_fitted_blocks_are_always_accepted(texts: list[str], fields: int, limit: int) -> None:
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": escape(t) or " "}} for t in texts
+    ]
+    blocks.append({"type": "section", "fields": [{"type": "mrkdwn", "text": "f" * limit}] * max(1, fields)})
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": "c" * limit}] * 12})
+    assert message_problems({"blocks": fit_blocks(blocks)}) == []
+    assert len(cut(texts[0], limit)) <= limit
