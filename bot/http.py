@@ -1,4 +1,4 @@
-"""Serving the Bolt app over HTTP: ``POST /slack/events`` and ``GET /healthz``, on waitress.
+"""Serving the Bolt app over HTTP: ``POST /slack/events``, ``GET /healthz`` and ``GET /metrics``, on waitress.
 
 waitress answers each request from a pool of threads, so fifty people typing at once
 are acknowledged in parallel instead of queueing behind each other. Every request to
@@ -29,6 +29,9 @@ UNREADABLE = ":warning: backupbot could not read that request; nothing was done.
 UNHANDLED = ":warning: backupbot does not handle that request; nothing was done."
 _STATUS = {200: "200 OK", 401: "401 Unauthorized", 413: "413 Payload Too Large"}
 
+# () -> (healthy, report as JSON bytes); () -> Prometheus text
+HealthCheck = Callable[[], tuple[bool, bytes]]
+MetricsText = Callable[[], bytes]
 
 def _answer(start_response: Callable[..., Any], status: int, body: dict[str, str]) -> list[bytes]:
     data = json.dumps(body).encode()
@@ -63,15 +66,30 @@ class RefusalLog:
         log.info("refused requests: %s", ", ".join(f"{n} × {k}" for k, n in sorted(counts.items())))
 
 
-def wsgi_app(app: App, guard: RequestGuard | None = None) -> Callable[..., Iterable[bytes]]:
+def wsgi_app(
+    app: App,
+    health: HealthCheck | None = None,
+    metrics: MetricsText | None = None,
+    guard: RequestGuard | None = None,
+) -> Callable[..., Iterable[bytes]]:
     slack = SlackRequestHandler(app, path=EVENTS_PATH)
     refused = RefusalLog()
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == "/healthz":
-            start_response("200 OK", [("Content-Type", "text/plain")])
-            return [b"ok\n"]
-        if guard is None or environ.get("PATH_INFO") != EVENTS_PATH:
+        path = environ.get("PATH_INFO")
+        if path == "/healthz":
+            if health is None:
+                start_response("200 OK", [("Content-Type", "text/plain")])
+                return [b"ok\n"]
+            ok, body = health()
+            start_response("200 OK" if ok else "503 Service Unavailable", [("Content-Type", "application/json")])
+            return [body]
+        if path == "/metrics" and metrics is not None:
+            from prometheus_client import CONTENT_TYPE_LATEST
+
+            start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST)])
+            return [metrics()]
+        if guard is None or path != EVENTS_PATH:
             return slack(environ, start_response)
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -109,11 +127,18 @@ def wsgi_app(app: App, guard: RequestGuard | None = None) -> Callable[..., Itera
     return application
 
 
-def make_server(app: App, host: str, port: int, guard: RequestGuard | None = None) -> Any:
+def make_server(
+    app: App,
+    host: str,
+    port: int,
+    health: HealthCheck | None = None,
+    metrics: MetricsText | None = None,
+    guard: RequestGuard | None = None,
+) -> Any:
     """A waitress server (not yet running); ``.run()`` serves, ``.close()`` stops, ``.effective_port``."""
     threads = int(os.environ.get("WEB_THREADS", "16"))
     return waitress.create_server(
-        wsgi_app(app, guard),
+        wsgi_app(app, health, metrics, guard),
         host=host,
         port=port,
         threads=threads,

@@ -10,6 +10,7 @@ from slack_bolt import Ack, BoltContext, Respond
 from bot.listeners.intake import NO_ONE, command_text, ids
 from commands.grammar import dispatch
 from core.slack_text import fit_text
+from jobs.people import remember
 
 COMMAND = os.environ.get("BACKUPBOT_COMMAND", "/backup")
 
@@ -19,7 +20,9 @@ def backup_command(ack: Ack, command: dict[str, Any], context: BoltContext, resp
     if who is None:
         ack(text=NO_ONE, response_type="ephemeral")
         return
-    inv = context["services"].invocation(*who)
+    services = context["services"]
+    inv = services.invocation(*who)
+    remember(services.store, inv.user, command.get("user_name"))
     reply = dispatch(command_text(command.get("text")), inv)
     ack(text=fit_text(reply.text), response_type="ephemeral" if reply.ephemeral else "in_channel")
     if reply.later is not None:

@@ -18,6 +18,7 @@ from bot.listeners.intake import NO_ONE, click
 from commands.grammar import error_text
 from core.errors import BackupbotError
 from jobs.approvals import apply_decision, decide
+from jobs.people import remember
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,8 @@ def _clicked(decision: str, ack: Ack, body: dict[str, Any], context: BoltContext
         respond(text=NO_ONE, response_type="ephemeral", replace_original=False)
         return
     user = who[0]
+    user_info = body.get("user") if isinstance(body.get("user"), dict) else {}
+    remember(services.store, user, user_info.get("username") or user_info.get("name"))
     try:
         value = json.loads(who[2] or "{}")
         job_id, binding = int(str(value["job"])[:30]), str(value.get("binding", ""))
