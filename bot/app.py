@@ -22,7 +22,7 @@ NOT_HANDLED = ":warning: backupbot does not handle that request; nothing was don
 
 
 def well_formed(body: Any) -> bool:
-    """A slash command or a click on a block button, with the fields the listeners read."""
+    """A slash command, a click on a block button or an event, with the fields the listeners read."""
     if not isinstance(body, dict):
         return False
     if body.get("type") == "block_actions":
@@ -33,6 +33,9 @@ def well_formed(body: Any) -> bool:
             and all(isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in actions)
             and all(isinstance(a.get("block_id", ""), str) for a in actions)
         )
+    if body.get("type") == "event_callback":  # the Home tab opened
+        event = body.get("event")
+        return isinstance(event, dict) and isinstance(event.get("type"), str)
     return isinstance(body.get("command"), str) and "type" not in body
 
 

@@ -25,6 +25,8 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.home import APPROVE_ACTION as HOME_APPROVE
+from bot.home import DENY_ACTION as HOME_DENY
 from bot.render import CANCEL_ACTION, RETRY_ACTION
 from bot.restore_render import APPROVE_ACTION, DENY_ACTION
 from tests.bot.conftest import BOT_TOKEN, SECRET, Bot
@@ -174,7 +176,7 @@ def strings(value: Any) -> Iterator[str]:
 
 def said(fake: FakeSlack) -> list[Any]:
     """Everything the bot said: posted messages (text and blocks) and response_url answers."""
-    out: list[Any] = [c.params for c in fake.api_calls() if c.method.startswith("chat.")]
+    out: list[Any] = [c.params for c in fake.api_calls() if c.method.startswith(("chat.", "views."))]
     with fake._lock:
         out += [r for rs in fake.responses.values() for r in rs]
     return out
@@ -197,7 +199,7 @@ def judge(bot: Bot, fake: FakeSlack, send: Any) -> requests.Response:
     if resp.status_code == 200 and resp.content:
         check_said(resp.json().get("text", ""))  # what Slack shows the sender
     for call in fake.api_calls()[before_calls:]:
-        if call.method.startswith("chat."):
+        if call.method.startswith(("chat.", "views.")):
             check_said(call.params)
     return resp
 
@@ -249,7 +251,9 @@ def test_hostile_command_text(
 
 @FAST
 @given(
-    action=st.sampled_from([CANCEL_ACTION, RETRY_ACTION, APPROVE_ACTION, DENY_ACTION, "no_such_action"]),
+    action=st.sampled_from(
+        [CANCEL_ACTION, RETRY_ACTION, APPROVE_ACTION, DENY_ACTION, HOME_APPROVE, HOME_DENY, "no_such_action"]
+    ),
     value=st.one_of(
         st.text(max_size=60),
         st.integers(min_value=-(2**70), max_value=2**80).map(str),
@@ -292,6 +296,9 @@ def test_hostile_button_clicks(web: Bot, slack: FakeSlack, action: str, value: s
                 "payload=[1]",
                 "payload=null",
                 'payload={"type":"shortcut","callback_id":5}',
+                '{"type":"event_callback","event":{"type":"app_home_opened"}}',
+                '{"type":"event_callback","event":{"type":"app_home_opened","user":"U1> <!channel","tab":"home"}}',
+                '{"type":"event_callback","event":{"type":"app_home_opened","user":"U1","tab":"home"}}',
             ]
         ),
     ),
@@ -316,7 +323,9 @@ HEADER_VALUE = st.text(
     ),
     signature=st.one_of(HEADER_VALUE, st.just("v0=" + "0" * 64)),
 )
-def test_forged_and_malformed_requests_get_401(web: Bot, slack: FakeSlack, timestamp: str, signature: str) -> None:
+def test_forged_and_malformed_requests_get_401(
+    web: Bot, slack: FakeSlack, timestamp: str, signature: str
+) -> None:
     body = command_body("dump app --reason forged")
     headers = {
         "Content-Type": "application/x-www-form-urlencoded",
