@@ -43,10 +43,14 @@ def _clock(iso: str) -> str:
     return (iso[11:19] + " UTC") if len(iso) >= 19 else iso
 
 
+_TAKEN_BY = re.compile(r"taken by <@([UW][A-Z0-9]{1,20})>\)$")
+
+
 def summary_lines(job: Job) -> list[str]:
     summary: dict[str, str] = job.params.get("summary", {}) or {}
     keys = [k for k in _ORDER if k in summary] + [k for k in summary if k not in _ORDER]
-    lines = [f"*{escape(k)}:* {escape(summary[k])}" for k in keys]
+    # the preflight names who took the backup as a mention; everything else in it is shown as text
+    lines = [f"*{escape(k)}:* {escape(summary[k], _TAKEN_BY.findall(str(summary[k])))}" for k in keys]
     if job.params.get("reason"):
         lines.append(f"*Reason:* {escape(cut(str(job.params['reason']), 500))}")
     return lines

@@ -26,7 +26,12 @@ KEY_PREFIX = "freeze:"
 
 
 class Frozen(BackupbotError):
-    """The database is frozen; nothing was changed."""
+    """The database is frozen; nothing was changed.
+
+    Its text is built as Slack markup (the freezer's mention, the reason escaped): ``slack_safe``.
+    """
+
+    slack_safe = True
 
 
 @dataclass(frozen=True)
