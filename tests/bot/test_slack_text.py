@@ -286,3 +286,26 @@ def test_fitted_blocks_are_always_accepted(texts: list[str], fields: int, limit:
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": "c" * limit}] * 12})
     assert message_problems({"blocks": fit_blocks(blocks)}) == []
     assert len(cut(texts[0], limit)) <= limit
+
+
+def test_a_restore_request_shows_table_names_as_text_and_who_took_the_backup_as_a_mention(
+    store: Store,
+) -> None:
+    job = store.create_job(
+        "restore",
+        "staging",
+        {
+            "backup_id": "app-20260101T000000Z-manual",
+            "reason": "drill <!here>",
+            "summary": {
+                "Backup": "app-20260101T000000Z-manual (manual, database app, taken by <@U0DEV>)",
+                "Will overwrite": "2 tables (largest: public.<!channel> 8 KB, public.<https://evil|x> 8 KB)",
+            },
+            "decisions": [{"user": "U0LEAD", "decision": "approve", "at": "2026-01-01T00:00:00Z"}],
+        },
+        requested_by="U0ASK",
+        channel="C1",
+    )
+    shown = all_text(job_blocks(dataclasses.replace(job, status=JobStatus.AWAITING_APPROVAL)))
+    assert sorted(set(markup(shown))) == ["<@U0ASK>", "<@U0DEV>", "<@U0LEAD>"]
+    assert "public.&lt;!channel&gt;" in shown and "drill &lt;!here&gt;" in shown
