@@ -15,6 +15,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from core.config_files import parse_files
 from core.config_types import (
     BACKUP_KINDS,
     DB_NAME_RE,
@@ -52,7 +53,7 @@ __all__ = [
 
 # ---------------------------------------------------------------- loading
 
-_SECTIONS = {"storage", "encryption", "databases", "slack", "runner", "alerts", "retention"}
+_SECTIONS = {"storage", "encryption", "databases", "slack", "runner", "alerts", "retention", "files"}
 
 
 def _check_keys(table: dict[str, Any], allowed: set[str], where: str, path: str) -> None:
@@ -319,4 +320,5 @@ def parse_config(raw: dict[str, Any], path: str) -> Config:
         alerts=alerts,
         retention=retention,
         state_dir=default_state_dir(path),
+        files=parse_files(raw.get("files"), path, _build),
     )
