@@ -182,7 +182,7 @@ def fit_text(text: str) -> str:
     return cut(text, MESSAGE_TEXT)
 
 
-_CLI_HINT = re.compile(r"`backupbot (list|dump|prune|status)([^`\n]{0,200})`")
+_CLI_HINT = re.compile(r"`backupbot (list|dump|prune|status|files (?:sync|verify|list))([^`\n]{0,200})`")
 
 
 def chat_commands(text: str) -> str:
