@@ -80,10 +80,10 @@ def job_blocks(job: Job, progress: str = "") -> list[dict[str, Any]]:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": escape(progress) or " "}})
     if job.status == JobStatus.SUCCEEDED and job.result:
         people = job_people(job)
-        summary = escape(job.result.get("summary", ""), people) or " "
+        summary = chat_commands(escape(job.result.get("summary", ""), people)) or " "
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": summary}})
         fields = [
-            {"type": "mrkdwn", "text": f"*{escape(k)}*\n{escape(v, people)}"}
+            {"type": "mrkdwn", "text": f"*{escape(k)}*\n{chat_commands(escape(v, people))}"}
             for k, v in job.result.get("fields", [])
         ][:10]
         if fields:

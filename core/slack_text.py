@@ -182,7 +182,9 @@ def fit_text(text: str) -> str:
     return cut(text, MESSAGE_TEXT)
 
 
-_CLI_HINT = re.compile(r"`backupbot (list|dump|prune|status|files (?:sync|verify|list))([^`\n]{0,200})`")
+# Only commands that do the same in Slack: `backupbot files verify` lists every bad file,
+# `/backup files verify` the first few, so a hint that it "lists all" stays a CLI hint.
+_CLI_HINT = re.compile(r"`backupbot (list|dump|prune|status|files sync)([^`\n]{0,200})`")
 
 
 def chat_commands(text: str) -> str:
