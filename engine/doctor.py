@@ -22,6 +22,7 @@ from typing import Any, Literal
 from core.config import Config, load_config
 from core.errors import BackupbotError
 from core.redact import redact
+from core.slack_text import escape
 
 Status = Literal["ok", "warn", "fail", "skip"]
 
@@ -91,7 +92,7 @@ def render_text(report: Report) -> str:
 
 def render_slack(report: Report) -> str:
     def esc(text: str) -> str:
-        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        return escape(text)
 
     lines = ["*backupbot doctor*"]
     for c in report.checks:
