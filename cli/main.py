@@ -31,6 +31,8 @@ SUBCOMMANDS = [
     "cli.undo",
     "cli.files",
     "cli.doctor",
+    "cli.verify",
+    "cli.restore_table",
 ]
 
 

@@ -21,6 +21,8 @@ SUBCOMMANDS = [
     "commands.prune",
     "commands.restore",
     "commands.undo",
+    "commands.verify",
+    "commands.restore_table",
     "commands.approve",
     "commands.deny",
     "commands.files",

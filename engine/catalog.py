@@ -94,3 +94,6 @@ def delete_backup(cfg: Config, manifest: Manifest, storage: Storage | None = Non
     storage.delete(manifest.key)
     if manifest.globals_key:
         storage.delete(manifest.globals_key)
+    storage.delete(
+        manifest.manifest_key.removesuffix(MANIFEST_SUFFIX) + ".verify.json"
+    )  # engine.verify_record

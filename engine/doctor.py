@@ -22,6 +22,7 @@ from typing import Any, Literal
 from core.config import Config, load_config
 from core.errors import BackupbotError
 from core.redact import redact
+from core.slack_text import escape
 
 Status = Literal["ok", "warn", "fail", "skip"]
 
@@ -91,7 +92,7 @@ def render_text(report: Report) -> str:
 
 def render_slack(report: Report) -> str:
     def esc(text: str) -> str:
-        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        return escape(text)
 
     lines = ["*backupbot doctor*"]
     for c in report.checks:
@@ -273,6 +274,7 @@ def check_hooks(cfg: Config, report: Report) -> None:
 def run_doctor(config_path: str | None) -> Report:
     """All checks, in the order a restore meets the parts; never raises."""
     from engine.doctor_checks import check_databases, check_storage
+    from engine.doctor_verify import check_verify
 
     report = Report()
     try:
@@ -297,6 +299,7 @@ def run_doctor(config_path: str | None) -> Report:
     check_keys(cfg, report, storage)
     check_slack(report)
     check_hooks(cfg, report)
+    check_verify(cfg, report)
     if any(d.neon_project_id for d in cfg.databases.values()):
         from engine.doctor_neon import check_neon
 

@@ -69,6 +69,9 @@ class Manifest:
     storage: str = ""
     globals_key: str = ""  # roles and memberships beside the dump (globals = true), if they could be read
     globals_note: str = ""  # why they are missing when globals = true
+    # What the database held in the dump's own snapshot (engine.contents): tables with their
+    # row counts and counts of each object kind; None in manifests written before it existed.
+    contents: dict[str, Any] | None = None
     format_version: int = FORMAT_VERSION
 
     @property
