@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from adapters.storage.s3_actions import denied
 from adapters.storage.s3_errors import error_code, http_status
 from core.config import Config
 from core.redact import redact
@@ -23,10 +24,21 @@ if TYPE_CHECKING:
 AREA = "storage"
 
 
-def _why(exc: BaseException) -> str:
+def _why(exc: BaseException, bucket: str = "", key: str = "") -> str:
+    """The refusal as a policy author needs it: ``s3:PutObject denied on arn:…`` for a 403."""
     if isinstance(exc, ClientError):
-        return f"{error_code(exc) or 'error'} (HTTP {http_status(exc) or '?'})"
+        why = f"{error_code(exc) or 'error'} (HTTP {http_status(exc) or '?'})"
+        named = denied(exc, bucket, key) if http_status(exc) == 403 else ""
+        return f"{named}: {why}" if named else why
     return redact(f"{type(exc).__name__}: {exc}")
+
+
+def _grant(exc: BaseException, bucket: str, key: str, otherwise: str) -> str:
+    named = denied(exc, bucket, key) if isinstance(exc, ClientError) and http_status(exc) == 403 else ""
+    if not named:
+        return otherwise
+    action, _, arn = named.partition(" denied on ")
+    return f"Grant {action} on {arn} to this credential (docs/iam/bot.json is the bot's policy)."
 
 
 def _sse_args(sse: str, kms_key_id: str | None) -> dict[str, str]:
@@ -72,8 +84,8 @@ def check_s3(cfg: Config, storage: Any, report: Report) -> None:
             )
         else:
             report.add(
-                AREA, "write a probe object", "fail", f"{key}: {_why(exc)}",
-                "Grant s3:PutObject on the bucket's prefix to this credential (check the bucket policy too).",
+                AREA, "write a probe object", "fail", _why(exc, bucket, key),
+                _grant(exc, bucket, key, "Grant s3:PutObject on the bucket's prefix to this credential (check the bucket policy too)."),
             )
         return
     report.add(AREA, "write a probe object", "ok", key)
@@ -99,14 +111,15 @@ def check_s3(cfg: Config, storage: Any, report: Report) -> None:
                 "Check the bucket's default encryption and that the endpoint supports SSE.",
             )
     except (ClientError, BotoCoreError) as exc:
-        report.add(AREA, "read it back", "fail", f"{key}: {_why(exc)}", "Grant s3:GetObject on the bucket's prefix.")
+        report.add(AREA, "read it back", "fail", _why(exc, bucket, key), _grant(exc, bucket, key, "Grant s3:GetObject on the bucket's prefix."))
     try:
         client.delete_object(Bucket=bucket, Key=key)
         report.add(AREA, "delete it", "ok", "probe deleted")
     except (ClientError, BotoCoreError) as exc:
         report.add(
-            AREA, "delete it", "fail", f"{key}: {_why(exc)}",
-            "Retention (prune) needs s3:DeleteObject on the prefix; delete the probe object by hand.",
+            AREA, "delete it", "fail", _why(exc, bucket, key),
+            _grant(exc, bucket, key, "Grant s3:DeleteObject on the prefix.")
+            + f" Retention (prune) needs it; delete the probe {key} by hand.",
         )
     if not cfg.storage.object_lock_mode:
         report.add(AREA, "Object Lock", "skip", "not configured ([storage] object_lock_mode)")
@@ -115,7 +128,7 @@ def check_s3(cfg: Config, storage: Any, report: Report) -> None:
         conf = client.get_object_lock_configuration(Bucket=bucket).get("ObjectLockConfiguration", {})
         enabled = conf.get("ObjectLockEnabled") == "Enabled"
     except (ClientError, BotoCoreError) as exc:
-        enabled, conf = False, {"error": _why(exc)}
+        enabled, conf = False, {"error": _why(exc, bucket)}
     if enabled:
         report.add(AREA, "Object Lock", "ok", f"enabled on the bucket; backups get {cfg.storage.object_lock_mode} for {cfg.storage.object_lock_days} days")
     else:

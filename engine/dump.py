@@ -226,7 +226,7 @@ def run_dump(
     log.info("dump %s started: pg_dump pid %s, object %s", bid, proc.pid, key)
 
     try:
-        result = storage.put_stream(key, encrypted())
+        result = storage.put_stream(key, encrypted(), create_only=True)
         head = storage.head(key)
         if int(head["size"]) != result.size:
             storage.delete(key)
@@ -263,7 +263,7 @@ def run_dump(
             storage=storage.describe(),
         )
         try:
-            storage.put_bytes(manifest.manifest_key, manifest.to_json(), "application/json")
+            storage.put_bytes(manifest.manifest_key, manifest.to_json(), "application/json", create_only=True)
         except BaseException:
             storage.delete(key)
             raise

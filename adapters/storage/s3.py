@@ -18,7 +18,6 @@ import base64
 import hashlib
 import logging
 import threading
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -30,6 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
 from adapters.storage.base import ObjectInfo, PutResult, Storage
+from adapters.storage.s3_actions import denied
 from adapters.storage.s3_errors import error_code, http_status, is_transient, storage_error
 from core.config import StorageConfig
 from core.errors import NotFoundError, StorageError
@@ -42,6 +42,7 @@ PART_RETRIES = 3  # whole-part attempts on top of botocore's per-request retries
 _READ_BLOCK = 1024 * 1024
 
 T = TypeVar("T")
+PROBE_KEY = ".backupbot-probe/writable"
 
 
 def _split_url(url: str) -> tuple[str, str]:
@@ -94,7 +95,7 @@ class S3Storage(Storage):
 
     def _error(self, action: str, key: str, exc: BaseException) -> StorageError:
         where = f"{action} {key or '(bucket)'} in {self.describe()}"
-        return storage_error(where, exc, self.cfg.max_attempts)
+        return storage_error(where, exc, self.cfg.max_attempts, denied(exc, self.bucket, self._key(key)))
 
     def _call(self, action: str, key: str, fn: Callable[..., T], **kwargs: Any) -> T:
         try:
@@ -122,11 +123,16 @@ class S3Storage(Storage):
 
     # ------------------------------------------------------------ writes
 
-    def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
-        self._put(key, data, content_type, lock=True)
+    def put_bytes(
+        self, key: str, data: bytes, content_type: str = "application/octet-stream", create_only: bool = False
+    ) -> None:
+        self._put(key, data, content_type, lock=True, create_only=create_only)
 
-    def _put(self, key: str, data: bytes, content_type: str, lock: bool) -> None:
+    def _put(self, key: str, data: bytes, content_type: str, lock: bool, create_only: bool = False) -> None:
         full = self._key(key)
+        # If-None-Match: * makes the store refuse (412) instead of replacing an object that is
+        # already there; a deploy pipeline's policy can insist on it (docs/iam/pipeline.json).
+        cond = {"IfNoneMatch": "*"} if create_only else {}
         self._call(
             "write",
             key,
@@ -137,10 +143,15 @@ class S3Storage(Storage):
             ContentType=content_type,
             **self._write_args(lock),
             **self._md5(data, lock),
+            **cond,
         )
 
     def put_stream(
-        self, key: str, chunks: Iterable[bytes], content_type: str = "application/octet-stream"
+        self,
+        key: str,
+        chunks: Iterable[bytes],
+        content_type: str = "application/octet-stream",
+        create_only: bool = False,
     ) -> PutResult:
         full = self._key(key)
         digest = hashlib.sha256()
@@ -199,7 +210,7 @@ class S3Storage(Storage):
                         buf = spare.pop() if spare else bytearray(part)
                         filled = 0
             if upload_id is None:
-                self.put_bytes(key, bytes(buf[:filled]), content_type)
+                self.put_bytes(key, bytes(buf[:filled]), content_type, create_only=create_only)
             else:
                 if filled:
                     del buf[filled:]
@@ -216,6 +227,7 @@ class S3Storage(Storage):
                     Key=full,
                     UploadId=upload_id,
                     MultipartUpload={"Parts": [{"PartNumber": n, "ETag": parts[n]} for n in sorted(parts)]},
+                    **({"IfNoneMatch": "*"} if create_only else {}),
                 )
         except BaseException as exc:
             for fut in futures:
@@ -280,10 +292,27 @@ class S3Storage(Storage):
         self._call("delete", key, self.client.delete_object, Bucket=self.bucket, Key=self._key(key))
 
     def check_writable(self) -> None:
-        probe = f".backupbot-probe/{uuid.uuid4().hex}"
-        # No Object Lock on the probe: a locked probe could not be deleted for days.
-        self._put(probe, b"probe", "text/plain", lock=False)
-        self.delete(probe)
+        """One create-only write of a fixed probe: nothing to delete afterwards.
+
+        The first run creates ``.backupbot-probe/writable``; every later one is answered 412
+        (it exists), which S3 only says after the credential was allowed to write there, with
+        the configured SSE. So a credential without s3:DeleteObject (a deploy pipeline's) can
+        check the bucket, and no probe objects pile up. No Object Lock on the probe.
+        """
+        try:
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=self._key(PROBE_KEY),
+                Body=b"probe",
+                ContentType="text/plain",
+                IfNoneMatch="*",
+                **self._write_args(lock=False),
+            )
+        except ClientError as exc:
+            if http_status(exc) != 412:
+                raise self._error("write", PROBE_KEY, exc) from None
+        except BotoCoreError as exc:
+            raise self._error("write", PROBE_KEY, exc) from None
 
     # ------------------------------------------------------------ reads
 
