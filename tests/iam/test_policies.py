@@ -182,3 +182,23 @@ def test_reader_policy_lists_and_decrypts_and_nothing_else(
     prune = run(env, "prune", "--database", "app", "--confirm")
     assert prune.returncode != 0 or manifest["id"] in prune.stdout
     assert iam_server.keys() == before
+
+
+def test_bot_policy_with_object_lock_locks_and_prune_reports_it(
+    tmp_path: Path, iam_server: IAMServer, realistic_db: str, backup_key: str
+) -> None:
+    env = role_env(tmp_path, iam_server, "bot", backup_key, realistic_db)
+    config = Path(env["BACKUPBOT_CONFIG"])
+    config.write_text(
+        config.read_text().replace('region = "us-east-1"', 'region = "us-east-1"\nobject_lock_mode = "GOVERNANCE"\nobject_lock_days = 1')
+    )
+    doctor = run(env, "doctor", "--json")
+    lock = checks(doctor.stdout)["storage: Object Lock"]
+    assert lock["status"] == "ok" and "GOVERNANCE for 1 days" in lock["detail"], lock
+    locked = json.loads(ok(env, "dump", "--kind", "daily", "--json").stdout)
+    ok(env, "dump", "--kind", "daily")
+    head = iam_server.client().head_object(Bucket=iam_server.bucket, Key=f"{PREFIX}/{locked['key']}")
+    assert head["ObjectLockMode"] == "GOVERNANCE"
+    plan = json.loads(ok(env, "prune", "--database", "app", "--json").stdout)
+    rows = {b["id"]: b for b in plan["databases"][0]["backups"]}
+    assert rows[locked["id"]]["action"] == "locked"

@@ -90,7 +90,7 @@ class IAMServer:
 
 def start_iam_server(roles: tuple[str, ...] = ("bot", "pipeline", "reader")) -> IAMServer:
     s3 = start_s3_server()
-    bucket = s3.new_bucket()
+    bucket = s3.new_bucket(object_lock=True)  # so the bot policy is tried with Object Lock too
     iam = boto3.client(
         "iam",
         endpoint_url=s3.endpoint_url,
