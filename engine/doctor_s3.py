@@ -51,7 +51,11 @@ def _sse_args(sse: str, kms_key_id: str | None) -> dict[str, str]:
 
 
 def accepted_sse(client: Any, bucket: str, prefix: str) -> list[str]:
-    """Which of AES256 / none the endpoint takes on a write (each tried on its own probe)."""
+    """Which of AES256 / none the endpoint takes on a write (each tried on its own probe).
+
+    Some stores (s3rver, some gateways) take the AES256 header and store the object plain:
+    that one is listed as "'AES256' (taken, not applied)", so nobody relies on it.
+    """
     took = []
     for sse in ("AES256", "none"):
         key = f"{prefix}doctor/sse-{uuid.uuid4().hex}"
@@ -59,7 +63,14 @@ def accepted_sse(client: Any, bucket: str, prefix: str) -> list[str]:
             client.put_object(Bucket=bucket, Key=key, Body=b"sse probe", **_sse_args(sse, None))
         except (ClientError, BotoCoreError):
             continue
-        took.append(sse)
+        label = repr(sse)
+        if sse != "none":
+            try:
+                if not client.head_object(Bucket=bucket, Key=key).get("ServerSideEncryption"):
+                    label += " (taken, not applied)"
+            except (ClientError, BotoCoreError):
+                pass
+        took.append(label)
         try:
             client.delete_object(Bucket=bucket, Key=key)
         except (ClientError, BotoCoreError):
@@ -76,11 +87,12 @@ def check_s3(cfg: Config, storage: Any, report: Report) -> None:
         client.put_object(Bucket=bucket, Key=key, Body=data, **_sse_args(sse, cfg.storage.kms_key_id))
     except (ClientError, BotoCoreError) as exc:
         took = accepted_sse(client, bucket, storage.prefix)
-        if took and sse not in took:
+        usable = [s for s in ("AES256", "none") if repr(s) in took]
+        if usable and sse not in usable:
             report.add(
                 AREA, f"write with sse = {sse!r}", "fail",
-                f"the endpoint refused it: {_why(exc)}; it accepts: {', '.join(repr(s) for s in took)}",
-                f"Set [storage] sse = {took[0]!r} (backups stay encrypted client-side with AES-256-GCM either way).",
+                f"the endpoint refused it: {_why(exc)}; it accepts: {', '.join(took)}",
+                f"Set [storage] sse = {usable[0]!r} (backups stay encrypted client-side with AES-256-GCM either way).",
             )
         else:
             report.add(
@@ -100,7 +112,7 @@ def check_s3(cfg: Config, storage: Any, report: Report) -> None:
         head = client.head_object(Bucket=bucket, Key=key)
         applied = head.get("ServerSideEncryption") or "none"
         took = accepted_sse(client, bucket, storage.prefix)
-        offered = f"the endpoint accepts {' and '.join(repr(s) for s in took) or 'neither AES256 nor none'}"
+        offered = f"the endpoint accepts {' and '.join(took) or 'neither AES256 nor none'}"
         if sse == "none":
             report.add(AREA, "server-side encryption", "ok", f'sse = "none" (client-side AES-256-GCM only); {offered}')
         elif applied == sse:
@@ -108,7 +120,8 @@ def check_s3(cfg: Config, storage: Any, report: Report) -> None:
         else:
             report.add(
                 AREA, "server-side encryption", "warn", f"asked for {sse}, the object says {applied}; {offered}",
-                "Check the bucket's default encryption and that the endpoint supports SSE.",
+                "Check the bucket's default encryption and that the endpoint supports SSE; where it has none, "
+                'set [storage] sse = "none" (backups stay encrypted client-side with AES-256-GCM).',
             )
     except (ClientError, BotoCoreError) as exc:
         report.add(AREA, "read it back", "fail", _why(exc, bucket, key), _grant(exc, bucket, key, "Grant s3:GetObject on the bucket's prefix."))
