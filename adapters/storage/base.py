@@ -14,6 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from core.errors import StorageError
+
+
+class ObjectExistsError(StorageError):
+    """A create-only write found an object already at its key; nothing was replaced."""
+
 
 @dataclass(frozen=True)
 class PutResult:

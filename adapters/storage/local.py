@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from adapters.storage.base import ObjectInfo, PutResult, Storage
+from adapters.storage.base import ObjectExistsError, ObjectInfo, PutResult, Storage
 from core.config import StorageConfig
 from core.errors import NotFoundError, StorageError
 
@@ -68,7 +68,7 @@ class LocalStorage(Storage):
                 os.replace(tmp, path)
         except FileExistsError:
             tmp.unlink(missing_ok=True)
-            raise StorageError(
+            raise ObjectExistsError(
                 f"storage refused to write {key} in {self.describe()}: it already exists",
                 hint="backupbot never overwrites a stored object; nothing was replaced. Run it again for a new id.",
             ) from None

@@ -28,7 +28,7 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
-from adapters.storage.base import ObjectInfo, PutResult, Storage
+from adapters.storage.base import ObjectExistsError, ObjectInfo, PutResult, Storage
 from adapters.storage.s3_actions import denied
 from adapters.storage.s3_errors import error_code, http_status, is_transient, storage_error
 from core.config import StorageConfig
@@ -58,6 +58,8 @@ class S3Storage(Storage):
         self.bucket, self.prefix = _split_url(cfg.url)
         self.part_size = cfg.part_size_mb * 1024 * 1024
         self.client = client or self._make_client()
+        # Stores that answer If-None-Match with 501 get a look-then-write instead (see _create).
+        self.conditional_writes = True
 
     def _make_client(self) -> Any:
         config = BotoConfig(
@@ -103,6 +105,39 @@ class S3Storage(Storage):
         except (ClientError, BotoCoreError) as exc:
             raise self._error(action, key, exc) from None
 
+    def _create(self, action: str, key: str, fn: Callable[..., T], create_only: bool, **kwargs: Any) -> T:
+        """``fn(**kwargs)``; with ``create_only``, never replacing an object already at ``key``.
+
+        If-None-Match: * lets the store refuse (412) atomically; a deploy pipeline's policy can
+        insist on it (docs/iam/pipeline.json). A store without conditional writes that answers
+        501 to it is asked again without the header after a look that the key is free (if the
+        second answer is 501 too, the header was not the problem: SSE most often).
+        """
+        if not create_only:
+            return self._call(action, key, fn, **kwargs)
+        if self.conditional_writes:
+            try:
+                return fn(IfNoneMatch="*", **kwargs)
+            except ClientError as exc:
+                if http_status(exc) == 412:
+                    raise self._exists(action, key) from None
+                if error_code(exc) != "NotImplemented":
+                    raise self._error(action, key, exc) from None
+            except BotoCoreError as exc:
+                raise self._error(action, key, exc) from None
+            self.conditional_writes = False
+            log.warning("%s answered If-None-Match with 501: create-only writes look first", self.describe())
+        if self.exists(key):
+            raise self._exists(action, key)
+        return self._call(action, key, fn, **kwargs)
+
+    def _exists(self, action: str, key: str) -> ObjectExistsError:
+        return ObjectExistsError(
+            f"storage refused to {action} {key} in {self.describe()}: an object is already there",
+            hint="backupbot never overwrites a stored object (it writes with If-None-Match: *); nothing "
+            "was replaced. Run it again for a new id.",
+        )
+
     def _write_args(self, lock: bool = True) -> dict[str, Any]:
         # sse = "none": for S3-compatible stores without server-side encryption (MinIO without a
         # KMS, some R2/B2 setups), which refuse the header; every object is still AES-256-GCM
@@ -129,21 +164,17 @@ class S3Storage(Storage):
         self._put(key, data, content_type, lock=True, create_only=create_only)
 
     def _put(self, key: str, data: bytes, content_type: str, lock: bool, create_only: bool = False) -> None:
-        full = self._key(key)
-        # If-None-Match: * makes the store refuse (412) instead of replacing an object that is
-        # already there; a deploy pipeline's policy can insist on it (docs/iam/pipeline.json).
-        cond = {"IfNoneMatch": "*"} if create_only else {}
-        self._call(
+        self._create(
             "write",
             key,
             self.client.put_object,
+            create_only,
             Bucket=self.bucket,
-            Key=full,
+            Key=self._key(key),
             Body=data,
             ContentType=content_type,
             **self._write_args(lock),
             **self._md5(data, lock),
-            **cond,
         )
 
     def put_stream(
@@ -219,15 +250,15 @@ class S3Storage(Storage):
                 buf = bytearray()
                 for fut in futures:
                     fut.result()
-                self._call(
+                self._create(
                     "complete the upload of",
                     key,
                     self.client.complete_multipart_upload,
+                    create_only,
                     Bucket=self.bucket,
                     Key=full,
                     UploadId=upload_id,
                     MultipartUpload={"Parts": [{"PartNumber": n, "ETag": parts[n]} for n in sorted(parts)]},
-                    **({"IfNoneMatch": "*"} if create_only else {}),
                 )
         except BaseException as exc:
             for fut in futures:
@@ -300,19 +331,10 @@ class S3Storage(Storage):
         check the bucket, and no probe objects pile up. No Object Lock on the probe.
         """
         try:
-            self.client.put_object(
-                Bucket=self.bucket,
-                Key=self._key(PROBE_KEY),
-                Body=b"probe",
-                ContentType="text/plain",
-                IfNoneMatch="*",
-                **self._write_args(lock=False),
-            )
-        except ClientError as exc:
-            if http_status(exc) != 412:
-                raise self._error("write", PROBE_KEY, exc) from None
-        except BotoCoreError as exc:
-            raise self._error("write", PROBE_KEY, exc) from None
+            self._put(PROBE_KEY, b"probe", "text/plain", lock=False, create_only=True)
+        except ObjectExistsError:
+            if not self.conditional_writes:  # a store without conditional writes: overwrite the probe
+                self._put(PROBE_KEY, b"probe", "text/plain", lock=False)
 
     # ------------------------------------------------------------ reads
 
