@@ -106,3 +106,21 @@ def test_doctor_warns_when_s3rver_takes_aes256_but_stores_plain(
     assert sse["status"] == "warn", sse
     assert "asked for AES256, the object says none" in sse["detail"]
     assert 'sse = "none"' in sse["fix"]
+
+
+def test_multipart_upload_on_s3rver(
+    tmp_path: Path, s3rver: S3rver, write_config: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from adapters.storage import open_storage
+    from core.config import load_config
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    bucket = s3rver.new_bucket()
+    path = write_config(f"s3://{bucket}/bb", endpoint_url=s3rver.endpoint_url)
+    path.write_text(path.read_text().replace("[storage]", '[storage]\npart_size_mb = 5\nsse = "none"'))
+    storage = open_storage(load_config(str(path)).storage)
+    data = os.urandom(11 * 1024 * 1024)  # three parts: 5 + 5 + 1 MiB
+    result = storage.put_stream("db/app/big.dump.zst.enc", [data[i : i + 65536] for i in range(0, len(data), 65536)])
+    assert result.size == len(data)
+    assert storage.get_bytes("db/app/big.dump.zst.enc") == data
