@@ -90,14 +90,24 @@ def check_s3(cfg: Config, storage: Any, report: Report) -> None:
         usable = [s for s in ("AES256", "none") if repr(s) in took]
         if usable and sse not in usable:
             report.add(
-                AREA, f"write with sse = {sse!r}", "fail",
+                AREA,
+                f"write with sse = {sse!r}",
+                "fail",
                 f"the endpoint refused it: {_why(exc)}; it accepts: {', '.join(took)}",
                 f"Set [storage] sse = {usable[0]!r} (backups stay encrypted client-side with AES-256-GCM either way).",
             )
         else:
             report.add(
-                AREA, "write a probe object", "fail", _why(exc, bucket, key),
-                _grant(exc, bucket, key, "Grant s3:PutObject on the bucket's prefix to this credential (check the bucket policy too)."),
+                AREA,
+                "write a probe object",
+                "fail",
+                _why(exc, bucket, key),
+                _grant(
+                    exc,
+                    bucket,
+                    key,
+                    "Grant s3:PutObject on the bucket's prefix to this credential (check the bucket policy too).",
+                ),
             )
         return
     report.add(AREA, "write a probe object", "ok", key)
@@ -105,7 +115,9 @@ def check_s3(cfg: Config, storage: Any, report: Report) -> None:
         body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
         same = body == data
         report.add(
-            AREA, "read it back", "ok" if same else "fail",
+            AREA,
+            "read it back",
+            "ok" if same else "fail",
             "same bytes" if same else "the object read back differs from what was written",
             "" if same else "Check for a proxy or an endpoint that rewrites objects.",
         )
@@ -114,23 +126,40 @@ def check_s3(cfg: Config, storage: Any, report: Report) -> None:
         took = accepted_sse(client, bucket, storage.prefix)
         offered = f"the endpoint accepts {' and '.join(took) or 'neither AES256 nor none'}"
         if sse == "none":
-            report.add(AREA, "server-side encryption", "ok", f'sse = "none" (client-side AES-256-GCM only); {offered}')
+            report.add(
+                AREA,
+                "server-side encryption",
+                "ok",
+                f'sse = "none" (client-side AES-256-GCM only); {offered}',
+            )
         elif applied == sse:
             report.add(AREA, "server-side encryption", "ok", f"objects are stored with {applied}; {offered}")
         else:
             report.add(
-                AREA, "server-side encryption", "warn", f"asked for {sse}, the object says {applied}; {offered}",
+                AREA,
+                "server-side encryption",
+                "warn",
+                f"asked for {sse}, the object says {applied}; {offered}",
                 "Check the bucket's default encryption and that the endpoint supports SSE; where it has none, "
                 'set [storage] sse = "none" (backups stay encrypted client-side with AES-256-GCM).',
             )
     except (ClientError, BotoCoreError) as exc:
-        report.add(AREA, "read it back", "fail", _why(exc, bucket, key), _grant(exc, bucket, key, "Grant s3:GetObject on the bucket's prefix."))
+        report.add(
+            AREA,
+            "read it back",
+            "fail",
+            _why(exc, bucket, key),
+            _grant(exc, bucket, key, "Grant s3:GetObject on the bucket's prefix."),
+        )
     try:
         client.delete_object(Bucket=bucket, Key=key)
         report.add(AREA, "delete it", "ok", "probe deleted")
     except (ClientError, BotoCoreError) as exc:
         report.add(
-            AREA, "delete it", "fail", _why(exc, bucket, key),
+            AREA,
+            "delete it",
+            "fail",
+            _why(exc, bucket, key),
             _grant(exc, bucket, key, "Grant s3:DeleteObject on the prefix.")
             + f" Retention (prune) needs it; delete the probe {key} by hand.",
         )
@@ -143,10 +172,18 @@ def check_s3(cfg: Config, storage: Any, report: Report) -> None:
     except (ClientError, BotoCoreError) as exc:
         enabled, conf = False, {"error": _why(exc, bucket)}
     if enabled:
-        report.add(AREA, "Object Lock", "ok", f"enabled on the bucket; backups get {cfg.storage.object_lock_mode} for {cfg.storage.object_lock_days} days")
+        report.add(
+            AREA,
+            "Object Lock",
+            "ok",
+            f"enabled on the bucket; backups get {cfg.storage.object_lock_mode} for {cfg.storage.object_lock_days} days",
+        )
     else:
         report.add(
-            AREA, "Object Lock", "fail", f"object_lock_mode = {cfg.storage.object_lock_mode!r} but the bucket has no Object Lock"
+            AREA,
+            "Object Lock",
+            "fail",
+            f"object_lock_mode = {cfg.storage.object_lock_mode!r} but the bucket has no Object Lock"
             + (f" ({conf['error']})" if "error" in conf else ""),
-            "Object Lock can only be turned on when a bucket is created: create one with it and move the backups, or set object_lock_mode = \"\".",
+            'Object Lock can only be turned on when a bucket is created: create one with it and move the backups, or set object_lock_mode = "".',
         )
