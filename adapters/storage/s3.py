@@ -29,7 +29,14 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
-from adapters.storage.base import ObjectInfo, PutResult, Storage
+from adapters.storage.base import (
+    AlreadyExistsError,
+    ObjectInfo,
+    OpenUpload,
+    PutResult,
+    Storage,
+    UploadStarted,
+)
 from adapters.storage.s3_errors import error_code, http_status, is_transient, storage_error
 from core.config import StorageConfig
 from core.errors import ConfigError, NotFoundError, StorageError
@@ -121,14 +128,17 @@ class S3Storage(Storage):
 
     # ------------------------------------------------------------ writes
 
-    def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
-        self._put(key, data, content_type, lock=True)
+    def put_bytes(
+        self, key: str, data: bytes, content_type: str = "application/octet-stream", *, overwrite: bool = True
+    ) -> None:
+        self._put(key, data, content_type, lock=True, overwrite=overwrite)
 
-    def _put(self, key: str, data: bytes, content_type: str, lock: bool) -> None:
+    def _put(self, key: str, data: bytes, content_type: str, lock: bool, overwrite: bool = True) -> None:
         full = self._key(key)
-        self._call(
+        self._conditional(
             "write",
             key,
+            overwrite,
             self.client.put_object,
             Bucket=self.bucket,
             Key=full,
@@ -138,8 +148,44 @@ class S3Storage(Storage):
             **self._md5(data, lock),
         )
 
+    def _conditional(self, action: str, key: str, overwrite: bool, fn: Callable[..., T], **kwargs: Any) -> T:
+        """A write that, with ``overwrite=False``, succeeds only if ``key`` does not exist yet.
+
+        S3 (since 2024) and moto take ``If-None-Match: *`` on PutObject and
+        CompleteMultipartUpload and answer 412 (or 409 for a concurrent conditional write).
+        A store that does not implement the header (501) gets a look first instead.
+        """
+        if overwrite:
+            return self._call(action, key, fn, **kwargs)
+        try:
+            return fn(IfNoneMatch="*", **kwargs)
+        except ClientError as exc:
+            status, code = http_status(exc), error_code(exc)
+            if status in (409, 412) or code in ("PreconditionFailed", "ConditionalRequestConflict"):
+                raise self._exists(key) from None
+            if status == 501 or code == "NotImplemented":
+                if self.exists(key):
+                    raise self._exists(key) from None
+                return self._call(action, key, fn, **kwargs)
+            raise self._error(action, key, exc) from None
+        except BotoCoreError as exc:
+            raise self._error(action, key, exc) from None
+
+    def _exists(self, key: str) -> AlreadyExistsError:
+        return AlreadyExistsError(
+            f"{key} already exists in {self.describe()}",
+            detail="It was written by another process at the same moment; it was not overwritten.",
+            hint="Run the operation again: it picks a new name.",
+        )
+
     def put_stream(
-        self, key: str, chunks: Iterable[bytes], content_type: str = "application/octet-stream"
+        self,
+        key: str,
+        chunks: Iterable[bytes],
+        content_type: str = "application/octet-stream",
+        *,
+        overwrite: bool = True,
+        on_started: UploadStarted | None = None,
     ) -> PutResult:
         full = self._key(key)
         digest = hashlib.sha256()
@@ -193,12 +239,14 @@ class S3Storage(Storage):
                     if filled == part:
                         if upload_id is None:
                             upload_id = self._create_upload(key, full, content_type)
+                            if on_started is not None:
+                                on_started(key, upload_id)
                         number += 1
                         submit(number, buf)  # handed over, not copied
                         buf = spare.pop() if spare else bytearray(part)
                         filled = 0
             if upload_id is None:
-                self.put_bytes(key, bytes(buf[:filled]), content_type)
+                self.put_bytes(key, bytes(buf[:filled]), content_type, overwrite=overwrite)
             else:
                 if filled:
                     del buf[filled:]
@@ -207,9 +255,10 @@ class S3Storage(Storage):
                 buf = bytearray()
                 for fut in futures:
                     fut.result()
-                self._call(
+                self._conditional(
                     "complete the upload of",
                     key,
+                    overwrite,
                     self.client.complete_multipart_upload,
                     Bucket=self.bucket,
                     Key=full,
@@ -220,10 +269,19 @@ class S3Storage(Storage):
             for fut in futures:
                 fut.cancel()
             pool.shutdown(wait=True, cancel_futures=True)
-            if upload_id is not None:
-                self._abort(full, upload_id)
+            left = None
+            if upload_id is not None and not self._abort(full, upload_id):
+                left = (
+                    f"The partial upload of {key} (upload id {upload_id}) could not be aborted; "
+                    "`backupbot prune --confirm` removes it once it is a day old, or the bucket's "
+                    "lifecycle rule for incomplete multipart uploads does."
+                )
             if isinstance(exc, (ClientError, BotoCoreError)):
-                raise self._error("upload", key, exc) from None
+                err = self._error("upload", key, exc)
+                err.upload_left = left  # type: ignore[attr-defined]
+                raise err from None
+            if left is not None:
+                exc.upload_left = left  # type: ignore[attr-defined]
             raise
         finally:
             pool.shutdown(wait=True)
@@ -255,25 +313,42 @@ class S3Storage(Storage):
         )
         parts[number] = resp["ETag"]
 
-    def _abort(self, full: str, upload_id: str) -> None:
+    def _abort(self, full: str, upload_id: str) -> bool:
+        """True once the upload is gone; False (logged) when storage could not be told."""
         try:
             self.client.abort_multipart_upload(Bucket=self.bucket, Key=full, UploadId=upload_id)
-        except (ClientError, BotoCoreError) as exc:
-            # The bucket's lifecycle rule or `abort_incomplete` at the next start cleans it up.
+            return True
+        except ClientError as exc:
+            if error_code(exc) == "NoSuchUpload" or http_status(exc) == 404:
+                return True
             log.warning("could not abort multipart upload of %s: %s", full, redact(str(exc)))
+        except BotoCoreError as exc:
+            log.warning("could not abort multipart upload of %s: %s", full, redact(str(exc)))
+        return False
 
-    def abort_incomplete(self, prefix: str = "") -> int:
-        count = 0
+    def list_uploads(self, prefix: str = "") -> list[OpenUpload]:
+        found = []
         full_prefix = self._key(prefix) if prefix else self.prefix
         paginator = self.client.get_paginator("list_multipart_uploads")
         try:
             for page in paginator.paginate(Bucket=self.bucket, Prefix=full_prefix):
                 for upload in page.get("Uploads", []):
-                    self._abort(upload["Key"], upload["UploadId"])
-                    count += 1
+                    key = upload["Key"][len(self.prefix) :]
+                    found.append(OpenUpload(key, upload["UploadId"], upload["Initiated"]))
         except (ClientError, BotoCoreError) as exc:
             raise self._error("list open uploads under", prefix, exc) from None
-        return count
+        return found
+
+    def abort_upload(self, key: str, upload_id: str) -> bool:
+        try:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=self._key(key), UploadId=upload_id)
+            return True
+        except ClientError as exc:
+            if error_code(exc) == "NoSuchUpload" or http_status(exc) == 404:
+                return False
+            raise self._error("abort the upload of", key, exc) from None
+        except BotoCoreError as exc:
+            raise self._error("abort the upload of", key, exc) from None
 
     def delete(self, key: str) -> None:
         self._call("delete", key, self.client.delete_object, Bucket=self.bucket, Key=self._key(key))

@@ -59,7 +59,7 @@ def test_console_dumps_to_the_local_folder_and_lists(
     assert "unknown command 'dupm'" in out and "Did you mean" in out
     assert "You are now U42." in out
     assert "Queued a backup of `app` as job 1." in out
-    done = re.search(r"\[job 1\] done: Backup `(app-\d{8}T\d{6}Z-manual)` stored", out)
+    done = re.search(r"\[job 1\] done: Backup `(app-\d{8}T\d{6}Z-manual-[0-9a-z]{4})` stored", out)
     assert done, out
     assert "<@" not in out and ":white_check_mark:" not in out  # Slack markup is turned into text
     stored = list((tmp_path / "state" / "store").rglob(f"{done.group(1)}*"))
@@ -130,7 +130,7 @@ def restore_console(tmp_path: Path, realistic_db: str, backup_key: str) -> Itera
             }
         )
         out = console(tmp_path, env, "/backup dump app\n", "--as", "U0DEV")
-        done = re.search(r"\[job 1\] done: Backup `(app-\d{8}T\d{6}Z-manual)` stored", out)
+        done = re.search(r"\[job 1\] done: Backup `(app-\d{8}T\d{6}Z-manual-[0-9a-z]{4})` stored", out)
         assert done, out
         yield RestoreConsole(tmp_path, env, done.group(1))
 
