@@ -292,7 +292,9 @@ class Decryptor:
     def _open(self, record: bytes, last: bool) -> bytes:
         assert self._aead is not None and self._header is not None
         bound = self._binding if self._version >= 2 else b""
-        plain = self._aead.decrypt(_nonce(self._index, last), record, _aad(self._header, self._index, last, bound))
+        plain = self._aead.decrypt(
+            _nonce(self._index, last), record, _aad(self._header, self._index, last, bound)
+        )
         self._index += 1
         return plain
 

@@ -87,7 +87,9 @@ def _print_uploads(uploads: list[StaleUpload], older: timedelta, confirm: bool) 
     for u in uploads:
         started = u.upload.started.astimezone(UTC)
         error = f"  ({u.error})" if u.error else ""
-        print(f"  {u.action:<12} {u.upload.key}  started {started:%Y-%m-%d %H:%M}  id {u.upload.upload_id}{error}")
+        print(
+            f"  {u.action:<12} {u.upload.key}  started {started:%Y-%m-%d %H:%M}  id {u.upload.upload_id}{error}"
+        )
     if not confirm:
         print("  (dry run: nothing was aborted; add --confirm to abort them)")
 

@@ -109,7 +109,9 @@ def _cleanup_said(hint: str, exc: BaseException) -> str:
     left = getattr(exc, "upload_left", None)
     if not left:
         return hint
-    return hint.replace(ABORTED, "the partial upload could NOT be aborted (storage did not answer)") + " " + left
+    return (
+        hint.replace(ABORTED, "the partial upload could NOT be aborted (storage did not answer)") + " " + left
+    )
 
 
 def _free_id(storage: Storage, database: str, kind: str, start: datetime) -> tuple[str, str]:
@@ -296,7 +298,9 @@ def run_dump(
         raise DumpError(
             f"backup of database '{database}' failed: {err.message}",
             detail=err.detail,
-            hint=_cleanup_said((err.hint + " " if err.hint else "") + f"Nothing was recorded; {ABORTED}.", err),
+            hint=_cleanup_said(
+                (err.hint + " " if err.hint else "") + f"Nothing was recorded; {ABORTED}.", err
+            ),
         ) from None
     except Exception as exc:
         log.exception("dump %s failed unexpectedly", bid)
@@ -304,7 +308,8 @@ def run_dump(
             f"backup of database '{database}' failed unexpectedly",
             detail=redact(f"{type(exc).__name__}: {exc}", [url]),
             hint=_cleanup_said(
-                f"Nothing was recorded; {ABORTED}. Run it again; if it repeats, report the log line above.", exc
+                f"Nothing was recorded; {ABORTED}. Run it again; if it repeats, report the log line above.",
+                exc,
             ),
         ) from None
     finally:

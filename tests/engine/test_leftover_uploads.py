@@ -54,7 +54,14 @@ def test_failed_abort_is_said_and_prune_removes_the_leftover(
     bulky_db: str,
     backup_key: str,
 ) -> None:
-    s3_setup(write_config, s3_server, s3_bucket, bulky_db, "part_size_mb = 5\nmax_attempts = 1", outage.endpoint_url)
+    s3_setup(
+        write_config,
+        s3_server,
+        s3_bucket,
+        bulky_db,
+        "part_size_mb = 5\nmax_attempts = 1",
+        outage.endpoint_url,
+    )
     proc = run_cli("dump", "--database", "app")
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert outage.aborts_refused >= 1
@@ -71,7 +78,9 @@ def test_failed_abort_is_said_and_prune_removes_the_leftover(
     assert "would abort" in dry.stdout and left.removeprefix("backups/") in dry.stdout
     assert "nothing was aborted" in dry.stdout and open_uploads(s3_server, s3_bucket) == [left]
     done = json.loads(run_cli("--json", "prune", "--confirm", check=True).stdout)
-    assert [(u["key"], u["action"]) for u in done["stale_uploads"]] == [(left.removeprefix("backups/"), "aborted")]
+    assert [(u["key"], u["action"]) for u in done["stale_uploads"]] == [
+        (left.removeprefix("backups/"), "aborted")
+    ]
     assert open_uploads(s3_server, s3_bucket) == []
 
 
@@ -89,6 +98,8 @@ def test_only_uploads_older_than_a_day_are_leftovers(
     day_and_a_bit = time.time() - 25 * 3600
     os.utime(old, (day_and_a_bit, day_and_a_bit))
     dry = json.loads(run_cli("--json", "prune", check=True).stdout)
-    assert [u["key"] for u in dry["stale_uploads"]] == ["db/app/2026/01/app-20260101T000000Z-manual-0aaa.dump.zst.enc"]
+    assert [u["key"] for u in dry["stale_uploads"]] == [
+        "db/app/2026/01/app-20260101T000000Z-manual-0aaa.dump.zst.enc"
+    ]
     run_cli("prune", "--confirm", check=True)
     assert not old.exists() and young.exists()  # the young one may be a dump running right now

@@ -108,7 +108,9 @@ def test_file_store_dump_stdout_decrypt_and_catalog(
     first = run_dump(cfg, "app", kind="daily", requested_by="U123", on_progress=seen.append, now=fixed)
     second = run_dump(cfg, "app", kind="daily", now=fixed)  # same second: still a distinct backup
     assert first.id != second.id
-    assert first.id.startswith("app-20260501T030000Z-daily-") and second.id.startswith("app-20260501T030000Z-daily-")
+    assert first.id.startswith("app-20260501T030000Z-daily-") and second.id.startswith(
+        "app-20260501T030000Z-daily-"
+    )
     assert seen and seen[-1].bytes_in == first.dump_bytes and seen[-1].bytes_out == first.stored_bytes
     assert first.git_sha is None  # only pre-event kinds record the deploy
 

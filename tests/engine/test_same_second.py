@@ -69,7 +69,12 @@ def test_two_processes_in_the_same_second_make_two_restorable_backups(tmp_path: 
     assert len(ids) == 2 and len({r["key"] for r in results}) == 2
     for bid in ids:
         match = ID_RE.match(bid)
-        assert match and match["stamp"] == "20260501T120000Z" and match["kind"] == "pre-deploy" and match["nonce"]
+        assert (
+            match
+            and match["stamp"] == "20260501T120000Z"
+            and match["kind"] == "pre-deploy"
+            and match["nonce"]
+        )
     assert {m.id for m in list_backups(setup.cfg, "app")} == ids
     for bid in ids:
         proc = run_cli_bytes("decrypt", bid)
