@@ -29,6 +29,7 @@ from core.config_types import (
     SlackConfig,
     StorageConfig,
 )
+from core.dburl import is_env_name
 from core.errors import ConfigError
 
 __all__ = [
@@ -111,7 +112,23 @@ def _build(cls: type, table: dict[str, Any], where: str, path: str, **extra: Any
             kwargs[key] = _typed(table, key, str, where, path)
         else:
             kwargs[key] = value
+        if key.endswith(("_env", "_envs")):
+            _env_names(key, kwargs[key], where, path)
     return cls(**kwargs)
+
+
+def _env_names(key: str, value: Any, where: str, path: str) -> None:
+    """A ``*_env`` setting holds the NAME of a variable; a secret pasted there is never echoed."""
+    for name in (value,) if isinstance(value, str) else value or ():
+        if not name or is_env_name(name):
+            continue
+        looks = "a connection URL" if "://" in name else "not a variable name"
+        raise ConfigError(
+            f"setting '{key}' in {where} must name an environment variable",
+            detail=f"{path}: {where}.{key} holds {looks} (not shown: it may contain a password).",
+            hint=f'Put the value in an environment variable and name it: {key} = "PROD_DUMP_URL", '
+            "then export PROD_DUMP_URL=… where backupbot runs. Rotate the password if the file was shared.",
+        )
 
 
 def _nonneg(value: int, key: str, where: str, path: str) -> None:
