@@ -27,6 +27,7 @@ SUBCOMMANDS = [
     "cli.decrypt",
     "cli.prune",
     "cli.restore",
+    "cli.where",
 ]
 
 

@@ -10,9 +10,7 @@ announced in the channel whenever Slack answers.
 from __future__ import annotations
 
 import argparse
-import getpass
 import os
-import socket
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +18,7 @@ from cli.dump import add_json_flag
 from cli.output import emit_json
 from core.config import Config, load_config
 from core.errors import UsageError
+from core.identity import break_glass_identity
 from core.redact import redact
 
 if TYPE_CHECKING:  # imported where used: `backupbot dump` should not pay for the restore engine
@@ -40,14 +39,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--reason", default="", help="why (required with --break-glass; goes into the runbook)")
     add_json_flag(p)
     p.set_defaults(func=run)
-
-
-def _who() -> str:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return f"{user}@{socket.gethostname()}"
 
 
 def announce(cfg: Config, text: str) -> bool:
@@ -158,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
             hint=f'backupbot restore {args.backup_id} --target {args.target} --break-glass --reason "…"',
         )
     manifest = get_backup(cfg, args.backup_id)
-    who = f"{_who()} (break glass)"
+    who = break_glass_identity()
     store.audit(
         None,
         "break_glass_restore_started",

@@ -30,7 +30,7 @@ from adapters.crypto import DEFAULT_CHUNK_SIZE, Encryptor, binding, load_keyring
 from adapters.storage import Storage, open_storage
 from adapters.storage.base import UploadStarted
 from core.config import BACKUP_KINDS, PRE_EVENT_KINDS, Config
-from core.errors import BackupbotError, DumpError, UsageError
+from core.errors import BackupbotError, ConfigError, DumpError, UsageError
 from core.redact import describe_url, redact
 from engine.manifest import Manifest, backup_id, manifest_key_for, new_nonce, object_key
 
@@ -114,6 +114,34 @@ def _cleanup_said(hint: str, exc: BaseException) -> str:
     )
 
 
+def _no_key(cfg: Config, err: ConfigError) -> ConfigError:
+    """The missing-key error, with a hint that never suggests a new key where backups already exist.
+
+    A fresh key would make the next dumps fine and every older backup undecryptable from this
+    shell; with backups in the store, the way out is the key they were made with.
+    """
+    if err.message.startswith("the encryption key in"):
+        return err  # set, but not a valid key: the message already says which variable
+    from engine.catalog import list_backups
+
+    try:
+        newest = next(iter(list_backups(cfg)), None)
+    except BackupbotError:
+        err.hint = (
+            f"If backups exist already, export the key they were made with as {cfg.encryption.key_env} "
+            "(`backupbot key-id` shows a key's id); only for the very first backup create one with `backupbot keygen`."
+        )
+        return err
+    if newest is None:
+        return err
+    err.hint = (
+        f"Backups already exist (newest {newest.id}, encrypted with key id {newest.key_id or 'unknown'}): export "
+        f"that key as {cfg.encryption.key_env} — a new key could not decrypt them. `backupbot key-id` shows the "
+        "id of the key you export."
+    )
+    return err
+
+
 def _free_id(storage: Storage, database: str, kind: str, start: datetime) -> tuple[str, str]:
     """A backup id (and object key) no stored backup has; the nonce makes a clash unlikely already.
 
@@ -154,7 +182,10 @@ def run_dump(
     db = cfg.database(database)
     url = db.dump_url()
     # Preflight, cheapest first; nothing is written until all of it passed.
-    ring = load_keyring(cfg.encryption)
+    try:
+        ring = load_keyring(cfg.encryption)
+    except ConfigError as err:
+        raise _no_key(cfg, err) from None
     info = postgres.server_info(url, database)
     tool = postgres.find_pg_dump(info.major, database, info.version)
 

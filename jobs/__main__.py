@@ -15,7 +15,7 @@ import signal
 import sys
 import threading
 
-from core.config import load_config
+from core.config import load_config, state_dir_origin
 from core.errors import BackupbotError
 from jobs.events import LogReporter, Reporter
 from jobs.runner import Runner
@@ -43,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_config(args.config)
         store = Store.for_config(cfg)
+        logging.getLogger("backupbot").info(
+            "state (jobs, approvals) in %s (%s)", cfg.state_dir, state_dir_origin(cfg)
+        )
         reporter = _reporter(args.reporter, cfg)
         runner = Runner(cfg, store, reporter).start()
         scheduler = start_scheduler(cfg, store, reporter)  # slots are claimed: safe beside the bot
