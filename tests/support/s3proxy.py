@@ -8,10 +8,14 @@ they would. Subclasses decide per request in ``intercept``; the forwarding lives
 from __future__ import annotations
 
 import http.client
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+# What ``intercept`` returns to drop the connection without an answer (a reset mid-request).
+DROP = (0, b"")
 
 
 def s3_error(code: str, message: str) -> bytes:
@@ -38,6 +42,11 @@ class S3Proxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 answer = proxy.intercept(self.command, parse_qs(urlsplit(self.path).query))
+                if answer == DROP:
+                    # No answer at all: the client sees the connection closed under it.
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
                 if answer is not None:
                     self._send(answer[0], [("Content-Type", "application/xml")], answer[1])
                     return
