@@ -147,7 +147,7 @@ def test_console_restore_says_awaiting_approval_then_who_approved_then_queued(
     summary = [line for line in lines if line.startswith("[job 2]   ")]
     assert any(line.startswith("[job 2]   Will overwrite: ") for line in summary), lines
     assert "[job 2]   Reason: console drill" in summary
-    shown = [line for line in lines[3:] if line not in summary]  # after the banner and HELP
+    shown = [line for line in lines[4:] if line not in summary]  # after the banner, the state line and HELP
     queued = f"[job 2] queued: restore of `{bid}` into `staging`"
     assert shown[: shown.index(queued) + 1] == [
         "Checking the backup and `staging` before asking for approval…",
