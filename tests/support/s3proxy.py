@@ -41,7 +41,9 @@ class S3Proxy:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                answer = proxy.intercept(self.command, parse_qs(urlsplit(self.path).query))
+                answer = proxy.intercept_request(
+                    self.command, parse_qs(urlsplit(self.path).query), {k.lower(): v for k, v in self.headers.items()}
+                )
                 if answer == DROP:
                     # No answer at all: the client sees the connection closed under it.
                     self.close_connection = True
@@ -81,6 +83,12 @@ class S3Proxy:
 
     def intercept(self, command: str, query: dict[str, list[str]]) -> tuple[int, bytes] | None:
         return None
+
+    def intercept_request(
+        self, command: str, query: dict[str, list[str]], headers: dict[str, str]
+    ) -> tuple[int, bytes] | None:
+        """Like ``intercept``, for proxies that decide on the request's headers too."""
+        return self.intercept(command, query)
 
     def stop(self) -> None:
         self.server.shutdown()
