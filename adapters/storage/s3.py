@@ -51,6 +51,19 @@ _READ_BLOCK = 1024 * 1024
 T = TypeVar("T")
 
 
+def _multipart_etag(parts: dict[int, str]) -> str:
+    """S3's ETag of a completed multipart upload: md5 of the parts' md5s, then "-N".
+
+    Only meaningful without SSE-KMS (whose ETags are not md5s); a mismatch just means
+    "not provably ours", which is reported as a clash, never as success.
+    """
+    try:
+        raw = b"".join(bytes.fromhex(parts[n].strip('"')) for n in sorted(parts))
+    except ValueError:
+        return "?"
+    return f"{hashlib.md5(raw, usedforsecurity=False).hexdigest()}-{len(parts)}"
+
+
 def _split_url(url: str) -> tuple[str, str]:
     rest = url[len("s3://") :]
     bucket, _, prefix = rest.partition("/")
@@ -136,6 +149,7 @@ class S3Storage(Storage):
             "write",
             key,
             overwrite,
+            lambda: self._holds(key, data),
             self.client.put_object,
             Bucket=self.bucket,
             Key=full,
@@ -145,12 +159,23 @@ class S3Storage(Storage):
             **self._md5(data, lock),
         )
 
-    def _conditional(self, action: str, key: str, overwrite: bool, fn: Callable[..., T], **kwargs: Any) -> T:
+    def _conditional(
+        self,
+        action: str,
+        key: str,
+        overwrite: bool,
+        ours: Callable[[], bool],
+        fn: Callable[..., T],
+        **kwargs: Any,
+    ) -> T | None:
         """A write that, with ``overwrite=False``, succeeds only if ``key`` does not exist yet.
 
         S3 (since 2024) and moto take ``If-None-Match: *`` on PutObject and
         CompleteMultipartUpload and answer 412 (or 409 for a concurrent conditional write).
         A store that does not implement the header (501) gets a look first instead.
+        Why ``ours``: botocore repeats a request that timed out, and the first attempt may
+        have been stored; the repeat then gets 412 for our own object. If what is there is
+        exactly what we wrote, the write succeeded.
         """
         if overwrite:
             return self._call(action, key, fn, **kwargs)
@@ -159,6 +184,8 @@ class S3Storage(Storage):
         except ClientError as exc:
             status, code = http_status(exc), error_code(exc)
             if status in (409, 412) or code in ("PreconditionFailed", "ConditionalRequestConflict"):
+                if status == 412 and ours():
+                    return None
                 raise self._exists(key) from None
             if status == 501 or code == "NotImplemented":
                 if self.exists(key):
@@ -167,6 +194,21 @@ class S3Storage(Storage):
             raise self._error(action, key, exc) from None
         except BotoCoreError as exc:
             raise self._error(action, key, exc) from None
+
+    def _holds(self, key: str, data: bytes) -> bool:
+        """Whether ``key`` holds exactly ``data`` (a small object: a manifest, a short dump)."""
+        try:
+            if int(self.head(key)["size"]) != len(data):
+                return False
+            return self.get_bytes(key) == data
+        except (NotFoundError, StorageError):
+            return False
+
+    def _etag(self, key: str) -> str:
+        try:
+            return str(self.head(key).get("etag") or "").strip('"')
+        except (NotFoundError, StorageError):
+            return ""
 
     def _exists(self, key: str) -> AlreadyExistsError:
         return AlreadyExistsError(
@@ -252,16 +294,19 @@ class S3Storage(Storage):
                 buf = bytearray()
                 for fut in futures:
                     fut.result()
-                self._conditional(
+                completed = self._conditional(
                     "complete the upload of",
                     key,
                     overwrite,
+                    lambda: self._etag(key) == _multipart_etag(parts),
                     self.client.complete_multipart_upload,
                     Bucket=self.bucket,
                     Key=full,
                     UploadId=upload_id,
                     MultipartUpload={"Parts": [{"PartNumber": n, "ETag": parts[n]} for n in sorted(parts)]},
                 )
+                if completed is None:  # our object was already there (a repeated request): close this upload
+                    self._abort(full, upload_id)
         except BaseException as exc:
             for fut in futures:
                 fut.cancel()

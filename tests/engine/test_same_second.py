@@ -119,3 +119,23 @@ def test_create_only_writes(setup: Setup) -> None:
     assert not storage.list_uploads("db/")
     storage.put_bytes("db/x/one", b"replaced")  # the default still overwrites (runbook entries, audit)
     assert storage.get_bytes("db/x/one") == b"replaced"
+
+
+def test_a_repeated_create_of_our_own_bytes_is_not_a_clash(
+    write_config: ConfigWriter, s3_server: S3Server, s3_bucket: str, pg_db: str
+) -> None:
+    """botocore repeats a write that timed out; if the first attempt was stored, the repeat gets 412.
+
+    What is there is byte for byte what we sent, so it is our write that succeeded, not a clash.
+    """
+    storage = open_storage(s3_setup(write_config, s3_server, s3_bucket, pg_db).cfg.storage)
+    storage.put_bytes("db/x/manifest", b"ours", overwrite=False)
+    storage.put_bytes("db/x/manifest", b"ours", overwrite=False)  # the repeat: fine
+    with pytest.raises(AlreadyExistsError):
+        storage.put_bytes("db/x/manifest", b"theirs", overwrite=False)
+    big = [b"m" * (9 * 1024 * 1024)] * 4  # multipart: the completed object's ETag is compared
+    storage.put_stream("db/x/big", iter(big), overwrite=False)
+    storage.put_stream("db/x/big", iter(big), overwrite=False)
+    with pytest.raises(AlreadyExistsError):
+        storage.put_stream("db/x/big", iter([b"n" * (9 * 1024 * 1024)] * 4), overwrite=False)
+    assert storage.get_bytes("db/x/manifest") == b"ours" and storage.list_uploads("db/") == []
