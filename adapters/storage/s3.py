@@ -315,7 +315,8 @@ class S3Storage(Storage):
             if upload_id is not None and not self._abort(full, upload_id):
                 left = (
                     f"The partial upload of {key} (upload id {upload_id}) could not be aborted; "
-                    "`backupbot prune --confirm` removes it once it is a day old, or the bucket's "
+                    "`backupbot prune --confirm` (in Slack `/backup prune DATABASE --confirm`) removes it once "
+                    "it is a day old, or the bucket's "
                     "lifecycle rule for incomplete multipart uploads does."
                 )
             if isinstance(exc, (ClientError, BotoCoreError)):

@@ -90,7 +90,7 @@ def on_interrupted(ctx: JobContext) -> str:
     except BackupbotError as err:
         return (
             f"Its partial upload of {key} could NOT be aborted ({err.message}); "
-            "`backupbot prune --confirm` (or `/backup prune confirm`) removes it once it is a day old."
+            f"`/backup prune {ctx.database} --confirm` (or `backupbot prune --confirm`) removes it once it is a day old."
         )
     if aborted:
         return f"Its partial upload of {key} was aborted."
