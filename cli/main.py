@@ -28,6 +28,7 @@ SUBCOMMANDS = [
     "cli.prune",
     "cli.restore",
     "cli.where",
+    "cli.files",
     "cli.doctor",
 ]
 

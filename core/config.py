@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from core.config_checks import check_config
+from core.config_files import parse_files
 from core.config_types import (
     BACKUP_KINDS,
     DB_NAME_RE,
@@ -56,7 +57,7 @@ __all__ = [
 
 # ---------------------------------------------------------------- loading
 
-_SECTIONS = {"storage", "encryption", "databases", "slack", "runner", "alerts", "retention"}
+_SECTIONS = {"storage", "encryption", "databases", "slack", "runner", "alerts", "retention", "files"}
 # Every field of Config but the file's own path may be written at the top level: a section
 # added to the dataclass is accepted here without another list to keep in step.
 _TOP_LEVEL = _SECTIONS | {f for f in Config.__dataclass_fields__ if f != "path"}
@@ -370,6 +371,7 @@ def parse_config(raw: dict[str, Any], path: str) -> Config:
         alerts=alerts,
         retention=retention,
         state_dir=_state_dir(raw, path),
+        files=parse_files(raw.get("files"), path, _build),
     )
     check_config(cfg)
     return cfg

@@ -41,14 +41,17 @@ def _numbers(obj: Any, where: str, path: str) -> None:
             )
 
 
-def _schedule(cron: str, timezone: str, where: str, path: str) -> None:
+def _cron(cron: str, key: str, where: str, path: str) -> None:
     if cron.strip() and not croniter.is_valid(cron.strip()):
         raise ConfigError(
-            f"schedule '{cron}' in {where} is not a cron expression",
-            detail=f"{path}: {where}.schedule = {cron!r}.",
+            f"{key} '{cron}' in {where} is not a cron expression",
+            detail=f"{path}: {where}.{key} = {cron!r}.",
             hint='Use five fields: minute hour day month weekday, e.g. "0 3 * * *" for 03:00 every day; '
-            '"" turns the nightly dump off.',
+            '"" turns it off.',
         )
+
+
+def _timezone(timezone: str, where: str, path: str) -> None:
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -59,15 +62,31 @@ def _schedule(cron: str, timezone: str, where: str, path: str) -> None:
         ) from None
 
 
+def _section(obj: Any, where: str, path: str) -> None:
+    """Numbers, and every ``schedule`` / ``*_schedule`` and ``timezone`` setting, of one table."""
+    _numbers(obj, where, path)
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if not isinstance(value, str):
+            continue
+        if f.name == "schedule" or f.name.endswith("_schedule"):
+            _cron(value, f.name, where, path)
+        elif f.name == "timezone":
+            _timezone(value, where, path)
+
+
 def check_config(cfg: Config) -> None:
-    """Raise ``ConfigError`` at the first setting out of range; the file is ``cfg.path``."""
+    """Raise ``ConfigError`` at the first setting out of range; the file is ``cfg.path``.
+
+    Every table of the config is covered, including ones added later: a dataclass field of
+    ``Config`` is a table ``[name]``.
+    """
     path = cfg.path
-    for name in ("storage", "encryption", "slack", "runner", "alerts", "retention"):
-        section = getattr(cfg, name, None)
-        if section is not None:
-            _numbers(section, f"[{name}]", path)
+    for f in dataclasses.fields(cfg):
+        section = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(section) and not isinstance(section, type):
+            _section(section, f"[{f.name}]", path)
     for db in cfg.databases.values():
         where = f"[databases.{db.name}]"
-        _numbers(db, where, path)
+        _section(db, where, path)
         _numbers(db.retention, f"{where}.retention", path)
-        _schedule(db.schedule, db.timezone, where, path)
