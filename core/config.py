@@ -26,6 +26,7 @@ from core.config_types import (
     Config,
     DatabaseConfig,
     EncryptionConfig,
+    NeonConfig,
     RetentionPolicy,
     RunnerConfig,
     SlackConfig,
@@ -43,6 +44,7 @@ __all__ = [
     "Config",
     "DatabaseConfig",
     "EncryptionConfig",
+    "NeonConfig",
     "RetentionPolicy",
     "RunnerConfig",
     "SlackConfig",
@@ -57,7 +59,7 @@ __all__ = [
 
 # ---------------------------------------------------------------- loading
 
-_SECTIONS = {"storage", "encryption", "databases", "slack", "runner", "alerts", "retention", "files"}
+_SECTIONS = {"storage", "encryption", "databases", "slack", "runner", "alerts", "retention", "neon", "files"}
 # Every field of Config but the file's own path may be written at the top level: a section
 # added to the dataclass is accepted here without another list to keep in step.
 _TOP_LEVEL = _SECTIONS | {f for f in Config.__dataclass_fields__ if f != "path"}
@@ -336,6 +338,8 @@ def parse_config(raw: dict[str, Any], path: str) -> Config:
             if "retention" in table
             else retention
         )
+        if "dump_url_env" not in table and "neon_project_id" in table:
+            table["dump_url_env"] = ""  # a Neon-only database: branches, no dumps
         if "dump_url_env" not in table:
             raise ConfigError(
                 f"database '{name}' has no dump_url_env",
@@ -343,6 +347,12 @@ def parse_config(raw: dict[str, Any], path: str) -> Config:
                 hint=f'Add dump_url_env = "{name.upper()}_DUMP_URL" under {where}.',
             )
         db = _build(DatabaseConfig, table, where, path, name=name, config_file=path, retention=db_retention)
+        if db.neon_branch and not db.neon_project_id:
+            raise ConfigError(
+                "neon_branch needs neon_project_id",
+                detail=f"{path}: {where} sets neon_branch = {db.neon_branch!r} but no neon_project_id.",
+                hint='Add neon_project_id = "…" (Neon console → Settings → Project ID) or remove neon_branch.',
+            )
         if db.approvals_required < 1:
             raise ConfigError(
                 "approvals_required must be at least 1", detail=f"{path}: {where}.", hint="Use 1 or 2."
@@ -361,6 +371,7 @@ def parse_config(raw: dict[str, Any], path: str) -> Config:
     slack = _build(SlackConfig, raw.get("slack", {}), "[slack]", path)
     runner = _build(RunnerConfig, raw.get("runner", {}), "[runner]", path)
     alerts = _build(AlertsConfig, raw.get("alerts", {}), "[alerts]", path)
+    neon = _build(NeonConfig, raw.get("neon", {}), "[neon]", path)
     cfg = Config(
         path=path,
         storage=storage,
@@ -370,6 +381,7 @@ def parse_config(raw: dict[str, Any], path: str) -> Config:
         runner=runner,
         alerts=alerts,
         retention=retention,
+        neon=neon,
         state_dir=_state_dir(raw, path),
         files=parse_files(raw.get("files"), path, _build),
     )
