@@ -31,6 +31,8 @@ SUBCOMMANDS = [
     "cli.where",
     "cli.files",
     "cli.doctor",
+    "cli.verify",
+    "cli.restore_table",
 ]
 
 
