@@ -9,6 +9,11 @@ own would accept chunks that were reordered, dropped from the end, or appended f
 another object encrypted with the same key. With the index in the nonce and the flag in the
 AAD, each of those becomes an authentication failure at a named chunk.
 
+Why the backup's identity is in the additional data too (format v2): a chunk stream that
+authenticates on its own could be copied to another backup's key together with an edited
+manifest. Binding the backup id, database and object key into every chunk's AAD makes such
+a copy fail at chunk 0. Objects written before (v1 header) carry no binding and stay readable.
+
 Why a per-object data key: the master key (from the environment) only ever encrypts 32
 random bytes per backup, so nonces never repeat across objects and rotating the master
 key never requires re-encrypting old dumps — the old key just stays in ``old_key_envs``.
@@ -30,9 +35,12 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from core.config import EncryptionConfig
 from core.errors import ConfigError, IntegrityError
 
-ALGORITHM = "AES-256-GCM-chunked-v1"
+ALGORITHM_V1 = "AES-256-GCM-chunked-v1"
+ALGORITHM = "AES-256-GCM-chunked-v2"  # v2: chunks also authenticate the backup's identity
 MAGIC = b"BBKUPENC"
-VERSION = 1
+VERSION = 2
+VERSIONS = {ALGORITHM_V1: 1, ALGORITHM: 2}
+_BINDING_LABEL = b"backupbot/binding/v2\x00"
 DEFAULT_CHUNK_SIZE = 1024 * 1024
 TAG_SIZE = 16
 _KEY_ID_LABEL = b"backupbot/key-id/v1\x00"
@@ -140,22 +148,34 @@ def _nonce(index: int, last: bool) -> bytes:
     return struct.pack(">QBxxx", index, 1 if last else 0)
 
 
-def _aad(header: bytes, index: int, last: bool) -> bytes:
-    return header + struct.pack(">QB", index, 1 if last else 0)
+def _aad(header: bytes, index: int, last: bool, binding: bytes = b"") -> bytes:
+    return header + struct.pack(">QB", index, 1 if last else 0) + binding
+
+
+def binding(backup_id: str, database: str, object_key: str) -> bytes:
+    """What a v2 object is bound to: length-prefixed, so no two identities encode alike."""
+    out = bytearray(_BINDING_LABEL)
+    for part in (backup_id, database, object_key):
+        raw = part.encode()
+        out += struct.pack(">I", len(raw)) + raw
+    return bytes(out)
 
 
 class Encryptor:
     """Turns a byte stream into header + authenticated chunks; ``finalize`` seals the last one."""
 
-    def __init__(self, ring: KeyRing, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
+    def __init__(self, ring: KeyRing, chunk_size: int = DEFAULT_CHUNK_SIZE, bound_to: bytes = b"") -> None:
+        """With ``bound_to`` (see ``binding``) a v2 object; without, the v1 format of older backups."""
         master_id, master = ring.current()
+        self._binding = bound_to
+        self.version = VERSION if bound_to else 1
         data_key = os.urandom(32)
         self.key_id = master_id
         self.chunk_size = chunk_size
         self.wrapped_key = wrap_data_key(master, master_id, data_key)
         self._aead = AESGCM(data_key)
         self.header = (
-            _HEADER.pack(MAGIC, VERSION, chunk_size, bytes.fromhex(master_id), len(self.wrapped_key))
+            _HEADER.pack(MAGIC, self.version, chunk_size, bytes.fromhex(master_id), len(self.wrapped_key))
             + self.wrapped_key
         )
         self._buf = bytearray()
@@ -164,7 +184,8 @@ class Encryptor:
         self._done = False
 
     def _seal(self, data: bytes, last: bool) -> bytes:
-        out = self._aead.encrypt(_nonce(self._index, last), data, _aad(self.header, self._index, last))
+        aad = _aad(self.header, self._index, last, self._binding)
+        out = self._aead.encrypt(_nonce(self._index, last), data, aad)
         self._index += 1
         return out
 
@@ -196,7 +217,7 @@ class Encryptor:
 
     def encryption_info(self) -> dict[str, object]:
         return {
-            "algorithm": ALGORITHM,
+            "algorithm": ALGORITHM if self.version == 2 else ALGORITHM_V1,
             "key_id": self.key_id,
             "wrapped_data_key": base64.b64encode(self.wrapped_key).decode(),
             "chunk_size": self.chunk_size,
@@ -206,7 +227,18 @@ class Encryptor:
 class Decryptor:
     """Checks each chunk before releasing it; reorder, truncation, change or appended data fail."""
 
-    def __init__(self, ring: KeyRing, what: str, expected_key_id: str | None = None) -> None:
+    def __init__(
+        self,
+        ring: KeyRing,
+        what: str,
+        expected_key_id: str | None = None,
+        bound_to: bytes = b"",
+        expected_version: int | None = None,
+    ) -> None:
+        """``expected_version`` comes from the manifest, so a v2 backup never accepts a v1 object."""
+        self._binding = bound_to
+        self.expected_version = expected_version
+        self._version = 0
         self.ring = ring
         self.what = what
         self.expected_key_id = expected_key_id
@@ -231,8 +263,13 @@ class Decryptor:
         magic, version, chunk_size, raw_id, wrapped_len = _HEADER.unpack_from(self._buf)
         if magic != MAGIC:
             raise self._fail("not a backupbot encrypted object", "The object does not start with the header.")
-        if version != VERSION or wrapped_len != _WRAPPED_LEN or not 0 < chunk_size <= 64 * 1024 * 1024:
+        if version not in (1, 2) or wrapped_len != _WRAPPED_LEN or not 0 < chunk_size <= 64 * 1024 * 1024:
             raise self._fail("unsupported header", f"version {version}, chunk size {chunk_size}.")
+        if self.expected_version is not None and version != self.expected_version:
+            raise self._fail(
+                "header format does not match the manifest",
+                f"header says format {version}, manifest says {self.expected_version}.",
+            )
         total = _HEADER.size + wrapped_len
         if len(self._buf) < total:
             return False
@@ -246,6 +283,7 @@ class Decryptor:
         master = self.ring.get(kid, self.what)
         data_key = unwrap_data_key(master, kid, header[_HEADER.size :], self.what)
         self._header = header
+        self._version = version
         self._aead = AESGCM(data_key)
         self._chunk_size = chunk_size
         del self._buf[:total]
@@ -253,7 +291,10 @@ class Decryptor:
 
     def _open(self, record: bytes, last: bool) -> bytes:
         assert self._aead is not None and self._header is not None
-        plain = self._aead.decrypt(_nonce(self._index, last), record, _aad(self._header, self._index, last))
+        bound = self._binding if self._version >= 2 else b""
+        plain = self._aead.decrypt(
+            _nonce(self._index, last), record, _aad(self._header, self._index, last, bound)
+        )
         self._index += 1
         return plain
 

@@ -21,7 +21,7 @@ from typing import Any
 from bot.console import ConsoleReporter, run_console
 from bot.services import Services
 from commands.permissions import GroupDirectory
-from core.config import Config, load_config
+from core.config import Config, load_config, state_dir_origin
 from core.errors import BackupbotError, ConfigError
 from core.logs import configure as configure_logs
 from jobs.approvals import start_expiry_sweeper
@@ -136,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_config(args.config)
         store = Store.for_config(cfg)
         if os.environ.get("SLACK_BOT_TOKEN") and not args.console:
+            log.info("state (jobs, approvals) in %s (%s)", cfg.state_dir, state_dir_origin(cfg))
             return _slack(cfg, store)
         logging.getLogger().setLevel(os.environ.get("LOG_LEVEL", "WARNING"))
         return _console(cfg, store, args.user or os.environ.get("BACKUPBOT_USER") or getpass.getuser())

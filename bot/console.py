@@ -17,6 +17,7 @@ from typing import IO
 from bot.restore_render import console_awaiting, console_ended, console_queued
 from bot.services import Services
 from commands.grammar import dispatch
+from core.config import state_dir_origin
 from core.errors import BackupbotError
 from core.slack_text import unescape
 from jobs import people
@@ -122,6 +123,7 @@ def run_console(services: Services, user: str, stdin: IO[str], stdout: IO[str], 
             stdout.flush()
 
     say(f"backupbot console — config: {services.cfg.path}; you are {user}.")
+    say(f"State (jobs, approvals): {services.cfg.state_dir} ({state_dir_origin(services.cfg)}).")
     say(HELP)
     while True:
         if interactive:

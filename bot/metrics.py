@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 BUCKET_REFRESH = 300.0
 DURATION_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0)
-_STAMP = re.compile(r"-(\d{8}T\d{6}Z)-[a-z-]+$")
+_STAMP = re.compile(r"-(\d{8}T\d{6}Z)-[a-z-]+(?:-[0-9][0-9a-z]{3})?$")  # engine.manifest.ID_RE's stamp
 ALERTS_SENT_KEY = "metrics:alerts_sent"
 SCHEDULER_TICK_KEY = "scheduler:last_tick"
 

@@ -11,9 +11,10 @@ import argparse
 import os
 import sys
 
-from cli.dump import _who, add_json_flag
+from cli.dump import add_json_flag
 from cli.output import emit_json
 from core.config import Config, load_config
+from core.identity import cli_identity
 
 KINDS = ("manual", "pre-migration", "pre-deploy", "pre-infra")
 
@@ -29,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("--keep", action="store_true", help="no expiry (default: pre_event_days)")
     p.add_argument("--git-sha", help="commit being deployed (default: $GIT_SHA or $SOURCE_VERSION)")
-    p.add_argument("--requested-by", default=_who(), help=argparse.SUPPRESS)
+    p.add_argument("--requested-by", default=cli_identity(), help=argparse.SUPPRESS)
     add_json_flag(p)
     p.set_defaults(func=run_branch)
 

@@ -33,6 +33,22 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=run)
 
 
+def _reader_left(backup: str, written: int) -> int:
+    """The reader closed the pipe (``pg_restore --list`` needs only the table of contents).
+
+    Said in one line instead of dying silently, because 141 alone looks like a crash; the rest of
+    the backup was not read, so it was not verified either.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # Python's flush at exit must not hit the pipe again
+    print(
+        f"backupbot decrypt: the reader closed the pipe after {written} bytes of backup {backup}; stopped there "
+        "(exit 141). Expected with `pg_restore --list`; the part not read was not verified.",
+        file=sys.stderr,
+    )
+    return 141
+
+
 def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     manifest = get_backup(cfg, args.backup_id)
@@ -45,9 +61,14 @@ def run(args: argparse.Namespace) -> int:
                 hint="Use -o FILE, or pipe it: backupbot decrypt ID | pg_restore --list",
             )
         out = sys.stdout.buffer
-        for block in iter_plain(cfg, manifest):
-            out.write(block)
-        out.flush()
+        written = 0
+        try:
+            for block in iter_plain(cfg, manifest):
+                out.write(block)
+                written += len(block)
+            out.flush()
+        except BrokenPipeError:
+            return _reader_left(manifest.id, written)
         return 0
     final = Path(args.output)
     tmp = final.with_name(f".{final.name}.partial-{os.getpid()}")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import threading
 
 from cli.output import emit_json, human_size
 from core.config import BACKUP_KINDS, load_config
+from core.identity import cli_identity
 from engine.dump import Progress, run_dump
 
 
@@ -25,15 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument(
         "--git-sha", help="commit being deployed (default for pre-* kinds: $GIT_SHA or $SOURCE_VERSION)"
     )
-    p.add_argument("--requested-by", default=_who(), help=argparse.SUPPRESS)
+    p.add_argument("--requested-by", default=cli_identity(), help=argparse.SUPPRESS)
     add_json_flag(p)
     p.set_defaults(func=run)
-
-
-def _who() -> str:
-    """Who ran it, for `list`: the CI actor or the login name."""
-    user = os.environ.get("GITHUB_ACTOR") or os.environ.get("GITLAB_USER_LOGIN") or os.environ.get("USER")
-    return f"cli:{user}" if user else "cli"
 
 
 class ProgressLine:

@@ -29,6 +29,7 @@ SUBCOMMANDS = [
     "cli.prune",
     "cli.restore",
     "cli.undo",
+    "cli.where",
     "cli.files",
     "cli.doctor",
     "cli.verify",

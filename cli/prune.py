@@ -1,7 +1,9 @@
 """``backupbot prune``: show which backups retention keeps and why; delete only with --confirm.
 
 A dry run is the default because the output is the thing to check: each backup with
-kept/deleted and the rule that keeps it, or ``--json`` for a script to assert on.
+kept/deleted and the rule that keeps it, or ``--json`` for a script to assert on. Uploads
+left open for more than a day (a killed process, an abort that could not reach the storage)
+are listed too and aborted with ``--confirm``.
 The pruning guard reads the bot's job store (when this machine has one) to learn whether
 the latest scheduled run failed; without a store it still applies the age rule.
 """
@@ -9,13 +11,17 @@ the latest scheduled run failed; without a store it still applies the age rule.
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
+import sys
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cli.dump import add_json_flag
 from cli.output import emit_json
 from core.config import load_config
+from core.errors import BackupbotError
+from core.redact import redact
 from engine.prune import DELETE, DELETED, FAILED, PrunePlan, PruneSummary, apply_prune, plan_prune
+from engine.uploads import STALE_AFTER, StaleUpload, abort_stale, stale_uploads
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -27,6 +33,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("--database", "-d", help="one configured database (default: all)")
     p.add_argument("--confirm", action="store_true", help="really delete (manifest first, then object)")
+    p.add_argument(
+        "--uploads-older-than",
+        type=float,
+        default=STALE_AFTER.total_seconds() / 3600,
+        metavar="HOURS",
+        help="unfinished uploads older than this are leftovers to abort (default: 24)",
+    )
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -67,14 +80,53 @@ def run(args: argparse.Namespace) -> int:
         if args.confirm:
             plan = apply_prune(cfg, plan)
         plans.append(plan)
+    older = timedelta(hours=max(args.uploads_older_than, 0))
+    uploads: list[StaleUpload] = []
+    # Unfinished uploads are a side sweep: a credential that may not list them (or a store
+    # that cannot) must not hide what the prune itself did, which is printed first.
+    uploads_error = ""
+    try:
+        for name in names:
+            uploads += stale_uploads(cfg, name, now=now, older_than=older)
+    except BackupbotError as err:
+        uploads_error = redact(err.message)
+    if args.confirm:
+        uploads = abort_stale(cfg, uploads)
     if getattr(args, "json", False):
-        emit_json({"confirm": bool(args.confirm), "databases": [p.as_dict() for p in plans]})
+        emit_json(
+            {
+                "confirm": bool(args.confirm),
+                "databases": [p.as_dict() for p in plans],
+                "stale_uploads": [u.as_dict() for u in uploads],
+                "stale_uploads_error": uploads_error,
+            }
+        )
     else:
         for plan in plans:
             _print_plan(plan, bool(args.confirm))
             if cfg.database(plan.database).neon_project_id:
                 _print_neon(cfg, plan.database, bool(args.confirm))
-    return 1 if any(p.failed for p in plans) else 0
+        _print_uploads(uploads, older, bool(args.confirm))
+    if uploads_error:
+        print(f"ERROR: unfinished uploads were not checked: {uploads_error}", file=sys.stderr)
+    failed_uploads = bool(uploads_error) or any(u.action == "FAILED" for u in uploads)
+    return 1 if any(p.failed for p in plans) or failed_uploads else 0
+
+
+def _print_uploads(uploads: list[StaleUpload], older: timedelta, confirm: bool) -> None:
+    hours = f"{older.total_seconds() / 3600:g} h"
+    if not uploads:
+        print(f"unfinished uploads older than {hours}: none")
+        return
+    print(f"unfinished uploads older than {hours} (leftovers of interrupted dumps):")
+    for u in uploads:
+        started = u.upload.started.astimezone(UTC)
+        error = f"  ({u.error})" if u.error else ""
+        print(
+            f"  {u.action:<12} {u.upload.key}  started {started:%Y-%m-%d %H:%M}  id {u.upload.upload_id}{error}"
+        )
+    if not confirm:
+        print("  (dry run: nothing was aborted; add --confirm to abort them)")
 
 
 def _print_neon(cfg: Any, database: str, confirm: bool) -> None:

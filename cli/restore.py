@@ -10,9 +10,7 @@ announced in the channel whenever Slack answers.
 from __future__ import annotations
 
 import argparse
-import getpass
 import os
-import socket
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +18,7 @@ from cli.dump import add_json_flag
 from cli.output import emit_json
 from core.config import Config, load_config
 from core.errors import UsageError
+from core.identity import break_glass_identity
 from core.redact import redact
 
 if TYPE_CHECKING:  # imported where used: `backupbot dump` should not pay for the restore engine
@@ -44,14 +43,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--reason", default="", help="why (required with --break-glass; goes into the runbook)")
     add_json_flag(p)
     p.set_defaults(func=run)
-
-
-def _who() -> str:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return f"{user}@{socket.gethostname()}"
 
 
 def announce(cfg: Config, text: str) -> bool:
@@ -161,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
     if args.backup_id.strip().lower().startswith(("neon:", "neon@", "neon-snapshot:")):
         from cli.neon_restore import run_neon
 
-        return run_neon(cfg, args, store, f"{_who()} (break glass)", announce)
+        return run_neon(cfg, args, store, break_glass_identity(), announce)
     if not args.break_glass:
         return _dry_run(cfg, args, store)
     if not args.reason.strip():
@@ -170,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
             detail="A restore without approval is written to the runbook and announced; it must say why.",
             hint=f'backupbot restore {args.backup_id} --target {args.target} --break-glass --reason "…"',
         )
-    who = f"{_who()} (break glass)"
+    who = break_glass_identity()
     from jobs.freeze import check_not_frozen
 
     check_not_frozen(store, args.target, "restore", actor=who)

@@ -52,11 +52,13 @@ def _check_lead(inv: Invocation, database: str) -> None:
 def render(req: PruneRequest, inv: Invocation) -> Reply:
     from commands.grammar import error_text
     from engine.prune import DELETE, PruneSummary, plan_prune
+    from engine.uploads import stale_uploads
     from jobs.schedule_runs import ensure_schema, last_scheduled_failure
 
     try:
         ensure_schema(inv.store)
         plan = plan_prune(inv.cfg, req.database, last_failure=last_scheduled_failure(inv.store, req.database))
+        stale = stale_uploads(inv.cfg, req.database)
     except BackupbotError as err:
         return Reply(error_text(err))
     lines = [f"*Retention for `{req.database}`* (dry run — nothing deleted)"]
@@ -80,13 +82,18 @@ def render(req: PruneRequest, inv: Invocation) -> Reply:
             neon_delete = bool(branches.to_delete)
         except BackupbotError as err:
             lines.append(error_text(err))
+    if stale:
+        lines.append(
+            f"{len(stale)} unfinished upload(s) older than a day (leftovers of interrupted dumps), "
+            f"oldest from {stale[0].upload.started:%Y-%m-%d %H:%M} UTC; `--confirm` aborts them."
+        )
     from jobs.freeze import is_frozen
 
     if frozen := is_frozen(inv.store, req.database):
         lines.append(
             f":snowflake: `{req.database}` is {frozen.describe()}: `--confirm` is refused until it is unfrozen."
         )
-    elif (plan.to_delete and not plan.guard) or neon_delete:
+    elif (plan.to_delete and not plan.guard) or neon_delete or stale:
         lines.append(f"A lead can delete them with `/backup prune {req.database} --confirm`.")
     return Reply("\n".join(lines))
 

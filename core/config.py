@@ -15,6 +15,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from core.config_checks import check_config
 from core.config_files import parse_files
 from core.config_types import (
     BACKUP_KINDS,
@@ -32,6 +33,7 @@ from core.config_types import (
     StorageConfig,
     VerifyConfig,
 )
+from core.dburl import is_env_name
 from core.errors import ConfigError
 
 __all__ = [
@@ -50,6 +52,8 @@ __all__ = [
     "StorageConfig",
     "VerifyConfig",
     "default_state_dir",
+    "state_dir_origin",
+    "user_state_dir",
     "embedded_default",
     "load_config",
     "parse_config",
@@ -69,6 +73,9 @@ _SECTIONS = {
     "files",
     "verify",
 }
+# Every field of Config but the file's own path may be written at the top level: a section
+# added to the dataclass is accepted here without another list to keep in step.
+_TOP_LEVEL = _SECTIONS | {f for f in Config.__dataclass_fields__ if f != "path"}
 
 
 def _check_keys(table: dict[str, Any], allowed: set[str], where: str, path: str) -> None:
@@ -127,7 +134,23 @@ def _build(cls: type, table: dict[str, Any], where: str, path: str, **extra: Any
             kwargs[key] = _typed(table, key, str, where, path)
         else:
             kwargs[key] = value
+        if key.endswith(("_env", "_envs")):
+            _env_names(key, kwargs[key], where, path)
     return cls(**kwargs)
+
+
+def _env_names(key: str, value: Any, where: str, path: str) -> None:
+    """A ``*_env`` setting holds the NAME of a variable; a secret pasted there is never echoed."""
+    for name in (value,) if isinstance(value, str) else value or ():
+        if not name or is_env_name(name):
+            continue
+        looks = "a connection URL" if "://" in name else "not a variable name"
+        raise ConfigError(
+            f"setting '{key}' in {where} must name an environment variable",
+            detail=f"{path}: {where}.{key} holds {looks} (not shown: it may contain a password).",
+            hint=f'Put the value in an environment variable and name it: {key} = "PROD_DUMP_URL", '
+            "then export PROD_DUMP_URL=… where backupbot runs. Rotate the password if the file was shared.",
+        )
 
 
 def _nonneg(value: int, key: str, where: str, path: str) -> None:
@@ -160,12 +183,44 @@ def _retention(table: Any, where: str, path: str, base: RetentionPolicy) -> Rete
     return policy
 
 
-def default_state_dir(config_path: str | None) -> str:
-    env = os.environ.get("BACKUPBOT_STATE_DIR")
-    if env:
-        return env
-    base = Path(config_path).resolve().parent if config_path else Path.cwd()
-    return str(base / "state")
+def user_state_dir() -> Path:
+    """``$XDG_STATE_HOME/backupbot``, else ``~/.local/state/backupbot``: this user's, wherever they run from."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "backupbot"
+
+
+def default_state_dir(config_path: str | None = None) -> str:
+    """``$BACKUPBOT_STATE_DIR`` or the per-user state directory.
+
+    Why not beside the config file, as before: ``--config /tmp/x.toml`` then silently
+    created ``/tmp/state``, and two configs in one folder shared one job store. A deployment
+    that wants another place says so (``state_dir`` in the file, or the variable).
+    """
+    return os.environ.get("BACKUPBOT_STATE_DIR") or str(user_state_dir())
+
+
+def _state_dir(raw: dict[str, Any], path: str) -> str:
+    """The variable, else ``state_dir`` in the file (relative to the file), else the per-user default."""
+    if os.environ.get("BACKUPBOT_STATE_DIR") or "state_dir" not in raw:
+        return default_state_dir()
+    value = raw["state_dir"]
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(
+            "state_dir must be a folder path",
+            detail=f"{path}: state_dir = {value!r}.",
+            hint='Write state_dir = "/var/lib/backupbot" (relative paths are read from the config file\'s folder), '
+            "or remove it to use the per-user state directory.",
+        )
+    return str((Path(path).resolve().parent / Path(value).expanduser()).resolve())
+
+
+def state_dir_origin(cfg: Config) -> str:
+    """Where ``cfg.state_dir`` came from, for the line that tells people where state is kept."""
+    if os.environ.get("BACKUPBOT_STATE_DIR"):
+        return "from BACKUPBOT_STATE_DIR"
+    if cfg.state_dir != str(user_state_dir()):
+        return f"from state_dir in {cfg.path}"
+    return "the per-user default; set state_dir in the config or BACKUPBOT_STATE_DIR to change it"
 
 
 def embedded_default() -> Config:
@@ -179,11 +234,7 @@ def embedded_default() -> Config:
         migrate=(),
         config_file="<embedded default>",
     )
-    store = (
-        Path(state_dir).parent / "store"
-        if not os.environ.get("BACKUPBOT_STATE_DIR")
-        else Path(state_dir) / "store"
-    )
+    store = Path(state_dir) / "store" if os.environ.get("BACKUPBOT_STATE_DIR") else Path.cwd() / "store"
     return Config(
         path="<embedded default>",
         storage=StorageConfig(url=store.resolve().as_uri(), sse="none"),
@@ -226,7 +277,7 @@ def load_config(path: str | None = None) -> Config:
 
 
 def parse_config(raw: dict[str, Any], path: str) -> Config:
-    _check_keys(raw, _SECTIONS, "the top level", path)
+    _check_keys(raw, _TOP_LEVEL, "the top level", path)
     for section in _SECTIONS:
         if section in raw and not isinstance(raw[section], dict):
             raise ConfigError(
@@ -347,7 +398,7 @@ def parse_config(raw: dict[str, Any], path: str) -> Config:
     alerts = _build(AlertsConfig, raw.get("alerts", {}), "[alerts]", path)
     verify = _build(VerifyConfig, raw.get("verify", {}), "[verify]", path)
     neon = _build(NeonConfig, raw.get("neon", {}), "[neon]", path)
-    return Config(
+    cfg = Config(
         path=path,
         storage=storage,
         encryption=encryption,
@@ -358,9 +409,11 @@ def parse_config(raw: dict[str, Any], path: str) -> Config:
         retention=retention,
         verify=verify,
         neon=neon,
-        state_dir=default_state_dir(path),
+        state_dir=_state_dir(raw, path),
         files=parse_files(raw.get("files"), path, _build),
     )
+    check_config(cfg)
+    return cfg
 
 
 def _check_drill_targets(databases: dict[str, DatabaseConfig], path: str) -> None:

@@ -13,6 +13,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from core.dburl import check_connection_url
 from core.errors import ConfigError
 
 DEFAULT_CONFIG = "backupbot.toml"
@@ -101,6 +102,7 @@ class DatabaseConfig:
                 detail=f"{setting} in [databases.{self.name}] names the environment variable {env_name}, which is empty or unset.",
                 hint=f"Export {env_name}=postgresql://USER:PASSWORD@HOST:5432/DBNAME in the bot's environment.",
             )
+        check_connection_url(value, env_name, self.name)
         return value
 
     def dump_url(self) -> str:

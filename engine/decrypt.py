@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import zstandard
 
-from adapters.crypto import Decryptor, load_keyring
+from adapters.crypto import VERSIONS, Decryptor, binding, load_keyring
 from adapters.storage import Storage, open_storage
 from core.config import Config
 from core.errors import IntegrityError
@@ -36,7 +36,17 @@ def iter_plain(cfg: Config, manifest: Manifest, storage: Storage | None = None) 
     what = f"backup {manifest.id}"
     if manifest.key_id:
         ring.get(manifest.key_id, what)  # a clear "which key is needed" before reading anything
-    dec = Decryptor(ring, what, expected_key_id=manifest.key_id or None)
+    algorithm = str(manifest.encryption.get("algorithm", ""))
+    version = VERSIONS.get(algorithm)
+    if algorithm and version is None:
+        raise _fail(manifest, "unknown encryption format", f"The manifest says {algorithm!r}.")
+    dec = Decryptor(
+        ring,
+        what,
+        expected_key_id=manifest.key_id or None,
+        bound_to=binding(manifest.id, manifest.database, manifest.key),
+        expected_version=version,
+    )
     dobj = zstandard.ZstdDecompressor().decompressobj()
     digest = hashlib.sha256()
     stored = 0

@@ -20,19 +20,20 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import zstandard
 
 from adapters import pg_contents, postgres
-from adapters.crypto import DEFAULT_CHUNK_SIZE, Encryptor, load_keyring
+from adapters.crypto import DEFAULT_CHUNK_SIZE, Encryptor, binding, load_keyring
 from adapters.storage import Storage, open_storage
+from adapters.storage.base import UploadStarted
 from core.config import BACKUP_KINDS, PRE_EVENT_KINDS, Config
-from core.errors import BackupbotError, DumpError, UsageError
+from core.errors import BackupbotError, ConfigError, DumpError, UsageError
 from core.redact import describe_url, redact
 from engine import globals_dump
-from engine.manifest import Manifest, backup_id, manifest_key_for, object_key
+from engine.manifest import Manifest, backup_id, manifest_key_for, new_nonce, object_key
 
 log = logging.getLogger(__name__)
 
@@ -114,15 +115,63 @@ def _discard(storage: Storage, key: str) -> None:
         log.warning("could not delete %s of a failed dump (it is not a backup without its manifest): %s", key, err.message)
 
 
-def _unique_start(storage: Storage, database: str, kind: str, start: datetime) -> datetime:
-    """Two dumps of one database and kind in the same second would share an id; shift the second."""
-    stamp = start
-    for _ in range(30):
-        key = object_key(database, stamp, backup_id(database, stamp, kind))
+ABORTED = "the partial upload was aborted"
+
+
+def _cleanup_said(hint: str, exc: BaseException) -> str:
+    """The hint, with the promise that the partial upload was aborted kept only if it was."""
+    left = getattr(exc, "upload_left", None)
+    if not left:
+        return hint
+    return (
+        hint.replace(ABORTED, "the partial upload could NOT be aborted (storage did not answer)") + " " + left
+    )
+
+
+def _no_key(cfg: Config, err: ConfigError) -> ConfigError:
+    """The missing-key error, with a hint that never suggests a new key where backups already exist.
+
+    A fresh key would make the next dumps fine and every older backup undecryptable from this
+    shell; with backups in the store, the way out is the key they were made with.
+    """
+    if err.message.startswith("the encryption key in"):
+        return err  # set, but not a valid key: the message already says which variable
+    from engine.catalog import list_backups
+
+    try:
+        newest = next(iter(list_backups(cfg)), None)
+    except BackupbotError:
+        err.hint = (
+            f"If backups exist already, export the key they were made with as {cfg.encryption.key_env} "
+            "(`backupbot key-id` shows a key's id); only for the very first backup create one with `backupbot keygen`."
+        )
+        return err
+    if newest is None:
+        return err
+    err.hint = (
+        f"Backups already exist (newest {newest.id}, encrypted with key id {newest.key_id or 'unknown'}): export "
+        f"that key as {cfg.encryption.key_env} — a new key could not decrypt them. `backupbot key-id` shows the "
+        "id of the key you export."
+    )
+    return err
+
+
+def _free_id(storage: Storage, database: str, kind: str, start: datetime) -> tuple[str, str]:
+    """A backup id (and object key) no stored backup has; the nonce makes a clash unlikely already.
+
+    The look is cheap insurance; what guarantees that nothing is overwritten is the
+    create-only write of the object and the manifest (``create_only=True``).
+    """
+    for _ in range(5):
+        bid = backup_id(database, start, kind, new_nonce())
+        key = object_key(database, start, bid)
         if not storage.exists(manifest_key_for(key)) and not storage.exists(key):
-            return stamp
-        stamp += timedelta(seconds=1)
-    return stamp
+            return bid, key
+    raise DumpError(
+        f"could not find a free backup id for database '{database}'",
+        detail=f"Five random ids for {start:%Y-%m-%d %H:%M:%S} UTC were all taken in {storage.describe()}.",
+        hint="Something is writing backups at a very high rate; check the bucket, then run the dump again.",
+    )
 
 
 def _export_snapshot(url: str, mode: str, database: str) -> pg_contents.SourceSnapshot:
@@ -151,24 +200,29 @@ def run_dump(
     cancel: threading.Event | None = None,
     now: datetime | None = None,
     url: str | None = None,
+    on_upload: UploadStarted | None = None,
 ) -> Manifest:
     """Take one encrypted backup of ``database``; returns its manifest only once it is stored.
 
     ``url`` replaces the dump URL: a restore's safety dump reads through the restore URL,
     because that is the database about to be overwritten (the dump URL may be a replica).
+    ``on_upload(key, upload_id)`` is called once the upload exists, so a job can record which
+    leftover is its own: recovery after a crash then aborts that upload and no other.
     """
     if kind not in BACKUP_KINDS:
         raise UsageError(f"unknown backup kind '{kind}'", hint=f"Use one of: {', '.join(BACKUP_KINDS)}.")
     db = cfg.database(database)
     url = url or db.dump_url()
     # Preflight, cheapest first; nothing is written until all of it passed.
-    ring = load_keyring(cfg.encryption)
+    try:
+        ring = load_keyring(cfg.encryption)
+    except ConfigError as err:
+        raise _no_key(cfg, err) from None
     info = postgres.server_info(url, database)
     tool = postgres.find_pg_dump(info.major, database, info.version)
 
     started = time.monotonic()
     main_cpu = time.thread_time()
-    encryptor = Encryptor(ring, DEFAULT_CHUNK_SIZE)
     counters = {"in": 0, "out": 0}
     stop = threading.Event()
     cpu: dict[str, float] = {}  # seconds of CPU per stage, logged to show where a dump's time goes
@@ -232,8 +286,7 @@ def run_dump(
             raise DumpError(
                 f"pg_dump of database '{database}' {how}",
                 detail=proc.stderr_text() or "pg_dump printed nothing on stderr.",
-                hint="Nothing was recorded and the partial upload was aborted. Fix the cause above and run "
-                "the dump again.",
+                hint=f"Nothing was recorded and {ABORTED}. Fix the cause above and run the dump again.",
             )
         for piece in encryptor.finalize():
             counters["out"] += len(piece)
@@ -254,7 +307,8 @@ def run_dump(
     try:
         storage = open_storage(cfg.storage)
         storage.check_writable()
-        created_at = _unique_start(storage, database, kind, (now or datetime.now(UTC)).astimezone(UTC))
+        created_at = (now or datetime.now(UTC)).astimezone(UTC)
+        bid, key = _free_id(storage, database, kind, created_at)
     except BaseException:
         stop.set()
         proc.kill()
@@ -262,8 +316,7 @@ def run_dump(
         for thread in threads:
             thread.join(timeout=10)
         raise
-    bid = backup_id(database, created_at, kind)
-    key = object_key(database, created_at, bid)
+    encryptor = Encryptor(ring, DEFAULT_CHUNK_SIZE, bound_to=binding(bid, database, key))
     roles: dict[str, str] = {}
     if db.globals:
         sql, roles["globals_note"] = globals_dump.read_globals(url, tool.path)
@@ -272,7 +325,7 @@ def run_dump(
     log.info("dump %s started: pg_dump pid %s, object %s", bid, proc.pid, key)
 
     try:
-        result = storage.put_stream(key, encrypted(), create_only=True)
+        result = storage.put_stream(key, encrypted(), create_only=True, on_started=on_upload)
         head = storage.head(key)
         if int(head["size"]) != result.size:
             _discard(storage, key)
@@ -317,22 +370,26 @@ def run_dump(
             if roles.get("globals_key"):
                 _discard(storage, roles["globals_key"])
             raise
-    except DumpError:
+    except DumpError as err:
+        err.hint = _cleanup_said(err.hint or "", err)
         raise
     except BackupbotError as err:
         raise DumpError(
             f"backup of database '{database}' failed: {err.message}",
             detail=err.detail,
-            hint=(err.hint + " " if err.hint else "")
-            + "Nothing was recorded; the partial upload was aborted.",
+            hint=_cleanup_said(
+                (err.hint + " " if err.hint else "") + f"Nothing was recorded; {ABORTED}.", err
+            ),
         ) from None
     except Exception as exc:
         log.exception("dump %s failed unexpectedly", bid)
         raise DumpError(
             f"backup of database '{database}' failed unexpectedly",
             detail=redact(f"{type(exc).__name__}: {exc}", [url]),
-            hint="Nothing was recorded; the partial upload was aborted. Run it again; if it repeats, "
-            "report the log line above.",
+            hint=_cleanup_said(
+                f"Nothing was recorded; {ABORTED}. Run it again; if it repeats, report the log line above.",
+                exc,
+            ),
         ) from None
     finally:
         stop.set()

@@ -10,20 +10,39 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field, fields
+import secrets
+import string
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
 from core.errors import IntegrityError
 
-FORMAT_VERSION = 1
-ID_RE = re.compile(r"^(?P<database>[a-z0-9][a-z0-9_-]*)-(?P<stamp>\d{8}T\d{6}Z)-(?P<kind>[a-z][a-z-]*)$")
+FORMAT_VERSION = 2  # 2: the object's chunks authenticate the id, database and object key
+# ``{database}-{stamp}-{kind}`` plus, since format 2, ``-{nonce}``: four characters, the first a
+# digit, so it can never be read as part of a kind (kinds are letters and '-').
+ID_RE = re.compile(
+    r"^(?P<database>[a-z0-9][a-z0-9_-]*)-(?P<stamp>\d{8}T\d{6}Z)-(?P<kind>[a-z][a-z-]*)"
+    r"(?:-(?P<nonce>[0-9][0-9a-z]{3}))?$"
+)
 OBJECT_SUFFIX = ".dump.zst.enc"
 MANIFEST_SUFFIX = ".manifest.json"
+_NONCE_REST = string.digits + string.ascii_lowercase
 
 
-def backup_id(database: str, created_at: datetime, kind: str) -> str:
-    return f"{database}-{created_at.astimezone(UTC):%Y%m%dT%H%M%SZ}-{kind}"
+def new_nonce() -> str:
+    """Four random characters that keep two dumps started in the same second apart.
+
+    Why random rather than a sub-second stamp: two processes (parallel deploy pipelines, a CLI
+    and the bot) can read the same clock; 10 x 36^3 choices per database, kind and second make
+    a clash negligible, and the conditional write of the object and manifest catches the rest.
+    """
+    return secrets.choice(string.digits) + "".join(secrets.choice(_NONCE_REST) for _ in range(3))
+
+
+def backup_id(database: str, created_at: datetime, kind: str, nonce: str = "") -> str:
+    base = f"{database}-{created_at.astimezone(UTC):%Y%m%dT%H%M%SZ}-{kind}"
+    return f"{base}-{nonce}" if nonce else base
 
 
 def object_key(database: str, created_at: datetime, bid: str) -> str:
@@ -100,20 +119,80 @@ class Manifest:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Manifest:
-        known = {f.name for f in fields(cls)}
-        kwargs = {k: v for k, v in data.items() if k in known}
-        created = datetime.fromisoformat(str(kwargs["created_at"]))
+        if not isinstance(data, dict):
+            raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+        kwargs: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name not in data:
+                if f.default is MISSING and f.default_factory is MISSING:
+                    raise KeyError(f.name)
+                continue
+            value = data[f.name]
+            _check_type(f.name, value, _expected_type(f))
+            kwargs[f.name] = value
+        created = datetime.fromisoformat(kwargs["created_at"])
         kwargs["created_at"] = created if created.tzinfo else created.replace(tzinfo=UTC)
         return cls(**kwargs)
 
     @classmethod
     def from_json(cls, raw: bytes, where: str = "manifest") -> Manifest:
+        """Parse and check a stored manifest; ``where`` is the key it was read from, if any.
+
+        Why the location check: the manifest is what ``decrypt`` and restore trust, so one copied
+        over another backup's path must not pass for that backup. Its id, database and object key
+        must be the ones its own key names.
+        """
         try:
             data = json.loads(raw)
-            return cls.from_dict(data)
+            manifest = cls.from_dict(data)
         except (ValueError, KeyError, TypeError) as exc:
             raise IntegrityError(
                 f"{where} is not a valid backup manifest",
-                detail=str(exc),
+                detail=f"{type(exc).__name__}: {exc}",
                 hint="Someone edited or truncated it; the backup it describes cannot be trusted.",
             ) from None
+        if where.endswith(MANIFEST_SUFFIX):
+            manifest.check_location(where)
+        return manifest
+
+    def check_location(self, manifest_key: str) -> None:
+        """Raise unless this manifest belongs at ``manifest_key`` (see ``from_json``)."""
+        problems = []
+        match = ID_RE.match(self.id)
+        if not match or match["database"] != self.database:
+            problems.append(f"its id {self.id} does not name its database '{self.database}'")
+        if self.key != f"db/{self.database}/{self.key.split('/', 2)[-1]}":
+            problems.append(f"its object key {self.key} is not under db/{self.database}/")
+        if not self.key.endswith("/" + self.id + OBJECT_SUFFIX):
+            problems.append(f"its object key {self.key} is not named after its id {self.id}")
+        if manifest_key_for(self.key) != manifest_key:
+            problems.append(f"it describes {self.id} (object {self.key})")
+        if problems:
+            raise IntegrityError(
+                f"manifest {manifest_key} does not belong at its path",
+                detail="; ".join(problems) + ". A manifest was copied or moved over another backup's.",
+                hint="Do not use it; pick another backup with `backupbot list` (or `/backup list`).",
+            )
+
+
+def _expected_type(f: Any) -> tuple[type, ...] | None:
+    """What JSON type a field takes, from its default; None when anything (or null) goes."""
+    if f.name == "created_at" or (f.default is MISSING and f.default_factory is MISSING):
+        return (str,)
+    default = f.default_factory() if f.default is MISSING else f.default
+    if default is None:
+        return None
+    if isinstance(default, bool):
+        return (bool,)
+    if isinstance(default, float):
+        return (int, float)
+    return (type(default),)
+
+
+def _check_type(name: str, value: Any, expected: tuple[type, ...] | None) -> None:
+    if expected is None:
+        return
+    if isinstance(value, bool) and bool not in expected:
+        raise TypeError(f"{name} is a bool, expected {expected[0].__name__}")
+    if not isinstance(value, expected):
+        raise TypeError(f"{name} is a {type(value).__name__}, expected {expected[0].__name__}")

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import signal
 import sys
 import threading
 
-from core.config import load_config
+from core.config import load_config, state_dir_origin
 from core.errors import BackupbotError
 from core.logs import configure as configure_logs
 from jobs.events import LogReporter, Reporter
@@ -43,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_config(args.config)
         store = Store.for_config(cfg)
+        logging.getLogger("backupbot").info(
+            "state (jobs, approvals) in %s (%s)", cfg.state_dir, state_dir_origin(cfg)
+        )
         reporter = _reporter(args.reporter, cfg)
         runner = Runner(cfg, store, reporter).start()
         scheduler = start_scheduler(cfg, store, reporter)  # slots are claimed: safe beside the bot

@@ -103,15 +103,38 @@ def last_slot(store: Store, entry: str) -> datetime | None:
 _SCHEDULED = "json_extract(j.params, '$.schedule') IS NOT NULL"
 
 
+FOLLOWUPS_PRUNED_BEFORE = "schedule:followups:pruned-before"  # kv: see jobs.housekeeping
+
+
 def finished_unhandled(store: Store, limit: int = 100) -> list[Job]:
-    """Scheduled jobs (and their retries) that ended and whose follow-up has not been done."""
+    """Scheduled jobs (and their retries) that ended and whose follow-up has not been done.
+
+    Jobs that ended before the mark ``jobs.housekeeping`` left are history: their follow-up
+    claims were deleted after every one of them had been followed up.
+    """
     terminal = [str(s) for s in JobStatus if s.terminal]
     rows = store.db.query(
         f"SELECT j.* FROM jobs j LEFT JOIN {FOLLOWUPS} f ON f.job_id = j.id WHERE f.job_id IS NULL "
-        f"AND {_SCHEDULED} AND j.status IN ({','.join('?' * len(terminal))}) ORDER BY j.id LIMIT ?",
-        [*terminal, limit],
+        f"AND {_SCHEDULED} AND j.status IN ({','.join('?' * len(terminal))}) "
+        "AND coalesce(j.finished_at, j.updated_at) >= "
+        "coalesce((SELECT json_extract(value, '$') FROM kv WHERE key = ?), '') ORDER BY j.id LIMIT ?",
+        [*terminal, FOLLOWUPS_PRUNED_BEFORE, limit],
     )
     return [Job.from_row(r) for r in rows]
+
+
+def oldest_unhandled(db: Any) -> str | None:
+    """When the earliest scheduled job still waiting for its follow-up ended (inside a transaction)."""
+    terminal = [str(s) for s in JobStatus if s.terminal]
+    rows = list(
+        db.execute(
+            f"SELECT min(coalesce(j.finished_at, j.updated_at)) FROM jobs j LEFT JOIN {FOLLOWUPS} f "
+            f"ON f.job_id = j.id WHERE f.job_id IS NULL AND {_SCHEDULED} "
+            f"AND j.status IN ({','.join('?' * len(terminal))})",
+            terminal,
+        ).fetchall()
+    )
+    return rows[0][0] if rows and rows[0][0] else None
 
 
 def mark_handled(store: Store, job_id: int, outcome: str) -> bool:

@@ -28,7 +28,9 @@ Choices a reader should know:
   ``[alerts] deadman_reminder_hours``.
 * Every ``HOUSEKEEPING_EVERY`` alert rows handed over more than ``keep_delivered`` (90 days,
   ``jobs.alerts.KEEP_DELIVERED``) ago are deleted, so the SQLite file does not grow by a row
-  per alert forever; undelivered rows stay until they are delivered.
+  per alert forever; undelivered rows stay until they are delivered. The same pass deletes
+  the scheduler's own bookkeeping (kv claims, slots, follow-ups) older than
+  ``keep_bookkeeping`` that no streak needs any more (``jobs.housekeeping``).
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ from croniter import croniter
 from adapters.storage import Storage, open_storage
 from core.config import Config
 from core.errors import BackupbotError, ConfigError
-from jobs import alerts, kinds, schedule_runs, scheduled_retention, scheduled_verify
+from jobs import alerts, housekeeping, kinds, schedule_runs, scheduled_retention, scheduled_verify
 from jobs.events import Reporter, guarded
 from jobs.scheduled_verify import scratch_lane
 from jobs.status import JobStatus
@@ -196,6 +198,7 @@ class Scheduler:
         deadman_every: timedelta = DEADMAN_EVERY,
         redeliver_after: float = alerts.REDELIVER_AFTER,
         keep_delivered: timedelta = alerts.KEEP_DELIVERED,
+        keep_bookkeeping: timedelta = housekeeping.KEEP,
     ) -> None:
         self.cfg = cfg
         self.store = store
@@ -206,6 +209,7 @@ class Scheduler:
         self.deadman_every = deadman_every
         self.redeliver_after = redeliver_after
         self.keep_delivered = keep_delivered
+        self.keep_bookkeeping = keep_bookkeeping
         if cfg.alerts.deadman_reminder_hours <= 0:
             raise ConfigError(
                 "deadman_reminder_hours must be more than 0",
@@ -307,7 +311,16 @@ class Scheduler:
             return 0
         if gone:
             log.info("deleted %d alert row(s) delivered more than %s ago", gone, self.keep_delivered)
-        return gone
+        try:
+            tidied = housekeeping.prune_bookkeeping(
+                self.store, [self._watch_key(e) for e in self.entries], keep=self.keep_bookkeeping
+            )
+        except Exception:
+            log.exception("deleting old scheduler bookkeeping failed; the next pass tries again")
+            return gone
+        if any(tidied.values()):
+            log.info("deleted old scheduler bookkeeping: %s", tidied)
+        return gone + sum(tidied.values())
 
     def _watch_key(self, entry: ScheduleEntry) -> str:
         return f"schedule:{entry.key}:watching:{entry.cron}:{entry.timezone}"

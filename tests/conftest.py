@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import os
+import tempfile
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,6 +29,8 @@ for _var in (
 os.environ["AWS_ACCESS_KEY_ID"] = "testing"
 os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
 os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+# The per-user state directory of a test run is its own, never the home directory's.
+os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="bb-xdg-state-")
 
 
 @pytest.fixture(scope="session")

@@ -9,16 +9,29 @@ properties of ``put_stream`` that every provider has to keep.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from core.errors import StorageError
 
+# Called once a multipart upload (or a local temp file) exists, with (key, upload id), so a
+# job can record exactly which leftover is its own should its process die.
+UploadStarted = Callable[[str, str], None]
+
 
 class ObjectExistsError(StorageError):
-    """A create-only write found an object already at its key; nothing was replaced."""
+    """A create-only write found the key taken: a stored backup is never overwritten."""
+
+
+@dataclass(frozen=True)
+class OpenUpload:
+    """An upload that was started and neither completed nor aborted."""
+
+    key: str
+    upload_id: str
+    started: datetime
 
 
 @dataclass(frozen=True)
@@ -44,17 +57,20 @@ class Storage(abc.ABC):
         key: str,
         chunks: Iterable[bytes],
         content_type: str = "application/octet-stream",
+        *,
         create_only: bool = False,
+        on_started: UploadStarted | None = None,
     ) -> PutResult:
         """Upload an iterable of unknown length; any error (also from ``chunks``) leaves nothing behind.
 
-        ``create_only``: refuse instead of replacing an object already at ``key`` (backups and
-        their manifests are never overwritten; a pipeline's credential may not be able to).
+        With ``create_only=True`` the write fails with ``ObjectExistsError`` if ``key`` exists.
+        If cleaning up after an error fails too, the error carries ``upload_left`` (a sentence
+        saying what is left and how to remove it).
         """
 
     @abc.abstractmethod
     def put_bytes(
-        self, key: str, data: bytes, content_type: str = "application/octet-stream", create_only: bool = False
+        self, key: str, data: bytes, content_type: str = "application/octet-stream", *, create_only: bool = False
     ) -> None: ...
 
     @abc.abstractmethod
@@ -78,11 +94,23 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     def check_writable(self) -> None:
-        """Prove the bucket takes a write, so a dump never starts against a bucket it cannot fill."""
+        """Write and delete a probe object, so a dump never starts against a bucket it cannot fill."""
 
     @abc.abstractmethod
+    def list_uploads(self, prefix: str = "") -> list[OpenUpload]:
+        """Uploads under ``prefix`` that were started and never completed nor aborted."""
+
+    @abc.abstractmethod
+    def abort_upload(self, key: str, upload_id: str) -> bool:
+        """Remove one upload's leftovers; False if none was there (already completed or aborted)."""
+
     def abort_incomplete(self, prefix: str = "") -> int:
-        """Remove leftovers of interrupted uploads under ``prefix``; returns how many."""
+        """Remove every leftover under ``prefix`` — only for a prefix no live process writes to."""
+        count = 0
+        for upload in self.list_uploads(prefix):
+            if self.abort_upload(upload.key, upload.upload_id):
+                count += 1
+        return count
 
     @abc.abstractmethod
     def describe(self) -> str:

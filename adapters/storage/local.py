@@ -1,7 +1,9 @@
 """A local folder as storage: the embedded default, and a target for air-gapped copies.
 
 Writes go to a hidden temp file beside the final name and are renamed into place only
-when complete, so a crash mid-dump leaves no object that looks finished.
+when complete, so a crash mid-dump leaves no object that looks finished. A create-only
+write (``create_only=True``) links the temp file to its name instead of renaming: ``link``
+fails if the name exists, the same all-or-nothing test as ``O_EXCL`` but for a finished file.
 """
 
 from __future__ import annotations
@@ -15,7 +17,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from adapters.storage.base import ObjectExistsError, ObjectInfo, PutResult, Storage
+from adapters.storage.base import (
+    ObjectExistsError,
+    ObjectInfo,
+    OpenUpload,
+    PutResult,
+    Storage,
+    UploadStarted,
+)
 from core.config import StorageConfig
 from core.errors import NotFoundError, StorageError
 
@@ -46,7 +55,9 @@ class LocalStorage(Storage):
         key: str,
         chunks: Iterable[bytes],
         content_type: str = "application/octet-stream",
+        *,
         create_only: bool = False,
+        on_started: UploadStarted | None = None,
     ) -> PutResult:
         path = self._path(key)
         tmp = path.with_name(f"{_TMP_MARK}{path.name}.{uuid.uuid4().hex[:8]}")
@@ -54,24 +65,25 @@ class LocalStorage(Storage):
         size = 0
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as fh:
+            if create_only and path.exists():
+                raise self._exists(key)
+            with open(tmp, "xb") as fh:
+                if on_started is not None:
+                    on_started(key, tmp.name)
                 for chunk in chunks:
                     fh.write(chunk)
                     digest.update(chunk)
                     size += len(chunk)
                 fh.flush()
                 os.fsync(fh.fileno())
-            if create_only:
-                os.link(tmp, path)  # FileExistsError instead of replacing what is there
-                tmp.unlink()
-            else:
+            if not create_only:
                 os.replace(tmp, path)
-        except FileExistsError:
-            tmp.unlink(missing_ok=True)
-            raise ObjectExistsError(
-                f"storage refused to write {key} in {self.describe()}: it already exists",
-                hint="backupbot never overwrites a stored object; nothing was replaced. Run it again for a new id.",
-            ) from None
+            else:
+                try:
+                    os.link(tmp, path)
+                except FileExistsError:
+                    raise self._exists(key) from None
+                tmp.unlink()
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise self._error("write", key, exc) from None
@@ -80,8 +92,16 @@ class LocalStorage(Storage):
             raise
         return PutResult(size, digest.hexdigest())
 
+    def _exists(self, key: str) -> ObjectExistsError:
+        return ObjectExistsError(
+            f"{key} already exists in {self.describe()}: an object is already there",
+            detail="It was written by another process at the same moment; it was not overwritten.",
+            hint="backupbot never overwrites a stored object; nothing was replaced. Run the operation "
+            "again: it picks a new name.",
+        )
+
     def put_bytes(
-        self, key: str, data: bytes, content_type: str = "application/octet-stream", create_only: bool = False
+        self, key: str, data: bytes, content_type: str = "application/octet-stream", *, create_only: bool = False
     ) -> None:
         self.put_stream(key, [data], content_type, create_only=create_only)
 
@@ -141,17 +161,36 @@ class LocalStorage(Storage):
         self.put_bytes(probe, b"probe")
         self.delete(probe)
 
-    def abort_incomplete(self, prefix: str = "") -> int:
-        count = 0
+    def list_uploads(self, prefix: str = "") -> list[OpenUpload]:
+        found: list[OpenUpload] = []
         if not self.root.is_dir():
-            return 0
+            return found
         for dirpath, _dirs, files in os.walk(self.root):
             for name in files:
+                if not name.startswith(_TMP_MARK):
+                    continue
                 full = Path(dirpath) / name
-                if name.startswith(_TMP_MARK) and full.relative_to(self.root).as_posix().startswith(prefix):
-                    full.unlink(missing_ok=True)
-                    count += 1
-        return count
+                final = name[len(_TMP_MARK) :].rsplit(".", 1)[0]
+                key = (Path(dirpath) / final).relative_to(self.root).as_posix()
+                if key.startswith(prefix):
+                    try:
+                        started = datetime.fromtimestamp(full.stat().st_mtime, UTC)
+                    except FileNotFoundError:
+                        continue  # finished or removed meanwhile
+                    found.append(OpenUpload(key, name, started))
+        return found
+
+    def abort_upload(self, key: str, upload_id: str) -> bool:
+        if not upload_id.startswith(_TMP_MARK) or "/" in upload_id:
+            raise StorageError(f"refusing upload id {upload_id!r}", detail="Not a temp file of this store.")
+        tmp = self._path(key).with_name(upload_id)
+        try:
+            tmp.unlink()
+            return True
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise self._error("remove the partial upload of", key, exc) from None
 
     def describe(self) -> str:
         return f"file://{self.root}"

@@ -28,7 +28,14 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
-from adapters.storage.base import ObjectExistsError, ObjectInfo, PutResult, Storage
+from adapters.storage.base import (
+    ObjectExistsError,
+    ObjectInfo,
+    OpenUpload,
+    PutResult,
+    Storage,
+    UploadStarted,
+)
 from adapters.storage.s3_actions import denied
 from adapters.storage.s3_errors import error_code, http_status, is_transient, storage_error
 from core.config import StorageConfig
@@ -45,6 +52,19 @@ T = TypeVar("T")
 PROBE_KEY = ".backupbot-probe/writable"
 
 
+def _multipart_etag(parts: dict[int, str]) -> str:
+    """S3's ETag of a completed multipart upload: md5 of the parts' md5s, then "-N".
+
+    Only meaningful without SSE-KMS (whose ETags are not md5s); a mismatch just means
+    "not provably ours", which is reported as a clash, never as success.
+    """
+    try:
+        raw = b"".join(bytes.fromhex(parts[n].strip('"')) for n in sorted(parts))
+    except ValueError:
+        return "?"
+    return f"{hashlib.md5(raw, usedforsecurity=False).hexdigest()}-{len(parts)}"
+
+
 def _split_url(url: str) -> tuple[str, str]:
     rest = url[len("s3://") :]
     bucket, _, prefix = rest.partition("/")
@@ -58,8 +78,6 @@ class S3Storage(Storage):
         self.bucket, self.prefix = _split_url(cfg.url)
         self.part_size = cfg.part_size_mb * 1024 * 1024
         self.client = client or self._make_client()
-        # Stores that answer If-None-Match with 501 get a look-then-write instead (see _create).
-        self.conditional_writes = True
 
     def _make_client(self) -> Any:
         config = BotoConfig(
@@ -105,39 +123,6 @@ class S3Storage(Storage):
         except (ClientError, BotoCoreError) as exc:
             raise self._error(action, key, exc) from None
 
-    def _create(self, action: str, key: str, fn: Callable[..., T], create_only: bool, **kwargs: Any) -> T:
-        """``fn(**kwargs)``; with ``create_only``, never replacing an object already at ``key``.
-
-        If-None-Match: * lets the store refuse (412) atomically; a deploy pipeline's policy can
-        insist on it (docs/iam/pipeline.json). A store without conditional writes that answers
-        501 to it is asked again without the header after a look that the key is free (if the
-        second answer is 501 too, the header was not the problem: SSE most often).
-        """
-        if not create_only:
-            return self._call(action, key, fn, **kwargs)
-        if self.conditional_writes:
-            try:
-                return fn(IfNoneMatch="*", **kwargs)
-            except ClientError as exc:
-                if http_status(exc) == 412:
-                    raise self._exists(action, key) from None
-                if error_code(exc) != "NotImplemented":
-                    raise self._error(action, key, exc) from None
-            except BotoCoreError as exc:
-                raise self._error(action, key, exc) from None
-            self.conditional_writes = False
-            log.warning("%s answered If-None-Match with 501: create-only writes look first", self.describe())
-        if self.exists(key):
-            raise self._exists(action, key)
-        return self._call(action, key, fn, **kwargs)
-
-    def _exists(self, action: str, key: str) -> ObjectExistsError:
-        return ObjectExistsError(
-            f"storage refused to {action} {key} in {self.describe()}: an object is already there",
-            hint="backupbot never overwrites a stored object (it writes with If-None-Match: *); nothing "
-            "was replaced. Run it again for a new id.",
-        )
-
     def _write_args(self, lock: bool = True) -> dict[str, Any]:
         # sse = "none": for S3-compatible stores without server-side encryption (MinIO without a
         # KMS, some R2/B2 setups), which refuse the header; every object is still AES-256-GCM
@@ -159,22 +144,84 @@ class S3Storage(Storage):
     # ------------------------------------------------------------ writes
 
     def put_bytes(
-        self, key: str, data: bytes, content_type: str = "application/octet-stream", create_only: bool = False
+        self, key: str, data: bytes, content_type: str = "application/octet-stream", *, create_only: bool = False
     ) -> None:
         self._put(key, data, content_type, lock=True, create_only=create_only)
 
     def _put(self, key: str, data: bytes, content_type: str, lock: bool, create_only: bool = False) -> None:
-        self._create(
+        full = self._key(key)
+        self._conditional(
             "write",
             key,
-            self.client.put_object,
             create_only,
+            lambda: self._holds(key, data),
+            self.client.put_object,
             Bucket=self.bucket,
-            Key=self._key(key),
+            Key=full,
             Body=data,
             ContentType=content_type,
             **self._write_args(lock),
             **self._md5(data, lock),
+        )
+
+    def _conditional(
+        self,
+        action: str,
+        key: str,
+        create_only: bool,
+        ours: Callable[[], bool],
+        fn: Callable[..., T],
+        **kwargs: Any,
+    ) -> T | None:
+        """A write that, with ``create_only=True``, succeeds only if ``key`` does not exist yet.
+
+        S3 (since 2024) and moto take ``If-None-Match: *`` on PutObject and
+        CompleteMultipartUpload and answer 412 (or 409 for a concurrent conditional write).
+        A store that does not implement the header (501) gets a look first instead.
+        Why ``ours``: botocore repeats a request that timed out, and the first attempt may
+        have been stored; the repeat then gets 412 for our own object. If what is there is
+        exactly what we wrote, the write succeeded.
+        """
+        if not create_only:
+            return self._call(action, key, fn, **kwargs)
+        try:
+            return fn(IfNoneMatch="*", **kwargs)
+        except ClientError as exc:
+            status, code = http_status(exc), error_code(exc)
+            if status in (409, 412) or code in ("PreconditionFailed", "ConditionalRequestConflict"):
+                if status == 412 and ours():
+                    return None
+                raise self._exists(key) from None
+            if status == 501 or code == "NotImplemented":
+                log.warning("%s answered If-None-Match with 501: this create-only write looks first", self.describe())
+                if self.exists(key):
+                    raise self._exists(key) from None
+                return self._call(action, key, fn, **kwargs)
+            raise self._error(action, key, exc) from None
+        except BotoCoreError as exc:
+            raise self._error(action, key, exc) from None
+
+    def _holds(self, key: str, data: bytes) -> bool:
+        """Whether ``key`` holds exactly ``data`` (a small object: a manifest, a short dump)."""
+        try:
+            if int(self.head(key)["size"]) != len(data):
+                return False
+            return self.get_bytes(key) == data
+        except (NotFoundError, StorageError):
+            return False
+
+    def _etag(self, key: str) -> str:
+        try:
+            return str(self.head(key).get("etag") or "").strip('"')
+        except (NotFoundError, StorageError):
+            return ""
+
+    def _exists(self, key: str) -> ObjectExistsError:
+        return ObjectExistsError(
+            f"{key} already exists in {self.describe()}: an object is already there",
+            detail="It was written by another process at the same moment; it was not overwritten.",
+            hint="backupbot never overwrites a stored object; nothing was replaced. Run the operation "
+            "again: it picks a new name.",
         )
 
     def put_stream(
@@ -182,7 +229,9 @@ class S3Storage(Storage):
         key: str,
         chunks: Iterable[bytes],
         content_type: str = "application/octet-stream",
+        *,
         create_only: bool = False,
+        on_started: UploadStarted | None = None,
     ) -> PutResult:
         full = self._key(key)
         digest = hashlib.sha256()
@@ -236,6 +285,8 @@ class S3Storage(Storage):
                     if filled == part:
                         if upload_id is None:
                             upload_id = self._create_upload(key, full, content_type)
+                            if on_started is not None:
+                                on_started(key, upload_id)
                         number += 1
                         submit(number, buf)  # handed over, not copied
                         buf = spare.pop() if spare else bytearray(part)
@@ -250,24 +301,37 @@ class S3Storage(Storage):
                 buf = bytearray()
                 for fut in futures:
                     fut.result()
-                self._create(
+                completed = self._conditional(
                     "complete the upload of",
                     key,
-                    self.client.complete_multipart_upload,
                     create_only,
+                    lambda: self._etag(key) == _multipart_etag(parts),
+                    self.client.complete_multipart_upload,
                     Bucket=self.bucket,
                     Key=full,
                     UploadId=upload_id,
                     MultipartUpload={"Parts": [{"PartNumber": n, "ETag": parts[n]} for n in sorted(parts)]},
                 )
+                if completed is None:  # our object was already there (a repeated request): close this upload
+                    self._abort(full, upload_id)
         except BaseException as exc:
             for fut in futures:
                 fut.cancel()
             pool.shutdown(wait=True, cancel_futures=True)
-            if upload_id is not None:
-                self._abort(full, upload_id)
+            left = None
+            if upload_id is not None and not self._abort(full, upload_id):
+                left = (
+                    f"The partial upload of {key} (upload id {upload_id}) could not be aborted; "
+                    "`backupbot prune --confirm` (in Slack `/backup prune DATABASE --confirm`) removes it once "
+                    "it is a day old, or the bucket's "
+                    "lifecycle rule for incomplete multipart uploads does."
+                )
             if isinstance(exc, (ClientError, BotoCoreError)):
-                raise self._error("upload", key, exc) from None
+                err = self._error("upload", key, exc)
+                err.upload_left = left  # type: ignore[attr-defined]
+                raise err from None
+            if left is not None:
+                exc.upload_left = left  # type: ignore[attr-defined]
             raise
         finally:
             pool.shutdown(wait=True)
@@ -299,25 +363,42 @@ class S3Storage(Storage):
         )
         parts[number] = resp["ETag"]
 
-    def _abort(self, full: str, upload_id: str) -> None:
+    def _abort(self, full: str, upload_id: str) -> bool:
+        """True once the upload is gone; False (logged) when storage could not be told."""
         try:
             self.client.abort_multipart_upload(Bucket=self.bucket, Key=full, UploadId=upload_id)
-        except (ClientError, BotoCoreError) as exc:
-            # The bucket's lifecycle rule or `abort_incomplete` at the next start cleans it up.
+            return True
+        except ClientError as exc:
+            if error_code(exc) == "NoSuchUpload" or http_status(exc) == 404:
+                return True
             log.warning("could not abort multipart upload of %s: %s", full, redact(str(exc)))
+        except BotoCoreError as exc:
+            log.warning("could not abort multipart upload of %s: %s", full, redact(str(exc)))
+        return False
 
-    def abort_incomplete(self, prefix: str = "") -> int:
-        count = 0
+    def list_uploads(self, prefix: str = "") -> list[OpenUpload]:
+        found = []
         full_prefix = self._key(prefix) if prefix else self.prefix
         paginator = self.client.get_paginator("list_multipart_uploads")
         try:
             for page in paginator.paginate(Bucket=self.bucket, Prefix=full_prefix):
                 for upload in page.get("Uploads", []):
-                    self._abort(upload["Key"], upload["UploadId"])
-                    count += 1
+                    key = upload["Key"][len(self.prefix) :]
+                    found.append(OpenUpload(key, upload["UploadId"], upload["Initiated"]))
         except (ClientError, BotoCoreError) as exc:
             raise self._error("list open uploads under", prefix, exc) from None
-        return count
+        return found
+
+    def abort_upload(self, key: str, upload_id: str) -> bool:
+        try:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=self._key(key), UploadId=upload_id)
+            return True
+        except ClientError as exc:
+            if error_code(exc) == "NoSuchUpload" or http_status(exc) == 404:
+                return False
+            raise self._error("abort the upload of", key, exc) from None
+        except BotoCoreError as exc:
+            raise self._error("abort the upload of", key, exc) from None
 
     def delete(self, key: str) -> None:
         self._call("delete", key, self.client.delete_object, Bucket=self.bucket, Key=self._key(key))
@@ -327,14 +408,15 @@ class S3Storage(Storage):
 
         The first run creates ``.backupbot-probe/writable``; every later one is answered 412
         (it exists), which S3 only says after the credential was allowed to write there, with
-        the configured SSE. So a credential without s3:DeleteObject (a deploy pipeline's) can
-        check the bucket, and no probe objects pile up. No Object Lock on the probe.
+        the configured SSE, and which counts as success because the probe holds what we write.
+        So a credential without s3:DeleteObject (a deploy pipeline's) can check the bucket, and
+        no probe objects pile up. No Object Lock on the probe.
         """
         try:
             self._put(PROBE_KEY, b"probe", "text/plain", lock=False, create_only=True)
         except ObjectExistsError:
-            if not self.conditional_writes:  # a store without conditional writes: overwrite the probe
-                self._put(PROBE_KEY, b"probe", "text/plain", lock=False)
+            # Something else at the probe's key, or a store without conditional writes: replace it.
+            self._put(PROBE_KEY, b"probe", "text/plain", lock=False)
 
     # ------------------------------------------------------------ reads
 

@@ -4,7 +4,9 @@ All the work is the engine's ``run_dump``; this module turns its progress callba
 into reporter updates, passes the runner's cancel event and clock through (the clock
 stamps the backup, so schedule tests can run weeks of nights through this real path),
 and, when a process died mid-dump, aborts the multipart upload it left open so no
-orphaned parts are billed.
+orphaned parts are billed. Only that one: the upload id is recorded on the job the moment
+the upload starts, because other processes (a CLI dump in a deploy pipeline) may be
+uploading under the same database's prefix at the same time.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ def run(ctx: JobContext) -> Outcome:
             elapsed=p.elapsed,
         )
 
+    def on_upload(key: str, upload_id: str) -> None:
+        ctx.store.update_job(ctx.job.id, params={**params, "upload": {"key": key, "upload_id": upload_id}})
+
     with ctx.step(f"pg_dump → zstd → encrypt → upload ({database})"):
         manifest = run_dump(
             ctx.cfg,
@@ -47,6 +52,7 @@ def run(ctx: JobContext) -> Outcome:
             on_progress=on_progress,
             cancel=ctx.cancel,
             now=ctx.clock() if ctx.clock else None,
+            on_upload=on_upload,
         )
     fields = [
         ("Database", database),
@@ -71,11 +77,24 @@ def run(ctx: JobContext) -> Outcome:
 
 
 def on_interrupted(ctx: JobContext) -> str:
-    """Abort the uploads a killed dump left open under this database's prefix."""
+    """Abort the upload this dump recorded, and no other; say truthfully whether that worked."""
     from adapters.storage import open_storage
+    from core.errors import BackupbotError
 
-    aborted = open_storage(ctx.cfg.storage).abort_incomplete(f"db/{ctx.database}/")
-    return f"{aborted} partial upload(s) aborted." if aborted else "No partial upload was left behind."
+    upload = ctx.job.params.get("upload")
+    if not isinstance(upload, dict) or not upload.get("upload_id"):
+        return "Its upload had not started, so nothing was left behind."
+    key, upload_id = str(upload["key"]), str(upload["upload_id"])
+    try:
+        aborted = open_storage(ctx.cfg.storage).abort_upload(key, upload_id)
+    except BackupbotError as err:
+        return (
+            f"Its partial upload of {key} could NOT be aborted ({err.message}); "
+            f"`/backup prune {ctx.database} --confirm` (or `backupbot prune --confirm`) removes it once it is a day old."
+        )
+    if aborted:
+        return f"Its partial upload of {key} was aborted."
+    return f"Its upload of {key} was already gone (completed or aborted), so nothing was left behind."
 
 
 KIND = JobKind(

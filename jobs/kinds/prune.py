@@ -15,6 +15,7 @@ from jobs.kinds import JobKind
 
 def run(ctx: JobContext) -> Outcome:
     from engine.prune import PruneSummary, apply_prune, plan_prune
+    from engine.uploads import FAILED, abort_stale, stale_uploads
     from jobs.freeze import check_not_frozen
     from jobs.schedule_runs import ensure_schema, last_scheduled_failure
 
@@ -28,6 +29,10 @@ def run(ctx: JobContext) -> Outcome:
     if ctx.job.params.get("confirm") and plan.to_delete and not plan.guard:
         with ctx.step(f"delete {len(plan.to_delete)} backup(s), manifest first"):
             plan = apply_prune(ctx.cfg, plan)
+    uploads = []
+    if ctx.job.params.get("confirm"):
+        with ctx.step(f"abort unfinished uploads older than a day ({database})"):
+            uploads = abort_stale(ctx.cfg, stale_uploads(ctx.cfg, database))
     summary = PruneSummary.of(plan)
     if plan.failed:
         raise BackupbotError(
@@ -36,7 +41,16 @@ def run(ctx: JobContext) -> Outcome:
             hint="They are still listed and restorable. Check the bucket's permissions "
             "(s3:DeleteObject) and run `/backup prune` again.",
         )
+    failed_uploads = [u for u in uploads if u.action == FAILED]
+    if failed_uploads:
+        raise BackupbotError(
+            f"{len(failed_uploads)} unfinished upload(s) of '{database}' could not be aborted",
+            detail="; ".join(f"{u.upload.key}: {u.error}" for u in failed_uploads[:5]),
+            hint="Check the bucket's permissions (s3:AbortMultipartUpload) and run `/backup prune` again.",
+        )
     fields = [("Database", database), ("Kept", str(summary.kept + summary.locked))]
+    if uploads:
+        fields.append(("Unfinished uploads aborted", str(len(uploads))))
     if ctx.cfg.database(database).neon_project_id:
         fields.append(("Neon branches", _neon_branches(ctx, bool(ctx.job.params.get("confirm")))))
     if summary.deleted:
@@ -51,6 +65,7 @@ def run(ctx: JobContext) -> Outcome:
             "guard": plan.guard,
             "kept": summary.kept,
             "locked": summary.locked,
+            "uploads_aborted": [u.upload.key for u in uploads],
         },
     )
 

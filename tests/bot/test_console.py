@@ -59,7 +59,7 @@ def test_console_dumps_to_the_local_folder_and_lists(
     assert "unknown command 'dupm'" in out and "Did you mean" in out
     assert "You are now U42." in out
     assert "Queued a backup of `app` as job 1." in out
-    done = re.search(r"\[job 1\] done: Backup `(app-\d{8}T\d{6}Z-manual)` stored", out)
+    done = re.search(r"\[job 1\] done: Backup `(app-\d{8}T\d{6}Z-manual-[0-9a-z]{4})` stored", out)
     assert done, out
     assert "<@" not in out and ":white_check_mark:" not in out  # Slack markup is turned into text
     stored = list((tmp_path / "state" / "store").rglob(f"{done.group(1)}*"))
@@ -130,7 +130,7 @@ def restore_console(tmp_path: Path, realistic_db: str, backup_key: str) -> Itera
             }
         )
         out = console(tmp_path, env, "/backup dump app\n", "--as", "U0DEV")
-        done = re.search(r"\[job 1\] done: Backup `(app-\d{8}T\d{6}Z-manual)` stored", out)
+        done = re.search(r"\[job 1\] done: Backup `(app-\d{8}T\d{6}Z-manual-[0-9a-z]{4})` stored", out)
         assert done, out
         yield RestoreConsole(tmp_path, env, done.group(1))
 
@@ -147,7 +147,7 @@ def test_console_restore_says_awaiting_approval_then_who_approved_then_queued(
     summary = [line for line in lines if line.startswith("[job 2]   ")]
     assert any(line.startswith("[job 2]   Will overwrite: ") for line in summary), lines
     assert "[job 2]   Reason: console drill" in summary
-    shown = [line for line in lines[3:] if line not in summary]  # after the banner and HELP
+    shown = [line for line in lines[4:] if line not in summary]  # after the banner, the state line and HELP
     queued = f"[job 2] queued: restore of `{bid}` into `staging`"
     assert shown[: shown.index(queued) + 1] == [
         "Checking the backup and `staging` before asking for approval…",

@@ -19,7 +19,7 @@ from tests.bot.conftest import ROOT, SECRET, Bot, fill_incompressible
 from tests.support.fake_slack import FakeSlack
 from tests.support.slack_signing import command_body, post_signed
 
-BACKUP_ID = re.compile(r"app-\d{8}T\d{6}Z-manual")
+BACKUP_ID = re.compile(r"app-\d{8}T\d{6}Z-manual-[0-9a-z]{4}")
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -144,6 +144,9 @@ def test_killed_mid_dump_is_interrupted_reported_and_cleaned_up(
             "the dump never reached a multipart upload"
         )
         job_message(fake_slack, r"running")
+        # Another process (a deploy pipeline's CLI dump) is uploading under the same prefix.
+        other_key = "bb/db/app/2026/01/app-20260101T000000Z-pre-deploy-0abc.dump.zst.enc"
+        other = s3.create_multipart_upload(Bucket=bucket, Key=other_key)["UploadId"]
         first.kill()
     finally:
         first.stop()
@@ -152,12 +155,13 @@ def test_killed_mid_dump_is_interrupted_reported_and_cleaned_up(
     try:
         msg = job_message(fake_slack, r"interrupted")
         assert len(fake_slack.messages("C1")) == 1  # the same message, edited
-        assert "Run it again" in msg.text and "partial upload" in msg.text
+        assert "Run it again" in msg.text and "partial upload" in msg.text and "was aborted" in msg.text
         store = second.store()
         job = store.get_job(1)
         assert job.status == JobStatus.INTERRUPTED
         store.close()
-        assert not s3.list_multipart_uploads(Bucket=bucket).get("Uploads")
+        left = s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+        assert [(u["Key"], u["UploadId"]) for u in left] == [(other_key, other)]  # only its own was aborted
         listed = cli(bot_env["env"], "list", "--json")
         assert listed.returncode == 0 and not BACKUP_ID.search(listed.stdout)
         # the restarted bot works: a new dump goes through

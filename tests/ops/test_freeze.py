@@ -52,7 +52,7 @@ def test_a_freeze_refuses_restores_and_prunes_with_its_reason_until_unfrozen(
     assert "[!] only a lead of 'scratch' may unfreeze it" in lines
     assert re.search(r"`scratch` is " + WHO + r": `--confirm` is refused until it is unfrozen\.", text), text
     # dumps keep running; nothing else was queued
-    assert re.search(r"\[job 2\] done: Backup `scratch-\d{8}T\d{6}Z-manual` stored", text), text
+    assert re.search(r"\[job 2\] done: Backup `scratch-\d{8}T\d{6}Z-manual-[0-9a-z]{4}` stored", text), text
     assert not any(line.startswith("[job 3]") for line in lines), text
 
     lines = rc.run(

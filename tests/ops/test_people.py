@@ -34,7 +34,7 @@ def test_names_learned_from_slack_show_in_the_cli_and_console(bot_env: dict[str,
         [sys.executable, "-m", "cli", "list"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
     assert listed.returncode == 0, listed.stderr
-    assert re.search(r"app-\d{8}T\d{6}Z-manual .* ana\.ops \(U1\)", listed.stdout), listed.stdout
+    assert re.search(r"app-\d{8}T\d{6}Z-manual-[0-9a-z]{4} .* ana\.ops \(U1\)", listed.stdout), listed.stdout
     console = subprocess.run(
         [sys.executable, "-m", "bot", "--console", "--as", "U1"],
         cwd=ROOT, env=env, input="history app\nstatus 1\n", capture_output=True, text=True, timeout=60,

@@ -64,7 +64,8 @@ def backups(setup: dict[str, Any]) -> list[str]:
         [str(BIN / "backupbot"), "list", "--json"], env=setup["env"], capture_output=True, text=True, timeout=60
     )
     assert out.returncode == 0, out.stderr
-    return re.findall(r'"id": "(app-\d{8}T\d{6}Z-[a-z-]+)"', out.stdout)
+    # ids without their random nonce, so the kind is at the end
+    return re.findall(r'"id": "(app-\d{8}T\d{6}Z-[a-z-]*[a-z])(?:-[0-9][0-9a-z]{3})?"', out.stdout)
 
 
 def migrations(setup: dict[str, Any]) -> list[str]:

@@ -43,7 +43,7 @@ def test_break_glass_runs_the_runbook_and_is_audited(scene: Scene) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
-    assert result["succeeded"] and result["safety_id"].endswith("-pre-restore")
+    assert result["succeeded"] and "-pre-restore-" in result["safety_id"]
     assert "[4/8] Restore: ok" in proc.stderr
     assert pg.table_checksums(scene.target_url) == pg.table_checksums(scene.source_url)
     assert scene.hook_calls() == ["maint-on", "migrate", "maint-off"]

@@ -83,8 +83,7 @@ def test_deadman_reminders_follow_the_configured_period(
 
 
 def test_a_reminder_period_of_zero_is_refused(make_cfg: Any, make_bot: Any) -> None:
-    cfg = make_cfg(pg.url_for("unused"), extra="deadman_reminder_hours = 0\n")
-    bot = make_bot(cfg, run_jobs=False)
+    # Refused when the config is loaded, before any entry point starts (core.config_checks).
     with pytest.raises(ConfigError) as err:
-        Scheduler(cfg, bot.store, bot.reporter)
+        make_cfg(pg.url_for("unused"), extra="deadman_reminder_hours = 0\n")
     assert "deadman_reminder_hours" in err.value.message and "[alerts]" in str(err.value.detail)

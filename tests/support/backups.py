@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from adapters.storage import Storage, open_storage
 from core.config import Config
-from engine.manifest import MANIFEST_SUFFIX, Manifest, backup_id, object_key
+from engine.manifest import ID_RE, MANIFEST_SUFFIX, Manifest, backup_id, object_key
 
 
 def write_backup(
@@ -35,6 +35,13 @@ def write_backup(
     )
     storage.put_bytes(manifest.manifest_key, manifest.to_json(), "application/json")
     return manifest
+
+
+def without_nonce(bid: str) -> str:
+    """``prod-20260201T030030Z-daily`` of ``prod-20260201T030030Z-daily-7k2q``: the part a test can predict."""
+    match = ID_RE.match(bid)
+    assert match, bid
+    return bid[: -len(match["nonce"]) - 1] if match["nonce"] else bid
 
 
 def stored_ids(cfg: Config, database: str, storage: Storage | None = None) -> set[str]:

@@ -8,10 +8,14 @@ they would. Subclasses decide per request in ``intercept``; the forwarding lives
 from __future__ import annotations
 
 import http.client
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+# What ``intercept`` returns to drop the connection without an answer (a reset mid-request).
+DROP = (0, b"")
 
 
 def s3_error(code: str, message: str) -> bytes:
@@ -40,6 +44,11 @@ class S3Proxy:
                 answer = proxy.intercept_request(
                     self.command, parse_qs(urlsplit(self.path).query), {k.lower(): v for k, v in self.headers.items()}
                 )
+                if answer == DROP:
+                    # No answer at all: the client sees the connection closed under it.
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
                 if answer is not None:
                     self._send(answer[0], [("Content-Type", "application/xml")], answer[1])
                     return
