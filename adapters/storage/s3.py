@@ -19,7 +19,7 @@ import hashlib
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -38,6 +38,9 @@ from core.redact import redact
 log = logging.getLogger(__name__)
 
 IN_FLIGHT = 2  # parts uploading at once; with the part being filled this bounds memory
+DELETE_BATCH = 1000  # keys in one DeleteObjects request, S3's limit
+# Answers of stores that do not implement DeleteObjects (e.g. GCS's XML API): delete one by one.
+_NO_BATCH_DELETE = ("NotImplemented", "MethodNotAllowed", "501", "405")
 PART_RETRIES = 3  # whole-part attempts on top of botocore's per-request retries
 _READ_BLOCK = 1024 * 1024
 
@@ -278,6 +281,48 @@ class S3Storage(Storage):
     def delete(self, key: str) -> None:
         self._call("delete", key, self.client.delete_object, Bucket=self.bucket, Key=self._key(key))
 
+    def delete_many(self, keys: Sequence[str]) -> dict[str, str]:
+        """DeleteObjects, 1,000 keys a request; a batch refused as a whole fails each of its keys."""
+        failed: dict[str, str] = {}
+        todo = list(keys)
+        for start in range(0, len(todo), DELETE_BATCH):
+            batch = todo[start : start + DELETE_BATCH]
+            try:
+                resp = self.client.delete_objects(
+                    Bucket=self.bucket,
+                    Delete={"Objects": [{"Key": self._key(k)} for k in batch], "Quiet": True},
+                )
+            except ClientError as exc:
+                if error_code(exc) in _NO_BATCH_DELETE or str(http_status(exc)) in _NO_BATCH_DELETE:
+                    return failed | super().delete_many(todo[start:])
+                text = self._error("delete", f"{len(batch)} objects", exc).message
+                failed.update(dict.fromkeys(batch, text))
+                continue
+            except BotoCoreError as exc:
+                text = self._error("delete", f"{len(batch)} objects", exc).message
+                failed.update(dict.fromkeys(batch, text))
+                continue
+            for err in resp.get("Errors", []):
+                key = str(err.get("Key", ""))[len(self.prefix) :]
+                # Worded as a DeleteObject failure would be: same codes, same hints.
+                one = ClientError(
+                    {"Error": {"Code": err.get("Code"), "Message": err.get("Message")}}, "DeleteObjects"
+                )
+                failed[key] = self._error("delete", key, one).message
+        return failed
+
+    def object_lock_possible(self) -> bool:
+        """Configured in backupbot.toml, or enabled on the bucket (one request); unknown counts as yes."""
+        if self.cfg.object_lock_mode and self.cfg.object_lock_days > 0:
+            return True
+        try:
+            resp = self.client.get_object_lock_configuration(Bucket=self.bucket)
+        except ClientError as exc:
+            return error_code(exc) != "ObjectLockConfigurationNotFoundError"
+        except BotoCoreError:
+            return True
+        return resp.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") == "Enabled"
+
     def check_writable(self) -> None:
         probe = f".backupbot-probe/{uuid.uuid4().hex}"
         # No Object Lock on the probe: a locked probe could not be deleted for days.
@@ -310,9 +355,24 @@ class S3Storage(Storage):
         try:
             for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
                 for obj in page.get("Contents", []):
-                    yield ObjectInfo(obj["Key"][len(self.prefix) :], int(obj["Size"]), obj["LastModified"])
+                    yield ObjectInfo(
+                        obj["Key"][len(self.prefix) :],
+                        int(obj["Size"]),
+                        obj["LastModified"],
+                        str(obj.get("ETag") or ""),
+                    )
         except (ClientError, BotoCoreError) as exc:
             raise self._error("list", prefix, exc) from None
+
+    def list_dirs(self, prefix: str) -> list[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        found: list[str] = []
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix), Delimiter="/"):
+                found += [p["Prefix"][len(self.prefix) :] for p in page.get("CommonPrefixes", [])]
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error("list", prefix, exc) from None
+        return sorted(found)
 
     def exists(self, key: str) -> bool:
         try:
