@@ -25,8 +25,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import boto3
+import botocore.session
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.utils import parse_timestamp
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
 from adapters.storage.base import ObjectInfo, PutResult, Storage
@@ -45,6 +47,25 @@ PART_RETRIES = 3  # whole-part attempts on top of botocore's per-request retries
 _READ_BLOCK = 1024 * 1024
 
 T = TypeVar("T")
+
+
+def _timestamp(value: str) -> datetime:
+    """ISO 8601 (every key's LastModified in a listing) without dateutil, else botocore's parser.
+
+    dateutil's general parser took two thirds of the time of reading a 1,000-key listing
+    page; what S3 sends there is plain ISO 8601. Header dates (RFC 1123) fall through.
+    """
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return parse_timestamp(value)  # type: ignore[no-any-return]
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _botocore_session() -> botocore.session.Session:
+    session = botocore.session.get_session()
+    session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=_timestamp)
+    return session
 
 
 def _split_url(url: str) -> tuple[str, str]:
@@ -79,7 +100,7 @@ class S3Storage(Storage):
             response_checksum_validation="when_required",
             s3={"addressing_style": "path"} if self.cfg.endpoint_url else {},
         )
-        return boto3.session.Session().client(
+        return boto3.session.Session(botocore_session=_botocore_session()).client(
             "s3",
             endpoint_url=self.cfg.endpoint_url or None,
             region_name=self.cfg.region or None,
