@@ -68,6 +68,18 @@ def _botocore_session() -> botocore.session.Session:
     return session
 
 
+def _content_md5(request: Any, **_: Any) -> None:
+    """DeleteObjects with a Content-MD5, which MinIO, Ceph and other S3-compatible stores demand.
+
+    botocore sends only a CRC32 checksum since 1.36 (AWS takes either); without the MD5 those
+    stores refuse the whole batch and nothing would ever be pruned.
+    """
+    body = request.body
+    if isinstance(body, (bytes, bytearray)) and "Content-MD5" not in request.headers:
+        digest = hashlib.md5(body, usedforsecurity=False).digest()
+        request.headers["Content-MD5"] = base64.b64encode(digest).decode()
+
+
 def _split_url(url: str) -> tuple[str, str]:
     rest = url[len("s3://") :]
     bucket, _, prefix = rest.partition("/")
@@ -100,12 +112,14 @@ class S3Storage(Storage):
             response_checksum_validation="when_required",
             s3={"addressing_style": "path"} if self.cfg.endpoint_url else {},
         )
-        return boto3.session.Session(botocore_session=_botocore_session()).client(
+        client = boto3.session.Session(botocore_session=_botocore_session()).client(
             "s3",
             endpoint_url=self.cfg.endpoint_url or None,
             region_name=self.cfg.region or None,
             config=config,
         )
+        client.meta.events.register("before-sign.s3.DeleteObjects", _content_md5)
+        return client
 
     # ------------------------------------------------------------ helpers
 

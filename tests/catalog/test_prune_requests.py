@@ -6,6 +6,9 @@ the backups whose manifest is gone, so a refused manifest delete keeps its data.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,7 +21,8 @@ from tests.conftest import ConfigWriter
 from tests.scheduler.s3_faults import allow_deletes, deny_deletes
 from tests.support.backups import object_ids, stored_ids
 from tests.support.catalog_fill import fake_manifest, put_backups
-from tests.support.s3count import DELETE_MANY, HEAD, CountingProxy
+from tests.support.s3count import DELETE_MANY, HEAD, CountingProxy, operation
+from tests.support.s3proxy import s3_error
 from tests.support.s3server import S3Server
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -76,6 +80,39 @@ def test_a_refused_manifest_delete_keeps_its_object(
     assert failed.backup_id == refused.id and "storage refused to delete" in failed.error
     assert len(done.deleted) == 2
     assert refused.id in stored_ids(cfg, "prod")  # manifest and object both still there
+
+
+class DemandsContentMD5(CountingProxy):
+    """What MinIO, Ceph and other S3-compatible stores answer to a DeleteObjects without Content-MD5."""
+
+    def __init__(self, upstream: str) -> None:
+        self.verdict = threading.local()
+        super().__init__(upstream)
+
+    def seen(self, command: str, path: str, headers: dict[str, str], body: bytes) -> None:
+        super().seen(command, path, headers, body)
+        md5 = {k.lower(): v for k, v in headers.items()}.get("content-md5")
+        right = base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode()
+        self.verdict.refuse = operation(command, path)[0] == DELETE_MANY and md5 != right
+
+    def intercept(self, command: str, query: dict[str, list[str]]) -> tuple[int, bytes] | None:
+        if self.verdict.refuse:
+            return 400, s3_error("MissingContentMD5", "Missing required header for this request: Content-Md5.")
+        return None
+
+
+def test_batch_deletes_carry_a_content_md5(
+    s3_server: S3Server, s3_bucket: str, write_config: ConfigWriter
+) -> None:
+    strict = DemandsContentMD5(s3_server.endpoint_url)
+    try:
+        cfg = config(write_config, s3_bucket, strict.endpoint_url)
+        put_backups(s3_server.client(), s3_bucket, "bb/", old_deploys(3))
+        done = apply_prune(cfg, plan_prune(cfg, "prod", now=NOW))
+        assert len(done.deleted) == 2 and not done.failed
+        assert strict.counts[DELETE_MANY] == 2 and len(stored_ids(cfg, "prod")) == 1
+    finally:
+        strict.stop()
 
 
 @pytest.mark.parametrize("locked", [True, False])

@@ -52,7 +52,7 @@ class CountingProxy(S3Proxy):
         self.batches: list[list[str]] = []  # the keys of each DeleteObjects request, in order
         super().__init__(upstream)
 
-    def seen(self, command: str, path: str, body: bytes) -> None:
+    def seen(self, command: str, path: str, headers: dict[str, str], body: bytes) -> None:
         op = operation(command, path)
         with self._lock:
             self.log.append(op)
