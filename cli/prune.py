@@ -12,6 +12,7 @@ import argparse
 from datetime import UTC, datetime
 from typing import Any
 
+from adapters.storage import open_storage
 from cli.dump import add_json_flag
 from cli.output import emit_json
 from core.config import load_config
@@ -42,10 +43,11 @@ def run(args: argparse.Namespace) -> int:
     names = [cfg.database(args.database).name] if args.database else sorted(cfg.databases)
     now = datetime.now(UTC)
     plans: list[PrunePlan] = []
+    storage = open_storage(cfg.storage)  # one client for every database: each costs a fifth of a second
     for name in names:
-        plan = plan_prune(cfg, name, now=now, last_failure=_last_failure(cfg, name))
+        plan = plan_prune(cfg, name, now=now, last_failure=_last_failure(cfg, name), storage=storage)
         if args.confirm:
-            plan = apply_prune(cfg, plan)
+            plan = apply_prune(cfg, plan, storage)
         plans.append(plan)
     if getattr(args, "json", False):
         emit_json({"confirm": bool(args.confirm), "databases": [p.as_dict() for p in plans]})

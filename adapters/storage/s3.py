@@ -99,6 +99,7 @@ class S3Storage(Storage):
         self.bucket, self.prefix = _split_url(cfg.url)
         self.part_size = cfg.part_size_mb * 1024 * 1024
         self.client = client or self._make_client()
+        self._lock_enabled = False
 
     def _make_client(self) -> Any:
         config = BotoConfig(
@@ -350,13 +351,16 @@ class S3Storage(Storage):
         """Configured in backupbot.toml, or enabled on the bucket (one request); unknown counts as yes."""
         if self.cfg.object_lock_mode and self.cfg.object_lock_days > 0:
             return True
+        if self._lock_enabled:
+            return True  # Object Lock cannot be turned off on a bucket; it can be turned on later
         try:
             resp = self.client.get_object_lock_configuration(Bucket=self.bucket)
         except ClientError as exc:
             return error_code(exc) != "ObjectLockConfigurationNotFoundError"
         except BotoCoreError:
             return True
-        return resp.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") == "Enabled"
+        self._lock_enabled = resp.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") == "Enabled"
+        return self._lock_enabled
 
     def check_writable(self) -> None:
         probe = f".backupbot-probe/{uuid.uuid4().hex}"
