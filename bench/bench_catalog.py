@@ -15,7 +15,7 @@ deploy pipeline runs it, through a proxy that counts the requests the S3 server 
   * backupbot prune                     the retention dry run of all three databases
 
 each twice: cold (the manifest cache in the state directory deleted first) and warm (right
-after). The table gives wall time and the requests by kind (LIST, GET, HEAD, other). A
+after); with ``--before DIR`` also once with the code checked out in DIR, for comparison. The table gives wall time and the requests by kind (LIST, GET, HEAD, other). A
 floor row times what no catalog can avoid: listing every key once, with
 ``aws s3 ls --recursive`` (a whole process too), through the same proxy.
 """
@@ -76,12 +76,18 @@ def write_config(folder: Path, bucket: str, endpoint: str) -> Path:
     return path
 
 
-def run(config: Path, proxy: CountingProxy, argv: list[str]) -> tuple[float, Counter[str]]:
+def run(
+    config: Path, proxy: CountingProxy, argv: list[str], before: Path | None = None
+) -> tuple[float, Counter[str]]:
+    """One whole ``backupbot`` process; with ``before``, the code checked out there (``python -m cli.main``)."""
     env = {**os.environ, "BACKUPBOT_CONFIG": str(config)}
     env.pop("BACKUPBOT_STATE_DIR", None)
+    command = [sys.executable, "-m", "cli.main"] if before else [str(BACKUPBOT)]
     proxy.reset()
     start = time.perf_counter()
-    done = subprocess.run([str(BACKUPBOT), *argv], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    done = subprocess.run(
+        [*command, *argv], env=env, cwd=before, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     took = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"backupbot {' '.join(argv)} failed:\n{done.stderr.decode()}")
@@ -113,6 +119,11 @@ def requests(counts: Counter[str]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="a checkout of older code (git worktree add DIR COMMIT) to run each command with too, once",
+    )
     args = parser.parse_args()
     for var, value in (("AWS_ACCESS_KEY_ID", "bench"), ("AWS_SECRET_ACCESS_KEY", "bench")):
         os.environ.setdefault(var, value)
@@ -140,14 +151,17 @@ def main() -> int:
                 ("prune (dry run)", ["prune"]),
             ]
             bare = floor(bucket, proxy)
-            rows.append((f"{len(made):,}", "floor: aws s3 ls --recursive (every key, once)", bare, bare))
+            rows.append(
+                (f"{len(made):,}", "floor: aws s3 ls --recursive (every key, once)", bare, bare, None)
+            )
             with tempfile.TemporaryDirectory(prefix="bench-catalog-") as tmp:
                 config = write_config(Path(tmp), bucket, proxy.endpoint_url)
                 for label, argv in commands:
+                    old = run(config, proxy, argv, args.before) if args.before else None
                     (Path(tmp) / "state" / CACHE_FILE).unlink(missing_ok=True)
                     cold = run(config, proxy, argv)
                     warm = run(config, proxy, argv)
-                    rows.append((f"{len(made):,}", label, cold, warm))
+                    rows.append((f"{len(made):,}", label, cold, warm, old))
                     print(f"  {label}: cold {cold[0]:.2f} s, warm {warm[0]:.2f} s", file=sys.stderr)
     finally:
         proxy.stop()
@@ -157,14 +171,18 @@ def main() -> int:
     print(f"load average at the end: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} cores")
     print("requests: LIST / GET / HEAD / other, as the S3 server received them")
     print()
-    print("| backups | command | cold: time | cold: requests | warm: time | warm: requests |")
-    print("|---:|---|---:|---:|---:|---:|")
-    for size, label, (cold_s, cold_n), (warm_s, warm_n) in rows:
+    before = " before: time | before: requests |" if args.before else ""
+    print(f"| backups | command |{before} cold: time | cold: requests | warm: time | warm: requests |")
+    print("|---:|---|" + ("---:|---:|" if args.before else "") + "---:|---:|---:|---:|")
+    for size, label, (cold_s, cold_n), (warm_s, warm_n), old in rows:
+        then = ""
+        if args.before:
+            then = f" {old[0]:.2f} s | {requests(old[1])} |" if old else " - | - |"
         if label.startswith("floor"):
-            print(f"| {size} | {label} | {cold_s:.2f} s | {requests(cold_n)} | - | - |")
+            print(f"| {size} | {label} |{then} {cold_s:.2f} s | {requests(cold_n)} | - | - |")
             continue
         print(
-            f"| {size} | `{label}` | {cold_s:.2f} s | {requests(cold_n)} | {warm_s:.2f} s | {requests(warm_n)} |"
+            f"| {size} | `{label}` |{then} {cold_s:.2f} s | {requests(cold_n)} | {warm_s:.2f} s | {requests(warm_n)} |"
         )
     return 0
 
