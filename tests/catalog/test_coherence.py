@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import main
 from tests.catalog.conftest import NEWEST, Catalog, write_toml
 from tests.support.catalog_fill import fake_manifest, history, put_backups
 from tests.support.s3count import GET, LIST, CountingProxy
@@ -96,3 +97,14 @@ def test_without_a_state_directory_every_manifest_is_read(
         assert code == 0 and len(listing) == 12
         assert small.proxy.counts == {LIST: 1, GET: 12}
     assert not state.exists()  # a CI runner's checkout is not given a state directory
+
+
+def test_cli_list_limit_shows_the_newest(small: Catalog, capsys: pytest.CaptureFixture[str]) -> None:
+    code, everything, _ = small.run(capsys, "list")
+    code, newest, _ = small.run(capsys, "list", "--limit", "3")
+    assert code == 0 and newest == everything[:3]
+    capsys.readouterr()
+    assert main(["--config", str(small.config), "list", "--limit", "3"]) == 0
+    out = capsys.readouterr()
+    assert len(out.out.splitlines()) == 4  # header and three rows
+    assert "(3 of 12 shown, newest first; without --limit all are listed)" in out.err

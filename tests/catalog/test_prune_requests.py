@@ -97,7 +97,9 @@ class DemandsContentMD5(CountingProxy):
 
     def intercept(self, command: str, query: dict[str, list[str]]) -> tuple[int, bytes] | None:
         if self.verdict.refuse:
-            return 400, s3_error("MissingContentMD5", "Missing required header for this request: Content-Md5.")
+            return 400, s3_error(
+                "MissingContentMD5", "Missing required header for this request: Content-Md5."
+            )
         return None
 
 
