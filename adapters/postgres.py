@@ -33,7 +33,8 @@ _STDERR_KEEP = 64 * 1024
 _PIPE_SIZE = 1024 * 1024
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 _STDOUT_BUFFER = "1M"
-PG_LIB_DIR = "/usr/lib/postgresql"  # Debian keeps one bin/ per major version here
+# Debian keeps one bin/ per major version here; BACKUPBOT_PG_LIB_DIR points elsewhere (Homebrew, a container)
+PG_LIB_DIR = os.environ.get("BACKUPBOT_PG_LIB_DIR", "/usr/lib/postgresql")
 
 
 @dataclass(frozen=True)

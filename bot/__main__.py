@@ -16,12 +16,14 @@ import os
 import signal
 import sys
 import threading
+from typing import Any
 
 from bot.console import ConsoleReporter, run_console
 from bot.services import Services
 from commands.permissions import GroupDirectory
 from core.config import Config, load_config
 from core.errors import BackupbotError, ConfigError
+from core.logs import configure as configure_logs
 from jobs.approvals import start_expiry_sweeper
 from jobs.runner import Runner
 from jobs.scheduler import start_scheduler
@@ -49,7 +51,7 @@ def _slack(cfg: Config, store: Store) -> int:
     directory = GroupDirectory(lambda group: client.usergroups_users_list(usergroup=group)["users"])
     runner = None if os.environ.get("BACKUPBOT_RUNNER") == "off" else Runner(cfg, store, reporter).start()
     start_expiry_sweeper(store, cfg, reporter)
-    start_scheduler(cfg, store, reporter)
+    scheduler = start_scheduler(cfg, store, reporter)
     services = Services(cfg=cfg, store=store, reporter=reporter, directory=directory, runner=runner)
     app = build_app(services, client, None if app_token else secret)
 
@@ -67,7 +69,9 @@ def _slack(cfg: Config, store: Store) -> int:
         from bot.http import make_server
 
         host = os.environ.get("HOST", "0.0.0.0")  # noqa: S104 - a PaaS routes to the container's interface
-        server = make_server(app, host, int(os.environ.get("PORT", "3000")))
+        server = make_server(
+            app, host, int(os.environ.get("PORT", "3000")), *_observability(cfg, store, runner, scheduler)
+        )
         threading.Thread(target=server.run, name="http", daemon=True).start()
         log.info("listening on http://%s:%s/slack/events", host, server.effective_port)
         closer = server.close
@@ -80,8 +84,27 @@ def _slack(cfg: Config, store: Store) -> int:
     return 0
 
 
+def _observability(cfg: Config, store: Store, runner: Runner | None, scheduler: Any) -> tuple[Any, Any]:
+    """/healthz and /metrics for the web process."""
+    from bot.metrics import health, health_body, metrics_registry, render_metrics
+
+    threads = {
+        "runner": lambda: None if runner is None else runner.alive(),
+        "scheduler": lambda: None if scheduler is None else scheduler.alive(),
+    }
+
+    def check() -> tuple[bool, bytes]:
+        ok, report = health(store, threads)
+        return ok, health_body(report)
+
+    registry = metrics_registry(cfg, store)
+    return check, lambda: render_metrics(registry)
+
+
 def _console(cfg: Config, store: Store, user: str) -> int:
-    reporter = ConsoleReporter(sys.stdout, cfg.runner.progress_interval_seconds)
+    from jobs.people import names
+
+    reporter = ConsoleReporter(sys.stdout, cfg.runner.progress_interval_seconds, lambda: names(store))
     runner = Runner(cfg, store, reporter).start()
     start_expiry_sweeper(store, cfg, reporter)
     services = Services(
@@ -106,11 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--console", action="store_true", help="the console even when Slack tokens are set")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logs(os.environ.get("LOG_LEVEL", "INFO"))
     try:
         cfg = load_config(args.config)
         store = Store.for_config(cfg)

@@ -11,12 +11,14 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Callable
 from typing import IO
 
 from bot.restore_render import console_awaiting, console_ended, console_queued
 from bot.services import Services
 from commands.grammar import dispatch
 from core.errors import BackupbotError
+from jobs import people
 from jobs.events import CONSOLE_CHANNEL, Alert, Outcome, ProgressUpdate, StepResult
 from jobs.status import ACTIVE
 from jobs.store import Job
@@ -44,28 +46,33 @@ _EMOJI = {
 }
 
 
-def plain(text: str) -> str:
-    """Slack mrkdwn → terminal text."""
+def plain(text: str, names: dict[str, str] | None = None) -> str:
+    """Slack mrkdwn → terminal text; mentions of people whose names are known become their names."""
+    from jobs.people import plain_mentions
+
+    text = plain_mentions(text, names or {})
     for code, sub in _EMOJI.items():
         text = text.replace(code, sub)
     text = re.sub(r"<!subteam\^([A-Z0-9]+)>", r"@\1", text)
     text = re.sub(r"<[@#]([A-Z0-9]+)>", r"@\1", text)
-    return re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"\1", text)
+    text = re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"\1", text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 class ConsoleReporter:
     """Prints job events as lines; progress at most every ``interval`` seconds per job."""
 
-    def __init__(self, out: IO[str], interval: float) -> None:
+    def __init__(self, out: IO[str], interval: float, names: Callable[[], dict[str, str]] | None = None) -> None:
         self.out = out
         self.interval = interval
+        self.names = names or dict
         self._last: dict[int, float] = {}
         self._lock = threading.Lock()
 
     def _say(self, job: Job | None, text: str) -> None:
         prefix = f"[job {job.id}] " if job else ""
         with self._lock:
-            for line in plain(text).splitlines() or [""]:
+            for line in plain(text, self.names()).splitlines() or [""]:
                 self.out.write(f"{prefix}{line}\n")
             self.out.flush()
 
@@ -110,7 +117,7 @@ def run_console(services: Services, user: str, stdin: IO[str], stdout: IO[str], 
 
     def say(text: str) -> None:
         with say_lock:
-            stdout.write(plain(text) + "\n")
+            stdout.write(plain(text, people.names(services.store)) + "\n")
             stdout.flush()
 
     say(f"backupbot console — config: {services.cfg.path}; you are {user}.")

@@ -10,6 +10,7 @@ from cli.dump import add_json_flag
 from cli.output import emit_json, human_size
 from core.config import load_config
 from engine.catalog import list_backups
+from jobs.people import display, names_if_store
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -49,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
         print("no backups" + (f" of {args.database}" if args.database else ""))
         return 0
     now = datetime.now(UTC)
+    known = names_if_store(cfg)
     rows = [("ID", "DATABASE", "KIND", "AGE", "SIZE", "BY", "REASON")]
     for m in backups:
         rows.append(
@@ -58,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
                 m.kind,
                 human_age(m.age_seconds(now)),
                 human_size(m.stored_bytes),
-                m.requested_by,
+                display(m.requested_by, known),
                 m.reason,
             )
         )

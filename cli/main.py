@@ -27,6 +27,7 @@ SUBCOMMANDS = [
     "cli.decrypt",
     "cli.prune",
     "cli.restore",
+    "cli.doctor",
 ]
 
 
@@ -45,13 +46,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _people_named(err: BackupbotError, args: argparse.Namespace) -> BackupbotError:
+    """Errors written for Slack mention people as <@U…>; a terminal shows their names instead."""
+    texts = (err.message, err.detail or "", err.hint or "")
+    if not any("<@" in t for t in texts):
+        return err
+    from jobs.people import names_if_store, plain_mentions
+
+    try:
+        from core.config import load_config
+
+        known = names_if_store(load_config(args.config))
+    except Exception:  # the error at hand matters more than the names
+        known = {}
+    err.message = plain_mentions(err.message, known)
+    err.detail = plain_mentions(err.detail, known) if err.detail else err.detail
+    err.hint = plain_mentions(err.hint, known) if err.hint else err.hint
+    return err
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except BackupbotError as err:
-        emit_error(err, getattr(args, "json", False))
+        emit_error(_people_named(err, args), getattr(args, "json", False))
         return err.exit_code
     except KeyboardInterrupt:
         print("ERROR: interrupted; nothing was recorded for the unfinished operation.", file=sys.stderr)

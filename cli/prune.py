@@ -38,11 +38,31 @@ def _last_failure(cfg: Any, database: str) -> datetime | None:
     return last_scheduled_failure_if_store(cfg, database)
 
 
+def _refuse_frozen(cfg: Any, names: list[str]) -> None:
+    """A freeze set in Slack holds here too, when this machine has the bot's store."""
+    from pathlib import Path
+
+    from jobs.freeze import check_not_frozen
+    from jobs.store import DB_FILE, Store
+
+    path = Path(cfg.state_dir) / DB_FILE
+    if not path.exists():
+        return
+    store = Store(path)
+    try:
+        for name in names:
+            check_not_frozen(store, name, "prune", actor="cli")
+    finally:
+        store.close()
+
+
 def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     names = [cfg.database(args.database).name] if args.database else sorted(cfg.databases)
     now = datetime.now(UTC)
     plans: list[PrunePlan] = []
+    if args.confirm:
+        _refuse_frozen(cfg, names)
     storage = open_storage(cfg.storage)  # one client for every database: each costs a fifth of a second
     for name in names:
         plan = plan_prune(cfg, name, now=now, last_failure=_last_failure(cfg, name), storage=storage)

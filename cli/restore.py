@@ -104,8 +104,11 @@ def _dry_run(cfg: Config, args: argparse.Namespace, store: Store) -> int:
         )
         return 0
     print(f"Dry run: nothing was changed. Restoring {manifest.id} into '{args.target}' would:")
+    from jobs.people import names_if_store, plain_mentions
+
+    known = names_if_store(cfg)
     for name, value in pre.fields.items():
-        print(f"  {name + ':':<18} {value}")
+        print(f"  {name + ':':<18} {plain_mentions(value, known)}")
     for text in pre.blocking:
         print(f"  BLOCKED: {text}")
     for text in pre.warnings:
@@ -157,8 +160,11 @@ def run(args: argparse.Namespace) -> int:
             detail="A restore without approval is written to the runbook and announced; it must say why.",
             hint=f'backupbot restore {args.backup_id} --target {args.target} --break-glass --reason "…"',
         )
-    manifest = get_backup(cfg, args.backup_id)
     who = f"{_who()} (break glass)"
+    from jobs.freeze import check_not_frozen
+
+    check_not_frozen(store, args.target, "restore", actor=who)
+    manifest = get_backup(cfg, args.backup_id)
     store.audit(
         None,
         "break_glass_restore_started",

@@ -8,6 +8,7 @@ from cli.dump import add_json_flag
 from cli.output import emit_json, human_size
 from core.config import load_config
 from engine.catalog import get_backup
+from jobs.people import display, names_if_store
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -30,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
         ("database", f"{m.database} ({m.source})"),
         ("kind", m.kind),
         ("created", data["created_at"]),
-        ("requested by", m.requested_by),
+        ("requested by", display(m.requested_by, names_if_store(cfg))),
         ("reason", m.reason or "-"),
         ("git sha", m.git_sha or "-"),
         ("server / pg_dump", f"{m.server_version} / {m.pg_dump_version}"),

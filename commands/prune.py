@@ -68,7 +68,11 @@ def render(req: PruneRequest, inv: Invocation) -> Reply:
     if not plan.items:
         lines.append("No backups yet.")
     lines.append(PruneSummary.of(plan).line())
-    if plan.to_delete and not plan.guard:
+    from jobs.freeze import is_frozen
+
+    if frozen := is_frozen(inv.store, req.database):
+        lines.append(f":snowflake: `{req.database}` is {frozen.describe()}: `--confirm` is refused until it is unfrozen.")
+    elif plan.to_delete and not plan.guard:
         lines.append(f"A lead can delete them with `/backup prune {req.database} --confirm`.")
     return Reply("\n".join(lines))
 
@@ -79,6 +83,9 @@ def handle(req: PruneRequest, inv: Invocation) -> Reply:
             f"Working out what retention keeps for `{req.database}`…", later=lambda: render(req, inv)
         )
     _check_lead(inv, req.database)
+    from jobs.freeze import check_not_frozen
+
+    check_not_frozen(inv.store, req.database, "prune", actor=inv.user)
     return queue_job(inv, "prune", req.database, {"confirm": True}, f"pruning of `{req.database}`")
 
 

@@ -20,6 +20,10 @@ SUBCOMMANDS = [
     "commands.restore",
     "commands.approve",
     "commands.deny",
+    "commands.freeze",
+    "commands.unfreeze",
+    "commands.history",
+    "commands.doctor",
 ]
 
 

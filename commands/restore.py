@@ -89,6 +89,9 @@ def _prepare(req: RestoreCommand, inv: Invocation) -> Reply:
 
 
 def handle(req: RestoreCommand, inv: Invocation) -> Reply:
+    from jobs.freeze import check_not_frozen
+
+    check_not_frozen(inv.store, req.target, "restore", actor=inv.user)
     return Reply(
         f"Checking the backup and `{req.target}` before asking for approval…",
         later=lambda: _prepare(req, inv),

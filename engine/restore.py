@@ -53,6 +53,12 @@ from engine.restore_report import (
 from engine.restore_steps import run_health_checks, target_lock
 
 
+def _named(user: str, req: RestoreRequest) -> str:
+    """'ana (U0DEV)' in the runbook when the surface knew the name; the id (or user@host) otherwise."""
+    name = dict(req.names).get(user)
+    return f"{name} ({user})" if name else user
+
+
 def _hook_env(req: RestoreRequest, restore_id: str, event: str) -> dict[str, str]:
     return {
         "BACKUPBOT_EVENT": event,
@@ -309,9 +315,9 @@ class _Run:
             target=req.target,
             target_where=describe_url(self.url),
             backup_id=b.id,
-            backup_line=f"database {b.database}, kind {b.kind}, taken {b.created_at:%Y-%m-%d %H:%M} UTC by {b.requested_by or '?'}, {human_bytes(b.stored_bytes)}",
-            requested_by=req.requested_by,
-            approved_by=req.approved_by,
+            backup_line=f"database {b.database}, kind {b.kind}, taken {b.created_at:%Y-%m-%d %H:%M} UTC by {_named(b.requested_by or '?', req)}, {human_bytes(b.stored_bytes)}",
+            requested_by=_named(req.requested_by, req),
+            approved_by=tuple(_named(u, req) for u in req.approved_by),
             reason=req.reason,
             via=req.via,
             started_at=report.started_at,

@@ -9,6 +9,7 @@ which the store remembers.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -63,6 +64,11 @@ class Preflight:
     def ok(self) -> bool:
         return not self.blocking
 
+
+
+def _person(who: str) -> str:
+    """A Slack user id as a mention (Slack shows the name; the console and CLI put the name back)."""
+    return f"<@{who}>" if re.fullmatch(r"[UW][A-Z0-9]+", who or "") else (who or "?")
 
 def staging_dir(cfg: Config) -> str:
     return cfg.runner.staging_dir or str(Path(cfg.state_dir) / "staging")
@@ -153,7 +159,7 @@ def preflight(
     fields = {
         "Backup": f"{manifest.id} ({manifest.kind}, database {manifest.database}, "
         f"{human_age(manifest.age_seconds())} old, {human_bytes(manifest.stored_bytes)} stored, "
-        f"taken by {manifest.requested_by or '?'})",
+        f"taken by {_person(manifest.requested_by)})",
         "Target": f"{target} ({info.where}), PostgreSQL {info.server_version}",
         "Will overwrite": f"{info.tables} table{'' if info.tables == 1 else 's'}, {human_bytes(info.size_bytes)}"
         + (f" (largest: {largest})" if largest else ""),

@@ -36,6 +36,7 @@ class RestoreRequest:
     reason: str = ""
     via: str = "Slack"  # or "break-glass CLI"
     job_id: int | None = None
+    names: tuple[tuple[str, str], ...] = ()  # (Slack user id, name) for the runbook entry
 
 
 @dataclass

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import os
 import signal
 import sys
@@ -17,6 +16,7 @@ import threading
 
 from core.config import load_config
 from core.errors import BackupbotError
+from core.logs import configure as configure_logs
 from jobs.events import LogReporter, Reporter
 from jobs.runner import Runner
 from jobs.scheduler import start_scheduler
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", help="path to backupbot.toml")
     parser.add_argument("--reporter", default="auto", help="'log', 'auto' or module:factory(cfg)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logs()
     try:
         cfg = load_config(args.config)
         store = Store.for_config(cfg)

@@ -29,6 +29,7 @@ from typing import Any
 from core.config import Config
 from core.errors import BackupbotError, ConfigError
 from jobs.events import Reporter, guarded
+from jobs.freeze import frozen_error, is_frozen
 from jobs.queue import enqueue
 from jobs.status import JobStatus
 from jobs.store import Job, Store, utcnow
@@ -191,7 +192,7 @@ def decide(
     directory: Any = None,
     now: float | None = None,
 ) -> Decision:
-    """Record one Approve or Deny click and move the job if it is now decided."""
+    """Record one Approve or Deny click and move the job if it is now decided (an approval of a frozen target is refused)."""
     if decision not in ("approve", "deny"):
         raise ValueError(decision)
     now = now or time.time()
@@ -218,6 +219,10 @@ def decide(
             False,
             f"You asked for this restore, so you can't approve it: ask {leads_text(cfg, target)}.",
         )
+    if decision == "approve" and (frozen := is_frozen(store, target)) is not None:
+        store.audit(job.id, "approve_refused", user, {"why": "frozen", **frozen.as_dict()})
+        err = frozen_error(frozen, "restore")
+        return Decision("frozen", job, False, f"{err.message}. {err.detail} {err.hint}")
     with store.transaction() as db:
         job = store.get_job(job_id)
         if job.status != JobStatus.AWAITING_APPROVAL:

@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from core.errors import BackupbotError
+from core.logs import event, job_context
 from core.redact import redact
 from jobs import kinds
 from jobs.context import JobCancelled, JobContext
@@ -117,6 +118,10 @@ class Runner:
         if entry:
             entry[1].set()
         return entry is not None
+
+    def alive(self) -> bool:
+        """Whether the dispatcher thread is taking jobs (for /healthz)."""
+        return self._thread is not None and self._thread.is_alive()
 
     def running_ids(self) -> list[int]:
         return sorted(self._snapshot())
@@ -215,7 +220,8 @@ class Runner:
 
     def _run(self, job: Job, cancel: threading.Event) -> None:
         try:
-            self._execute(job, cancel)
+            with job_context(job.id, job.database):
+                self._execute(job, cancel)
         except Exception:
             log.exception("runner bookkeeping for %s failed", job.title)
         finally:
@@ -228,6 +234,7 @@ class Runner:
             cfg=self.cfg, store=self.store, job=job, reporter=self.reporter, cancel=cancel, clock=self.clock
         )
         self.reporter.started(job)
+        log.info("%s started", job.title, extra=event("job_started", kind=job.kind))
         try:
             kind = kinds.get_kind(job.kind)
             outcome = kind.run(ctx)
@@ -239,6 +246,7 @@ class Runner:
         if self.store.transition(
             job.id, JobStatus.RUNNING, JobStatus.SUCCEEDED, actor=self.worker_id, result=outcome.as_result()
         ):
+            log.info("%s succeeded: %s", job.title, outcome.summary, extra=event("job_succeeded", kind=job.kind))
             self.reporter.finished(self.store.get_job(job.id), outcome)
         else:
             log.warning(
@@ -268,6 +276,7 @@ class Runner:
                     hint="Nothing was recorded for it; queue it again when ready.",
                 )
         safe = _redacted(error)
+        log.warning("%s %s: %s", job.title, status, safe.message, extra=event(f"job_{status}", kind=job.kind))
         if self.store.transition(
             job.id, JobStatus.RUNNING, status, actor=self.worker_id, error=safe.as_dict()
         ):

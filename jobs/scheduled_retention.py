@@ -31,12 +31,13 @@ from core.redact import redact
 from jobs import schedule_runs
 from jobs.alerts import announce, oncall_mention
 from jobs.events import Alert, Reporter, StepResult
+from jobs.freeze import is_frozen
 from jobs.schedule_runs import iso
 from jobs.store import Job, Store
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["ok", "held", "failed"]
+Outcome = Literal["ok", "held", "failed", "frozen"]
 SHOWN_IDS = 5  # backup ids named in an alert; the rest are counted
 
 
@@ -81,6 +82,11 @@ def apply_after_dump(
     from engine.prune import PruneSummary, apply_prune, plan_prune
 
     database = str(job.database)
+    frozen = is_frozen(store, database)
+    if frozen is not None:
+        reporter.step(job, StepResult("retention", "skipped", detail=f"{database} is {frozen.describe()}"))
+        store.audit(job.id, "retention", "scheduler", {"skipped": "frozen", **frozen.as_dict()})
+        return "frozen"
     try:
         last_failure = schedule_runs.last_scheduled_failure(store, database)
         plan = plan_prune(cfg, database, now=now, last_failure=last_failure, storage=storage())

@@ -37,6 +37,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -207,6 +208,10 @@ class Scheduler:
         if self._thread:
             self._thread.join(timeout)
 
+    def alive(self) -> bool:
+        """Whether the scheduler thread is running (for /healthz)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
@@ -225,6 +230,7 @@ class Scheduler:
     def tick(self, now: datetime | None = None) -> list[Job]:
         """Start due slots, do the follow-ups of finished scheduled jobs, check freshness, tidy the store."""
         now = now or self.clock()
+        self.store.kv_set("scheduler:last_tick", time.time())  # read by /metrics
         started = [job for entry in self.entries if (job := self.run_due(entry, now)) is not None]
         self.follow_up(now)
         alerts.redeliver(self.store, self.alert_reporter, self.redeliver_after)

@@ -34,7 +34,7 @@ from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponen
 from adapters.storage.base import ObjectInfo, PutResult, Storage
 from adapters.storage.s3_errors import error_code, http_status, is_transient, storage_error
 from core.config import StorageConfig
-from core.errors import ConfigError, NotFoundError, StorageError
+from core.errors import NotFoundError, StorageError
 from core.redact import redact
 
 log = logging.getLogger(__name__)
@@ -89,12 +89,6 @@ def _split_url(url: str) -> tuple[str, str]:
 
 class S3Storage(Storage):
     def __init__(self, cfg: StorageConfig, client: Any = None) -> None:
-        if cfg.sse == "none":
-            raise ConfigError(
-                'sse = "none" is not allowed for S3 storage',
-                detail=f"[storage] url = {cfg.url!r}: every object in a bucket is encrypted at rest.",
-                hint='Use sse = "AES256" (default) or "aws:kms" with kms_key_id.',
-            )
         self.cfg = cfg
         self.bucket, self.prefix = _split_url(cfg.url)
         self.part_size = cfg.part_size_mb * 1024 * 1024
@@ -144,7 +138,10 @@ class S3Storage(Storage):
             raise self._error(action, key, exc) from None
 
     def _write_args(self, lock: bool = True) -> dict[str, Any]:
-        args: dict[str, Any] = {"ServerSideEncryption": self.cfg.sse}
+        # sse = "none": for S3-compatible stores without server-side encryption (MinIO without a
+        # KMS, some R2/B2 setups), which refuse the header; every object is still AES-256-GCM
+        # encrypted by us before it leaves the machine.
+        args: dict[str, Any] = {} if self.cfg.sse == "none" else {"ServerSideEncryption": self.cfg.sse}
         if self.cfg.sse == "aws:kms" and self.cfg.kms_key_id:
             args["SSEKMSKeyId"] = self.cfg.kms_key_id
         if lock and self.cfg.object_lock_mode and self.cfg.object_lock_days > 0:

@@ -30,6 +30,9 @@ _PERMANENT = {
     "NoSuchBucket": "Create the bucket or fix [storage] url.",
     "PermanentRedirect": "The bucket is in another region; set [storage] region.",
     "AuthorizationHeaderMalformed": "The bucket is in another region; set [storage] region.",
+    "NotImplemented": "The endpoint does not support something asked of it, most often server-side "
+    'encryption (MinIO without a KMS, some R2/B2 setups): set [storage] sse = "none" (backups stay '
+    "encrypted client-side with AES-256-GCM); `backupbot doctor` says which the endpoint accepts.",
 }
 
 
@@ -54,6 +57,8 @@ def is_transient(exc: BaseException) -> bool:
     ):
         return True
     if isinstance(exc, ClientError):
+        if error_code(exc) == "NotImplemented":
+            return False  # 501: asking again gets the same answer
         return http_status(exc) >= 500 or error_code(exc) in ("SlowDown", "RequestTimeout", "Throttling")
     return False
 

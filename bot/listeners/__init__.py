@@ -14,6 +14,7 @@ LISTENERS = [
     "bot.listeners.commands",
     "bot.listeners.actions",
     "bot.listeners.restore",
+    "bot.listeners.home",
 ]
 
 

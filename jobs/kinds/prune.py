@@ -15,9 +15,12 @@ from jobs.kinds import JobKind
 
 def run(ctx: JobContext) -> Outcome:
     from engine.prune import PruneSummary, apply_prune, plan_prune
+    from jobs.freeze import check_not_frozen
     from jobs.schedule_runs import ensure_schema, last_scheduled_failure
 
     database = ctx.database
+    if ctx.job.params.get("confirm"):
+        check_not_frozen(ctx.store, database, "prune", job_id=ctx.job.id)
     ensure_schema(ctx.store)
     with ctx.step(f"plan retention ({database})"):
         plan = plan_prune(ctx.cfg, database, last_failure=last_scheduled_failure(ctx.store, database))

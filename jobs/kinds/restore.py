@@ -19,7 +19,9 @@ from engine.restore_steps import lock_name
 from jobs.approvals import approved_users
 from jobs.context import JobContext
 from jobs.events import CONSOLE_CHANNEL, Outcome, StepResult
+from jobs.freeze import check_not_frozen
 from jobs.kinds import JobKind
+from jobs.people import names
 
 
 def _on_step(ctx: JobContext) -> Callable[[StepRecord], None]:
@@ -40,6 +42,7 @@ def run(ctx: JobContext) -> Outcome:
     job = ctx.job
     target = ctx.database
     params = job.params
+    check_not_frozen(ctx.store, target, "restore", job_id=job.id)
     approvers = approved_users(ctx.store, job)
     required = max(1, int(params.get("approvals_required", 1)))
     if len(approvers) < required:
@@ -57,6 +60,7 @@ def run(ctx: JobContext) -> Outcome:
         reason=str(params.get("reason", "")),
         via="console" if job.channel == CONSOLE_CHANNEL else "Slack",
         job_id=job.id,
+        names=tuple(sorted(names(ctx.store).items())),
     )
     try:
         report = run_restore(

@@ -17,6 +17,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+# The bot scopes manifest.yml asks for; a fake workspace installed from it has these.
+SCOPES = ("commands", "chat:write", "chat:write.public", "usergroups:read")
+
 
 @dataclass
 class Call:
@@ -38,8 +41,12 @@ class Message:
 
 
 class FakeSlack:
-    def __init__(self, group_members: dict[str, list[str]] | None = None) -> None:
+    def __init__(
+        self, group_members: dict[str, list[str]] | None = None, scopes: tuple[str, ...] | None = None
+    ) -> None:
         self.group_members = group_members or {}
+        # what auth.test reports in its x-oauth-scopes header, as real Slack does
+        self.scopes = list(scopes if scopes is not None else SCOPES)
         self.calls: list[Call] = []
         self.responses: dict[str, list[dict[str, Any]]] = {}
         self._messages: dict[str, Message] = {}
@@ -135,7 +142,8 @@ class FakeSlack:
             return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(self._retry_after)}
         with self._lock:
             self.calls.append(call)
-            return 200, self._answer(method, params), {}
+            headers = {"x-oauth-scopes": ",".join(self.scopes)} if method == "auth.test" else {}
+            return 200, self._answer(method, params), headers
 
     def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         if method == "auth.test":

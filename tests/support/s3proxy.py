@@ -38,7 +38,9 @@ class S3Proxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 proxy.seen(self.command, self.path, dict(self.headers.items()), body)
-                answer = proxy.intercept(self.command, parse_qs(urlsplit(self.path).query))
+                answer = proxy.intercept_request(
+                    self.command, parse_qs(urlsplit(self.path).query), {k.lower(): v for k, v in self.headers.items()}
+                )
                 if answer is not None:
                     self._send(answer[0], [("Content-Type", "application/xml")], answer[1])
                     return
@@ -76,6 +78,12 @@ class S3Proxy:
 
     def intercept(self, command: str, query: dict[str, list[str]]) -> tuple[int, bytes] | None:
         return None
+
+    def intercept_request(
+        self, command: str, query: dict[str, list[str]], headers: dict[str, str]
+    ) -> tuple[int, bytes] | None:
+        """Like ``intercept``, for proxies that decide on the request's headers too."""
+        return self.intercept(command, query)
 
     def stop(self) -> None:
         self.server.shutdown()

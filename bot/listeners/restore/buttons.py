@@ -15,6 +15,7 @@ from typing import Any
 from slack_bolt import Ack, BoltContext, Respond
 
 from jobs.approvals import apply_decision, decide
+from jobs.people import remember
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,7 @@ def _clicked(decision: str, ack: Ack, body: dict[str, Any], context: BoltContext
     ack()
     services = context["services"]
     user = body["user"]["id"]
+    remember(services.store, user, body["user"].get("username") or body["user"].get("name"))
     try:
         value = json.loads(body["actions"][0].get("value") or "{}")
         job_id, binding = int(value["job"]), str(value.get("binding", ""))

@@ -1,0 +1,71 @@
+"""The App Home tab: published when someone opens it, and again after they click a button on it.
+
+A click on the tab has no ``response_url`` (nothing to answer privately), so what the click
+did is shown as a note at the top of the republished tab.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext
+from slack_sdk import WebClient
+
+from bot.home import APPROVE_ACTION, DENY_ACTION, build_home
+from core.redact import redact
+from jobs.people import remember
+
+log = logging.getLogger(__name__)
+
+
+def publish(client: WebClient, context: BoltContext, user: str, note: str = "") -> None:
+    services = context["services"]
+    try:
+        view = build_home(services.cfg, services.store, user, services.directory, note)
+        client.views_publish(user_id=user, view=view)
+    except Exception as exc:  # the tab is a convenience; never let it break a listener
+        log.warning("publishing the Home tab for %s failed: %s", user, redact(str(exc)))
+
+
+def home_opened(event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    if event.get("tab", "home") != "home":
+        return
+    publish(client, context, str(event.get("user", "")))
+
+
+def _clicked(decision: str, ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    from jobs.approvals import apply_decision, decide
+
+    ack()
+    services = context["services"]
+    user = body["user"]["id"]
+    remember(services.store, user, body["user"].get("username") or body["user"].get("name"))
+    try:
+        value = json.loads(body["actions"][0].get("value") or "{}")
+        job_id, binding = int(value["job"]), str(value.get("binding", ""))
+    except (ValueError, KeyError, TypeError):
+        publish(client, context, user, ":warning: that button names no restore request.")
+        return
+    result = decide(services.store, services.cfg, job_id, user, decision, binding, directory=services.directory)
+    apply_decision(result, services.cfg, services.reporter, services.wake)
+    done = {
+        "approved": f":white_check_mark: You approved restore request {job_id}; it is queued.",
+        "denied": f":no_entry_sign: You denied restore request {job_id}; nothing was changed.",
+    }
+    publish(client, context, user, result.reply or done.get(result.outcome, f"Restore request {job_id}: {result.outcome}."))
+
+
+def approve(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    _clicked("approve", ack, body, client, context)
+
+
+def deny(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    _clicked("deny", ack, body, client, context)
+
+
+def register(app: App) -> None:
+    app.event("app_home_opened")(home_opened)
+    app.action(APPROVE_ACTION)(approve)
+    app.action(DENY_ACTION)(deny)

@@ -1,0 +1,178 @@
+"""The doctor's checks that talk to servers: each database (both URLs, read rights, client
+versions) and the bucket (list, write, read back, delete, SSE, Object Lock)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+
+from adapters import postgres
+from core.config import Config, DatabaseConfig
+from core.errors import BackupbotError
+from core.redact import describe_url, redact
+
+if TYPE_CHECKING:
+    from adapters.crypto import KeyRing
+    from engine.doctor import Report
+    from engine.manifest import Manifest
+
+CONNECT_TIMEOUT = 5
+PROBE_PREFIX = "doctor/"
+
+# Tables, views' base tables, sequences and schemas the dump role cannot read: pg_dump fails on the first.
+_UNREADABLE = """
+SELECT n.nspname || '.' || c.relname
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'm', 'S')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+  AND NOT (has_schema_privilege(n.oid, 'USAGE')
+           AND CASE WHEN c.relkind = 'S' THEN has_sequence_privilege(c.oid, 'SELECT')
+                    ELSE has_table_privilege(c.oid, 'SELECT') END)
+ORDER BY 1 LIMIT 6
+"""
+
+
+def _connect(url: str) -> psycopg.Connection[Any]:
+    return psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT, autocommit=True)
+
+
+def _server_major(conn: psycopg.Connection[Any]) -> tuple[int, str]:
+    num = int(conn.info.server_version)
+    return num // 10000, f"{num // 10000}.{num % 10000}"
+
+
+def _tool(name: str) -> tuple[str, str, int] | None:
+    path = shutil.which(name)
+    if not path:
+        return None
+    found = postgres._tool_version(path)
+    return (path, found[0], found[1]) if found else None
+
+
+def check_database(db: DatabaseConfig, report: Report) -> None:
+    area = f"database {db.name}"
+    server: tuple[int, str] | None = None
+    dump_major = 0
+    try:
+        url = db.dump_url()
+    except BackupbotError as err:
+        report.add(area, "dump URL", "fail", err.message, err.hint or "")
+        url = ""
+    if url:
+        where = describe_url(url)
+        try:
+            with _connect(url) as conn:
+                server = _server_major(conn)
+                report.add(area, "dump URL reachable", "ok", f"{where}, PostgreSQL {server[1]}")
+                unreadable = [r[0] for r in conn.execute(_UNREADABLE).fetchall()]
+                role = conn.execute("SELECT current_user").fetchone()
+                if unreadable:
+                    shown = ", ".join(unreadable[:5]) + (" …" if len(unreadable) > 5 else "")
+                    report.add(
+                        area, "dump role can read everything", "fail",
+                        f"{role[0] if role else 'the role'} cannot read {shown}",
+                        f"GRANT pg_read_all_data TO {role[0] if role else 'the dump role'}; "
+                        "(PostgreSQL 14+), or GRANT USAGE/SELECT on those schemas and tables.",
+                    )
+                else:
+                    report.add(area, "dump role can read everything", "ok", f"{role[0] if role else '?'} can read every table and sequence")
+        except psycopg.Error as exc:
+            report.add(
+                area, "dump URL reachable", "fail", f"{where}: {redact(str(exc).strip(), [url])}",
+                f"Check the server is up and {db.dump_url_env}'s host, port, user and password.",
+            )
+    if server is not None:
+        try:
+            tool = postgres.find_pg_dump(server[0], db.name, server[1])
+            dump_major = tool.major
+            report.add(area, "pg_dump version", "ok", f"{tool.path} {tool.version} for server {server[1]}")
+        except BackupbotError as err:
+            report.add(area, "pg_dump version", "fail", err.message, err.hint or "")
+    if not db.restore_url_env:
+        report.add(area, "restore URL", "skip", "no restore_url_env: restores into it are refused")
+        return
+    try:
+        rurl = db.restore_url()
+    except BackupbotError as err:
+        report.add(area, "restore URL", "fail", err.message, err.hint or "")
+        return
+    rwhere = describe_url(rurl)
+    try:
+        with _connect(rurl) as conn:
+            rserver = _server_major(conn)
+        report.add(area, "restore URL reachable", "ok", f"{rwhere}, PostgreSQL {rserver[1]}")
+    except psycopg.Error as exc:
+        report.add(
+            area, "restore URL reachable", "fail", f"{rwhere}: {redact(str(exc).strip(), [rurl])}",
+            f"Check the server is up and {db.restore_url_env}'s host, port, user and password.",
+        )
+        return
+    tool = _tool("pg_restore")
+    need = max(rserver[0], dump_major)
+    if tool is None:
+        report.add(area, "pg_restore version", "fail", "pg_restore is not on PATH",
+                   f"Install postgresql-client-{need} (or newer).")
+    elif tool[2] < need:
+        report.add(
+            area, "pg_restore version", "fail",
+            f"{tool[0]} {tool[1]} is older than the server ({rserver[1]}) or the pg_dump the backups are made with",
+            f"Install postgresql-client-{need} and put its pg_restore first on PATH.",
+        )
+    else:
+        report.add(area, "pg_restore version", "ok", f"{tool[0]} {tool[1]}")
+
+
+def check_databases(cfg: Config, report: Report) -> None:
+    for name in sorted(cfg.databases):
+        try:
+            check_database(cfg.databases[name], report)
+        except Exception as exc:  # one broken database must not hide the others
+            report.add(f"database {name}", "checks", "fail", f"{type(exc).__name__}: {exc}")
+
+
+# ------------------------------------------------------------------- storage
+
+
+def check_storage(cfg: Config, report: Report) -> Any:
+    """The bucket answers to everything a backup needs; returns the storage for later checks, or None."""
+    from adapters.storage import open_storage
+
+    area = "storage"
+    try:
+        storage = open_storage(cfg.storage)
+    except BackupbotError as err:
+        report.add(area, "opens", "fail", err.message, err.hint or "")
+        return None
+    with report.trying(area, "list", "Grant s3:ListBucket on the bucket (and its prefix).") as out:
+        next(iter(storage.list("")), None)
+        out["detail"] = storage.describe()
+    if hasattr(storage, "client"):
+        from engine.doctor_s3 import check_s3
+
+        check_s3(cfg, storage, report)
+        return storage
+    key = f"{PROBE_PREFIX}probe-{uuid.uuid4().hex}"
+    data = os.urandom(64)
+    with report.trying(area, "write, read back, delete a probe object") as out:
+        storage.put_bytes(key, data)
+        if storage.get_bytes(key) != data:
+            raise BackupbotError("the probe object read back differs from what was written")
+        storage.delete(key)
+        out["detail"] = f"{key} written, read and deleted"
+    return storage
+
+
+def open_header(storage: Any, manifest: Manifest, ring: KeyRing) -> None:
+    """Read the object's first bytes until its header is unwrapped with the loaded keys (or fails)."""
+    from adapters.crypto import Decryptor
+
+    dec = Decryptor(ring, f"backup {manifest.id}", expected_key_id=manifest.key_id or None)
+    for block in storage.get_stream(manifest.key):
+        dec.update(block)
+        if dec._header is not None:
+            return
+    raise BackupbotError(f"backup {manifest.id} ends before its encryption header")

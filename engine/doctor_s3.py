@@ -1,0 +1,126 @@
+"""The doctor's S3 checks: a probe object written with the configured SSE, read back and
+deleted; which SSE the endpoint accepts; Object Lock on the bucket when retention asks for it.
+
+The probe is written without an Object Lock retention (it must be deletable) and under
+``doctor/`` beside the backups, so a bucket policy scoped to the prefix is what is tested.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from adapters.storage.s3_errors import error_code, http_status
+from core.config import Config
+from core.redact import redact
+
+if TYPE_CHECKING:
+    from engine.doctor import Report
+
+AREA = "storage"
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        return f"{error_code(exc) or 'error'} (HTTP {http_status(exc) or '?'})"
+    return redact(f"{type(exc).__name__}: {exc}")
+
+
+def _sse_args(sse: str, kms_key_id: str | None) -> dict[str, str]:
+    if sse == "none":
+        return {}
+    args = {"ServerSideEncryption": sse}
+    if sse == "aws:kms" and kms_key_id:
+        args["SSEKMSKeyId"] = kms_key_id
+    return args
+
+
+def accepted_sse(client: Any, bucket: str, prefix: str) -> list[str]:
+    """Which of AES256 / none the endpoint takes on a write (each tried on its own probe)."""
+    took = []
+    for sse in ("AES256", "none"):
+        key = f"{prefix}doctor/sse-{uuid.uuid4().hex}"
+        try:
+            client.put_object(Bucket=bucket, Key=key, Body=b"sse probe", **_sse_args(sse, None))
+        except (ClientError, BotoCoreError):
+            continue
+        took.append(sse)
+        try:
+            client.delete_object(Bucket=bucket, Key=key)
+        except (ClientError, BotoCoreError):
+            pass
+    return took
+
+
+def check_s3(cfg: Config, storage: Any, report: Report) -> None:
+    client, bucket = storage.client, storage.bucket
+    key = f"{storage.prefix}doctor/probe-{uuid.uuid4().hex}"
+    data = os.urandom(64)
+    sse = cfg.storage.sse
+    try:
+        client.put_object(Bucket=bucket, Key=key, Body=data, **_sse_args(sse, cfg.storage.kms_key_id))
+    except (ClientError, BotoCoreError) as exc:
+        took = accepted_sse(client, bucket, storage.prefix)
+        if took and sse not in took:
+            report.add(
+                AREA, f"write with sse = {sse!r}", "fail",
+                f"the endpoint refused it: {_why(exc)}; it accepts: {', '.join(repr(s) for s in took)}",
+                f"Set [storage] sse = {took[0]!r} (backups stay encrypted client-side with AES-256-GCM either way).",
+            )
+        else:
+            report.add(
+                AREA, "write a probe object", "fail", f"{key}: {_why(exc)}",
+                "Grant s3:PutObject on the bucket's prefix to this credential (check the bucket policy too).",
+            )
+        return
+    report.add(AREA, "write a probe object", "ok", key)
+    try:
+        body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        same = body == data
+        report.add(
+            AREA, "read it back", "ok" if same else "fail",
+            "same bytes" if same else "the object read back differs from what was written",
+            "" if same else "Check for a proxy or an endpoint that rewrites objects.",
+        )
+        head = client.head_object(Bucket=bucket, Key=key)
+        applied = head.get("ServerSideEncryption") or "none"
+        took = accepted_sse(client, bucket, storage.prefix)
+        offered = f"the endpoint accepts {' and '.join(repr(s) for s in took) or 'neither AES256 nor none'}"
+        if sse == "none":
+            report.add(AREA, "server-side encryption", "ok", f'sse = "none" (client-side AES-256-GCM only); {offered}')
+        elif applied == sse:
+            report.add(AREA, "server-side encryption", "ok", f"objects are stored with {applied}; {offered}")
+        else:
+            report.add(
+                AREA, "server-side encryption", "warn", f"asked for {sse}, the object says {applied}; {offered}",
+                "Check the bucket's default encryption and that the endpoint supports SSE.",
+            )
+    except (ClientError, BotoCoreError) as exc:
+        report.add(AREA, "read it back", "fail", f"{key}: {_why(exc)}", "Grant s3:GetObject on the bucket's prefix.")
+    try:
+        client.delete_object(Bucket=bucket, Key=key)
+        report.add(AREA, "delete it", "ok", "probe deleted")
+    except (ClientError, BotoCoreError) as exc:
+        report.add(
+            AREA, "delete it", "fail", f"{key}: {_why(exc)}",
+            "Retention (prune) needs s3:DeleteObject on the prefix; delete the probe object by hand.",
+        )
+    if not cfg.storage.object_lock_mode:
+        report.add(AREA, "Object Lock", "skip", "not configured ([storage] object_lock_mode)")
+        return
+    try:
+        conf = client.get_object_lock_configuration(Bucket=bucket).get("ObjectLockConfiguration", {})
+        enabled = conf.get("ObjectLockEnabled") == "Enabled"
+    except (ClientError, BotoCoreError) as exc:
+        enabled, conf = False, {"error": _why(exc)}
+    if enabled:
+        report.add(AREA, "Object Lock", "ok", f"enabled on the bucket; backups get {cfg.storage.object_lock_mode} for {cfg.storage.object_lock_days} days")
+    else:
+        report.add(
+            AREA, "Object Lock", "fail", f"object_lock_mode = {cfg.storage.object_lock_mode!r} but the bucket has no Object Lock"
+            + (f" ({conf['error']})" if "error" in conf else ""),
+            "Object Lock can only be turned on when a bucket is created: create one with it and move the backups, or set object_lock_mode = \"\".",
+        )
