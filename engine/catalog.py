@@ -31,7 +31,7 @@ READERS = 6  # manifests fetched at once when the cache lacks them (the S3 clien
 _DB_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 # What may follow "{database}-" in an id prefix: the start of the timestamp, then anything
 # (a kind, or whatever a later id format appends after the timestamp).
-_STAMP = re.compile(r"(?P<digits>\d{0,8})(?:T.*)?")
+_STAMP = re.compile(r"(?P<digits>\d{0,8})(?:T[^/]*)?")
 
 
 def _parse(raw: bytes, key: str) -> Manifest | None:

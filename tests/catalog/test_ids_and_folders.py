@@ -30,6 +30,7 @@ from tests.support.catalog_fill import fake_manifest
         ("prod-eu-20261120T1", ["db/prod-eu/2026/11/prod-eu-20261120T1"]),
         ("db-2024-20261120T1", ["db/db-2024/2026/11/db-2024-20261120T1"]),
         ("PROD-2026", ["db/"]),  # not shaped like an id: everything is searched, as before
+        ("prod-20261120T/../x", ["db/"]),  # never a path outside the database's folders
     ],
 )
 def test_an_id_names_the_folders_it_can_be_in(wanted: str, scopes: list[str]) -> None:
