@@ -19,6 +19,7 @@ from typing import Any
 
 from core.errors import BackupbotError
 from core.redact import redact
+from core.slack_text import cut, escape, mention
 from jobs.status import JobStatus
 from jobs.store import Job
 
@@ -32,6 +33,8 @@ _ORDER = (
     "Versions",
     "Open sessions",
     "Restore mode",
+    "Connection strings",
+    "Preserved as",
     "Expected duration",
     "Warnings",
 )
@@ -42,12 +45,16 @@ def _clock(iso: str) -> str:
     return (iso[11:19] + " UTC") if len(iso) >= 19 else iso
 
 
+_TAKEN_BY = re.compile(r"taken by <@([UW][A-Z0-9]{1,20})>\)$")
+
+
 def summary_lines(job: Job) -> list[str]:
     summary: dict[str, str] = job.params.get("summary", {}) or {}
     keys = [k for k in _ORDER if k in summary] + [k for k in summary if k not in _ORDER]
-    lines = [f"*{k}:* {summary[k]}" for k in keys]
+    # the preflight names who took the backup as a mention; everything else in it is shown as text
+    lines = [f"*{escape(k)}:* {escape(summary[k], _TAKEN_BY.findall(str(summary[k])))}" for k in keys]
     if job.params.get("reason"):
-        lines.append(f"*Reason:* {job.params['reason']}")
+        lines.append(f"*Reason:* {escape(cut(str(job.params['reason']), 500))}")
     return lines
 
 
@@ -59,13 +66,13 @@ def decision_lines(job: Job) -> list[str]:
         )
         if d.get("decision") == "deny" and d.get("user") == job.requested_by:
             verb = "withdrew"
-        lines.append(f"{icon} <@{d.get('user')}> {verb} at {_clock(str(d.get('at', '')))}")
+        lines.append(f"{icon} {mention(d.get('user'))} {verb} at {escape(_clock(str(d.get('at', ''))))}")
     required = int(job.params.get("approvals_required", 1) or 1)
     have = len(job.params.get("approved_by", []) or [])
     if job.status == JobStatus.AWAITING_APPROVAL:
         lines.append(
             f"Approvals: {have} of {required} · the requester cannot approve · "
-            f"expires at {job.params.get('expires_at_text', '?')}"
+            f"expires at {escape(job.params.get('expires_at_text', '?'))}"
         )
     return lines
 
@@ -86,9 +93,18 @@ def _button(job: Job, action: str, label: str, style: str, title: str, text: str
     }
 
 
+def _approve_text(job: Job, target: str, backup: str) -> str:
+    if job.params.get("preserve_under_name"):  # a Neon restore: Neon keeps the current state as a branch
+        return (
+            f"`{target}` (its whole Neon branch) will be overwritten with `{backup}`; its current state is kept "
+            f"as branch `{job.params['preserve_under_name']}`."
+        )
+    return f"`{target}` will be overwritten with `{backup}` (after a safety dump of it)."
+
+
 def buttons(job: Job) -> dict[str, Any]:
-    target = job.database or "?"
-    backup = job.params.get("backup_id", "?")
+    target = escape(job.database or "?")
+    backup = escape(job.params.get("backup_id", "?"))
     return {
         "type": "actions",
         "block_id": f"restore_{job.id}",
@@ -99,7 +115,7 @@ def buttons(job: Job) -> dict[str, Any]:
                 "Approve",
                 "primary",
                 "Approve this restore?",
-                f"`{target}` will be overwritten with `{backup}` (after a safety dump of it).",
+                _approve_text(job, target, backup),
                 "Approve",
             ),
             _button(

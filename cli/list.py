@@ -6,9 +6,11 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
+from adapters.storage import open_storage
 from cli.dump import add_json_flag
 from cli.output import emit_json, human_size
 from core.config import load_config
+from engine import verify_record
 from engine.catalog import list_backups
 from jobs.people import display, names_if_store
 
@@ -43,15 +45,16 @@ def run(args: argparse.Namespace) -> int:
     total = len(backups)
     if args.limit:
         backups = backups[: args.limit]
+    checked = verify_record.outcomes(open_storage(cfg.storage), backups)
     if args.json:
-        emit_json([m.to_dict() for m in backups])
+        emit_json([m.to_dict() | {"verification": checked.get(m.id)} for m in backups])
         return 0
     if not backups:
         print("no backups" + (f" of {args.database}" if args.database else ""))
         return 0
     now = datetime.now(UTC)
     known = names_if_store(cfg)
-    rows = [("ID", "DATABASE", "KIND", "AGE", "SIZE", "BY", "REASON")]
+    rows = [("ID", "DATABASE", "KIND", "AGE", "SIZE", "BY", "VERIFIED", "REASON")]
     for m in backups:
         rows.append(
             (
@@ -61,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
                 human_age(m.age_seconds(now)),
                 human_size(m.stored_bytes),
                 display(m.requested_by, known),
+                verify_record.mark(checked.get(m.id)) or "-",
                 m.reason,
             )
         )

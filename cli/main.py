@@ -22,12 +22,16 @@ log = logging.getLogger("backupbot")
 SUBCOMMANDS = [
     "cli.keygen",
     "cli.dump",
+    "cli.branch",
     "cli.list",
     "cli.show",
     "cli.decrypt",
     "cli.prune",
     "cli.restore",
+    "cli.files",
     "cli.doctor",
+    "cli.verify",
+    "cli.restore_table",
 ]
 
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from commands.base import ArgParser, Invocation, Reply, Subcommand, resolve_database
 from core.config import Config
 from core.errors import BackupbotError, UsageError
+from core.slack_text import cut, escape
 
 USAGE = "list [DB] [--page N]"
 SHOW = 15
@@ -89,15 +90,31 @@ def render(req: ListRequest, inv: Invocation) -> Reply:
     else:
         first, last = start + 1, start + len(shown)
         lines = [f"*Backups of {where}*: {first:,}–{last:,} of {len(backups):,}, newest first"]
+    checked = _verified(inv, shown)
     for m in shown:
-        reason = f" — {m.reason}" if m.reason else ""
-        lines.append(f"• `{m.id}` · {_size(m.stored_bytes)} · {_age(m.created_at)} · {m.kind}{reason}")
+        reason = f" — {escape(cut(m.reason, 200))}" if m.reason else ""
+        lines.append(
+            f"• `{escape(m.id)}` · {_size(m.stored_bytes)} · {_age(m.created_at)} · {escape(m.kind)}"
+            f"{checked.get(m.id, '')}{reason}"
+        )
     if req.page < pages:
         lines.append(
             f"{len(shown)} of {len(backups):,} — `{_command(req, req.page + 1)}` shows the next "
             f"{min(SHOW, len(backups) - start - len(shown))} older."
         )
     return Reply("\n".join(lines))
+
+
+def _verified(inv: Invocation, backups: list) -> dict[str, str]:  # type: ignore[type-arg]
+    """ " · ✅ verified DAY" / " · ❌ VERIFY FAILED DAY" per backup whose verification is stored."""
+    from adapters.storage import open_storage
+    from engine import verify_record
+
+    try:
+        found = verify_record.outcomes(open_storage(inv.cfg.storage), backups)
+    except BackupbotError:
+        return {}
+    return {bid: f" · {verify_record.icon(o)} {verify_record.mark(o)}" for bid, o in found.items()}
 
 
 def handle(req: ListRequest, inv: Invocation) -> Reply:

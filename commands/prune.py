@@ -14,6 +14,8 @@ from commands.base import ArgParser, Invocation, Reply, Subcommand, queue_job, r
 from commands.permissions import GroupDirectory, NotAllowed
 from core.config import Config
 from core.errors import BackupbotError
+from core.slack_text import escape
+from core.slack_text import group as slack_group
 
 USAGE = "prune [DB] [--confirm]"
 SHOW = 25
@@ -39,7 +41,7 @@ def _check_lead(inv: Invocation, database: str) -> None:
     directory = inv.directory or GroupDirectory(None)
     if directory.is_member(inv.user, db.approvers, db.approver_group):
         return
-    who = f"<!subteam^{db.approver_group}>" if db.approver_group else "the approvers"
+    who = slack_group(db.approver_group) if db.approver_group else "the approvers"
     raise NotAllowed(
         f"only a lead may delete backups of '{database}'",
         detail=f"Leads for {database} are {who} ([databases.{database}] approvers / approver_group).",
@@ -60,19 +62,31 @@ def render(req: PruneRequest, inv: Invocation) -> Reply:
     lines = [f"*Retention for `{req.database}`* (dry run — nothing deleted)"]
     for item in plan.items[:SHOW]:
         mark = ":wastebasket: would delete" if item.action == DELETE else ":white_check_mark: keep"
-        lines.append(f"• {mark} `{item.backup_id}` — {item.explain()}")
+        lines.append(f"• {mark} `{escape(item.backup_id)}` — {escape(item.explain())}")
     if len(plan.items) > SHOW:
         lines.append(
-            f"… and {len(plan.items) - SHOW} more; `backupbot prune --database {req.database}` lists all."
+            f"… and {len(plan.items) - SHOW} more not shown here."
         )
     if not plan.items:
         lines.append("No backups yet.")
     lines.append(PruneSummary.of(plan).line())
+    neon_delete = False
+    if inv.cfg.database(req.database).neon_project_id:
+        from engine.neon_prune import plan_branch_prune, prune_lines
+
+        try:
+            branches = plan_branch_prune(inv.cfg, req.database, inv.store)
+            lines += [f"*Neon backup branches of `{req.database}`*", *prune_lines(branches)]
+            neon_delete = bool(branches.to_delete)
+        except BackupbotError as err:
+            lines.append(error_text(err))
     from jobs.freeze import is_frozen
 
     if frozen := is_frozen(inv.store, req.database):
-        lines.append(f":snowflake: `{req.database}` is {frozen.describe()}: `--confirm` is refused until it is unfrozen.")
-    elif plan.to_delete and not plan.guard:
+        lines.append(
+            f":snowflake: `{req.database}` is {frozen.describe()}: `--confirm` is refused until it is unfrozen."
+        )
+    elif (plan.to_delete and not plan.guard) or neon_delete:
         lines.append(f"A lead can delete them with `/backup prune {req.database} --confirm`.")
     return Reply("\n".join(lines))
 

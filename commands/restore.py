@@ -16,10 +16,11 @@ from commands.base import ArgParser, Invocation, Reply, Subcommand, resolve_data
 from core.config import Config
 from core.errors import BackupbotError
 from core.redact import redact
+from core.slack_text import escape
 
 log = logging.getLogger(__name__)
 
-USAGE = "restore ID|latest [DB] --target NAME [--reason TEXT]"
+USAGE = "restore ID|latest|neon:BRANCH|neon@TIME|neon-snapshot:NAME [DB] --target NAME [--reason TEXT]"
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class RestoreCommand:
     backup_ref: str  # an id, a unique prefix, or latest:<db>
     target: str
     reason: str = ""
+    source_db: str | None = None  # the [DB] word, for Neon sources
 
 
 def build(p: ArgParser) -> None:
@@ -44,11 +46,17 @@ def request(ns: argparse.Namespace, cfg: Config) -> RestoreCommand:
         ref = f"latest:{resolve_database(cfg, source, USAGE)}"
     elif ns.database:
         resolve_database(cfg, ns.database, USAGE)
-    return RestoreCommand(backup_ref=ref, target=target, reason=ns.reason.strip())
+    return RestoreCommand(backup_ref=ref, target=target, reason=ns.reason.strip(), source_db=ns.database)
 
 
 def _prepare(req: RestoreCommand, inv: Invocation) -> Reply:
     from commands.grammar import error_text
+    from engine.neon_restore_plan import is_neon_ref
+
+    if is_neon_ref(req.backup_ref):
+        from commands.neon_restore import prepare_neon
+
+        return prepare_neon(req.backup_ref, req.target, req.reason, req.source_db, inv)
     from engine.catalog import get_backup
     from engine.restore_plan import preflight, require_ok
     from jobs.approvals import create_request, leads_text
@@ -81,7 +89,7 @@ def _prepare(req: RestoreCommand, inv: Invocation) -> Reply:
     minutes = inv.cfg.runner.approval_timeout_minutes
     return Reply(
         redact(
-            f"Restore request {job.id} posted: {manifest.id} into `{req.target}`. "
+            f"Restore request {job.id} posted: {escape(manifest.id)} into `{req.target}`. "
             f"{leads_text(inv.cfg, req.target)} can approve it within {minutes} min."
         ),
         job_id=job.id,

@@ -15,6 +15,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from core.config_files import parse_files
 from core.config_types import (
     BACKUP_KINDS,
     DB_NAME_RE,
@@ -24,10 +25,12 @@ from core.config_types import (
     Config,
     DatabaseConfig,
     EncryptionConfig,
+    NeonConfig,
     RetentionPolicy,
     RunnerConfig,
     SlackConfig,
     StorageConfig,
+    VerifyConfig,
 )
 from core.errors import ConfigError
 
@@ -40,10 +43,12 @@ __all__ = [
     "Config",
     "DatabaseConfig",
     "EncryptionConfig",
+    "NeonConfig",
     "RetentionPolicy",
     "RunnerConfig",
     "SlackConfig",
     "StorageConfig",
+    "VerifyConfig",
     "default_state_dir",
     "embedded_default",
     "load_config",
@@ -52,7 +57,18 @@ __all__ = [
 
 # ---------------------------------------------------------------- loading
 
-_SECTIONS = {"storage", "encryption", "databases", "slack", "runner", "alerts", "retention"}
+_SECTIONS = {
+    "storage",
+    "encryption",
+    "databases",
+    "slack",
+    "runner",
+    "alerts",
+    "retention",
+    "neon",
+    "files",
+    "verify",
+}
 
 
 def _check_keys(table: dict[str, Any], allowed: set[str], where: str, path: str) -> None:
@@ -284,6 +300,8 @@ def parse_config(raw: dict[str, Any], path: str) -> Config:
             if "retention" in table
             else retention
         )
+        if "dump_url_env" not in table and "neon_project_id" in table:
+            table["dump_url_env"] = ""  # a Neon-only database: branches, no dumps
         if "dump_url_env" not in table:
             raise ConfigError(
                 f"database '{name}' has no dump_url_env",
@@ -291,6 +309,12 @@ def parse_config(raw: dict[str, Any], path: str) -> Config:
                 hint=f'Add dump_url_env = "{name.upper()}_DUMP_URL" under {where}.',
             )
         db = _build(DatabaseConfig, table, where, path, name=name, config_file=path, retention=db_retention)
+        if db.neon_branch and not db.neon_project_id:
+            raise ConfigError(
+                "neon_branch needs neon_project_id",
+                detail=f"{path}: {where} sets neon_branch = {db.neon_branch!r} but no neon_project_id.",
+                hint='Add neon_project_id = "…" (Neon console → Settings → Project ID) or remove neon_branch.',
+            )
         if db.approvals_required < 1:
             raise ConfigError(
                 "approvals_required must be at least 1", detail=f"{path}: {where}.", hint="Use 1 or 2."
@@ -304,11 +328,15 @@ def parse_config(raw: dict[str, Any], path: str) -> Config:
                 detail=f"{path}: {where}: {db.restore_maintenance_work_mem!r}.",
                 hint="Write a whole number followed by kB, MB or GB.",
             )
+        _one_of(db.row_counts, ("exact", "estimate"), "row_counts", where, path, 'Use "exact".')
         databases[name] = db
+    _check_drill_targets(databases, path)
 
     slack = _build(SlackConfig, raw.get("slack", {}), "[slack]", path)
     runner = _build(RunnerConfig, raw.get("runner", {}), "[runner]", path)
     alerts = _build(AlertsConfig, raw.get("alerts", {}), "[alerts]", path)
+    verify = _build(VerifyConfig, raw.get("verify", {}), "[verify]", path)
+    neon = _build(NeonConfig, raw.get("neon", {}), "[neon]", path)
     return Config(
         path=path,
         storage=storage,
@@ -318,5 +346,29 @@ def parse_config(raw: dict[str, Any], path: str) -> Config:
         runner=runner,
         alerts=alerts,
         retention=retention,
+        verify=verify,
+        neon=neon,
         state_dir=default_state_dir(path),
+        files=parse_files(raw.get("files"), path, _build),
     )
+
+
+def _check_drill_targets(databases: dict[str, DatabaseConfig], path: str) -> None:
+    """A drill target is a configured database other than the one drilled, with a restore URL."""
+    for db in databases.values():
+        if not db.drill_target:
+            continue
+        where = f"[databases.{db.name}] drill_target"
+        if db.drill_target == db.name or db.drill_target not in databases:
+            raise ConfigError(
+                f"drill_target '{db.drill_target}' is not another configured database",
+                detail=f"{path}: {where} = {db.drill_target!r}; configured: {', '.join(sorted(databases))}.",
+                hint="Name a staging database configured under [databases.NAME], or remove drill_target "
+                "to drill into a scratch database on the [verify] server.",
+            )
+        if not databases[db.drill_target].restore_url_env:
+            raise ConfigError(
+                f"drill_target '{db.drill_target}' has no restore_url_env",
+                detail=f"{path}: {where}: the drill restores into it through its restore URL.",
+                hint=f'Add restore_url_env = "…" under [databases.{db.drill_target}].',
+            )

@@ -73,6 +73,13 @@ class DatabaseConfig:
     restore_sessions: str = "terminate"  # or "wait"
     restore_owner: str = "no-owner"  # or "keep"
     restore_maintenance_work_mem: str = "512MB"  # per pg_restore connection, for index builds
+    # verification (issue: verification)
+    row_counts: str = "exact"  # or "estimate" (pg_class.reltuples) for databases too big to count
+    drill_schedule: str = "0 4 * * 0#1"  # first Sunday of the month, 04:00 in `timezone`; "" = off
+    drill_target: str = ""  # a configured database the drill restores into; "" = a scratch database
+    # Neon (issue 11): the project and branch this database lives on; backups may also be branches
+    neon_project_id: str = ""
+    neon_branch: str = ""  # a branch name or br- id; empty: the project's default branch
     config_file: str = ""
 
     def _url(self, env_name: str | None, setting: str) -> str:
@@ -98,6 +105,17 @@ class DatabaseConfig:
     def restore_url(self) -> str:
         """The URL a restore writes through; a separate role from the dump URL."""
         return self._url(self.restore_url_env, "restore_url_env")
+
+
+@dataclass(frozen=True)
+class NeonConfig:
+    """How to reach Neon's API; the key itself stays in the environment variable named here."""
+
+    api_key_env: str = "NEON_API_KEY"
+    timeout_seconds: float = 30.0  # one HTTP request
+    retry_seconds: float = 120.0  # how long 423 / 429 / 503 are retried before giving up
+    operation_timeout_seconds: float = 600.0  # how long to wait for Neon's operations to finish
+    poll_interval_seconds: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -129,6 +147,62 @@ class AlertsConfig:
 
 
 @dataclass(frozen=True)
+class VerifyConfig:
+    """Where backups are proven restorable: a server on which scratch databases may be created."""
+
+    url_env: str = ""  # names the env var with an admin URL of the verification server
+    after_nightly: bool = False  # verify every scheduled backup right after it is taken
+    scratch_ttl_hours: float = 24.0  # how long a restore-table scratch database is kept
+    jobs: int = 2  # pg_restore -j for scratch restores
+
+    def url(self, config_file: str = "the config") -> str:
+        if not self.url_env:
+            raise ConfigError(
+                "no verification server is configured",
+                detail=f"{config_file} has no [verify] url_env.",
+                hint='Add [verify] url_env = "BACKUPBOT_VERIFY_URL" naming an env var that holds an admin URL '
+                "of a server where scratch databases may be created (never production).",
+            )
+        value = os.environ.get(self.url_env, "")
+        if not value:
+            raise ConfigError(
+                "the verification server's URL is not set",
+                detail=f"[verify] url_env names the environment variable {self.url_env}, which is empty or unset.",
+                hint=f"Export {self.url_env}=postgresql://USER:PASSWORD@HOST:5432/postgres (a role with CREATEDB).",
+            )
+        return value
+
+
+@dataclass(frozen=True)
+class FilesConfig:
+    """The application's own bucket (certificates, XML) whose objects are copied under ``files/``.
+
+    Credentials: by default boto3's usual chain, the same as ``[storage]``. When the app's
+    bucket needs other credentials, ``profile`` names an AWS profile, or
+    ``access_key_id_env`` / ``secret_access_key_env`` (/ ``session_token_env``) name the
+    environment variables that hold them; the secrets themselves never sit in the file.
+    """
+
+    source_url: str
+    prefixes: tuple[str, ...] = ()  # keys under source_url to copy, e.g. ["certs/", "xml/"]; empty: all
+    endpoint_url: str | None = None
+    region: str | None = None
+    profile: str = ""
+    access_key_id_env: str = ""
+    secret_access_key_env: str = ""
+    session_token_env: str = ""
+    max_attempts: int = 6
+    schedule: str = "30 4 * * *"  # after the default 03:00 database backups; "" turns it off
+    verify_schedule: str = "0 5 * * *"  # "" turns the nightly check off
+    timezone: str = "UTC"
+    xml_patterns: tuple[str, ...] = ("*.xml",)
+    certificate_patterns: tuple[str, ...] = ("*.pem", "*.crt", "*.cer", "*.der", "*.p12", "*.pfx", "*.key")
+    pkcs12_password_env: str = ""  # password of every PKCS#12 / encrypted key without its own below
+    password_envs: dict[str, str] = field(default_factory=dict)  # glob of the path -> env var name
+    expiry_warning_days: int = 30
+
+
+@dataclass(frozen=True)
 class Config:
     path: str  # the file it came from, or "<embedded default>"
     storage: StorageConfig
@@ -138,7 +212,10 @@ class Config:
     runner: RunnerConfig = field(default_factory=RunnerConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    verify: VerifyConfig = field(default_factory=VerifyConfig)
+    neon: NeonConfig = field(default_factory=NeonConfig)
     state_dir: str = "state"
+    files: FilesConfig | None = None  # [files]: the application's bucket, when configured
 
     def database(self, name: str) -> DatabaseConfig:
         """The named database, or an error that lists the configured ones."""

@@ -227,6 +227,9 @@ def delete_backup(cfg: Config, manifest: Manifest, storage: Storage | None = Non
     storage.delete(manifest.manifest_key)
     ManifestCache.for_config(cfg).forget(storage.describe(), [manifest.manifest_key])
     storage.delete(manifest.key)
+    storage.delete(
+        manifest.manifest_key.removesuffix(MANIFEST_SUFFIX) + ".verify.json"
+    )  # engine.verify_record
 
 
 def delete_backups(
@@ -246,6 +249,10 @@ def delete_backups(
     )
     failed = {m.id: failed_manifests[m.manifest_key] for m in manifests if m.manifest_key in failed_manifests}
     gone = [m for m in manifests if m.id not in failed]
-    failed_objects = storage.delete_many([m.key for m in gone])
+    failed_objects = storage.delete_many([m.key for m in gone] + [_verify_key(m) for m in gone])
     failed.update({m.id: failed_objects[m.key] for m in gone if m.key in failed_objects})
     return failed
+
+
+def _verify_key(manifest: Manifest) -> str:
+    return manifest.manifest_key.removesuffix(MANIFEST_SUFFIX) + ".verify.json"  # engine.verify_record

@@ -107,7 +107,7 @@ class S3Storage(Storage):
             response_checksum_validation="when_required",
             s3={"addressing_style": "path"} if self.cfg.endpoint_url else {},
         )
-        client = boto3.session.Session(botocore_session=_botocore_session()).client(
+        client = self._session().client(
             "s3",
             endpoint_url=self.cfg.endpoint_url or None,
             region_name=self.cfg.region or None,
@@ -115,6 +115,10 @@ class S3Storage(Storage):
         )
         client.meta.events.register("before-sign.s3.DeleteObjects", _content_md5)
         return client
+
+    def _session(self) -> Any:
+        """boto3's usual credential chain; a reader of another bucket may bring its own."""
+        return boto3.session.Session(botocore_session=_botocore_session())
 
     # ------------------------------------------------------------ helpers
 

@@ -54,11 +54,12 @@ def test_deletes_go_in_batches_of_a_thousand_manifests_first(
     proxy.reset()
     done = apply_prune(cfg, plan)
     assert len(done.deleted) == 1001 and not done.failed
-    assert proxy.counts == {DELETE_MANY: 4}
+    assert proxy.counts == {DELETE_MANY: 5}
     sizes = [len(b) for b in proxy.batches]
-    assert sizes == [1000, 1, 1000, 1]
+    assert sizes == [1000, 1, 1000, 1000, 2]  # manifests; objects and verification records
     assert all(k.endswith(".manifest.json") for b in proxy.batches[:2] for k in b)
-    assert all(k.endswith(".dump.zst.enc") for b in proxy.batches[2:] for k in b)
+    rest = [k for b in proxy.batches[2:] for k in b]
+    assert all(k.endswith((".dump.zst.enc", ".verify.json")) for k in rest) and len(rest) == 2 * 1001
     newest = max(backups, key=lambda m: m.created_at)
     assert stored_ids(cfg, "prod") == {newest.id} and object_ids(cfg, "prod") == {newest.id}
 
