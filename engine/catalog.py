@@ -227,6 +227,8 @@ def delete_backup(cfg: Config, manifest: Manifest, storage: Storage | None = Non
     storage.delete(manifest.manifest_key)
     ManifestCache.for_config(cfg).forget(storage.describe(), [manifest.manifest_key])
     storage.delete(manifest.key)
+    if manifest.globals_key:
+        storage.delete(manifest.globals_key)
     storage.delete(
         manifest.manifest_key.removesuffix(MANIFEST_SUFFIX) + ".verify.json"
     )  # engine.verify_record
