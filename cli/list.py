@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import UTC, datetime
 
 from adapters.storage import open_storage
@@ -17,8 +18,15 @@ from jobs.people import display, names_if_store
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("list", help="list backups (read from the bucket's manifests)")
     p.add_argument("--database", "-d", help="only this database")
+    p.add_argument("--limit", type=_count, default=0, metavar="N", help="only the newest N (default: all)")
     add_json_flag(p)
     p.set_defaults(func=run)
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
+    return int(text)
 
 
 def human_age(seconds: float) -> str:
@@ -34,6 +42,9 @@ def run(args: argparse.Namespace) -> int:
     if args.database:
         cfg.database(args.database)  # a typo gets "did you mean", not an empty list
     backups = list_backups(cfg, args.database)
+    total = len(backups)
+    if args.limit:
+        backups = backups[: args.limit]
     checked = verify_record.outcomes(open_storage(cfg.storage), backups)
     if args.json:
         emit_json([m.to_dict() | {"verification": checked.get(m.id)} for m in backups])
@@ -60,4 +71,9 @@ def run(args: argparse.Namespace) -> int:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1])
+    if len(backups) < total:
+        print(
+            f"({len(backups)} of {total:,} shown, newest first; without --limit all are listed)",
+            file=sys.stderr,
+        )
     return 0

@@ -1,7 +1,8 @@
-"""`/backup list [DB]`: the backups in the bucket, newest first.
+"""`/backup list [DB] [--page N]`: the backups in the bucket, newest first, 15 a page.
 
 The bucket is the source of truth, and reading it can take longer than Slack's 3-second
-acknowledgement, so the reply says "looking" at once and the list follows.
+acknowledgement, so the reply says "looking" at once and the list follows. A team with
+thousands of backups gets a page and the command for the next one, not a wall of text.
 """
 
 from __future__ import annotations
@@ -12,26 +13,38 @@ from datetime import UTC, datetime
 
 from commands.base import ArgParser, Invocation, Reply, Subcommand, resolve_database
 from core.config import Config
-from core.errors import BackupbotError
+from core.errors import BackupbotError, UsageError
 from core.slack_text import cut, escape
 
-USAGE = "list [DB]"
+USAGE = "list [DB] [--page N]"
 SHOW = 15
 
 
 @dataclass(frozen=True)
 class ListRequest:
     database: str | None = None
+    page: int = 1
 
 
 def build(p: ArgParser) -> None:
     p.add_argument("database", nargs="?")
+    p.add_argument("--page", default="1")
 
 
 def request(ns: argparse.Namespace, cfg: Config) -> ListRequest:
+    page = str(ns.page).strip()
+    if not page.isdigit() or int(page) < 1:
+        raise UsageError(
+            f"list: --page must be a whole number from 1, not '{page[:20]}'",
+            hint="Usage: `/backup list [DB] [--page N]`, e.g. `/backup list prod --page 2`.",
+        )
     if ns.database is None:
-        return ListRequest(None)
-    return ListRequest(resolve_database(cfg, ns.database, USAGE))
+        return ListRequest(None, int(page))
+    return ListRequest(resolve_database(cfg, ns.database, USAGE), int(page))
+
+
+def _command(req: ListRequest, page: int) -> str:
+    return "/backup list" + (f" {req.database}" if req.database else "") + f" --page {page}"
 
 
 def _size(n: float) -> str:
@@ -64,17 +77,31 @@ def render(req: ListRequest, inv: Invocation) -> Reply:
     if not backups:
         scope = f"of `{req.database}`" if req.database else "in the bucket"
         return Reply(f"No backups {scope} yet. `/backup dump` takes one.")
-    lines = [f"*Backups of {where}* ({len(backups)}, newest first)"]
-    checked = _verified(inv, backups[:SHOW])
-    for m in backups[:SHOW]:
+    pages = (len(backups) + SHOW - 1) // SHOW
+    if req.page > pages:
+        return Reply(
+            f"There is no page {req.page}: {len(backups):,} backups of {where} fill {pages} page(s).\n"
+            f"The oldest are on `{_command(req, pages)}`."
+        )
+    start = (req.page - 1) * SHOW
+    shown = backups[start : start + SHOW]
+    if len(backups) <= SHOW:
+        lines = [f"*Backups of {where}* ({len(backups)}, newest first)"]
+    else:
+        first, last = start + 1, start + len(shown)
+        lines = [f"*Backups of {where}*: {first:,}–{last:,} of {len(backups):,}, newest first"]
+    checked = _verified(inv, shown)
+    for m in shown:
         reason = f" — {escape(cut(m.reason, 200))}" if m.reason else ""
         lines.append(
             f"• `{escape(m.id)}` · {_size(m.stored_bytes)} · {_age(m.created_at)} · {escape(m.kind)}"
             f"{checked.get(m.id, '')}{reason}"
         )
-    if len(backups) > SHOW:
-        more = "" if req.database else "; `/backup list DB` shows one database"
-        lines.append(f"… and {len(backups) - SHOW} older not shown here{more}.")
+    if req.page < pages:
+        lines.append(
+            f"{len(shown)} of {len(backups):,} — `{_command(req, req.page + 1)}` shows the next "
+            f"{min(SHOW, len(backups) - start - len(shown))} older."
+        )
     return Reply("\n".join(lines))
 
 
@@ -102,5 +129,5 @@ SPEC = Subcommand(
     build=build,
     request=request,
     handle=handle,
-    examples=("list prod",),
+    examples=("list prod", "list prod --page 2"),
 )

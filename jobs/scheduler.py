@@ -415,7 +415,7 @@ class Scheduler:
 
     def check_freshness(self, now: datetime) -> dict[str, str]:
         """The dead-man's switch for each database that has a scheduled dump."""
-        from engine.catalog import list_backups
+        from engine.catalog import newest_backup
         from engine.prune import backup_ref
 
         out: dict[str, str] = {}
@@ -423,13 +423,15 @@ class Scheduler:
             if entry.job_kind != "dump" or not entry.database:
                 continue
             try:
-                refs = [
-                    r for r in map(backup_ref, list_backups(self.cfg, entry.database, self.storage)) if r.good
-                ]
+                # Newest month folder first, manifests from the cache: every 10 minutes this
+                # costs a few LIST requests and no GET unless a backup was added or changed.
+                found = newest_backup(
+                    self.cfg, entry.database, self.storage, where=lambda m: backup_ref(m).good
+                )
             except BackupbotError as err:
                 log.warning("freshness check of %s could not list backups: %s", entry.database, err.message)
                 continue
-            newest = max(refs, key=lambda r: r.created_at, default=None)
+            newest = backup_ref(found) if found is not None else None
             fresh = alerts.Freshness(
                 database=entry.database,
                 newest_id=newest.id if newest else None,

@@ -9,7 +9,7 @@ properties of ``put_stream`` that every provider has to keep.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -45,7 +45,9 @@ class ObjectInfo:
     key: str
     size: int
     last_modified: datetime
-    etag: str = ""  # what changes when the content does (S3's ETag; size+mtime for a folder)
+    # Changes whenever the object is rewritten (S3's ETag; inode, mtime and size for a folder),
+    # so the catalog can trust a cached manifest whose etag the listing repeats. Empty = unknown.
+    etag: str = ""
 
 
 class Storage(abc.ABC):
@@ -82,8 +84,46 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]: ...
 
+    def list_dirs(self, prefix: str) -> list[str]:
+        """The "folders" right under ``prefix`` (which ends with ``/``), each ending with ``/``, sorted.
+
+        Lets the catalog walk ``db/{database}/{YYYY}/{MM}/`` newest first and stop early
+        instead of listing every key of a database. Providers answer it without listing
+        the keys below (S3's delimiter); this fallback is correct, not cheap.
+        """
+        dirs = set()
+        for o in self.list(prefix):
+            head, slash, _ = o.key[len(prefix) :].partition("/")
+            if slash:
+                dirs.add(f"{prefix}{head}/")
+        return sorted(dirs)
+
     @abc.abstractmethod
     def delete(self, key: str) -> None: ...
+
+    def delete_many(self, keys: Sequence[str]) -> dict[str, str]:
+        """Delete ``keys``; returns the ones that could not be deleted, each with why.
+
+        A failure of one key does not stop the others. Providers batch (S3: 1,000 keys a
+        request); this fallback deletes one by one.
+        """
+        from core.errors import BackupbotError
+
+        failed: dict[str, str] = {}
+        for key in keys:
+            try:
+                self.delete(key)
+            except BackupbotError as err:
+                failed[key] = err.message
+        return failed
+
+    def object_lock_possible(self) -> bool:
+        """Whether any object here can carry an Object Lock retention, so prune must look.
+
+        True unless the provider knows better: a wrong True costs a HEAD per deletion
+        candidate, a wrong False would half-delete a locked backup.
+        """
+        return True
 
     @abc.abstractmethod
     def exists(self, key: str) -> bool: ...

@@ -122,9 +122,12 @@ class LocalStorage(Storage):
                 yield block
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        if not self.root.is_dir():
+        # Walk only the folder the prefix ends in, not the whole store.
+        start = self._path(prefix[: prefix.rfind("/") + 1]) if "/" in prefix else self.root
+        if not start.is_dir():
             return
-        for dirpath, _dirs, files in os.walk(self.root):
+        for dirpath, dirs, files in os.walk(start):
+            dirs.sort()
             for name in sorted(files):
                 if name.startswith(_TMP_MARK):
                     continue
@@ -132,9 +135,28 @@ class LocalStorage(Storage):
                 key = full.relative_to(self.root).as_posix()
                 if not key.startswith(prefix):
                     continue
-                st = full.stat()
-                etag = f"{st.st_mtime_ns:x}-{st.st_size:x}"
+                try:
+                    st = full.stat()
+                except FileNotFoundError:
+                    continue  # deleted while we walked
+                # Writes replace the file (new inode) and stamp a new mtime: the three
+                # together change whenever the content can have changed.
+                etag = f"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}"
                 yield ObjectInfo(key, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC), etag)
+
+    def list_dirs(self, prefix: str) -> list[str]:
+        folder, _, stem = prefix.rpartition("/")
+        base = self._path(folder) if folder else self.root
+        try:
+            names = [e.name for e in os.scandir(base) if e.is_dir() and e.name.startswith(stem)]
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        except OSError as exc:
+            raise self._error("list", prefix, exc) from None
+        return sorted(f"{folder}/{n}/" if folder else f"{n}/" for n in names)
+
+    def object_lock_possible(self) -> bool:
+        return False
 
     def delete(self, key: str) -> None:
         try:

@@ -18,14 +18,16 @@ import base64
 import hashlib
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import boto3
+import botocore.session
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.utils import parse_timestamp
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
 from adapters.storage.base import (
@@ -45,6 +47,9 @@ from core.redact import redact
 log = logging.getLogger(__name__)
 
 IN_FLIGHT = 2  # parts uploading at once; with the part being filled this bounds memory
+DELETE_BATCH = 1000  # keys in one DeleteObjects request, S3's limit
+# Answers of stores that do not implement DeleteObjects (e.g. GCS's XML API): delete one by one.
+_NO_BATCH_DELETE = ("NotImplemented", "MethodNotAllowed", "501", "405")
 PART_RETRIES = 3  # whole-part attempts on top of botocore's per-request retries
 _READ_BLOCK = 1024 * 1024
 
@@ -65,6 +70,37 @@ def _multipart_etag(parts: dict[int, str]) -> str:
     return f"{hashlib.md5(raw, usedforsecurity=False).hexdigest()}-{len(parts)}"
 
 
+def _timestamp(value: str) -> datetime:
+    """ISO 8601 (every key's LastModified in a listing) without dateutil, else botocore's parser.
+
+    dateutil's general parser took two thirds of the time of reading a 1,000-key listing
+    page; what S3 sends there is plain ISO 8601. Header dates (RFC 1123) fall through.
+    """
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return parse_timestamp(value)  # type: ignore[no-any-return]
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _botocore_session() -> botocore.session.Session:
+    session = botocore.session.get_session()
+    session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=_timestamp)
+    return session
+
+
+def _content_md5(request: Any, **_: Any) -> None:
+    """DeleteObjects with a Content-MD5, which MinIO, Ceph and other S3-compatible stores demand.
+
+    botocore sends only a CRC32 checksum since 1.36 (AWS takes either); without the MD5 those
+    stores refuse the whole batch and nothing would ever be pruned.
+    """
+    body = request.body
+    if isinstance(body, (bytes, bytearray)) and "Content-MD5" not in request.headers:
+        digest = hashlib.md5(body, usedforsecurity=False).digest()
+        request.headers["Content-MD5"] = base64.b64encode(digest).decode()
+
+
 def _split_url(url: str) -> tuple[str, str]:
     rest = url[len("s3://") :]
     bucket, _, prefix = rest.partition("/")
@@ -78,6 +114,7 @@ class S3Storage(Storage):
         self.bucket, self.prefix = _split_url(cfg.url)
         self.part_size = cfg.part_size_mb * 1024 * 1024
         self.client = client or self._make_client()
+        self._lock_enabled = False
 
     def _make_client(self) -> Any:
         config = BotoConfig(
@@ -91,16 +128,18 @@ class S3Storage(Storage):
             response_checksum_validation="when_required",
             s3={"addressing_style": "path"} if self.cfg.endpoint_url else {},
         )
-        return self._session().client(
+        client = self._session().client(
             "s3",
             endpoint_url=self.cfg.endpoint_url or None,
             region_name=self.cfg.region or None,
             config=config,
         )
+        client.meta.events.register("before-sign.s3.DeleteObjects", _content_md5)
+        return client
 
     def _session(self) -> Any:
         """boto3's usual credential chain; a reader of another bucket may bring its own."""
-        return boto3.session.Session()
+        return boto3.session.Session(botocore_session=_botocore_session())
 
     # ------------------------------------------------------------ helpers
 
@@ -403,6 +442,51 @@ class S3Storage(Storage):
     def delete(self, key: str) -> None:
         self._call("delete", key, self.client.delete_object, Bucket=self.bucket, Key=self._key(key))
 
+    def delete_many(self, keys: Sequence[str]) -> dict[str, str]:
+        """DeleteObjects, 1,000 keys a request; a batch refused as a whole fails each of its keys."""
+        failed: dict[str, str] = {}
+        todo = list(keys)
+        for start in range(0, len(todo), DELETE_BATCH):
+            batch = todo[start : start + DELETE_BATCH]
+            try:
+                resp = self.client.delete_objects(
+                    Bucket=self.bucket,
+                    Delete={"Objects": [{"Key": self._key(k)} for k in batch], "Quiet": True},
+                )
+            except ClientError as exc:
+                if error_code(exc) in _NO_BATCH_DELETE or str(http_status(exc)) in _NO_BATCH_DELETE:
+                    return failed | super().delete_many(todo[start:])
+                text = self._error("delete", f"{len(batch)} objects", exc).message
+                failed.update(dict.fromkeys(batch, text))
+                continue
+            except BotoCoreError as exc:
+                text = self._error("delete", f"{len(batch)} objects", exc).message
+                failed.update(dict.fromkeys(batch, text))
+                continue
+            for err in resp.get("Errors", []):
+                key = str(err.get("Key", ""))[len(self.prefix) :]
+                # Worded as a DeleteObject failure would be: same codes, same hints.
+                one = ClientError(
+                    {"Error": {"Code": err.get("Code"), "Message": err.get("Message")}}, "DeleteObjects"
+                )
+                failed[key] = self._error("delete", key, one).message
+        return failed
+
+    def object_lock_possible(self) -> bool:
+        """Configured in backupbot.toml, or enabled on the bucket (one request); unknown counts as yes."""
+        if self.cfg.object_lock_mode and self.cfg.object_lock_days > 0:
+            return True
+        if self._lock_enabled:
+            return True  # Object Lock cannot be turned off on a bucket; it can be turned on later
+        try:
+            resp = self.client.get_object_lock_configuration(Bucket=self.bucket)
+        except ClientError as exc:
+            return error_code(exc) != "ObjectLockConfigurationNotFoundError"
+        except BotoCoreError:
+            return True
+        self._lock_enabled = resp.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") == "Enabled"
+        return self._lock_enabled
+
     def check_writable(self) -> None:
         """One create-only write of a fixed probe: nothing to delete afterwards.
 
@@ -448,10 +532,20 @@ class S3Storage(Storage):
                         obj["Key"][len(self.prefix) :],
                         int(obj["Size"]),
                         obj["LastModified"],
-                        str(obj.get("ETag", "")),
+                        str(obj.get("ETag") or ""),
                     )
         except (ClientError, BotoCoreError) as exc:
             raise self._error("list", prefix, exc) from None
+
+    def list_dirs(self, prefix: str) -> list[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        found: list[str] = []
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix), Delimiter="/"):
+                found += [p["Prefix"][len(self.prefix) :] for p in page.get("CommonPrefixes", [])]
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error("list", prefix, exc) from None
+        return sorted(found)
 
     def exists(self, key: str) -> bool:
         try:

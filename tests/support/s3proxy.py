@@ -41,6 +41,7 @@ class S3Proxy:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                proxy.seen(self.command, self.path, dict(self.headers.items()), body)
                 answer = proxy.intercept_request(
                     self.command, parse_qs(urlsplit(self.path).query), {k.lower(): v for k, v in self.headers.items()}
                 )
@@ -80,6 +81,9 @@ class S3Proxy:
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.endpoint_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def seen(self, command: str, path: str, headers: dict[str, str], body: bytes) -> None:
+        """Called for every request before ``intercept``; counting proxies record it here."""
 
     def intercept(self, command: str, query: dict[str, list[str]]) -> tuple[int, bytes] | None:
         return None
