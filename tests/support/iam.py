@@ -51,6 +51,16 @@ def as_moto_checks_it(text: str) -> str:
         for action in actions:
             widened += [op for op in operations.get(action, []) if op not in widened]
         statement["Action"] = widened
+    # moto authorizes a DeleteObjects batch as one request on the bucket, where AWS checks
+    # s3:DeleteObject for each key: a statement allowing that action on objects also allows
+    # the batch on their bucket here (an explicit Deny of it still refuses the batch).
+    extra = []
+    for statement in policy["Statement"]:
+        if statement.get("Effect") == "Allow" and "s3:DeleteObject" in statement["Action"]:
+            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            buckets = sorted({r.split("/", 1)[0] for r in resources})
+            extra.append({"Effect": "Allow", "Action": ["s3:DeleteObjects"], "Resource": buckets})
+    policy["Statement"] += extra
     return json.dumps(policy)
 
 
