@@ -27,6 +27,7 @@ from core.config_types import (
     RetentionPolicy,
     RunnerConfig,
     SlackConfig,
+    StateConfig,
     StorageConfig,
 )
 from core.errors import ConfigError
@@ -43,6 +44,7 @@ __all__ = [
     "RetentionPolicy",
     "RunnerConfig",
     "SlackConfig",
+    "StateConfig",
     "StorageConfig",
     "default_state_dir",
     "embedded_default",
@@ -52,7 +54,7 @@ __all__ = [
 
 # ---------------------------------------------------------------- loading
 
-_SECTIONS = {"storage", "encryption", "databases", "slack", "runner", "alerts", "retention"}
+_SECTIONS = {"storage", "encryption", "databases", "slack", "runner", "alerts", "retention", "state"}
 
 
 def _check_keys(table: dict[str, Any], allowed: set[str], where: str, path: str) -> None:
@@ -309,6 +311,13 @@ def parse_config(raw: dict[str, Any], path: str) -> Config:
     slack = _build(SlackConfig, raw.get("slack", {}), "[slack]", path)
     runner = _build(RunnerConfig, raw.get("runner", {}), "[runner]", path)
     alerts = _build(AlertsConfig, raw.get("alerts", {}), "[alerts]", path)
+    state = _build(StateConfig, raw.get("state", {}), "[state]", path)
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", state.schema):
+        raise ConfigError(
+            "[state] schema must be a plain lowercase name",
+            detail=f"{path}: [state] schema = {state.schema!r}.",
+            hint='Use letters, digits and underscores, e.g. "backupbot".',
+        )
     return Config(
         path=path,
         storage=storage,
@@ -319,4 +328,5 @@ def parse_config(raw: dict[str, Any], path: str) -> Config:
         alerts=alerts,
         retention=retention,
         state_dir=default_state_dir(path),
+        state=state,
     )

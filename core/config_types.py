@@ -129,6 +129,14 @@ class AlertsConfig:
 
 
 @dataclass(frozen=True)
+class StateConfig:
+    """Where the bot's state lives: the SQLite file in state_dir, unless ``url_env`` names a PostgreSQL URL."""
+
+    url_env: str = "BACKUPBOT_STATE_URL"
+    schema: str = "backupbot"
+
+
+@dataclass(frozen=True)
 class Config:
     path: str  # the file it came from, or "<embedded default>"
     storage: StorageConfig
@@ -139,6 +147,7 @@ class Config:
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
     state_dir: str = "state"
+    state: StateConfig = field(default_factory=StateConfig)
 
     def database(self, name: str) -> DatabaseConfig:
         """The named database, or an error that lists the configured ones."""

@@ -85,6 +85,7 @@ class Runner:
 
     def start(self) -> Runner:
         """Recover what a dead process left running, then start taking jobs."""
+        self.store.watch_queue()
         self.recover()
         self._last_recover = time.monotonic()
         self._thread = threading.Thread(target=self._loop, name="runner", daemon=True)
