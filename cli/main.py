@@ -28,6 +28,7 @@ SUBCOMMANDS = [
     "cli.prune",
     "cli.restore",
     "cli.doctor",
+    "cli.state",
 ]
 
 

@@ -65,7 +65,8 @@ class Store(LocksAndState):
     backend = "sqlite"
 
     def __new__(cls, path: str | Path | None = None, *, url: str | None = None, schema: str | None = None) -> Store:
-        if cls is Store and (url or os.environ.get(STATE_URL_ENV)):
+        # url="" forces the file even when BACKUPBOT_STATE_URL is set (state export/import).
+        if cls is Store and (url if url is not None else os.environ.get(STATE_URL_ENV)):
             from jobs.pgstore import PgStore
 
             return super().__new__(PgStore)
