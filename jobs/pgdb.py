@@ -20,6 +20,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql as pgsql
+from sqlite_utils.db import NotFoundError
 
 __all__ = ["PgCursor", "PgDatabase", "PgTable", "translate"]
 
@@ -331,8 +332,29 @@ class PgTable:
         where = " AND ".join(f'"{c}" = ?' for c in pks)
         rows = list(self.db.query(f'SELECT * FROM "{self.name}" WHERE {where}', list(values)))
         if not rows:
-            raise KeyError(pk_value)
+            raise NotFoundError(pk_value)
         return rows[0]
+
+    def update(self, pk_value: Any, updates: Mapping[str, Any] | None = None, **_ignored: Any) -> PgTable:
+        """Set ``updates`` on the row with that key (sqlite-utils' ``update``)."""
+        if not updates:
+            return self
+        _, pks = self.db._table_info(self.name)
+        values = list(pk_value) if isinstance(pk_value, list | tuple) else [pk_value]
+        sets = ", ".join(f'"{c}" = ?' for c in updates)
+        where = " AND ".join(f'"{c}" = ?' for c in pks)
+        cur = self.db.execute(f'UPDATE "{self.name}" SET {sets} WHERE {where}', [*updates.values(), *values])
+        if cur.rowcount == 0:
+            raise NotFoundError(pk_value)
+        self.last_pk = pk_value
+        return self
+
+    def delete(self, pk_value: Any) -> PgTable:
+        _, pks = self.db._table_info(self.name)
+        values = list(pk_value) if isinstance(pk_value, list | tuple) else [pk_value]
+        where = " AND ".join(f'"{c}" = ?' for c in pks)
+        self.db.execute(f'DELETE FROM "{self.name}" WHERE {where}', values)
+        return self
 
     def delete_where(self, where: str | None = None, where_args: Sequence[Any] | None = None) -> PgTable:
         self.db.execute(f'DELETE FROM "{self.name}"' + (f" WHERE {where}" if where else ""), where_args)
