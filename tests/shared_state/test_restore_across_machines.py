@@ -1,6 +1,6 @@
 """A restore across machines: asked on one web process, approved on another, run by a worker.
 
-The target's dump is stuck on a worker that then dies (SIGKILL); a lock a vanished
+The request outlives a redeploy of the web processes. The target's dump is stuck on a worker that then dies (SIGKILL); a lock a vanished
 machine left on the target lapses; the surviving worker interrupts the dump and then runs
 the restore, once, though two leads clicked Approve on two web processes at the same moment.
 """
@@ -92,7 +92,12 @@ def test_restore_approved_on_two_web_processes_runs_once_after_the_dead_workers_
             job_id = int(re.search(r"Restore request (\d+) posted", posted).group(1))  # type: ignore[union-attr]
             msg = wait(lambda: request_message(fake, job_id), 30, "the request message", logs)
             value = button_value(msg)
-            # Web B shows the request (its status answer); two leads approve at once, on A and on B.
+            # A redeploy of the web side: both stopped, started again on fresh directories.
+            web_a.stop()
+            web_b.stop()
+            web_a, web_b = web(root, "web-a-2", env).start(), web(root, "web-b-2", env).start()
+            logs += [web_a.log, web_b.log]
+            # Web B shows the pending request; two leads approve at once, on A and on B.
             assert "awaiting" in web_b.command(f"status {job_id}", user="U0LEAD2").json()["text"].lower()
             clicks = [
                 threading.Thread(target=click, args=(web_a, fake, msg.ts, value, "U0LEAD1", "a")),
@@ -113,6 +118,8 @@ def test_restore_approved_on_two_web_processes_runs_once_after_the_dead_workers_
                 final = wait(
                     lambda: store.get_job(job_id).status.terminal and store.get_job(job_id), 180, "the restore", logs
                 )
+            web_a.stop()
+            web_b.stop()
         assert final.status == JobStatus.SUCCEEDED, final.error
         assert final.worker.split(":")[1] == str(survivor.proc.pid if survivor.proc else "")
         audit = store.audit_rows(job_id)
