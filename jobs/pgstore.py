@@ -87,7 +87,7 @@ class PgStore(Store):
         self.schema = schema or DEFAULT_SCHEMA
         self.path = Path(path) if path else Path(".")
         self._local = threading.local()
-        self._conns: list[psycopg.Connection[Any]] = []
+        self._conns: list[tuple[threading.Thread, psycopg.Connection[Any]]] = []
         self._conns_lock = threading.Lock()
         self._catalog: dict[str, Any] = {}
         self._lock_key = int.from_bytes(hashlib.sha256(f"backupbot:{self.schema}".encode()).digest()[:8], "big", signed=True)
@@ -125,7 +125,15 @@ class PgStore(Store):
         if db is None or db.conn.closed:
             conn = self._connect()
             with self._conns_lock:
-                self._conns.append(conn)
+                # A runner starts a thread per job: close what finished threads left open, or
+                # a long-lived worker would use up the server's max_connections.
+                keep = []
+                for thread, old in self._conns:
+                    if thread.is_alive():
+                        keep.append((thread, old))
+                    else:
+                        old.close()
+                self._conns = [*keep, (threading.current_thread(), conn)]
             db = PgDatabase(conn, self.schema, self._catalog)
             self._local.db = db
         return db
@@ -133,7 +141,7 @@ class PgStore(Store):
     def close(self) -> None:
         self._closed.set()
         with self._conns_lock:
-            for conn in self._conns:
+            for _, conn in self._conns:
                 try:
                     conn.close()
                 except psycopg.Error:

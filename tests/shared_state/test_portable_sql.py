@@ -7,6 +7,7 @@ drop-in for the file.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,15 @@ def test_json_extract_and_a_failed_transaction_rolls_back(store: Store) -> None:
         db.execute("DELETE FROM jobs")
         raise RuntimeError("stop")
     assert len(store.list_jobs()) == 2
+
+
+def test_finished_threads_do_not_keep_postgresql_connections(store: Store, state_backend: str) -> None:
+    if state_backend != "postgresql":
+        pytest.skip("SQLite connections are files, not server slots")
+    for _ in range(60):  # a worker runs every job in a thread of its own
+        t = threading.Thread(target=lambda: store.kv_get("x"))
+        t.start()
+        t.join()
+    store.kv_get("x")
+    n = next(store.db.query("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database()"))["n"]
+    assert n <= 5
