@@ -24,6 +24,8 @@ _NOUNS = {
     "verify": "Verification",
     "prune": "Prune",
     "branch": "Branch",
+    "files_sync": "Backup of the app's files",
+    "files_verify": "Check of the backed-up app files",
 }
 
 

@@ -27,6 +27,7 @@ SUBCOMMANDS = [
     "cli.decrypt",
     "cli.prune",
     "cli.restore",
+    "cli.files",
     "cli.doctor",
     "cli.state",
 ]

@@ -20,6 +20,7 @@ SUBCOMMANDS = [
     "commands.restore",
     "commands.approve",
     "commands.deny",
+    "commands.files",
     "commands.freeze",
     "commands.unfreeze",
     "commands.history",

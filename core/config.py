@@ -15,6 +15,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from core.config_files import parse_files
 from core.config_types import (
     BACKUP_KINDS,
     DB_NAME_RE,
@@ -54,7 +55,7 @@ __all__ = [
 
 # ---------------------------------------------------------------- loading
 
-_SECTIONS = {"storage", "encryption", "databases", "slack", "runner", "alerts", "retention", "state"}
+_SECTIONS = {"storage", "encryption", "databases", "slack", "runner", "alerts", "retention", "state", "files"}
 
 
 def _check_keys(table: dict[str, Any], allowed: set[str], where: str, path: str) -> None:
@@ -329,4 +330,5 @@ def parse_config(raw: dict[str, Any], path: str) -> Config:
         retention=retention,
         state_dir=default_state_dir(path),
         state=state,
+        files=parse_files(raw.get("files"), path, _build),
     )

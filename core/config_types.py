@@ -137,6 +137,35 @@ class StateConfig:
 
 
 @dataclass(frozen=True)
+class FilesConfig:
+    """The application's own bucket (certificates, XML) whose objects are copied under ``files/``.
+
+    Credentials: by default boto3's usual chain, the same as ``[storage]``. When the app's
+    bucket needs other credentials, ``profile`` names an AWS profile, or
+    ``access_key_id_env`` / ``secret_access_key_env`` (/ ``session_token_env``) name the
+    environment variables that hold them; the secrets themselves never sit in the file.
+    """
+
+    source_url: str
+    prefixes: tuple[str, ...] = ()  # keys under source_url to copy, e.g. ["certs/", "xml/"]; empty: all
+    endpoint_url: str | None = None
+    region: str | None = None
+    profile: str = ""
+    access_key_id_env: str = ""
+    secret_access_key_env: str = ""
+    session_token_env: str = ""
+    max_attempts: int = 6
+    schedule: str = "30 4 * * *"  # after the default 03:00 database backups; "" turns it off
+    verify_schedule: str = "0 5 * * *"  # "" turns the nightly check off
+    timezone: str = "UTC"
+    xml_patterns: tuple[str, ...] = ("*.xml",)
+    certificate_patterns: tuple[str, ...] = ("*.pem", "*.crt", "*.cer", "*.der", "*.p12", "*.pfx", "*.key")
+    pkcs12_password_env: str = ""  # password of every PKCS#12 / encrypted key without its own below
+    password_envs: dict[str, str] = field(default_factory=dict)  # glob of the path -> env var name
+    expiry_warning_days: int = 30
+
+
+@dataclass(frozen=True)
 class Config:
     path: str  # the file it came from, or "<embedded default>"
     storage: StorageConfig
@@ -148,6 +177,7 @@ class Config:
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
     state_dir: str = "state"
     state: StateConfig = field(default_factory=StateConfig)
+    files: FilesConfig | None = None  # [files]: the application's bucket, when configured
 
     def database(self, name: str) -> DatabaseConfig:
         """The named database, or an error that lists the configured ones."""

@@ -137,7 +137,13 @@ def nightly_dumps(cfg: Config) -> list[ScheduleEntry]:
 
 
 # Each returns the entries of one job kind; later kinds add a function here.
-ENTRY_SOURCES: list[Callable[[Config], list[ScheduleEntry]]] = [nightly_dumps]
+def _files_entries(cfg: Config) -> list[ScheduleEntry]:
+    from jobs.files_schedule import files_entries
+
+    return files_entries(cfg)
+
+
+ENTRY_SOURCES: list[Callable[[Config], list[ScheduleEntry]]] = [nightly_dumps, _files_entries]
 
 
 def entries_from_config(cfg: Config) -> list[ScheduleEntry]:

@@ -26,6 +26,7 @@ class ObjectInfo:
     key: str
     size: int
     last_modified: datetime
+    etag: str = ""  # what changes when the content does (S3's ETag; size+mtime for a folder)
 
 
 class Storage(abc.ABC):

@@ -97,7 +97,8 @@ class LocalStorage(Storage):
                 if not key.startswith(prefix):
                     continue
                 st = full.stat()
-                yield ObjectInfo(key, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC))
+                etag = f"{st.st_mtime_ns:x}-{st.st_size:x}"
+                yield ObjectInfo(key, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC), etag)
 
     def delete(self, key: str) -> None:
         try:

@@ -70,12 +70,16 @@ class S3Storage(Storage):
             response_checksum_validation="when_required",
             s3={"addressing_style": "path"} if self.cfg.endpoint_url else {},
         )
-        return boto3.session.Session().client(
+        return self._session().client(
             "s3",
             endpoint_url=self.cfg.endpoint_url or None,
             region_name=self.cfg.region or None,
             config=config,
         )
+
+    def _session(self) -> Any:
+        """boto3's usual credential chain; a reader of another bucket may bring its own."""
+        return boto3.session.Session()
 
     # ------------------------------------------------------------ helpers
 
@@ -307,7 +311,12 @@ class S3Storage(Storage):
         try:
             for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
                 for obj in page.get("Contents", []):
-                    yield ObjectInfo(obj["Key"][len(self.prefix) :], int(obj["Size"]), obj["LastModified"])
+                    yield ObjectInfo(
+                        obj["Key"][len(self.prefix) :],
+                        int(obj["Size"]),
+                        obj["LastModified"],
+                        str(obj.get("ETag", "")),
+                    )
         except (ClientError, BotoCoreError) as exc:
             raise self._error("list", prefix, exc) from None
 

@@ -18,6 +18,8 @@ from jobs.events import Outcome
 
 _MODULES: dict[str, str] = {
     "dump": "jobs.kinds.dump",
+    "files_sync": "jobs.kinds.files_sync",
+    "files_verify": "jobs.kinds.files_verify",
     "prune": "jobs.kinds.prune",
     "restore": "jobs.kinds.restore",
 }

@@ -2,8 +2,8 @@
 
 A click goes through the same permission checks as typing the command, so a button
 can never do what its clicker could not type. Cancel is literally `/backup cancel N`.
-Retry re-queues a backup with the failed job's parameters (a scheduled nightly stays
-that nightly); it refuses other kinds, because a restore must be approved again and a
+Retry re-queues a backup (or a files sync or check) with the failed job's parameters (a
+scheduled nightly stays that nightly); it refuses other kinds, because a restore must be approved again and a
 prune confirmed by a lead, which a click on an old message must not skip. A double
 click queues one retry, not two: each failed job is retried once, from its own message.
 """
@@ -22,7 +22,8 @@ from jobs.events import guarded
 from jobs.status import ACTIVE
 from jobs.store import Job
 
-RETRYABLE_KINDS = frozenset({"dump"})
+# Re-running these changes nothing but the backup itself.
+RETRYABLE_KINDS = frozenset({"dump", "files_sync", "files_verify"})
 
 
 def _who(body: dict[str, Any]) -> tuple[str, str, str]:
