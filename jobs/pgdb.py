@@ -36,7 +36,7 @@ _TYPES: dict[Any, str] = {
 _TOKENS = re.compile(r"('(?:[^']|'')*')|(\"[^\"]*\")|([^'\"]+)", re.S)
 _INSERT = re.compile(r"^\s*INSERT\s+OR\s+(IGNORE|REPLACE)\s+INTO\s+", re.I)
 _INTO = re.compile(r"^\s*INSERT\s+(?:OR\s+\w+\s+)?INTO\s+\"?(\w+)\"?", re.I)
-_RESERVED = re.compile(r"(?<![\w\"])user(?![\w\"])")
+_RESERVED = re.compile(r"(?<![\w\":.])user(?![\w\"])")
 
 
 def translate(sql: str, named: bool = False) -> tuple[str, str | None]:
