@@ -100,7 +100,8 @@ def main() -> int:
                 with running(*procs):
                     state_dir = procs[0].workdir / "state"
                     store = Store(state_dir / "backupbot.sqlite3", url=url or "")
-                    procs[0].command("status")  # warm up
+                    with ThreadPoolExecutor(args.concurrency) as pool:  # every web thread has its connection
+                        list(pool.map(lambda _, front=procs[0]: front.command("status"), range(args.concurrency * 2)))
                     lat, per_minute = run_shape(procs[0], store, args.jobs, args.concurrency)
                     store.close()
                 rows.append((shape, lat, per_minute))
