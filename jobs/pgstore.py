@@ -31,8 +31,11 @@ from psycopg.rows import dict_row
 
 from core.errors import ConfigError
 from core.redact import describe_url, redact
+from jobs.audit import utcnow, write_audit
+from jobs.job import Job, encode_fields
 from jobs.pgdb import PgDatabase
 from jobs.schema import create_schema
+from jobs.status import JobStatus
 from jobs.store import STATE_URL_ENV, Store
 
 log = logging.getLogger(__name__)
@@ -91,6 +94,7 @@ class PgStore(Store):
         self._conns_lock = threading.Lock()
         self._catalog: dict[str, Any] = {}
         self._lock_key = int.from_bytes(hashlib.sha256(f"backupbot:{self.schema}".encode()).digest()[:8], "big", signed=True)
+        self._lane_key = int.from_bytes(self._lock_key.to_bytes(8, "big", signed=True)[:4], "big", signed=True)
         self._channel = f"{self.schema}_jobs_queued"
         self._listener: threading.Thread | None = None
         self._closed = threading.Event()
@@ -160,6 +164,38 @@ class PgStore(Store):
         with db.conn.transaction():
             db.conn.execute("SELECT pg_advisory_xact_lock(%s)", [self._lock_key])
             yield db
+
+    def claim_job(self, job: Job, worker: str, **fields: Any) -> bool:
+        """The claim without the schema-wide lock: acks and other lanes' claims never wait on it.
+
+        The job's row is locked ``FOR UPDATE SKIP LOCKED`` (a row another runner is taking
+        is skipped, not waited for), and claims of one lane are serialized by an advisory
+        lock on the lane, so "nothing of this lane is running" stays true until commit.
+        """
+        db = self.db
+        if db.conn.info.transaction_status != TransactionStatus.IDLE:
+            return super().claim_job(job, worker, **fields)
+        now = utcnow()
+        values = encode_fields({"worker": worker, **fields})
+        values.update(updated_at=now, started_at=now)
+        sets = ", ".join(f'"{k}" = ?' for k in values)
+        with db.conn.transaction():
+            db.conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [self._lane_key, job.lane])
+            row = db.conn.execute(
+                "SELECT status FROM jobs WHERE id = %s FOR UPDATE SKIP LOCKED", [job.id]
+            ).fetchone()
+            if row is None or row["status"] != str(JobStatus.QUEUED):
+                return False
+            busy = db.conn.execute(
+                "SELECT 1 FROM jobs WHERE lane = %s AND status = 'running' LIMIT 1", [job.lane]
+            ).fetchone()
+            if busy:
+                return False
+            db.execute(
+                f"UPDATE jobs SET status = 'running', {sets} WHERE id = ?", [*values.values(), job.id]
+            )
+            write_audit(db, job.id, "running", worker, "queued", "running", {})  # type: ignore[arg-type]
+        return True
 
     def _create_schema(self) -> None:
         with self.transaction() as db:

@@ -270,6 +270,20 @@ class Store(LocksAndState):
             self.job_queued.set()
         return True
 
+    def claim_job(self, job: Job, worker: str, **fields: Any) -> bool:
+        """Start ``job`` for ``worker`` if it is still queued and nothing of its lane is running.
+
+        True for exactly one caller across threads and processes; ``fields`` (heartbeat,
+        attempts) are set with the status, and the audit row says which worker took it.
+        """
+        with self.transaction() as db:
+            busy = list(db.query("SELECT id FROM jobs WHERE lane = ? AND status = 'running' LIMIT 1", [job.lane]))
+            if busy:
+                return False
+            return self.transition(
+                job.id, JobStatus.QUEUED, JobStatus.RUNNING, actor=worker, worker=worker, **fields
+            )
+
     def update_job(self, job_id: int, **fields: Any) -> None:
         """Set fields other than the status (message ts, progress, heartbeat)."""
         if not fields:

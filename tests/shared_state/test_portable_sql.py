@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlite_utils.db import NotFoundError
 
+from jobs.status import JobStatus
 from jobs.store import Store
 
 pytestmark = pytest.mark.usefixtures("state_backend")
@@ -101,3 +102,33 @@ def test_finished_threads_do_not_keep_postgresql_connections(store: Store, state
     store.kv_get("x")
     n = next(store.db.query("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database()"))["n"]
     assert n <= 5
+
+
+def test_runners_racing_for_jobs_claim_each_once_and_one_per_lane(store: Store, tmp_path: Path) -> None:
+    jobs = [store.create_job("dump", f"db{i % 3}") for i in range(12)]
+    runners = [Store(tmp_path / "bb.sqlite3") for _ in range(4)]  # four processes' handles
+    won: list[tuple[int, str]] = []
+    lock = threading.Lock()
+    go = threading.Barrier(len(runners))
+
+    def run(s: Store, name: str) -> None:
+        go.wait()
+        for job in jobs:
+            if s.claim_job(job, name, attempts=1):
+                with lock:
+                    won.append((job.id, name))
+
+    threads = [threading.Thread(target=run, args=(s, f"w{i}")) for i, s in enumerate(runners)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for s in runners:
+        s.close()
+    assert len(won) == 3  # one job per lane, each claimed by one runner
+    running = store.list_jobs(statuses=[JobStatus.RUNNING])
+    assert sorted(j.lane for j in running) == ["db0", "db1", "db2"]
+    assert {j.id for j in running} == {i for i, _ in won}
+    for job in running:
+        starts = [r for r in store.audit_rows(job.id) if r["to_status"] == "running"]
+        assert len(starts) == 1 and starts[0]["actor"] == job.worker and job.started_at and job.attempts == 1
