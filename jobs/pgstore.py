@@ -10,7 +10,8 @@ Writes keep the SQLite store's guarantee that a read-then-write inside
 transaction-scoped advisory lock (the counterpart of SQLite's ``BEGIN IMMEDIATE``), so
 every module's compare-and-set, claim and unique insert is exactly-once across
 processes and machines without each module reasoning about isolation levels. Reads
-outside a transaction take no lock. ``job_queued.set()`` also sends a ``NOTIFY`` that the
+outside a transaction take no lock, and job claims (the runners' hot path) take only
+their job's row (``FOR UPDATE SKIP LOCKED``) and their lane's advisory lock. ``job_queued.set()`` also sends a ``NOTIFY`` that the
 runners of other processes ``LISTEN`` for, so an idle worker starts a job queued by a
 web process at once rather than at its next poll.
 """
