@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 # 1: the tables of jobs.schema plus each module's own, created by the modules on use.
 SCHEMA_VERSION = 1
 DEFAULT_SCHEMA = "backupbot"
+_LOCK_FREE_FIELDS = frozenset({"progress", "heartbeat_at", "message_ts", "channel"})
 
 _JSON_EXTRACT = """
 CREATE OR REPLACE FUNCTION json_extract(doc text, path text) RETURNS text
@@ -165,6 +166,21 @@ class PgStore(Store):
         with db.conn.transaction():
             db.conn.execute("SELECT pg_advisory_xact_lock(%s)", [self._lock_key])
             yield db
+
+    def update_job(self, job_id: int, **fields: Any) -> None:
+        """Progress, heartbeat and message ts are one statement each: atomic without the write lock.
+
+        A running job writes its progress every few seconds; taking the schema-wide lock
+        for that would put every Slack ack behind it. Anything else (params) still goes
+        through the serialized transaction, since other writers read-modify-write it.
+        """
+        if fields and set(fields) <= _LOCK_FREE_FIELDS:
+            values = encode_fields(fields)
+            values["updated_at"] = utcnow()
+            sets = ", ".join(f'"{k}" = ?' for k in values)
+            self.db.execute(f"UPDATE jobs SET {sets} WHERE id = ?", [*values.values(), job_id])
+            return
+        super().update_job(job_id, **fields)
 
     def claim_job(self, job: Job, worker: str, **fields: Any) -> bool:
         """The claim without the schema-wide lock: acks and other lanes' claims never wait on it.
