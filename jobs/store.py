@@ -125,8 +125,13 @@ class Store(LocksAndState):
         self._local = threading.local()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite_utils.Database]:
-        """An immediate (write-locked) transaction; nested sqlite-utils calls become savepoints."""
+    def transaction(self, serialized: bool = True) -> Iterator[sqlite_utils.Database]:
+        """An immediate (write-locked) transaction; nested sqlite-utils calls become savepoints.
+
+        ``serialized=False`` tells a backend that can run writers side by side (PostgreSQL)
+        that this transaction only appends rows and reads nothing it then writes; SQLite
+        always serializes.
+        """
         db = self.db
         if db.conn.in_transaction:
             with db.atomic():
@@ -180,7 +185,7 @@ class Store(LocksAndState):
             "attempts": 0,
             "cancel_requested": 0,
         }
-        with self.transaction() as db:
+        with self.transaction(serialized=False) as db:  # appends only: no read-then-write
             job_id = db["jobs"].insert(row).last_pk
             write_audit(db, job_id, "created", requested_by or "system", None, str(status), params or {})
         if status == JobStatus.QUEUED and wake:
@@ -337,7 +342,7 @@ class Store(LocksAndState):
 
     def audit(self, job_id: int | None, event: str, actor: str, detail: dict[str, Any] | None = None) -> None:
         """An audit row for something that is not a status change (a click, a lock, a refusal)."""
-        with self.transaction() as db:
+        with self.transaction(serialized=False) as db:
             write_audit(db, job_id, event, actor, None, None, detail or {})
 
     def audit_rows(self, job_id: int | None = None) -> list[dict[str, Any]]:
