@@ -32,6 +32,8 @@ _ORDER = (
     "Versions",
     "Open sessions",
     "Restore mode",
+    "Connection strings",
+    "Preserved as",
     "Expected duration",
     "Warnings",
 )
@@ -86,6 +88,15 @@ def _button(job: Job, action: str, label: str, style: str, title: str, text: str
     }
 
 
+def _approve_text(job: Job, target: str, backup: str) -> str:
+    if job.params.get("preserve_under_name"):  # a Neon restore: Neon keeps the current state as a branch
+        return (
+            f"`{target}` (its whole Neon branch) will be overwritten with `{backup}`; its current state is kept "
+            f"as branch `{job.params['preserve_under_name']}`."
+        )
+    return f"`{target}` will be overwritten with `{backup}` (after a safety dump of it)."
+
+
 def buttons(job: Job) -> dict[str, Any]:
     target = job.database or "?"
     backup = job.params.get("backup_id", "?")
@@ -99,7 +110,7 @@ def buttons(job: Job) -> dict[str, Any]:
                 "Approve",
                 "primary",
                 "Approve this restore?",
-                f"`{target}` will be overwritten with `{backup}` (after a safety dump of it).",
+                _approve_text(job, target, backup),
                 "Approve",
             ),
             _button(

@@ -22,6 +22,7 @@ log = logging.getLogger("backupbot")
 SUBCOMMANDS = [
     "cli.keygen",
     "cli.dump",
+    "cli.branch",
     "cli.list",
     "cli.show",
     "cli.decrypt",

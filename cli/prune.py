@@ -69,7 +69,21 @@ def run(args: argparse.Namespace) -> int:
     else:
         for plan in plans:
             _print_plan(plan, bool(args.confirm))
+            if cfg.database(plan.database).neon_project_id:
+                _print_neon(cfg, plan.database, bool(args.confirm))
     return 1 if any(p.failed for p in plans) else 0
+
+
+def _print_neon(cfg: Any, database: str, confirm: bool) -> None:
+    from engine.neon_prune import apply_branch_prune, plan_branch_prune, prune_lines
+    from jobs.store import Store
+
+    store = Store.for_config(cfg)
+    branches = plan_branch_prune(cfg, database, store)
+    if confirm and branches.to_delete:
+        branches = apply_branch_prune(cfg, branches, store)
+    for line in prune_lines(branches):
+        print("  " + line.replace("`", "").lstrip("• "))
 
 
 def _label(action: str) -> str:

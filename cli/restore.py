@@ -34,7 +34,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         description="Without --break-glass: show what the restore would do. With it: run it now, without "
         "Slack approval (audited and announced).",
     )
-    p.add_argument("backup_id", metavar="ID", help="backup id, unique prefix, or latest:<database>")
+    p.add_argument(
+        "backup_id",
+        metavar="ID",
+        help="backup id, unique prefix, latest:<database>, neon:BRANCH, neon@TIMESTAMP or neon-snapshot:NAME",
+    )
     p.add_argument("--target", required=True, help="configured database to overwrite")
     p.add_argument("--break-glass", action="store_true", help="run now without a Slack approval")
     p.add_argument("--reason", default="", help="why (required with --break-glass; goes into the runbook)")
@@ -152,6 +156,10 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     cfg.database(args.target)
     store = Store.for_config(cfg)
+    if args.backup_id.strip().lower().startswith(("neon:", "neon@", "neon-snapshot:")):
+        from cli.neon_restore import run_neon
+
+        return run_neon(cfg, args, store, f"{_who()} (break glass)", announce)
     if not args.break_glass:
         return _dry_run(cfg, args, store)
     if not args.reason.strip():

@@ -68,11 +68,23 @@ def render(req: PruneRequest, inv: Invocation) -> Reply:
     if not plan.items:
         lines.append("No backups yet.")
     lines.append(PruneSummary.of(plan).line())
+    neon_delete = False
+    if inv.cfg.database(req.database).neon_project_id:
+        from engine.neon_prune import plan_branch_prune, prune_lines
+
+        try:
+            branches = plan_branch_prune(inv.cfg, req.database, inv.store)
+            lines += [f"*Neon backup branches of `{req.database}`*", *prune_lines(branches)]
+            neon_delete = bool(branches.to_delete)
+        except BackupbotError as err:
+            lines.append(error_text(err))
     from jobs.freeze import is_frozen
 
     if frozen := is_frozen(inv.store, req.database):
-        lines.append(f":snowflake: `{req.database}` is {frozen.describe()}: `--confirm` is refused until it is unfrozen.")
-    elif plan.to_delete and not plan.guard:
+        lines.append(
+            f":snowflake: `{req.database}` is {frozen.describe()}: `--confirm` is refused until it is unfrozen."
+        )
+    elif (plan.to_delete and not plan.guard) or neon_delete:
         lines.append(f"A lead can delete them with `/backup prune {req.database} --confirm`.")
     return Reply("\n".join(lines))
 

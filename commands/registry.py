@@ -14,6 +14,8 @@ SUBCOMMANDS = [
     "commands.help",
     "commands.dump",
     "commands.listing",
+    "commands.branch",
+    "commands.branches",
     "commands.status",
     "commands.cancel",
     "commands.prune",

@@ -19,7 +19,7 @@ from core.redact import redact
 
 log = logging.getLogger(__name__)
 
-USAGE = "restore ID|latest [DB] --target NAME [--reason TEXT]"
+USAGE = "restore ID|latest|neon:BRANCH|neon@TIME|neon-snapshot:NAME [DB] --target NAME [--reason TEXT]"
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class RestoreCommand:
     backup_ref: str  # an id, a unique prefix, or latest:<db>
     target: str
     reason: str = ""
+    source_db: str | None = None  # the [DB] word, for Neon sources
 
 
 def build(p: ArgParser) -> None:
@@ -44,11 +45,17 @@ def request(ns: argparse.Namespace, cfg: Config) -> RestoreCommand:
         ref = f"latest:{resolve_database(cfg, source, USAGE)}"
     elif ns.database:
         resolve_database(cfg, ns.database, USAGE)
-    return RestoreCommand(backup_ref=ref, target=target, reason=ns.reason.strip())
+    return RestoreCommand(backup_ref=ref, target=target, reason=ns.reason.strip(), source_db=ns.database)
 
 
 def _prepare(req: RestoreCommand, inv: Invocation) -> Reply:
     from commands.grammar import error_text
+    from engine.neon_restore_plan import is_neon_ref
+
+    if is_neon_ref(req.backup_ref):
+        from commands.neon_restore import prepare_neon
+
+        return prepare_neon(req.backup_ref, req.target, req.reason, req.source_db, inv)
     from engine.catalog import get_backup
     from engine.restore_plan import preflight, require_ok
     from jobs.approvals import create_request, leads_text

@@ -25,6 +25,7 @@ from core.config_types import (
     Config,
     DatabaseConfig,
     EncryptionConfig,
+    NeonConfig,
     RetentionPolicy,
     RunnerConfig,
     SlackConfig,
@@ -42,6 +43,7 @@ __all__ = [
     "Config",
     "DatabaseConfig",
     "EncryptionConfig",
+    "NeonConfig",
     "RetentionPolicy",
     "RunnerConfig",
     "SlackConfig",
@@ -55,7 +57,7 @@ __all__ = [
 
 # ---------------------------------------------------------------- loading
 
-_SECTIONS = {"storage", "encryption", "databases", "slack", "runner", "alerts", "retention", "state", "files"}
+_SECTIONS = {"storage", "encryption", "databases", "slack", "runner", "alerts", "retention", "state", "neon", "files"}
 
 
 def _check_keys(table: dict[str, Any], allowed: set[str], where: str, path: str) -> None:
@@ -287,6 +289,8 @@ def parse_config(raw: dict[str, Any], path: str) -> Config:
             if "retention" in table
             else retention
         )
+        if "dump_url_env" not in table and "neon_project_id" in table:
+            table["dump_url_env"] = ""  # a Neon-only database: branches, no dumps
         if "dump_url_env" not in table:
             raise ConfigError(
                 f"database '{name}' has no dump_url_env",
@@ -294,6 +298,12 @@ def parse_config(raw: dict[str, Any], path: str) -> Config:
                 hint=f'Add dump_url_env = "{name.upper()}_DUMP_URL" under {where}.',
             )
         db = _build(DatabaseConfig, table, where, path, name=name, config_file=path, retention=db_retention)
+        if db.neon_branch and not db.neon_project_id:
+            raise ConfigError(
+                "neon_branch needs neon_project_id",
+                detail=f"{path}: {where} sets neon_branch = {db.neon_branch!r} but no neon_project_id.",
+                hint='Add neon_project_id = "…" (Neon console → Settings → Project ID) or remove neon_branch.',
+            )
         if db.approvals_required < 1:
             raise ConfigError(
                 "approvals_required must be at least 1", detail=f"{path}: {where}.", hint="Use 1 or 2."
@@ -319,6 +329,7 @@ def parse_config(raw: dict[str, Any], path: str) -> Config:
             detail=f"{path}: [state] schema = {state.schema!r}.",
             hint='Use letters, digits and underscores, e.g. "backupbot".',
         )
+    neon = _build(NeonConfig, raw.get("neon", {}), "[neon]", path)
     return Config(
         path=path,
         storage=storage,
@@ -328,6 +339,7 @@ def parse_config(raw: dict[str, Any], path: str) -> Config:
         runner=runner,
         alerts=alerts,
         retention=retention,
+        neon=neon,
         state_dir=default_state_dir(path),
         state=state,
         files=parse_files(raw.get("files"), path, _build),

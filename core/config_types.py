@@ -73,6 +73,9 @@ class DatabaseConfig:
     restore_sessions: str = "terminate"  # or "wait"
     restore_owner: str = "no-owner"  # or "keep"
     restore_maintenance_work_mem: str = "512MB"  # per pg_restore connection, for index builds
+    # Neon (issue 11): the project and branch this database lives on; backups may also be branches
+    neon_project_id: str = ""
+    neon_branch: str = ""  # a branch name or br- id; empty: the project's default branch
     config_file: str = ""
 
     def _url(self, env_name: str | None, setting: str) -> str:
@@ -98,6 +101,17 @@ class DatabaseConfig:
     def restore_url(self) -> str:
         """The URL a restore writes through; a separate role from the dump URL."""
         return self._url(self.restore_url_env, "restore_url_env")
+
+
+@dataclass(frozen=True)
+class NeonConfig:
+    """How to reach Neon's API; the key itself stays in the environment variable named here."""
+
+    api_key_env: str = "NEON_API_KEY"
+    timeout_seconds: float = 30.0  # one HTTP request
+    retry_seconds: float = 120.0  # how long 423 / 429 / 503 are retried before giving up
+    operation_timeout_seconds: float = 600.0  # how long to wait for Neon's operations to finish
+    poll_interval_seconds: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -175,6 +189,7 @@ class Config:
     runner: RunnerConfig = field(default_factory=RunnerConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    neon: NeonConfig = field(default_factory=NeonConfig)
     state_dir: str = "state"
     state: StateConfig = field(default_factory=StateConfig)
     files: FilesConfig | None = None  # [files]: the application's bucket, when configured

@@ -247,4 +247,8 @@ def run_doctor(config_path: str | None) -> Report:
     check_keys(cfg, report, storage)
     check_slack(report)
     check_hooks(cfg, report)
+    if any(d.neon_project_id for d in cfg.databases.values()):
+        from engine.doctor_neon import check_neon
+
+        check_neon(cfg, report)
     return report

@@ -55,6 +55,9 @@ def _tool(name: str) -> tuple[str, str, int] | None:
 
 def check_database(db: DatabaseConfig, report: Report) -> None:
     area = f"database {db.name}"
+    if not db.dump_url_env and db.neon_project_id:
+        report.add(area, "dump URL", "skip", "a Neon-only database: backups are Neon branches")
+        return
     server: tuple[int, str] | None = None
     dump_major = 0
     try:

@@ -47,6 +47,7 @@ class RunbookEntry:
     undo_command: str | None
     next_action: str | None
     steps: Sequence[StepLine]
+    safety_label: str = "Safety dump of what was there before"  # Neon: the preserved branch
 
     @property
     def key(self) -> str:
@@ -79,7 +80,7 @@ def render(entry: RunbookEntry) -> str:
         f"- Asked by: {entry.requested_by}" + (f", reason: {entry.reason}" if entry.reason else ""),
         f"- Approved by: {', '.join(entry.approved_by) or 'nobody (break glass)'}",
         f"- Via: {entry.via}",
-        f"- Safety dump of what was there before: {entry.safety_id or 'none (the target was not touched)'}",
+        f"- {entry.safety_label}: {entry.safety_id or 'none (the target was not touched)'}",
         f"- Target now: {entry.state}",
     ]
     if entry.next_action:

@@ -82,8 +82,12 @@ def create_request(
     summary: dict[str, str] | None = None,
     reporter: Reporter | None = None,
     now: float | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Job:
-    """Park a restore job until it is approved; its message (with the buttons) goes out via the reporter."""
+    """Park a restore job until it is approved; its message (with the buttons) goes out via the reporter.
+
+    ``extra`` params ride along for the job kind (a Neon restore's resolved branch ids and
+    preserved name); the approval binding stays backup id, target and requester."""
     db = cfg.database(target)
     if not db.approvers and not db.approver_group:
         raise ConfigError(
@@ -103,6 +107,7 @@ def create_request(
         "summary": summary or {},
         "decisions": [],
         "approved_by": [],
+        **(extra or {}),
     }
     return enqueue(
         store,

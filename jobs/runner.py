@@ -233,7 +233,9 @@ class Runner:
         if self.store.transition(
             job.id, JobStatus.RUNNING, JobStatus.SUCCEEDED, actor=self.worker_id, result=outcome.as_result()
         ):
-            log.info("%s succeeded: %s", job.title, outcome.summary, extra=event("job_succeeded", kind=job.kind))
+            log.info(
+                "%s succeeded: %s", job.title, outcome.summary, extra=event("job_succeeded", kind=job.kind)
+            )
             self.reporter.finished(self.store.get_job(job.id), outcome)
         else:
             log.warning(

@@ -323,6 +323,10 @@ class Scheduler:
         if job.kind != "dump" or not job.database:
             return
         self.apply_retention(job, now)
+        if self.cfg.database(job.database).neon_project_id:
+            from jobs.neon_retention import prune_neon_branches
+
+            prune_neon_branches(self.cfg, self.store, self.reporter, job)
         if self.cfg.alerts.heartbeat_url:
             alerts.ping_heartbeat(self.cfg.alerts.heartbeat_url)
 

@@ -17,6 +17,7 @@ from jobs.context import JobContext
 from jobs.events import Outcome
 
 _MODULES: dict[str, str] = {
+    "branch": "jobs.kinds.branch",
     "dump": "jobs.kinds.dump",
     "files_sync": "jobs.kinds.files_sync",
     "files_verify": "jobs.kinds.files_verify",

@@ -37,6 +37,8 @@ def run(ctx: JobContext) -> Outcome:
             "(s3:DeleteObject) and run `/backup prune` again.",
         )
     fields = [("Database", database), ("Kept", str(summary.kept + summary.locked))]
+    if ctx.cfg.database(database).neon_project_id:
+        fields.append(("Neon branches", _neon_branches(ctx, bool(ctx.job.params.get("confirm")))))
     if summary.deleted:
         fields.append(("Deleted", ", ".join(f"`{i}`" for i in summary.ids_deleted[:10])))
     if summary.locked:
@@ -50,6 +52,23 @@ def run(ctx: JobContext) -> Outcome:
             "kept": summary.kept,
             "locked": summary.locked,
         },
+    )
+
+
+def _neon_branches(ctx: JobContext, confirm: bool) -> str:
+    """Backup branches past their policy: listed, and deleted when a lead confirmed."""
+    from engine.neon_prune import apply_branch_prune, plan_branch_prune
+
+    with ctx.step(f"Neon backup branches ({ctx.database})"):
+        plan = plan_branch_prune(ctx.cfg, ctx.database, ctx.store)
+        if confirm and plan.to_delete:
+            plan = apply_branch_prune(ctx.cfg, plan, ctx.store)
+    gone = [f"`{i.branch.name}`" for i in plan.items if i.action == "deleted"]
+    refused = [f"`{i.branch.name}` ({i.why})" for i in plan.items if i.action == "refused"]
+    return (
+        plan.line()
+        + (f"; deleted {', '.join(gone)}" if gone else "")
+        + (f"; refused: {', '.join(refused)}" if refused else "")
     )
 
 

@@ -43,6 +43,10 @@ def run(ctx: JobContext) -> Outcome:
     target = ctx.database
     params = job.params
     check_not_frozen(ctx.store, target, "restore", job_id=job.id)
+    if str(params.get("backup_id", "")).startswith(("neon:", "neon@", "neon-snapshot:")):
+        from jobs.kinds.neon_restore import run_neon
+
+        return run_neon(ctx)
     approvers = approved_users(ctx.store, job)
     required = max(1, int(params.get("approvals_required", 1)))
     if len(approvers) < required:
@@ -105,6 +109,13 @@ def on_interrupted(ctx: JobContext) -> str:
     target = ctx.job.database or ""
     with ctx.store.transaction() as db:
         db.execute("DELETE FROM locks WHERE name = ? AND job_id = ?", [lock_name(target), ctx.job.id])
+    preserved = ctx.job.params.get("preserve_under_name")
+    if preserved:  # a Neon restore: Neon kept the state before as a branch, if it got that far
+        return (
+            f"The target '{target}' may be in maintenance or being restored by Neon. If `/backup branches "
+            f"{target}` lists `{preserved}`, `backupbot restore neon:{preserved} --target {target} "
+            f'--break-glass --reason "…"` puts back what was there before.'
+        )
     return (
         f"The target '{target}' may be in maintenance or partly restored. If a pre-restore backup of it was "
         f'listed, `backupbot restore <that id> --target {target} --break-glass --reason "…"` puts it back.'

@@ -1,0 +1,192 @@
+"""What a restore from Neon would do, worked out before anyone approves it.
+
+Three sources, typed the way the runbook says them:
+
+- ``neon:BRANCH`` — the target's branch takes that branch's state (a backup branch);
+- ``neon@TIMESTAMP`` — the target's branch goes back to its own state at that moment;
+- ``neon-snapshot:NAME`` — the target's branch is replaced by a branch restored from a
+  Neon snapshot (a new branch id; the name and connection string stay).
+
+Neon restores a whole branch: every database on it. So the plan reads the target branch,
+its size and every database it holds, for the approver to see, and fixes the name under
+which the current state is preserved (``pre-restore-<stamp>``) so the approval is for
+exactly that name. Nothing here changes anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from adapters.neon import NeonClient
+from core.config import Config, DatabaseConfig
+from core.errors import UsageError
+from core.units import human_bytes
+from engine.neon_branches import PRESERVED_PREFIX, check_in_window, iso, parse_time, resolve_branch
+
+PREFIXES = ("neon:", "neon@", "neon-snapshot:")
+USAGE = "restore neon:BRANCH|neon@TIMESTAMP|neon-snapshot:NAME [DB] --target NAME [--reason TEXT]"
+
+
+def is_neon_ref(ref: str) -> bool:
+    return ref.strip().lower().startswith(PREFIXES)
+
+
+@dataclass(frozen=True)
+class NeonSource:
+    kind: str  # branch | time | snapshot
+    value: str  # branch name/id, RFC 3339 timestamp, snapshot name/id
+
+    @property
+    def ref(self) -> str:
+        return {"branch": "neon:", "time": "neon@", "snapshot": "neon-snapshot:"}[self.kind] + self.value
+
+
+def parse_source(ref: str) -> NeonSource:
+    text = ref.strip()
+    low = text.lower()
+    if low.startswith("neon-snapshot:"):
+        source = NeonSource("snapshot", text[len("neon-snapshot:") :])
+    elif low.startswith("neon@"):
+        source = NeonSource("time", iso(parse_time(text[len("neon@") :], "neon@")))
+    elif low.startswith("neon:"):
+        source = NeonSource("branch", text[len("neon:") :])
+    else:
+        raise UsageError(f"'{ref}' is not a Neon source", hint=f"Usage: `/backup {USAGE}`")
+    if not source.value:
+        raise UsageError(f"'{ref}' names nothing after the prefix", hint=f"Usage: `/backup {USAGE}`")
+    return source
+
+
+def preserve_name(now: datetime) -> str:
+    return f"{PRESERVED_PREFIX}{now.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+
+
+@dataclass
+class NeonPlan:
+    source: NeonSource
+    target: str  # the configured database
+    project_id: str
+    target_branch: dict[str, Any]
+    databases: list[str]
+    preserve: str
+    source_branch: dict[str, Any] | None = None
+    snapshot: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def source_line(self) -> str:
+        if self.source.kind == "branch" and self.source_branch:
+            b = self.source_branch
+            return f"Neon branch `{b['name']}` ({b['id']}, made {b.get('created_at', '?')})"
+        if self.source.kind == "snapshot" and self.snapshot:
+            s = self.snapshot
+            return f"Neon snapshot `{s['name']}` (taken {s.get('timestamp') or s['created_at']})"
+        return f"`{self.target_branch['name']}` as it was at {self.source.value}"
+
+    def summary(self) -> dict[str, str]:
+        """The request card: what is overwritten, what stays, where the way back is."""
+        b = self.target_branch
+        size = human_bytes(int(b.get("logical_size", 0) or 0))
+        dbs = ", ".join(f"`{d}`" for d in self.databases) or "none listed"
+        out = {
+            "Backup": self.source_line(),
+            "Target": f"`{self.target}`: Neon project `{self.project_id}`, branch `{b['name']}` ({b['id']})",
+            "Will overwrite": f"the whole branch `{b['name']}`, {size}, every database on it: {dbs}",
+            "Connection strings": "stay the same (the branch keeps its computes); open connections are cut briefly",
+            "Preserved as": f"branch `{self.preserve}`: the current state, to undo with "
+            f"`/backup restore neon:{self.preserve} --target {self.target}`",
+            "Expected duration": "seconds: Neon restores by pointer, not by copying data",
+        }
+        if self.warnings:
+            out["Warnings"] = "; ".join(self.warnings)
+        return out
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "neon_source": self.source.ref,
+            "neon_project_id": self.project_id,
+            "neon_target_branch_id": self.target_branch["id"],
+            "neon_target_branch_name": self.target_branch["name"],
+            "neon_source_id": (self.source_branch or self.snapshot or {}).get("id", ""),
+            "preserve_under_name": self.preserve,
+        }
+
+
+def neon_target(cfg: Config, target: str) -> DatabaseConfig:
+    db = cfg.database(target)
+    if not db.neon_project_id:
+        raise UsageError(
+            f"database '{target}' is not on Neon, so it cannot be restored from Neon",
+            detail=f"[databases.{target}] has no neon_project_id.",
+            hint=f"Restore a dump instead: `/backup restore latest --target {target}`.",
+        )
+    return db
+
+
+def plan_neon_restore(
+    cfg: Config, ref: str, target: str, *, source_db: str | None = None, now: datetime | None = None
+) -> NeonPlan:
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    source = parse_source(ref)
+    db = neon_target(cfg, target)
+    if source_db and cfg.database(source_db).neon_project_id != db.neon_project_id:
+        raise UsageError(
+            f"'{source_db}' and '{target}' are in different Neon projects",
+            detail="Neon restores a branch from a branch, a moment or a snapshot of the same project.",
+            hint=f"Name a branch of '{target}': `/backup branches {target}` lists them.",
+        )
+    client = NeonClient.for_database(cfg, db)
+    pid = db.neon_project_id
+    own = resolve_branch(client, db)
+    branch, _ = client.branch(pid, own["id"])
+    taken = {b["name"] for b in client.branches(pid)[0]}
+    keep = preserve_name(now)
+    keep = next((n for n in [keep] + [f"{keep}-{i}" for i in range(2, 50)] if n not in taken), keep)
+    plan = NeonPlan(source, target, pid, branch, client.databases(pid, branch["id"]), keep)
+    if branch.get("protected"):
+        raise UsageError(
+            f"branch '{branch['name']}' of '{target}' is protected; Neon does not restore over it",
+            hint="Unprotect it in the Neon console first, if overwriting it is really meant.",
+        )
+    blocked = [a for a in branch.get("restricted_actions", []) or [] if a.get("name") == "restore"]
+    if blocked:
+        raise UsageError(
+            f"Neon does not allow a restore of '{branch['name']}' right now",
+            detail=str(blocked[0].get("reason", "")),
+            hint="Try again when Neon lifts the restriction.",
+        )
+    if source.kind == "branch":
+        found = resolve_branch(client, db, source.value)
+        if found["id"] == branch["id"]:
+            raise UsageError(
+                f"'{source.value}' is the target's own branch",
+                hint=f"To go back in time on it, use `neon@TIMESTAMP --target {target}`.",
+            )
+        plan.source_branch = found
+    elif source.kind == "time":
+        at = parse_time(source.value)
+        check_in_window(client, db, at, now)
+        if branch.get("parent_id"):
+            plan.warnings.append(
+                f"`{branch['name']}` is not a root branch; Neon may refuse point-in-time restores on child branches"
+            )
+    else:
+        snaps = client.snapshots(pid)
+        found_snap = next((s for s in snaps if s["id"] == source.value), None) or next(
+            (s for s in snaps if s["name"] == source.value), None
+        )
+        if found_snap is None:
+            names = ", ".join(s["name"] for s in snaps) or "none"
+            raise UsageError(
+                f"Neon project '{pid}' has no snapshot '{source.value}'",
+                detail=f"Snapshots there: {names}.",
+                hint=f"`/backup branches {target}` lists them.",
+            )
+        plan.snapshot = found_snap
+        if (db.neon_branch or "").startswith("br-"):
+            plan.warnings.append(
+                f'a snapshot restore gives the branch a new id: set neon_branch = "{branch["name"]}" '
+                f"(the name) in [databases.{target}] instead of {db.neon_branch}"
+            )
+    return plan

@@ -1,0 +1,69 @@
+"""A ``restore`` job whose source is Neon: the same approval check, then ``engine.neon_restore``.
+
+It is still a ``restore`` job (one gate, one card, one expiry for every restore); the
+``restore`` kind hands it here when its backup id starts with ``neon``.
+"""
+
+from __future__ import annotations
+
+from core.errors import RestoreError
+from engine.neon_restore import run_neon_restore, undo_command
+from engine.restore_plan import RestoreFailed
+from engine.restore_report import RestoreRequest
+from jobs.approvals import approved_users
+from jobs.context import JobContext
+from jobs.events import CONSOLE_CHANNEL, Outcome
+
+
+def run_neon(ctx: JobContext) -> Outcome:
+    from jobs.kinds.restore import _on_step
+
+    job, target, params = ctx.job, ctx.database, ctx.job.params
+    approvers = approved_users(ctx.store, job)
+    required = max(1, int(params.get("approvals_required", 1)))
+    if len(approvers) < required:
+        raise RestoreError(
+            f"restore job {job.id} into '{target}' has no valid approval",
+            detail=f"{len(approvers)} of {required} approvals match the source, target and requester shown.",
+            hint="Nothing was changed. Ask for the restore again with `/backup restore`.",
+        )
+    request = RestoreRequest(
+        backup_id=str(params["backup_id"]),
+        target=target,
+        requested_by=job.requested_by,
+        approved_by=tuple(approvers),
+        reason=str(params.get("reason", "")),
+        via="console" if job.channel == CONSOLE_CHANNEL else "Slack",
+        job_id=job.id,
+    )
+    try:
+        report = run_neon_restore(
+            ctx.cfg, request, params, state=ctx.store, on_step=_on_step(ctx), on_progress=ctx.progress
+        )
+    except RestoreFailed as failed:
+        ctx.store.update_job(
+            job.id, result={"restore": failed.report.restore_id, "preserved": failed.report.preserved}
+        )
+        raise
+    total = sum(s.seconds or 0 for s in report.steps)
+    fields = (
+        ("Source", f"`{request.backup_id}`"),
+        ("Target", f"`{target}` (Neon branch `{params['neon_target_branch_name']}`)"),
+        ("Approved by", ", ".join(f"<@{u}>" for u in approvers)),
+        ("Preserved as", f"`{report.preserved}`"),
+        ("Runbook", f"`{report.runbook_key}`"),
+        ("Duration", f"{total:.1f} s"),
+        ("Undo", f"`{undo_command(report.preserved, target, report.restore_id)}`"),
+    )
+    return Outcome(
+        summary=f"Restored `{request.backup_id}` into `{target}`: {report.state}",
+        fields=fields,
+        data={
+            "restore_id": report.restore_id,
+            "backup_id": request.backup_id,
+            "preserved": report.preserved,
+            "runbook_key": report.runbook_key,
+            "operations": report.operations,
+            "seconds": total,
+        },
+    )
