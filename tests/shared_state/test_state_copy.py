@@ -100,3 +100,19 @@ def test_a_newer_schema_stops_the_process_with_a_message(tmp_path: Path, newer: 
         assert out.returncode != 0
         assert f"schema version {newer}; this bot knows up to 1" in out.stderr
         assert "Deploy the newer backupbot" in out.stderr
+
+
+def test_a_bad_state_setting_is_refused_with_the_fix(tmp_path: Path) -> None:
+    from core.config import parse_config
+    from core.errors import ConfigError
+
+    raw = {"storage": {"url": "file:///tmp/x"}, "databases": {}, "state": {"schema": "Bad-Name; drop"}}
+    with pytest.raises(ConfigError) as err:
+        parse_config(raw, "b.toml")
+    assert "[state] schema must be a plain lowercase name" in err.value.message
+    with pytest.raises(ConfigError) as err:
+        Store(tmp_path / "s", url="mysql://u:s3cret@h/db")
+    assert "not a PostgreSQL URL" in err.value.message and "s3cret" not in err.value.render()
+    with pytest.raises(ConfigError) as err:
+        Store(tmp_path / "s", url="postgresql://u:s3cret@127.0.0.1:1/nowhere")
+    assert "cannot reach the state database" in err.value.message and "s3cret" not in err.value.render()
