@@ -264,7 +264,10 @@ class _Prefetch:
 
 @contextmanager
 def staged(
-    chunks: Iterable[bytes], staging_dir: str, on_progress: Callable[[int], None] | None = None
+    chunks: Iterable[bytes],
+    staging_dir: str,
+    on_progress: Callable[[int], None] | None = None,
+    prefix: str = "restore-",
 ) -> Iterator[Path]:
     """Write the plain dump to a private temp file; it is removed afterwards, even on failure.
 
@@ -272,7 +275,7 @@ def staged(
     so ``pg_restore -j`` can seek without the file being read a second time.
     """
     Path(staging_dir).mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix="restore-", suffix=".dump", dir=staging_dir)
+    fd, name = tempfile.mkstemp(prefix=prefix, suffix=".dump", dir=staging_dir)
     path = Path(name)
     try:
         done = 0

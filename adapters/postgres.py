@@ -197,7 +197,7 @@ def _stdbuf_prefix() -> tuple[str, ...]:
 class DumpProcess:
     """A running ``pg_dump --format=custom -Z0`` whose stdout is the dump and stderr is kept, redacted."""
 
-    def __init__(self, tool: PgDumpTool, url: str) -> None:
+    def __init__(self, tool: PgDumpTool, url: str, snapshot: str = "") -> None:
         conninfo, extra_env = _split_secret(url)
         self._secrets = [url, *extra_env.values()]
         env = {**os.environ, **extra_env, "PGCONNECT_TIMEOUT": str(CONNECT_TIMEOUT)}
@@ -209,6 +209,8 @@ class DumpProcess:
             "--no-password",
             f"--dbname={conninfo}",
         ]
+        if snapshot:  # the snapshot rows were counted in (adapters.pg_contents)
+            argv.append(f"--snapshot={snapshot}")
         try:
             self.proc = subprocess.Popen(  # noqa: S603 - argv list, no shell
                 argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env

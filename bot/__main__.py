@@ -66,11 +66,13 @@ def _slack(cfg: Config, store: Store) -> int:
         log.info("connected to Slack in Socket Mode")
         closer = handler.close
     else:
+        from bot.guard import RequestGuard
         from bot.http import make_server
 
         host = os.environ.get("HOST", "0.0.0.0")  # noqa: S104 - a PaaS routes to the container's interface
+        guard = RequestGuard(secret or "", store.path.parent)
         server = make_server(
-            app, host, int(os.environ.get("PORT", "3000")), *_observability(cfg, store, runner, scheduler)
+            app, host, int(os.environ.get("PORT", "3000")), *_observability(cfg, store, runner, scheduler), guard=guard
         )
         threading.Thread(target=server.run, name="http", daemon=True).start()
         log.info("listening on http://%s:%s/slack/events", host, server.effective_port)

@@ -18,6 +18,7 @@ from bot.restore_render import console_awaiting, console_ended, console_queued
 from bot.services import Services
 from commands.grammar import dispatch
 from core.errors import BackupbotError
+from core.slack_text import unescape
 from jobs import people
 from jobs.events import CONSOLE_CHANNEL, Alert, Outcome, ProgressUpdate, StepResult
 from jobs.status import ACTIVE
@@ -56,7 +57,7 @@ def plain(text: str, names: dict[str, str] | None = None) -> str:
     text = re.sub(r"<!subteam\^([A-Z0-9]+)>", r"@\1", text)
     text = re.sub(r"<[@#]([A-Z0-9]+)>", r"@\1", text)
     text = re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"\1", text)
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return unescape(text)  # what Slack would show: the text as typed
 
 
 class ConsoleReporter:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.config import Config
+from core.slack_text import escape
 from core.units import human_bytes
 from jobs.status import JobStatus
 from jobs.store import Job, Store
@@ -30,7 +31,7 @@ _cache_lock = threading.Lock()
 
 
 def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return escape(text)
 
 
 def _age(seconds: float) -> str:

@@ -39,6 +39,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from core.redact import redact
+from core.slack_text import SECTION_TEXT, cut
 from jobs.locks import utcnow
 from jobs.runner import pid_alive
 from jobs.store import Job, Store
@@ -60,6 +61,16 @@ _LIVE_LOCK = threading.Lock()
 
 Op = tuple[str, int]  # ("job", job_id) or ("row", slack_outbox id)
 
+# Slack refused the message's blocks; its text alone still says what happened.
+BLOCK_ERRORS = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_blocks_too_long", "msg_too_long"})
+
+
+def default_backoff(failures: int, unreachable: bool) -> float:
+    """Seconds before trying a call again: a growing wait, capped (lower while Slack is unreachable)."""
+    if unreachable:
+        return min(MAX_UNREACHABLE_BACKOFF, 0.5 * 2.0 ** min(failures, 5))
+    return min(MAX_BACKOFF, 2.0 ** min(failures, 5))
+
 
 class Outbox:
     def __init__(
@@ -69,12 +80,18 @@ class Outbox:
         render: Callable[[Job], tuple[str, list[dict[str, Any]]]],
         default_channel: str = "",
         sweep_every: float = SWEEP_EVERY,
+        backoff: Callable[[int, bool], float] = default_backoff,
+        pause: Callable[[float], None] | None = None,
     ) -> None:
+        """``backoff`` and ``pause`` (how a retry waits) are the retry schedule; tests replace them
+        to live through a long outage on a simulated clock."""
         self.client = client
         self.store = store
         self.render = render
         self.default_channel = default_channel
         self.sweep_every = sweep_every
+        self.backoff = backoff
+        self._pause = pause
         self.owner = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._ops: deque[Op] = deque()
         self._cond = threading.Condition()
@@ -225,7 +242,7 @@ class Outbox:
                 status = exc.response.status_code if exc.response is not None else 0
                 if status == 429 or status >= 500:
                     failures += 1
-                    delay = _retry_after(exc) or min(MAX_BACKOFF, 2.0 ** min(failures, 5))
+                    delay = _retry_after(exc) or self.backoff(failures, False)
                     log.warning("Slack answered %s to %s; retrying in %.0f s", status, op[0], delay)
                     done = False
                 else:
@@ -233,7 +250,7 @@ class Outbox:
                     done = True
             except Exception as exc:  # connection refused/reset, timeouts: Slack unreachable
                 failures += 1
-                delay = min(MAX_UNREACHABLE_BACKOFF, 0.5 * 2.0 ** min(failures, 5))
+                delay = self.backoff(failures, True)
                 log.warning(
                     "cannot reach Slack (%s: %s); retrying in %.0f s",
                     type(exc).__name__,
@@ -248,8 +265,10 @@ class Outbox:
                     self._ops.popleft()
                 self._busy = False
                 self._cond.notify_all()
-                if delay:
+                if delay and self._pause is None:
                     self._cond.wait_for(lambda: self._closed, delay)
+            if delay and self._pause is not None:
+                self._pause(delay)
 
     def _settled(self, op: Op) -> None:
         """Slack took the call (or refused it for good): never send it again."""
@@ -280,11 +299,32 @@ class Outbox:
         if row["kind"] == "thread":
             ts, channel = self._send_job(int(row["job_id"]), only_if_missing=True)
             if ts:
-                self.client.chat_postMessage(channel=channel, thread_ts=ts, text=row["text"])
+                self._post(channel=channel, thread_ts=ts, text=row["text"])
         elif row["channel"]:
             blocks = json.loads(row["blocks"]) if row["blocks"] else None
-            self.client.chat_postMessage(channel=row["channel"], text=row["text"], blocks=blocks)
+            self._post(channel=row["channel"], text=row["text"], blocks=blocks)
         return True
+
+    def _post(self, **kw: Any) -> Any:
+        return self._call(self.client.chat_postMessage, None, **kw)
+
+    def _update(self, **kw: Any) -> Any:
+        return self._call(self.client.chat_update, [], **kw)  # [] clears the blocks an edit replaces
+
+    def _call(self, method: Callable[..., Any], no_blocks: Any, **kw: Any) -> Any:
+        """The call; if Slack refuses its blocks, the same message as plain text, so it is not lost."""
+        try:
+            return method(**kw)
+        except SlackApiError as exc:
+            error = exc.response.get("error") if exc.response is not None else None
+            if not kw.get("blocks") or error not in BLOCK_ERRORS:
+                raise
+            log.error(
+                "Slack refused a message's blocks (%s: %s); sending its text alone",
+                error,
+                redact(cut(json.dumps(exc.response.get("errors") or [])[:500], 500)),
+            )
+            return method(**{**kw, "blocks": no_blocks, "text": cut(kw.get("text") or "", SECTION_TEXT)})
 
     def _send_job(self, job_id: int, only_if_missing: bool = False) -> tuple[str, str]:
         job = self.store.find_job(job_id)
@@ -298,10 +338,10 @@ class Outbox:
             return job.message_ts, channel
         text, blocks = self.render(job)
         if job.message_ts:
-            self.client.chat_update(channel=channel, ts=job.message_ts, text=text, blocks=blocks)
+            self._update(channel=channel, ts=job.message_ts, text=text, blocks=blocks)
             self._mark(job)
             return job.message_ts, channel
-        resp = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+        resp = self._post(channel=channel, text=text, blocks=blocks)
         ts = str(resp["ts"])
         # Reply channel may be normalised by Slack (e.g. a DM id); edits must use the real one.
         real = str(resp.get("channel") or channel)

@@ -19,6 +19,7 @@ from typing import Any
 
 from core.errors import BackupbotError
 from core.redact import redact
+from core.slack_text import cut, escape, mention
 from jobs.status import JobStatus
 from jobs.store import Job
 
@@ -44,12 +45,16 @@ def _clock(iso: str) -> str:
     return (iso[11:19] + " UTC") if len(iso) >= 19 else iso
 
 
+_TAKEN_BY = re.compile(r"taken by <@([UW][A-Z0-9]{1,20})>\)$")
+
+
 def summary_lines(job: Job) -> list[str]:
     summary: dict[str, str] = job.params.get("summary", {}) or {}
     keys = [k for k in _ORDER if k in summary] + [k for k in summary if k not in _ORDER]
-    lines = [f"*{k}:* {summary[k]}" for k in keys]
+    # the preflight names who took the backup as a mention; everything else in it is shown as text
+    lines = [f"*{escape(k)}:* {escape(summary[k], _TAKEN_BY.findall(str(summary[k])))}" for k in keys]
     if job.params.get("reason"):
-        lines.append(f"*Reason:* {job.params['reason']}")
+        lines.append(f"*Reason:* {escape(cut(str(job.params['reason']), 500))}")
     return lines
 
 
@@ -61,13 +66,13 @@ def decision_lines(job: Job) -> list[str]:
         )
         if d.get("decision") == "deny" and d.get("user") == job.requested_by:
             verb = "withdrew"
-        lines.append(f"{icon} <@{d.get('user')}> {verb} at {_clock(str(d.get('at', '')))}")
+        lines.append(f"{icon} {mention(d.get('user'))} {verb} at {escape(_clock(str(d.get('at', ''))))}")
     required = int(job.params.get("approvals_required", 1) or 1)
     have = len(job.params.get("approved_by", []) or [])
     if job.status == JobStatus.AWAITING_APPROVAL:
         lines.append(
             f"Approvals: {have} of {required} · the requester cannot approve · "
-            f"expires at {job.params.get('expires_at_text', '?')}"
+            f"expires at {escape(job.params.get('expires_at_text', '?'))}"
         )
     return lines
 
@@ -98,8 +103,8 @@ def _approve_text(job: Job, target: str, backup: str) -> str:
 
 
 def buttons(job: Job) -> dict[str, Any]:
-    target = job.database or "?"
-    backup = job.params.get("backup_id", "?")
+    target = escape(job.database or "?")
+    backup = escape(job.params.get("backup_id", "?"))
     return {
         "type": "actions",
         "block_id": f"restore_{job.id}",

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 
+from adapters.storage import open_storage
 from cli.dump import add_json_flag
 from cli.output import emit_json, human_size
 from core.config import load_config
+from engine import verify_record
 from engine.catalog import list_backups
 from jobs.people import display, names_if_store
 
@@ -32,15 +34,16 @@ def run(args: argparse.Namespace) -> int:
     if args.database:
         cfg.database(args.database)  # a typo gets "did you mean", not an empty list
     backups = list_backups(cfg, args.database)
+    checked = verify_record.outcomes(open_storage(cfg.storage), backups)
     if args.json:
-        emit_json([m.to_dict() for m in backups])
+        emit_json([m.to_dict() | {"verification": checked.get(m.id)} for m in backups])
         return 0
     if not backups:
         print("no backups" + (f" of {args.database}" if args.database else ""))
         return 0
     now = datetime.now(UTC)
     known = names_if_store(cfg)
-    rows = [("ID", "DATABASE", "KIND", "AGE", "SIZE", "BY", "REASON")]
+    rows = [("ID", "DATABASE", "KIND", "AGE", "SIZE", "BY", "VERIFIED", "REASON")]
     for m in backups:
         rows.append(
             (
@@ -50,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
                 human_age(m.age_seconds(now)),
                 human_size(m.stored_bytes),
                 display(m.requested_by, known),
+                verify_record.mark(checked.get(m.id)) or "-",
                 m.reason,
             )
         )

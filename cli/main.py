@@ -30,6 +30,8 @@ SUBCOMMANDS = [
     "cli.restore",
     "cli.files",
     "cli.doctor",
+    "cli.verify",
+    "cli.restore_table",
     "cli.state",
 ]
 

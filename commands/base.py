@@ -86,11 +86,13 @@ class ArgParser(argparse.ArgumentParser):
             flags = [a for a in words if a.startswith("-")]
             known = [s for action in self._actions for s in action.option_strings]
             for word in flags:
-                close = difflib.get_close_matches(word, known, n=1)
+                close = difflib.get_close_matches(word[:100], known, n=1)
                 if close:
                     hint = f"Did you mean `{close[0]}`? " + hint
                     break
             message = f"unexpected {'option' if flags else 'word'} {' '.join(words)}"
+        if len(message) > 200:
+            message = message[:199] + "…"
         raise UsageError(f"{self._usage_line().split()[1]}: {message}", hint=hint)
 
     def exit(self, status: int = 0, message: str | None = None) -> Any:  # type: ignore[override]
@@ -111,9 +113,10 @@ def resolve_database(cfg: Config, name: str | None, usage: str) -> str:
         )
     if name in cfg.databases:
         return name
-    close = difflib.get_close_matches(name, known, n=1)
+    close = difflib.get_close_matches(name[:100], known, n=1)
+    shown = name if len(name) <= 60 else name[:59] + "…"
     raise UsageError(
-        f"unknown database '{name}'",
+        f"unknown database '{shown}'",
         detail=f"Configured databases: {', '.join(known) or 'none'}.",
         hint=(f"Did you mean `{close[0]}`? " if close else "") + f"Usage: `/backup {usage}`",
     )
@@ -124,18 +127,29 @@ def parse_job_id(text: str) -> int:
     cleaned = text.strip().lstrip("#")
     if cleaned.lower().startswith("job"):
         cleaned = cleaned[3:].lstrip("-: ")
-    if not cleaned.isdigit():
-        raise argparse.ArgumentTypeError(f"'{text}' is not a job number (e.g. 12)")
-    return int(cleaned)
+    if not (cleaned.isascii() and cleaned.isdigit()) or len(cleaned) > 30:
+        shown = text if len(text) <= 30 else text[:29] + "…"
+        raise argparse.ArgumentTypeError(f"'{shown}' is not a job number (e.g. 12)")
+    return int(cleaned)  # past SQLite's int64 it is simply a job that does not exist
 
 
-def queue_job(inv: Invocation, kind: str, database: str, params: dict[str, Any], what: str) -> Reply:
+def queue_job(
+    inv: Invocation, kind: str, database: str, params: dict[str, Any], what: str, lane: str | None = None
+) -> Reply:
     """Enqueue a job for the person who typed the command and say where it stands in line.
 
-    ``what`` completes "Queued {what} as job N", e.g. "a backup of `prod`".
+    ``what`` completes "Queued {what} as job N", e.g. "a backup of `prod`"; ``lane``
+    (default: the database) is what the job waits behind.
     """
     job = enqueue(
-        inv.store, kind, database, params, requested_by=inv.user, channel=inv.channel, reporter=inv.reporter
+        inv.store,
+        kind,
+        database,
+        params,
+        requested_by=inv.user,
+        channel=inv.channel,
+        reporter=inv.reporter,
+        lane=lane,
     )
     inv.wake()
     waiting = ahead_of(inv.store, job)

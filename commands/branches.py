@@ -15,6 +15,7 @@ from commands.base import ArgParser, Invocation, Reply, Subcommand
 from commands.branch import neon_database
 from core.config import Config
 from core.errors import BackupbotError
+from core.slack_text import escape
 from core.units import human_bytes
 
 USAGE = "branches [DB]"
@@ -45,7 +46,7 @@ def age(created: datetime, now: datetime | None = None) -> str:
 
 def plain(text: str) -> str:
     """Text a person or pipeline wrote, shown as text: no mentions, links or code spans in Slack."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("`", "'")
+    return escape(text).replace("`", "'")
 
 
 def render_listing(listing: object) -> list[str]:

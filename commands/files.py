@@ -53,6 +53,7 @@ def _queue(inv: Invocation, kind: str, params: dict[str, str], what: str) -> Rep
 
 def render_list(req: FilesRequest, inv: Invocation) -> Reply:
     from commands.grammar import error_text
+    from core.slack_text import escape
     from engine.files_restore import list_files, parse_at
     from jobs.kinds.files import safe
 
@@ -64,9 +65,11 @@ def render_list(req: FilesRequest, inv: Invocation) -> Reply:
         f"*The app's files in `{run.id}`* ({len(run.files)} file(s), {run.created_at:%Y-%m-%d %H:%M} UTC)"
     ]
     for f in run.files[:SHOW]:
-        lines.append(f"• `{safe(f.path)}` · {f.size} B · sha256 {f.sha256[:12]} · copied in `{f.copied_in}`")
+        lines.append(
+            f"• `{escape(safe(f.path))}` · {f.size} B · sha256 {escape(f.sha256[:12])} · copied in `{escape(f.copied_in)}`"
+        )
     if len(run.files) > SHOW:
-        lines.append(f"… and {len(run.files) - SHOW} more; `backupbot files list` shows them all.")
+        lines.append(f"… and {len(run.files) - SHOW} more not shown here.")
     return Reply("\n".join(lines))
 
 

@@ -17,6 +17,7 @@ from commands.permissions import check_allowed
 from commands.registry import subcommands
 from core.errors import BackupbotError, UsageError
 from core.redact import redact
+from core.slack_text import COMMAND_TEXT, chat_commands, cut, escape
 
 log = logging.getLogger(__name__)
 
@@ -37,38 +38,61 @@ def lookup(name: str) -> Subcommand:
     specs = subcommands()
     if name in specs:
         return specs[name]
-    close = difflib.get_close_matches(name, list(specs), n=1, cutoff=0.5)
+    close = difflib.get_close_matches(name[:40], list(specs), n=1, cutoff=0.5)
     suggestion = f"Did you mean `/backup {specs[close[0]].usage}`? " if close else ""
     raise UsageError(
-        f"unknown command '{name}'",
+        f"unknown command '{cut(name, 40)}'",
         detail="Commands: " + ", ".join(f"`{s.name}`" for s in specs.values()) + ".",
         hint=suggestion + "`/backup help` shows how to use each.",
     )
 
 
 def error_text(err: BackupbotError) -> str:
-    """message / detail / hint as three short lines for Slack or a terminal."""
-    lines = [f":warning: {redact(err.message)}"]
+    """message / detail / hint as three short lines for Slack or a terminal.
+
+    Errors repeat what was typed or what a tool printed, so their text is escaped;
+    an error built from the bot's own markup (``slack_safe``) is shown as it is.
+    """
+    show = redact if getattr(err, "slack_safe", False) else (lambda s: escape(redact(s)))
+    lines = [f":warning: {show(err.message)}"]
     if err.detail:
-        lines.append(redact(err.detail))
+        lines.append(show(err.detail))
     if err.hint:
-        lines.append(redact(err.hint))
+        lines.append(chat_commands(show(err.hint)))
     return "\n".join(lines)
+
+
+def _open_commands() -> frozenset[str]:
+    return frozenset(name for name, spec in subcommands().items() if not spec.needs_permission)
+
+
+def _too_long(text: str) -> UsageError:
+    return UsageError(
+        "that command is too long",
+        detail=f"It has {len(text):,} characters; a `/backup` command is at most {COMMAND_TEXT:,}.",
+        hint="Shorten the --reason; `/backup help` shows each command.",
+    )
 
 
 def dispatch(text: str, inv: Invocation) -> Reply:
     """Run one `/backup` command typed by ``inv.user`` in ``inv.channel``."""
     try:
+        # Cheap checks first, before any parsing: the length, then who is asking.
+        if len(text) > COMMAND_TEXT:
+            raise _too_long(text)
+        first = text.split(None, 1)[0].lower() if text.strip() else "help"
+        if first not in _open_commands():
+            check_allowed(inv.cfg.slack, inv.user, inv.channel, inv.directory)
         words = tokenize(text)
         spec = lookup(words[0].lower() if words else "help")
-        if spec.needs_permission:
+        if spec.needs_permission and first != spec.name:
             check_allowed(inv.cfg.slack, inv.user, inv.channel, inv.directory)
         request = spec.parse(words[1:], inv.cfg)
         return spec.handle(request, inv)
     except BackupbotError as err:
         return Reply(error_text(err))
     except Exception:
-        log.exception("/backup %s failed", redact(text))
+        log.exception("/backup %s failed", redact(cut(text, 200)))
         return Reply(
             ":warning: something went wrong handling that command.\nThe bot's log has the details; try again."
         )

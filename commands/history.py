@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from commands.base import ArgParser, Invocation, Reply, Subcommand, resolve_database
 from core.config import Config
 from core.errors import UsageError
+from core.slack_text import escape
 
 USAGE = "history [DB] [--limit N]"
 DEFAULT_LIMIT = 20
@@ -42,7 +43,7 @@ def request(ns: argparse.Namespace, cfg: Config) -> HistoryRequest:
 
 
 def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return escape(text)
 
 
 def _actor(actor: str) -> str:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from commands.base import ArgParser, Invocation, Reply, Subcommand, resolve_database
 from core.config import Config
 from core.errors import BackupbotError
+from core.slack_text import cut, escape
 
 USAGE = "list [DB]"
 SHOW = 15
@@ -64,12 +65,29 @@ def render(req: ListRequest, inv: Invocation) -> Reply:
         scope = f"of `{req.database}`" if req.database else "in the bucket"
         return Reply(f"No backups {scope} yet. `/backup dump` takes one.")
     lines = [f"*Backups of {where}* ({len(backups)}, newest first)"]
+    checked = _verified(inv, backups[:SHOW])
     for m in backups[:SHOW]:
-        reason = f" — {m.reason}" if m.reason else ""
-        lines.append(f"• `{m.id}` · {_size(m.stored_bytes)} · {_age(m.created_at)} · {m.kind}{reason}")
+        reason = f" — {escape(cut(m.reason, 200))}" if m.reason else ""
+        lines.append(
+            f"• `{escape(m.id)}` · {_size(m.stored_bytes)} · {_age(m.created_at)} · {escape(m.kind)}"
+            f"{checked.get(m.id, '')}{reason}"
+        )
     if len(backups) > SHOW:
-        lines.append(f"… and {len(backups) - SHOW} older; `backupbot list` shows them all.")
+        more = "" if req.database else "; `/backup list DB` shows one database"
+        lines.append(f"… and {len(backups) - SHOW} older not shown here{more}.")
     return Reply("\n".join(lines))
+
+
+def _verified(inv: Invocation, backups: list) -> dict[str, str]:  # type: ignore[type-arg]
+    """ " · ✅ verified DAY" / " · ❌ VERIFY FAILED DAY" per backup whose verification is stored."""
+    from adapters.storage import open_storage
+    from engine import verify_record
+
+    try:
+        found = verify_record.outcomes(open_storage(inv.cfg.storage), backups)
+    except BackupbotError:
+        return {}
+    return {bid: f" · {verify_record.icon(o)} {verify_record.mark(o)}" for bid, o in found.items()}
 
 
 def handle(req: ListRequest, inv: Invocation) -> Reply:

@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterable
 from core.config import SlackConfig
 from core.errors import BackupbotError
 from core.redact import redact
+from core.slack_text import channel as slack_channel
+from core.slack_text import group as slack_group
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +27,12 @@ DEFAULT_TTL = 300.0
 
 
 class NotAllowed(BackupbotError):
-    """The person or channel is not on the allowlist; nothing was done."""
+    """The person or channel is not on the allowlist; nothing was done.
+
+    Its text is built from configured ids only, as Slack markup (``slack_safe``).
+    """
+
+    slack_safe = True
 
 
 class GroupDirectory:
@@ -76,7 +83,7 @@ def check_allowed(slack: SlackConfig, user: str, channel: str, directory: GroupD
     if slack.allowed_channels and channel not in slack.allowed_channels:
         raise NotAllowed(
             "backupbot does not take commands in this channel",
-            detail=f"Allowed channels: {', '.join(f'<#{c}>' for c in slack.allowed_channels)}.",
+            detail=f"Allowed channels: {', '.join(slack_channel(c) for c in slack.allowed_channels)}.",
             hint="Run the command in one of those channels.",
         )
     if not slack.allowed_users and not slack.allowed_group:
@@ -84,7 +91,7 @@ def check_allowed(slack: SlackConfig, user: str, channel: str, directory: GroupD
     directory = directory or GroupDirectory(None)
     if directory.is_member(user, slack.allowed_users, slack.allowed_group):
         return
-    who = f"the user group <!subteam^{slack.allowed_group}>" if slack.allowed_group else "the allowed users"
+    who = f"the user group {slack_group(slack.allowed_group)}" if slack.allowed_group else "the allowed users"
     raise NotAllowed(
         "you are not allowed to run backupbot commands",
         detail=f"Commands are limited to {who}.",

@@ -14,6 +14,8 @@ from commands.base import ArgParser, Invocation, Reply, Subcommand, queue_job, r
 from commands.permissions import GroupDirectory, NotAllowed
 from core.config import Config
 from core.errors import BackupbotError
+from core.slack_text import escape
+from core.slack_text import group as slack_group
 
 USAGE = "prune [DB] [--confirm]"
 SHOW = 25
@@ -39,7 +41,7 @@ def _check_lead(inv: Invocation, database: str) -> None:
     directory = inv.directory or GroupDirectory(None)
     if directory.is_member(inv.user, db.approvers, db.approver_group):
         return
-    who = f"<!subteam^{db.approver_group}>" if db.approver_group else "the approvers"
+    who = slack_group(db.approver_group) if db.approver_group else "the approvers"
     raise NotAllowed(
         f"only a lead may delete backups of '{database}'",
         detail=f"Leads for {database} are {who} ([databases.{database}] approvers / approver_group).",
@@ -60,10 +62,10 @@ def render(req: PruneRequest, inv: Invocation) -> Reply:
     lines = [f"*Retention for `{req.database}`* (dry run — nothing deleted)"]
     for item in plan.items[:SHOW]:
         mark = ":wastebasket: would delete" if item.action == DELETE else ":white_check_mark: keep"
-        lines.append(f"• {mark} `{item.backup_id}` — {item.explain()}")
+        lines.append(f"• {mark} `{escape(item.backup_id)}` — {escape(item.explain())}")
     if len(plan.items) > SHOW:
         lines.append(
-            f"… and {len(plan.items) - SHOW} more; `backupbot prune --database {req.database}` lists all."
+            f"… and {len(plan.items) - SHOW} more not shown here."
         )
     if not plan.items:
         lines.append("No backups yet.")

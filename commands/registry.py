@@ -20,6 +20,8 @@ SUBCOMMANDS = [
     "commands.cancel",
     "commands.prune",
     "commands.restore",
+    "commands.verify",
+    "commands.restore_table",
     "commands.approve",
     "commands.deny",
     "commands.files",

@@ -16,6 +16,7 @@ from commands.base import ArgParser, Invocation, Reply, Subcommand, resolve_data
 from core.config import Config
 from core.errors import BackupbotError
 from core.redact import redact
+from core.slack_text import escape
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ def _prepare(req: RestoreCommand, inv: Invocation) -> Reply:
     minutes = inv.cfg.runner.approval_timeout_minutes
     return Reply(
         redact(
-            f"Restore request {job.id} posted: {manifest.id} into `{req.target}`. "
+            f"Restore request {job.id} posted: {escape(manifest.id)} into `{req.target}`. "
             f"{leads_text(inv.cfg, req.target)} can approve it within {minutes} min."
         ),
         job_id=job.id,

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from commands.base import ArgParser, Invocation, Reply, Subcommand, parse_job_id
 from core.config import Config
+from core.redact import redact
+from core.slack_text import chat_commands, cut, escape, mention
 from jobs.status import ACTIVE
 from jobs.store import Job
 
@@ -25,10 +27,11 @@ def request(ns: argparse.Namespace, cfg: Config) -> StatusRequest:
 
 
 def one_line(job: Job) -> str:
-    who = f" by <@{job.requested_by}>" if job.requested_by else ""
-    extra = f" — {job.progress}" if job.progress and job.status.value == "running" else ""
+    who = f" by {mention(job.requested_by)}" if job.requested_by else ""
+    extra = f" — {escape(cut(job.progress, 300))}" if job.progress and job.status.value == "running" else ""
     return (
-        f"{job.status.emoji} job {job.id}: {job.kind} `{job.database or '-'}` {job.status.label}{who}{extra}"
+        f"{job.status.emoji} job {job.id}: {escape(job.kind)} `{escape(job.database or '-')}` "
+        f"{job.status.label}{who}{extra}"
     )
 
 
@@ -39,12 +42,12 @@ def detail(job: Job) -> str:
     if job.finished_at:
         lines.append(f"ended {job.finished_at}")
     if job.params.get("reason"):
-        lines.append(f"reason: {job.params['reason']}")
+        lines.append(f"reason: {escape(cut(str(job.params['reason']), 2000))}")
     if job.result:
-        lines.append(str(job.result.get("summary", "")))
+        lines.append(escape(str(job.result.get("summary", ""))))
     if job.error:
-        lines += [str(job.error.get(k)) for k in ("message", "detail", "hint") if job.error.get(k)]
-    return "\n".join(lines)
+        lines += [escape(str(job.error.get(k))) for k in ("message", "detail", "hint") if job.error.get(k)]
+    return chat_commands(redact("\n".join(lines)))
 
 
 def handle(req: StatusRequest, inv: Invocation) -> Reply:

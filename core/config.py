@@ -31,6 +31,7 @@ from core.config_types import (
     SlackConfig,
     StateConfig,
     StorageConfig,
+    VerifyConfig,
 )
 from core.errors import ConfigError
 
@@ -49,6 +50,7 @@ __all__ = [
     "SlackConfig",
     "StateConfig",
     "StorageConfig",
+    "VerifyConfig",
     "default_state_dir",
     "embedded_default",
     "load_config",
@@ -57,7 +59,19 @@ __all__ = [
 
 # ---------------------------------------------------------------- loading
 
-_SECTIONS = {"storage", "encryption", "databases", "slack", "runner", "alerts", "retention", "state", "neon", "files"}
+_SECTIONS = {
+    "storage",
+    "encryption",
+    "databases",
+    "slack",
+    "runner",
+    "alerts",
+    "retention",
+    "neon",
+    "files",
+    "verify",
+    "state",
+}
 
 
 def _check_keys(table: dict[str, Any], allowed: set[str], where: str, path: str) -> None:
@@ -317,7 +331,9 @@ def parse_config(raw: dict[str, Any], path: str) -> Config:
                 detail=f"{path}: {where}: {db.restore_maintenance_work_mem!r}.",
                 hint="Write a whole number followed by kB, MB or GB.",
             )
+        _one_of(db.row_counts, ("exact", "estimate"), "row_counts", where, path, 'Use "exact".')
         databases[name] = db
+    _check_drill_targets(databases, path)
 
     slack = _build(SlackConfig, raw.get("slack", {}), "[slack]", path)
     runner = _build(RunnerConfig, raw.get("runner", {}), "[runner]", path)
@@ -329,6 +345,7 @@ def parse_config(raw: dict[str, Any], path: str) -> Config:
             detail=f"{path}: [state] schema = {state.schema!r}.",
             hint='Use letters, digits and underscores, e.g. "backupbot".',
         )
+    verify = _build(VerifyConfig, raw.get("verify", {}), "[verify]", path)
     neon = _build(NeonConfig, raw.get("neon", {}), "[neon]", path)
     return Config(
         path=path,
@@ -339,8 +356,30 @@ def parse_config(raw: dict[str, Any], path: str) -> Config:
         runner=runner,
         alerts=alerts,
         retention=retention,
+        verify=verify,
         neon=neon,
         state_dir=default_state_dir(path),
         state=state,
         files=parse_files(raw.get("files"), path, _build),
     )
+
+
+def _check_drill_targets(databases: dict[str, DatabaseConfig], path: str) -> None:
+    """A drill target is a configured database other than the one drilled, with a restore URL."""
+    for db in databases.values():
+        if not db.drill_target:
+            continue
+        where = f"[databases.{db.name}] drill_target"
+        if db.drill_target == db.name or db.drill_target not in databases:
+            raise ConfigError(
+                f"drill_target '{db.drill_target}' is not another configured database",
+                detail=f"{path}: {where} = {db.drill_target!r}; configured: {', '.join(sorted(databases))}.",
+                hint="Name a staging database configured under [databases.NAME], or remove drill_target "
+                "to drill into a scratch database on the [verify] server.",
+            )
+        if not databases[db.drill_target].restore_url_env:
+            raise ConfigError(
+                f"drill_target '{db.drill_target}' has no restore_url_env",
+                detail=f"{path}: {where}: the drill restores into it through its restore URL.",
+                hint=f'Add restore_url_env = "…" under [databases.{db.drill_target}].',
+            )

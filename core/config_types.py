@@ -73,6 +73,10 @@ class DatabaseConfig:
     restore_sessions: str = "terminate"  # or "wait"
     restore_owner: str = "no-owner"  # or "keep"
     restore_maintenance_work_mem: str = "512MB"  # per pg_restore connection, for index builds
+    # verification (issue: verification)
+    row_counts: str = "exact"  # or "estimate" (pg_class.reltuples) for databases too big to count
+    drill_schedule: str = "0 4 * * 0#1"  # first Sunday of the month, 04:00 in `timezone`; "" = off
+    drill_target: str = ""  # a configured database the drill restores into; "" = a scratch database
     # Neon (issue 11): the project and branch this database lives on; backups may also be branches
     neon_project_id: str = ""
     neon_branch: str = ""  # a branch name or br- id; empty: the project's default branch
@@ -151,6 +155,33 @@ class StateConfig:
 
 
 @dataclass(frozen=True)
+class VerifyConfig:
+    """Where backups are proven restorable: a server on which scratch databases may be created."""
+
+    url_env: str = ""  # names the env var with an admin URL of the verification server
+    after_nightly: bool = False  # verify every scheduled backup right after it is taken
+    scratch_ttl_hours: float = 24.0  # how long a restore-table scratch database is kept
+    jobs: int = 2  # pg_restore -j for scratch restores
+
+    def url(self, config_file: str = "the config") -> str:
+        if not self.url_env:
+            raise ConfigError(
+                "no verification server is configured",
+                detail=f"{config_file} has no [verify] url_env.",
+                hint='Add [verify] url_env = "BACKUPBOT_VERIFY_URL" naming an env var that holds an admin URL '
+                "of a server where scratch databases may be created (never production).",
+            )
+        value = os.environ.get(self.url_env, "")
+        if not value:
+            raise ConfigError(
+                "the verification server's URL is not set",
+                detail=f"[verify] url_env names the environment variable {self.url_env}, which is empty or unset.",
+                hint=f"Export {self.url_env}=postgresql://USER:PASSWORD@HOST:5432/postgres (a role with CREATEDB).",
+            )
+        return value
+
+
+@dataclass(frozen=True)
 class FilesConfig:
     """The application's own bucket (certificates, XML) whose objects are copied under ``files/``.
 
@@ -189,6 +220,7 @@ class Config:
     runner: RunnerConfig = field(default_factory=RunnerConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    verify: VerifyConfig = field(default_factory=VerifyConfig)
     neon: NeonConfig = field(default_factory=NeonConfig)
     state_dir: str = "state"
     state: StateConfig = field(default_factory=StateConfig)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit, urlunsplit
 
-_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@\s]*)@")
+_WHITESPACE = re.compile(r"\s")
+_SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
 _KV_PASSWORD = re.compile(r"(?i)\b(password|passwd|pwd|token|secret|sslpassword)\s*=\s*('[^']*'|\S+)")
 _SLACK_TOKEN = re.compile(r"\bxox[abposr]-[A-Za-z0-9-]+|\bxapp-[A-Za-z0-9-]+")
 
@@ -57,9 +58,38 @@ def describe_url(url: str) -> str:
         return "<unparseable url>"
 
 
+def _redact_url_passwords(text: str) -> str:
+    """``scheme://user:***@host`` for every URL with a password, in one pass over the text.
+
+    The password runs to the last ``@`` before the next whitespace, so one with ``@``,
+    ``:`` or ``/`` typed raw is hidden whole (at worst a bit of the host goes with it).
+    A regular expression for this backtracks on long input (quadratic time on a long
+    line of ``a://``), which let one long command text stall the web process.
+    """
+    if "://" not in text:
+        return text
+    out: list[str] = []
+    pos = 0
+    i = text.find("://")
+    while i >= 0:
+        start = i + 3
+        space = _WHITESPACE.search(text, start)
+        end = space.start() if space else len(text)
+        at = text.rfind("@", start, end)
+        if i > 0 and text[i - 1] in _SCHEME_CHARS and at > start:
+            colon = text.find(":", start, at)
+            if colon >= 0 and text.find("/", start, colon) < 0:
+                out.append(text[pos : colon + 1])
+                out.append("***@")
+                pos = at + 1
+        i = text.find("://", end)
+    out.append(text[pos:])
+    return "".join(out)
+
+
 def redact(text: str, secrets: list[str] | tuple[str, ...] = ()) -> str:
     """Text with URL passwords, key=value passwords, Slack tokens and the given secrets masked."""
-    text = _URL_PASSWORD.sub(lambda m: f"{m.group('scheme')}{m.group('user')}:***@", text)
+    text = _redact_url_passwords(text)
     text = _KV_PASSWORD.sub(lambda m: f"{m.group(1)}=***", text)
     text = _SLACK_TOKEN.sub("xox?-***", text)
     for secret in secrets:

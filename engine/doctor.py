@@ -22,6 +22,7 @@ from typing import Any, Literal
 from core.config import Config, load_config
 from core.errors import BackupbotError
 from core.redact import redact
+from core.slack_text import escape
 
 Status = Literal["ok", "warn", "fail", "skip"]
 
@@ -91,11 +92,13 @@ def render_text(report: Report) -> str:
 
 def render_slack(report: Report) -> str:
     def esc(text: str) -> str:
-        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        return escape(text)
 
     lines = ["*backupbot doctor*"]
     for c in report.checks:
-        line = f"{EMOJI[c.status]} *{esc(c.area)}*: {esc(c.name)}" + (f" — {esc(c.detail)}" if c.detail else "")
+        line = f"{EMOJI[c.status]} *{esc(c.area)}*: {esc(c.name)}" + (
+            f" — {esc(c.detail)}" if c.detail else ""
+        )
         if c.fix and c.status in ("fail", "warn"):
             line += f"\n      _Fix:_ {esc(c.fix)}"
         lines.append(line)
@@ -159,7 +162,9 @@ def check_keys(cfg: Config, report: Report, storage: Any) -> None:
 def check_slack(report: Report) -> None:
     token = os.environ.get("SLACK_BOT_TOKEN", "")
     if not token:
-        report.add("slack", "token", "skip", "SLACK_BOT_TOKEN is not set (the CLI and the console work without it)")
+        report.add(
+            "slack", "token", "skip", "SLACK_BOT_TOKEN is not set (the CLI and the console work without it)"
+        )
         return
     from slack_sdk import WebClient
     from slack_sdk.errors import SlackApiError
@@ -171,28 +176,49 @@ def check_slack(report: Report) -> None:
     except SlackApiError as err:
         code = err.response.get("error", "error") if err.response is not None else "error"
         report.add(
-            "slack", "token valid (auth.test)", "fail", f"Slack answered {code}",
+            "slack",
+            "token valid (auth.test)",
+            "fail",
+            f"Slack answered {code}",
             "Copy the Bot User OAuth Token (xoxb-…) from OAuth & Permissions into SLACK_BOT_TOKEN; reinstall the app if it was revoked.",
         )
         return
     except Exception as exc:
-        report.add("slack", "token valid (auth.test)", "fail", f"cannot reach Slack: {type(exc).__name__}: {exc}",
-                   "Check the network path to slack.com (proxy, firewall).")
+        report.add(
+            "slack",
+            "token valid (auth.test)",
+            "fail",
+            f"cannot reach Slack: {type(exc).__name__}: {exc}",
+            "Check the network path to slack.com (proxy, firewall).",
+        )
         return
-    report.add("slack", "token valid (auth.test)", "ok", f"bot user {resp.get('user_id', '?')} in team {resp.get('team_id', '?')}")
+    report.add(
+        "slack",
+        "token valid (auth.test)",
+        "ok",
+        f"bot user {resp.get('user_id', '?')} in team {resp.get('team_id', '?')}",
+    )
     headers = {k.lower(): v for k, v in (resp.headers or {}).items()}
     raw = headers.get("x-oauth-scopes")
     if isinstance(raw, list):
         raw = ",".join(raw)
     if raw is None:
-        report.add("slack", "scopes", "warn", "Slack did not say which scopes the token has",
-                   f"Check OAuth & Permissions lists: {', '.join(SLACK_SCOPES)}.")
+        report.add(
+            "slack",
+            "scopes",
+            "warn",
+            "Slack did not say which scopes the token has",
+            f"Check OAuth & Permissions lists: {', '.join(SLACK_SCOPES)}.",
+        )
         return
     have = {s.strip() for s in str(raw).split(",") if s.strip()}
     missing = [s for s in SLACK_SCOPES if s not in have]
     if missing:
         report.add(
-            "slack", "scopes", "fail", f"the token lacks {', '.join(missing)}",
+            "slack",
+            "scopes",
+            "fail",
+            f"the token lacks {', '.join(missing)}",
             "Add them under OAuth & Permissions → Bot Token Scopes (or paste manifest.yml again) and reinstall the app.",
         )
     else:
@@ -209,22 +235,38 @@ def _executable(argv0: str, cwd: str) -> str | None:
 def check_hooks(cfg: Config, report: Report) -> None:
     for db in cfg.databases.values():
         area = f"hooks {db.name}"
-        for setting, hook in (("maintenance_on", db.maintenance_on), ("maintenance_off", db.maintenance_off), ("migrate", db.migrate)):
+        for setting, hook in (
+            ("maintenance_on", db.maintenance_on),
+            ("maintenance_off", db.maintenance_off),
+            ("migrate", db.migrate),
+        ):
             if not hook:
                 report.add(area, setting, "skip", "not configured")
                 continue
             if isinstance(hook, str):
                 ok = hook.strip().split()[-1].startswith("https://")
-                report.add(area, setting, "ok" if ok else "fail", "webhook " + redact(hook.split("?")[0]),
-                           "" if ok else f"Use an https:// URL for {setting}.")
+                report.add(
+                    area,
+                    setting,
+                    "ok" if ok else "fail",
+                    "webhook " + redact(hook.split("?")[0]),
+                    "" if ok else f"Use an https:// URL for {setting}.",
+                )
                 continue
             found = _executable(hook[0], db.migrate_cwd)
             if found:
                 report.add(area, setting, "ok", f"{hook[0]} → {found}")
             else:
-                where = f" (relative to migrate_cwd {db.migrate_cwd})" if db.migrate_cwd and "/" in hook[0] else " on PATH"
+                where = (
+                    f" (relative to migrate_cwd {db.migrate_cwd})"
+                    if db.migrate_cwd and "/" in hook[0]
+                    else " on PATH"
+                )
                 report.add(
-                    area, setting, "fail", f"{hook[0]} is not an executable{where}",
+                    area,
+                    setting,
+                    "fail",
+                    f"{hook[0]} is not an executable{where}",
                     f"Install it, or fix [databases.{db.name}] {setting} (set it to [] if this database needs none).",
                 )
 
@@ -233,20 +275,33 @@ def run_doctor(config_path: str | None) -> Report:
     """All checks, in the order a restore meets the parts; never raises."""
     from engine.doctor_checks import check_databases, check_storage
     from engine.doctor_state import check_state
+    from engine.doctor_verify import check_verify
 
     report = Report()
     try:
         cfg = load_config(config_path)
     except BackupbotError as err:
-        report.add("config", "loads", "fail", err.message + (f" — {err.detail}" if err.detail else ""), err.hint or "")
+        report.add(
+            "config",
+            "loads",
+            "fail",
+            err.message + (f" — {err.detail}" if err.detail else ""),
+            err.hint or "",
+        )
         return report
-    report.add("config", "loads", "ok", f"{cfg.path}: {len(cfg.databases)} database(s): {', '.join(sorted(cfg.databases))}")
+    report.add(
+        "config",
+        "loads",
+        "ok",
+        f"{cfg.path}: {len(cfg.databases)} database(s): {', '.join(sorted(cfg.databases))}",
+    )
     check_databases(cfg, report)
     check_state(cfg, report)
     storage = check_storage(cfg, report)
     check_keys(cfg, report, storage)
     check_slack(report)
     check_hooks(cfg, report)
+    check_verify(cfg, report)
     if any(d.neon_project_id for d in cfg.databases.values()):
         from engine.doctor_neon import check_neon
 

@@ -76,16 +76,26 @@ def check_database(db: DatabaseConfig, report: Report) -> None:
                 if unreadable:
                     shown = ", ".join(unreadable[:5]) + (" …" if len(unreadable) > 5 else "")
                     report.add(
-                        area, "dump role can read everything", "fail",
+                        area,
+                        "dump role can read everything",
+                        "fail",
                         f"{role[0] if role else 'the role'} cannot read {shown}",
                         f"GRANT pg_read_all_data TO {role[0] if role else 'the dump role'}; "
                         "(PostgreSQL 14+), or GRANT USAGE/SELECT on those schemas and tables.",
                     )
                 else:
-                    report.add(area, "dump role can read everything", "ok", f"{role[0] if role else '?'} can read every table and sequence")
+                    report.add(
+                        area,
+                        "dump role can read everything",
+                        "ok",
+                        f"{role[0] if role else '?'} can read every table and sequence",
+                    )
         except psycopg.Error as exc:
             report.add(
-                area, "dump URL reachable", "fail", f"{where}: {redact(str(exc).strip(), [url])}",
+                area,
+                "dump URL reachable",
+                "fail",
+                f"{where}: {redact(str(exc).strip(), [url])}",
                 f"Check the server is up and {db.dump_url_env}'s host, port, user and password.",
             )
     if server is not None:
@@ -110,18 +120,28 @@ def check_database(db: DatabaseConfig, report: Report) -> None:
         report.add(area, "restore URL reachable", "ok", f"{rwhere}, PostgreSQL {rserver[1]}")
     except psycopg.Error as exc:
         report.add(
-            area, "restore URL reachable", "fail", f"{rwhere}: {redact(str(exc).strip(), [rurl])}",
+            area,
+            "restore URL reachable",
+            "fail",
+            f"{rwhere}: {redact(str(exc).strip(), [rurl])}",
             f"Check the server is up and {db.restore_url_env}'s host, port, user and password.",
         )
         return
     tool = _tool("pg_restore")
     need = max(rserver[0], dump_major)
     if tool is None:
-        report.add(area, "pg_restore version", "fail", "pg_restore is not on PATH",
-                   f"Install postgresql-client-{need} (or newer).")
+        report.add(
+            area,
+            "pg_restore version",
+            "fail",
+            "pg_restore is not on PATH",
+            f"Install postgresql-client-{need} (or newer).",
+        )
     elif tool[2] < need:
         report.add(
-            area, "pg_restore version", "fail",
+            area,
+            "pg_restore version",
+            "fail",
             f"{tool[0]} {tool[1]} is older than the server ({rserver[1]}) or the pg_dump the backups are made with",
             f"Install postgresql-client-{need} and put its pg_restore first on PATH.",
         )

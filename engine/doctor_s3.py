@@ -66,13 +66,18 @@ def check_s3(cfg: Config, storage: Any, report: Report) -> None:
         took = accepted_sse(client, bucket, storage.prefix)
         if took and sse not in took:
             report.add(
-                AREA, f"write with sse = {sse!r}", "fail",
+                AREA,
+                f"write with sse = {sse!r}",
+                "fail",
                 f"the endpoint refused it: {_why(exc)}; it accepts: {', '.join(repr(s) for s in took)}",
                 f"Set [storage] sse = {took[0]!r} (backups stay encrypted client-side with AES-256-GCM either way).",
             )
         else:
             report.add(
-                AREA, "write a probe object", "fail", f"{key}: {_why(exc)}",
+                AREA,
+                "write a probe object",
+                "fail",
+                f"{key}: {_why(exc)}",
                 "Grant s3:PutObject on the bucket's prefix to this credential (check the bucket policy too).",
             )
         return
@@ -81,7 +86,9 @@ def check_s3(cfg: Config, storage: Any, report: Report) -> None:
         body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
         same = body == data
         report.add(
-            AREA, "read it back", "ok" if same else "fail",
+            AREA,
+            "read it back",
+            "ok" if same else "fail",
             "same bytes" if same else "the object read back differs from what was written",
             "" if same else "Check for a proxy or an endpoint that rewrites objects.",
         )
@@ -90,22 +97,35 @@ def check_s3(cfg: Config, storage: Any, report: Report) -> None:
         took = accepted_sse(client, bucket, storage.prefix)
         offered = f"the endpoint accepts {' and '.join(repr(s) for s in took) or 'neither AES256 nor none'}"
         if sse == "none":
-            report.add(AREA, "server-side encryption", "ok", f'sse = "none" (client-side AES-256-GCM only); {offered}')
+            report.add(
+                AREA,
+                "server-side encryption",
+                "ok",
+                f'sse = "none" (client-side AES-256-GCM only); {offered}',
+            )
         elif applied == sse:
             report.add(AREA, "server-side encryption", "ok", f"objects are stored with {applied}; {offered}")
         else:
             report.add(
-                AREA, "server-side encryption", "warn", f"asked for {sse}, the object says {applied}; {offered}",
+                AREA,
+                "server-side encryption",
+                "warn",
+                f"asked for {sse}, the object says {applied}; {offered}",
                 "Check the bucket's default encryption and that the endpoint supports SSE.",
             )
     except (ClientError, BotoCoreError) as exc:
-        report.add(AREA, "read it back", "fail", f"{key}: {_why(exc)}", "Grant s3:GetObject on the bucket's prefix.")
+        report.add(
+            AREA, "read it back", "fail", f"{key}: {_why(exc)}", "Grant s3:GetObject on the bucket's prefix."
+        )
     try:
         client.delete_object(Bucket=bucket, Key=key)
         report.add(AREA, "delete it", "ok", "probe deleted")
     except (ClientError, BotoCoreError) as exc:
         report.add(
-            AREA, "delete it", "fail", f"{key}: {_why(exc)}",
+            AREA,
+            "delete it",
+            "fail",
+            f"{key}: {_why(exc)}",
             "Retention (prune) needs s3:DeleteObject on the prefix; delete the probe object by hand.",
         )
     if not cfg.storage.object_lock_mode:
@@ -117,10 +137,18 @@ def check_s3(cfg: Config, storage: Any, report: Report) -> None:
     except (ClientError, BotoCoreError) as exc:
         enabled, conf = False, {"error": _why(exc)}
     if enabled:
-        report.add(AREA, "Object Lock", "ok", f"enabled on the bucket; backups get {cfg.storage.object_lock_mode} for {cfg.storage.object_lock_days} days")
+        report.add(
+            AREA,
+            "Object Lock",
+            "ok",
+            f"enabled on the bucket; backups get {cfg.storage.object_lock_mode} for {cfg.storage.object_lock_days} days",
+        )
     else:
         report.add(
-            AREA, "Object Lock", "fail", f"object_lock_mode = {cfg.storage.object_lock_mode!r} but the bucket has no Object Lock"
+            AREA,
+            "Object Lock",
+            "fail",
+            f"object_lock_mode = {cfg.storage.object_lock_mode!r} but the bucket has no Object Lock"
             + (f" ({conf['error']})" if "error" in conf else ""),
-            "Object Lock can only be turned on when a bucket is created: create one with it and move the backups, or set object_lock_mode = \"\".",
+            'Object Lock can only be turned on when a bucket is created: create one with it and move the backups, or set object_lock_mode = "".',
         )

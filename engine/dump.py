@@ -25,7 +25,7 @@ from typing import Any
 
 import zstandard
 
-from adapters import postgres
+from adapters import pg_contents, postgres
 from adapters.crypto import DEFAULT_CHUNK_SIZE, Encryptor, load_keyring
 from adapters.storage import Storage, open_storage
 from core.config import BACKUP_KINDS, PRE_EVENT_KINDS, Config
@@ -109,6 +109,21 @@ def _unique_start(storage: Storage, database: str, kind: str, start: datetime) -
             return stamp
         stamp += timedelta(seconds=1)
     return stamp
+
+
+def _export_snapshot(url: str, mode: str, database: str) -> pg_contents.SourceSnapshot:
+    """The transaction whose snapshot pg_dump dumps and the manifest's rows are counted in."""
+    import psycopg
+
+    try:
+        return pg_contents.SourceSnapshot(url, mode)
+    except psycopg.Error as exc:
+        raise DumpError(
+            f"database '{database}' refused to export a snapshot for the dump",
+            detail=redact(str(exc).strip(), [url]),
+            hint="The dump role must be able to run pg_export_snapshot() (a standby needs PostgreSQL 10+). "
+            "Nothing was recorded.",
+        ) from None
 
 
 def run_dump(
@@ -209,7 +224,13 @@ def run_dump(
     # two round trips take longer than pg_dump's own start): it only reads, and its output
     # waits in the pipe and the first queue until the upload may begin. A failed bucket check
     # kills it before anything was written.
-    proc = postgres.DumpProcess(tool, url)
+    snap = _export_snapshot(url, db.row_counts, database)
+    try:
+        proc = postgres.DumpProcess(tool, url, snapshot=snap.snapshot_id)
+    except BaseException:
+        snap.close()
+        raise
+    snap.start_counting()
     threads = [_stage(read_and_compress, zst_q, stop, "dump-zstd")]
     try:
         storage = open_storage(cfg.storage)
@@ -218,6 +239,7 @@ def run_dump(
     except BaseException:
         stop.set()
         proc.kill()
+        snap.close()
         for thread in threads:
             thread.join(timeout=10)
         raise
@@ -261,6 +283,7 @@ def run_dump(
             migration_head=info.migration_head,
             duration_seconds=round(time.monotonic() - started, 3),
             storage=storage.describe(),
+            contents=snap.result().to_dict(),
         )
         try:
             storage.put_bytes(manifest.manifest_key, manifest.to_json(), "application/json")
@@ -287,6 +310,7 @@ def run_dump(
     finally:
         stop.set()
         proc.kill()
+        snap.close()
         for thread in threads:
             thread.join(timeout=10)
     if on_progress is not None:

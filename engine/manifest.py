@@ -67,6 +67,9 @@ class Manifest:
     migration_head: dict[str, Any] | None = None
     duration_seconds: float = 0.0
     storage: str = ""
+    # What the database held in the dump's own snapshot (engine.contents): tables with their
+    # row counts and counts of each object kind; None in manifests written before it existed.
+    contents: dict[str, Any] | None = None
     format_version: int = FORMAT_VERSION
 
     @property

@@ -65,10 +65,10 @@ class Preflight:
         return not self.blocking
 
 
-
 def _person(who: str) -> str:
     """A Slack user id as a mention (Slack shows the name; the console and CLI put the name back)."""
     return f"<@{who}>" if re.fullmatch(r"[UW][A-Z0-9]+", who or "") else (who or "?")
+
 
 def staging_dir(cfg: Config) -> str:
     return cfg.runner.staging_dir or str(Path(cfg.state_dir) / "staging")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import BackupbotError
+from core.slack_text import escape
 from jobs.audit import utcnow, write_audit
 from jobs.store import Store
 
@@ -25,7 +26,12 @@ KEY_PREFIX = "freeze:"
 
 
 class Frozen(BackupbotError):
-    """The database is frozen; nothing was changed."""
+    """The database is frozen; nothing was changed.
+
+    Its text is built as Slack markup (the freezer's mention, the reason escaped): ``slack_safe``.
+    """
+
+    slack_safe = True
 
 
 @dataclass(frozen=True)
@@ -55,7 +61,7 @@ class Freeze:
 
 def _escape(text: str) -> str:
     """Slack reads ``<…>`` as links and mentions; a reason typed by a person must not become one."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return escape(text)
 
 
 def _key(database: str) -> str:

@@ -50,8 +50,9 @@ from croniter import croniter
 from adapters.storage import Storage, open_storage
 from core.config import Config
 from core.errors import BackupbotError, ConfigError
-from jobs import alerts, kinds, schedule_runs, scheduled_retention
+from jobs import alerts, kinds, schedule_runs, scheduled_retention, scheduled_verify
 from jobs.events import Reporter, guarded
+from jobs.scheduled_verify import scratch_lane
 from jobs.status import JobStatus
 from jobs.store import Job, Store
 
@@ -75,6 +76,7 @@ class ScheduleEntry:
     cron: str
     timezone: str = "UTC"
     params: dict[str, Any] = field(default_factory=dict)
+    lane: str | None = None  # what its jobs queue behind; default: the database
 
     @property
     def key(self) -> str:
@@ -136,6 +138,38 @@ def nightly_dumps(cfg: Config) -> list[ScheduleEntry]:
     return out
 
 
+def monthly_drills(cfg: Config) -> list[ScheduleEntry]:
+    """One restore drill per database with a ``drill_schedule``, when it has somewhere to restore to.
+
+    Somewhere is its ``drill_target`` or, without one, a scratch database on the ``[verify]``
+    server; a database with neither is not drilled (said once in the log at start).
+    """
+    out = []
+    for db in cfg.databases.values():
+        cron = db.drill_schedule.strip()
+        if not cron or not db.dump_url_env:  # a Neon-only database has no dumps to drill with
+            continue
+        if not db.drill_target and not cfg.verify.url_env:
+            log.warning("no restore drill for %s: set drill_target or [verify] url_env", db.name)
+            continue
+        into = f"`{db.drill_target}`" if db.drill_target else "a scratch database"
+        approval = (
+            f"standing approval: drill_target = {db.drill_target!r} in [databases.{db.name}] of {cfg.path}"
+            if db.drill_target
+            else "no approval needed: scratch database, no configured database is touched"
+        )
+        params = {
+            "drill_target": db.drill_target,
+            "reason": f"monthly restore drill into {into} ({approval})",
+        }
+        # Queued behind what else writes to the drill target (its dumps and restores), or beside
+        # the database's own dumps when it only restores into a scratch database.
+        lane = db.drill_target or scratch_lane(db.name)
+        entry = ScheduleEntry("drill", db.name, cron, db.timezone, params, lane=lane)
+        out.append(_check(entry, f"{cfg.path}: [databases.{db.name}] drill_schedule"))
+    return out
+
+
 # Each returns the entries of one job kind; later kinds add a function here.
 def _files_entries(cfg: Config) -> list[ScheduleEntry]:
     from jobs.files_schedule import files_entries
@@ -143,7 +177,7 @@ def _files_entries(cfg: Config) -> list[ScheduleEntry]:
     return files_entries(cfg)
 
 
-ENTRY_SOURCES: list[Callable[[Config], list[ScheduleEntry]]] = [nightly_dumps, _files_entries]
+ENTRY_SOURCES: list[Callable[[Config], list[ScheduleEntry]]] = [nightly_dumps, monthly_drills, _files_entries]
 
 
 def entries_from_config(cfg: Config) -> list[ScheduleEntry]:
@@ -182,6 +216,7 @@ class Scheduler:
         self._last_deadman: datetime | None = None
         self._last_housekeeping: datetime | None = None
         self._storage: Storage | None = None
+        self._scratch_book: Any = None  # jobs.scratch_book.StoreScratchBook, made on first use
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         schedule_runs.ensure_schema(store)
@@ -239,6 +274,7 @@ class Scheduler:
         self.store.kv_set("scheduler:last_tick", time.time())  # read by /metrics
         started = [job for entry in self.entries if (job := self.run_due(entry, now)) is not None]
         self.follow_up(now)
+        self.drop_scratch(now)
         alerts.redeliver(self.store, self.alert_reporter, self.redeliver_after)
         if self._last_deadman is None or now - self._last_deadman >= self.deadman_every:
             self._last_deadman = now
@@ -247,6 +283,19 @@ class Scheduler:
             self._last_housekeeping = now
             self.housekeeping()
         return started
+
+    def drop_scratch(self, now: datetime) -> list[str]:
+        """Drop scratch databases past their time or left by dead runs; never stops scheduling."""
+        from engine import scratch
+        from jobs.scratch_book import StoreScratchBook
+
+        try:
+            if self._scratch_book is None:
+                self._scratch_book = StoreScratchBook(self.store)
+            return scratch.sweep(self.cfg, self._scratch_book, now)
+        except Exception:
+            log.exception("dropping leftover scratch databases failed; the next tick tries again")
+            return []
 
     def housekeeping(self) -> int:
         """Keep the store from growing forever; a failure here never stops scheduling."""
@@ -294,6 +343,7 @@ class Scheduler:
                 params,
                 requested_by="scheduler",
                 channel=self.cfg.slack.channel,
+                lane=entry.lane,
             ),
         )
         if job is not None:
@@ -322,6 +372,7 @@ class Scheduler:
         alerts.job_succeeded(self.cfg, self.store, self.alert_reporter, job, entry)
         if job.kind != "dump" or not job.database:
             return
+        scheduled_verify.queue_after_nightly(self.cfg, self.store, self.reporter, job)
         self.apply_retention(job, now)
         if self.cfg.database(job.database).neon_project_id:
             from jobs.neon_retention import prune_neon_branches

@@ -59,6 +59,9 @@ def open_existing_store(cfg: Any) -> Store | None:
     return Store.for_config(cfg)
 
 
+MAX_JOB_ID = 2**63 - 1  # SQLite's INTEGER
+
+
 class Store(LocksAndState):
     """A handle on the SQLite file; safe to share between threads."""
 
@@ -193,6 +196,8 @@ class Store(LocksAndState):
         return self.get_job(int(job_id))
 
     def find_job(self, job_id: int) -> Job | None:
+        if not 0 < job_id <= MAX_JOB_ID:
+            return None  # SQLite cannot even compare a number past int64: there is no such job
         rows = list(self.db.query("SELECT * FROM jobs WHERE id = ?", [job_id]))
         return Job.from_row(rows[0]) if rows else None
 
@@ -201,7 +206,6 @@ class Store(LocksAndState):
         if job is None:
             raise NotFoundError(
                 f"there is no job {job_id}",
-                detail=f"The job store at {self.describe()} has no job with that number.",
                 hint="`/backup status` lists recent jobs with their numbers.",
             )
         return job

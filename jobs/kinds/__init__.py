@@ -19,10 +19,13 @@ from jobs.events import Outcome
 _MODULES: dict[str, str] = {
     "branch": "jobs.kinds.branch",
     "dump": "jobs.kinds.dump",
+    "drill": "jobs.kinds.drill",
     "files_sync": "jobs.kinds.files_sync",
     "files_verify": "jobs.kinds.files_verify",
     "prune": "jobs.kinds.prune",
     "restore": "jobs.kinds.restore",
+    "restore_table": "jobs.kinds.restore_table",
+    "verify": "jobs.kinds.verify",
 }
 
 

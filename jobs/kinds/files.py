@@ -25,8 +25,12 @@ class FilesCheckFailed(BackupbotError):
 
 
 def safe(text: str, limit: int = 200) -> str:
-    """Untrusted text for Slack mrkdwn."""
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("`", "'")
+    """Untrusted text on one line, short, without backticks (it goes inside them).
+
+    Escaping for Slack (``&``, ``<``, ``>``) happens where the message is built
+    (``bot/render.py``), once; the console and the CLI show the text as it is.
+    """
+    text = text.replace("`", "'")
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

@@ -4,6 +4,13 @@ Every request is recorded with its parsed body, so tests assert what a person wo
 see in the channel: ``messages(channel)`` replays postMessage and update calls into
 each message's current text. ``rate_limit(...)`` makes it answer 429 with Retry-After
 for a while, as Slack does under load.
+
+It refuses what real Slack refuses (``invalid_blocks``): Block Kit past Slack's
+documented limits (3,000 characters per section text, 2,000 per field and at most 10
+fields, 150 for a header, 75 for a button, 50 blocks, 10 context elements, …), an empty
+text object, a message with neither text nor blocks. Every refusal is recorded, and
+``stop()`` fails the test that caused one unless it said it expects them
+(``refusals_expected``): a message real Slack would refuse fails a test.
 """
 
 from __future__ import annotations
@@ -56,6 +63,10 @@ class FakeSlack:
         self._limited_count = 0
         self._retry_after = 1
         self.rejected = 0
+        self.refused: list[tuple[str, list[str]]] = []  # (method, what Slack would say)
+        self.refusals_expected = False
+        self._refuse_blocks = 0
+        self._down_status: int | None = None
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -108,6 +119,14 @@ class FakeSlack:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+        if self.refused and not self.refusals_expected:
+            raise AssertionError(f"real Slack would have refused these messages: {self.refused}")
+
+    def refuse_blocks(self, count: int) -> None:
+        """Refuse the next ``count`` messages with blocks as ``invalid_blocks`` (a limit we did not know)."""
+        with self._lock:
+            self._refuse_blocks = count
+            self.refusals_expected = True
 
     # ------------------------------------------------------------- behaviour
 
@@ -117,6 +136,11 @@ class FakeSlack:
             self._limited_until = time.monotonic() + seconds if seconds else 0.0
             self._limited_count = count
             self._retry_after = retry_after
+
+    def down(self, status: int | None) -> None:
+        """Answer every API call with ``status`` (503: Slack's API is down) until ``down(None)``."""
+        with self._lock:
+            self._down_status = status
 
     def _limited(self) -> bool:
         with self._lock:
@@ -134,6 +158,14 @@ class FakeSlack:
             return 200, {"ok": True}, {}
         method = path.removeprefix("/api/")
         call = Call(method, params, headers, time.monotonic())
+        with self._lock:
+            down = self._down_status
+        if down is not None:
+            call.status = down
+            with self._lock:
+                self.calls.append(call)
+                self.rejected += 1
+            return down, {"ok": False, "error": "service_unavailable"}, {}
         if self._limited():
             call.status = 429
             with self._lock:
@@ -154,6 +186,15 @@ class FakeSlack:
                 "team_id": "T1",
                 "url": "https://fake.slack/",
             }
+        if method in ("chat.postMessage", "chat.update"):
+            problems = message_problems(params)
+            if not problems and _blocks(params) and self._refuse_blocks > 0:
+                self._refuse_blocks -= 1
+                problems = ["refused on purpose by the test"]
+            if problems:
+                self.refused.append((method, problems))
+                error = "no_text" if problems == ["no_text"] else "invalid_blocks"
+                return {"ok": False, "error": error, "errors": problems}
         if method == "chat.postMessage":
             self._ts += 1
             ts = f"{self._ts:.6f}"
@@ -206,6 +247,94 @@ class FakeSlack:
         raise AssertionError(
             f"fake Slack: {what} not met within {timeout} s; calls: {[c.method for c in self.api_calls()]}"
         )
+
+
+_LIMITS = {
+    "section": 3000,
+    "field": 2000,
+    "fields": 10,
+    "header": 150,
+    "context_elements": 10,
+    "context_text": 3000,
+    "actions_elements": 25,
+    "button": 75,
+    "button_value": 2000,
+    "action_id": 255,
+    "block_id": 255,
+    "confirm_title": 100,
+    "confirm_text": 300,
+    "confirm_button": 30,
+    "blocks": 50,
+}
+
+
+def _text_object(obj: Any, limit: int, where: str, problems: list[str]) -> None:
+    if not isinstance(obj, dict) or obj.get("type") not in ("mrkdwn", "plain_text"):
+        problems.append(f"{where}: not a text object")
+        return
+    text = obj.get("text")
+    if not isinstance(text, str) or not text:
+        problems.append(f"{where}: empty text")
+    elif len(text) > limit:
+        problems.append(f"{where}: {len(text)} characters, more than {limit}")
+
+
+def message_problems(params: dict[str, Any]) -> list[str]:
+    """What real Slack would refuse in a chat.postMessage / chat.update, by its documented limits."""
+    blocks = _blocks(params)
+    if not blocks:
+        return [] if params.get("text") else ["no_text"]
+    problems: list[str] = []
+    if not isinstance(blocks, list):
+        return ["blocks: not a list"]
+    if len(blocks) > _LIMITS["blocks"]:
+        problems.append(f"{len(blocks)} blocks, more than {_LIMITS['blocks']}")
+    for i, block in enumerate(blocks):
+        where = f"blocks[{i}]"
+        if not isinstance(block, dict):
+            problems.append(f"{where}: not an object")
+            continue
+        if len(str(block.get("block_id", ""))) > _LIMITS["block_id"]:
+            problems.append(f"{where}.block_id too long")
+        kind = block.get("type")
+        if kind == "section":
+            if "text" not in block and "fields" not in block:
+                problems.append(f"{where}: section without text or fields")
+            if "text" in block:
+                _text_object(block["text"], _LIMITS["section"], f"{where}.text", problems)
+            fields = block.get("fields", [])
+            if len(fields) > _LIMITS["fields"]:
+                problems.append(f"{where}: {len(fields)} fields, more than {_LIMITS['fields']}")
+            for j, field_ in enumerate(fields):
+                _text_object(field_, _LIMITS["field"], f"{where}.fields[{j}]", problems)
+        elif kind == "header":
+            _text_object(block.get("text"), _LIMITS["header"], f"{where}.text", problems)
+        elif kind == "context":
+            elements = block.get("elements") or []
+            if not 1 <= len(elements) <= _LIMITS["context_elements"]:
+                problems.append(f"{where}: {len(elements)} context elements")
+            for j, el in enumerate(elements):
+                _text_object(el, _LIMITS["context_text"], f"{where}.elements[{j}]", problems)
+        elif kind == "actions":
+            elements = block.get("elements") or []
+            if not 1 <= len(elements) <= _LIMITS["actions_elements"]:
+                problems.append(f"{where}: {len(elements)} action elements")
+            for j, el in enumerate(elements):
+                at = f"{where}.elements[{j}]"
+                _text_object(el.get("text"), _LIMITS["button"], f"{at}.text", problems)
+                if len(str(el.get("value", ""))) > _LIMITS["button_value"]:
+                    problems.append(f"{at}.value too long")
+                if len(str(el.get("action_id", ""))) > _LIMITS["action_id"]:
+                    problems.append(f"{at}.action_id too long")
+                confirm = el.get("confirm")
+                if confirm is not None:
+                    _text_object(confirm.get("title"), _LIMITS["confirm_title"], f"{at}.confirm.title", problems)
+                    _text_object(confirm.get("text"), _LIMITS["confirm_text"], f"{at}.confirm.text", problems)
+                    for key in ("confirm", "deny"):
+                        _text_object(confirm.get(key), _LIMITS["confirm_button"], f"{at}.confirm.{key}", problems)
+        elif kind not in ("divider", "image", "rich_text", "markdown"):
+            problems.append(f"{where}: unknown block type {kind!r}")
+    return problems
 
 
 def _blocks(params: dict[str, Any]) -> Any:

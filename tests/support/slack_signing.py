@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 import time
 from typing import Any
 from urllib.parse import urlencode
 
 import requests
+
+_TRIGGERS = itertools.count(1)
+
+
+def trigger_id() -> str:
+    """Slack gives every interaction its own trigger id, so two identical commands are two requests."""
+    return f"{int(time.time())}.{next(_TRIGGERS)}.{time.monotonic_ns() % 10**9}"
 
 
 def signature(secret: str, timestamp: str, body: str) -> str:
@@ -47,7 +55,7 @@ def command_body(
             "text": text,
             "api_app_id": "A1",
             "response_url": response_url,
-            "trigger_id": "1.2.3",
+            "trigger_id": trigger_id(),
         }
     )
 
@@ -67,7 +75,7 @@ def action_body(
         "api_app_id": "A1",
         "token": "legacy-unused",
         "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
-        "trigger_id": "1.2.3",
+        "trigger_id": trigger_id(),
         "channel": {"id": channel, "name": "backups"},
         "message": {"ts": message_ts, "text": ""},
         "response_url": response_url,

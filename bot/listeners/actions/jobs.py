@@ -14,6 +14,7 @@ from typing import Any
 
 from slack_bolt import Ack, BoltContext, Respond
 
+from bot.listeners.intake import NO_ONE, click
 from bot.services import Services
 from commands.grammar import dispatch, error_text
 from commands.permissions import check_allowed
@@ -22,34 +23,46 @@ from jobs.events import guarded
 from jobs.status import ACTIVE
 from jobs.store import Job
 
-# Re-running these changes nothing but the backup itself.
-RETRYABLE_KINDS = frozenset({"dump", "files_sync", "files_verify"})
-
-
-def _who(body: dict[str, Any]) -> tuple[str, str, str]:
-    action = body["actions"][0]
-    return body["user"]["id"], (body.get("channel") or {}).get("id", ""), str(action.get("value", ""))
+# Re-running these changes nothing but the backup itself; a drill restores only into its
+# configured target (the standing approval) or a scratch database, and a verify only into a
+# scratch database: both are safe to re-run by a click too.
+RETRYABLE_KINDS = frozenset({"dump", "files_sync", "files_verify", "drill", "verify"})
 
 
 def cancel_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
     ack()
-    user, channel, value = _who(body)
-    reply = dispatch(f"cancel {value}", context["services"].invocation(user, channel))
-    respond(text=reply.text, response_type="ephemeral", replace_original=False)
+    who = click(body)
+    if who is None:
+        respond(text=NO_ONE, response_type="ephemeral", replace_original=False)
+        return
+    user, channel, value = who
+    if not value.isascii() or not value.isdigit():
+        text = error_text(_no_job(value, "Cancel"))
+    else:
+        text = dispatch(f"cancel {value}", context["services"].invocation(user, channel)).text
+    respond(text=text, response_type="ephemeral", replace_original=False)
+
+
+def _no_job(value: str, button: str) -> UsageError:
+    return UsageError(
+        f"that {button} button names no job",
+        detail=f"The button carried {value[:20]!r} instead of a job number.",
+        hint="`/backup status` lists recent jobs with their numbers.",
+    )
 
 
 def retry_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
     ack()
     services: Services = context["services"]
-    user, channel, value = _who(body)
+    who = click(body)
+    if who is None:
+        respond(text=NO_ONE, response_type="ephemeral", replace_original=False)
+        return
+    user, channel, value = who
     try:
         check_allowed(services.cfg.slack, user, channel, services.directory)
-        if not value.isdigit():
-            raise UsageError(
-                "that Retry button names no job",
-                detail=f"The button carried {value[:20]!r} instead of a job number.",
-                hint="Run the command again by hand, e.g. `/backup dump DB`.",
-            )
+        if not value.isascii() or not value.isdigit() or len(value) > 30:
+            raise _no_job(value, "Retry")
         text = _retry(services, services.store.get_job(int(value)), user, channel)
     except BackupbotError as err:
         text = error_text(err)

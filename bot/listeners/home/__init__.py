@@ -14,6 +14,9 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot.home import APPROVE_ACTION, DENY_ACTION, build_home
+from bot.listeners.intake import click
+from commands.grammar import error_text
+from core.errors import BackupbotError
 from core.redact import redact
 from jobs.people import remember
 
@@ -40,15 +43,25 @@ def _clicked(decision: str, ack: Ack, body: dict[str, Any], client: WebClient, c
 
     ack()
     services = context["services"]
-    user = body["user"]["id"]
-    remember(services.store, user, body["user"].get("username") or body["user"].get("name"))
+    who = click(body, need_channel=False)
+    if who is None:
+        return  # no Slack user to show a tab to
+    user = who[0]
+    user_info = body.get("user") if isinstance(body.get("user"), dict) else {}
+    remember(services.store, user, user_info.get("username") or user_info.get("name"))
     try:
-        value = json.loads(body["actions"][0].get("value") or "{}")
-        job_id, binding = int(value["job"]), str(value.get("binding", ""))
-    except (ValueError, KeyError, TypeError):
+        value = json.loads(who[2] or "{}")
+        job_id, binding = int(str(value["job"])[:30]), str(value.get("binding", ""))
+    except (ValueError, KeyError, TypeError, IndexError):
         publish(client, context, user, ":warning: that button names no restore request.")
         return
-    result = decide(services.store, services.cfg, job_id, user, decision, binding, directory=services.directory)
+    try:
+        result = decide(
+            services.store, services.cfg, job_id, user, decision, binding, directory=services.directory
+        )
+    except BackupbotError as err:  # no such job
+        publish(client, context, user, error_text(err))
+        return
     apply_decision(result, services.cfg, services.reporter, services.wake)
     done = {
         "approved": f":white_check_mark: You approved restore request {job_id}; it is queued.",

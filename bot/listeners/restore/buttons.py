@@ -14,6 +14,9 @@ from typing import Any
 
 from slack_bolt import Ack, BoltContext, Respond
 
+from bot.listeners.intake import NO_ONE, click
+from commands.grammar import error_text
+from core.errors import BackupbotError
 from jobs.approvals import apply_decision, decide
 from jobs.people import remember
 
@@ -23,21 +26,30 @@ log = logging.getLogger(__name__)
 def _clicked(decision: str, ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
     ack()
     services = context["services"]
-    user = body["user"]["id"]
-    remember(services.store, user, body["user"].get("username") or body["user"].get("name"))
+    who = click(body)
+    if who is None:
+        respond(text=NO_ONE, response_type="ephemeral", replace_original=False)
+        return
+    user = who[0]
+    user_info = body.get("user") if isinstance(body.get("user"), dict) else {}
+    remember(services.store, user, user_info.get("username") or user_info.get("name"))
     try:
-        value = json.loads(body["actions"][0].get("value") or "{}")
-        job_id, binding = int(value["job"]), str(value.get("binding", ""))
-    except (ValueError, KeyError, TypeError):
+        value = json.loads(who[2] or "{}")
+        job_id, binding = int(str(value["job"])[:30]), str(value.get("binding", ""))
+    except (ValueError, KeyError, TypeError, IndexError):
         respond(
             text=":warning: that button names no restore request.",
             response_type="ephemeral",
             replace_original=False,
         )
         return
-    result = decide(
-        services.store, services.cfg, job_id, user, decision, binding, directory=services.directory
-    )
+    try:
+        result = decide(
+            services.store, services.cfg, job_id, user, decision, binding, directory=services.directory
+        )
+    except BackupbotError as err:  # no such job
+        respond(text=error_text(err), response_type="ephemeral", replace_original=False)
+        return
     apply_decision(result, services.cfg, services.reporter, services.wake)
     if result.reply:
         respond(text=result.reply, response_type="ephemeral", replace_original=False)

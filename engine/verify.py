@@ -1,0 +1,342 @@
+"""Prove a backup restores: integrity, contents, a real restore with row counts, then clean up.
+
+1. Integrity — the stored object is read whole: every encrypted chunk must authenticate and
+   the object's sha256 and size must equal the manifest's (``engine.decrypt``). The plain
+   dump is staged to a local file on the way, so the later steps do not download it again.
+2. Contents — ``pg_restore --list`` of that file must list every table the manifest
+   recorded at dump time, and no fewer indexes, constraints, sequences or functions.
+3. Restore — into a fresh scratch database on the verification server (``[verify]``;
+   never a configured source or target, see ``engine.scratch``); every table must be
+   there with exactly the rows counted in the dump's own snapshot. With
+   ``row_counts = "estimate"`` the counts recorded are planner estimates, so only presence
+   is checked and the counts are shown side by side.
+4. Cleanup — the scratch database is dropped, whatever happened before; if this process
+   dies first, the next one drops it (``engine.scratch.sweep``).
+
+A failed step stops the run: later steps are "not run", except the cleanup, which always
+runs if a scratch database was made. The outcome goes to the bucket beside the manifest
+(``engine.verify_record``) whether it passed or not.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from adapters import pg_archive, pg_offsets, pg_restore
+from adapters.pg_contents import ARCHIVE_KINDS, parse_archive_list
+from adapters.storage import Storage, open_storage
+from core.config import Config
+from core.errors import BackupbotError, IntegrityError, PreflightError
+from core.redact import redact
+from core.units import human_bytes
+from engine import scratch, verify_record
+from engine.decrypt import iter_plain
+from engine.manifest import Manifest
+from engine.restore_plan import staging_dir
+from engine.verify_report import STEPS, StepCallback, VerifyFailed, VerifyReport, VerifyStep
+
+__all__ = ["STEPS", "StepCallback", "VerifyFailed", "VerifyReport", "VerifyStep", "verify_backup"]
+
+_KIND_NAMES = {
+    "index": "indexes",
+    "constraint": "constraints",
+    "fk_constraint": "foreign keys",
+    "sequence": "sequences",
+    "function": "functions",
+}
+
+
+class _Run:
+    def __init__(
+        self,
+        cfg: Config,
+        backup: Manifest,
+        book: scratch.ScratchBook,
+        storage: Storage,
+        on_step: StepCallback | None,
+        on_progress: Callable[[str], None] | None,
+        cancel: threading.Event | None,
+        job_id: int | None,
+        purpose: str,
+    ) -> None:
+        self.cfg, self.backup, self.book, self.storage = cfg, backup, book, storage
+        self.on_step = on_step or (lambda s: None)
+        self.on_progress = on_progress or (lambda t: None)
+        self.cancel = cancel or threading.Event()
+        self.job_id = job_id
+        self.report = VerifyReport(
+            backup=backup,
+            started_at=datetime.now(UTC),
+            steps=[VerifyStep(i, k, t) for i, (k, t) in enumerate(STEPS, 1)],
+            purpose=purpose,
+        )
+        self.admin_url = ""
+
+    @contextmanager
+    def step(self, key: str) -> Iterator[VerifyStep]:
+        rec = self.report.step(key)
+        rec.status = "running"
+        self.on_step(rec)
+        started = time.monotonic()
+        try:
+            yield rec
+        except BaseException as exc:
+            rec.status, rec.seconds = "failed", time.monotonic() - started
+            rec.detail = redact(exc.message if isinstance(exc, BackupbotError) else type(exc).__name__)
+            self.on_step(rec)
+            raise
+        rec.seconds = time.monotonic() - started
+        if rec.status == "running":
+            rec.status = "ok"
+        self.on_step(rec)
+
+    def _check_cancel(self) -> None:
+        if self.cancel.is_set():
+            raise PreflightError("verification was cancelled", hint="Run it again when ready.")
+
+    # ------------------------------------------------------------------ steps
+
+    def contents(self, rec: VerifyStep, path: Path) -> None:
+        archive = parse_archive_list(pg_archive.list_archive(path))
+        recorded = self.backup.contents
+        if not recorded or "tables" not in recorded:
+            rec.detail = (
+                f"archive lists {len(archive.tables)} tables; the manifest predates table lists, "
+                "so nothing to compare with"
+            )
+            return
+        want = set(recorded.get("tables", {}))
+        have = archive.tables
+        problems = []
+        if want - have:
+            problems.append(
+                f"the archive lacks table(s) recorded at dump time: {', '.join(sorted(want - have))}"
+            )
+        if have - want:
+            problems.append(
+                f"the archive has table(s) the manifest does not list: {', '.join(sorted(have - want))}"
+            )
+        counts = []
+        for kind, recorded_n in sorted((recorded.get("objects") or {}).items()):
+            if kind == "table" or kind not in ARCHIVE_KINDS:
+                continue
+            found = archive.count(kind)
+            counts.append(f"{found} {_KIND_NAMES.get(kind, kind)}")
+            if found < int(recorded_n):
+                problems.append(
+                    f"{_KIND_NAMES.get(kind, kind)}: {found} in the archive, {recorded_n} at dump time"
+                )
+        if problems:
+            raise IntegrityError(
+                f"backup {self.backup.id}: the archive does not hold what was dumped",
+                detail="; ".join(problems),
+                hint="Do not rely on this backup; take a new one and verify it.",
+            )
+        rec.detail = f"{len(have)} tables as recorded; " + ", ".join(counts)
+
+    def restore(self, rec: VerifyStep, path: Path) -> None:
+        self.admin_url = scratch.server_url(self.cfg)
+        made = scratch.create(
+            self.admin_url,
+            self.book,
+            purpose=self.report.purpose,
+            backup_id=self.backup.id,
+            job_id=self.job_id,
+        )
+        self.report.scratch = made.name
+        self._check_cancel()
+        url = scratch.url_for(self.admin_url, made.name)
+        jobs = self.cfg.verify.jobs if pg_offsets.add_data_offsets(path) else 1
+        self.on_progress(f"pg_restore -j {jobs} into scratch database {made.name}")
+        run = pg_archive.restore_into(url, path, jobs=jobs)
+        if run.code != 0:
+            raise IntegrityError(
+                f"backup {self.backup.id} did not restore cleanly into a scratch database",
+                detail=f"pg_restore exited with {run.code}:\n{run.stderr}",
+                hint="Read pg_restore's errors above; a missing extension or role on the verification server "
+                "is a setup problem, anything else means this backup would not restore either.",
+            )
+        recorded = (self.backup.contents or {}).get("tables") or {}
+        mode = (self.backup.contents or {}).get("row_counts", "exact")
+        counted = pg_archive.count_rows(url, sorted(recorded))
+        missing = [t for t, n in counted.items() if n is None]
+        self.report.tables = {t: {"restored": counted[t], "recorded": recorded[t]} for t in sorted(recorded)}
+        if missing:
+            raise IntegrityError(
+                f"backup {self.backup.id}: restored, but {len(missing)} table(s) are missing",
+                detail=f"not in the scratch database: {', '.join(missing)}",
+                hint="Do not rely on this backup; take a new one and verify it.",
+            )
+        if mode == "exact":
+            wrong = [(t, counted[t], n) for t, n in recorded.items() if n is not None and counted[t] != n]
+            if wrong:
+                raise IntegrityError(
+                    f"backup {self.backup.id}: restored row counts differ from the dump's",
+                    detail="; ".join(
+                        f"table {t}: {got} rows restored, {want} counted at dump time"
+                        for t, got, want in wrong
+                    ),
+                    hint="Do not rely on this backup; take a new one and verify it.",
+                )
+        rows = sum(n or 0 for n in counted.values())
+        what = (
+            "every table present, row counts equal to the dump's"
+            if mode == "exact" and recorded
+            else "every table present (row counts are estimates: presence checked only)"
+            if recorded
+            else "restored (the manifest predates row counts)"
+        )
+        rec.detail = (
+            f"{len(counted)} tables, {rows} rows in {made.name}; {what}; pg_restore {run.seconds:.1f} s"
+        )
+
+    def cleanup(self, rec: VerifyStep) -> None:
+        if not self.report.scratch:
+            rec.status, rec.detail = "skipped", "no scratch database was made"
+            return
+        scratch.drop(self.admin_url, self.book, self.report.scratch)
+        rec.detail = f"{self.report.scratch} dropped"
+
+    # -------------------------------------------------------------------- run
+
+    def execute(self) -> VerifyReport:
+        error: BackupbotError | None = None
+        try:
+            self._steps()
+        except Exception as exc:  # every failure is recorded in the bucket and reported
+            error = (
+                exc
+                if isinstance(exc, BackupbotError)
+                else BackupbotError(
+                    f"unexpected {type(exc).__name__} while verifying {self.backup.id}",
+                    detail=redact(str(exc))[:1000],
+                    hint="The bot's log has the details.",
+                )
+            )
+        try:
+            with self.step("cleanup") as rec:
+                self.cleanup(rec)
+        except BackupbotError as exc:  # the scratch database stays in the book; the next start drops it
+            error = error or exc
+        return self._finish(error)
+
+    def _steps(self) -> None:
+        where = staging_dir(self.cfg)
+        need = max(self.backup.dump_bytes, self.backup.stored_bytes)
+        fits, free = pg_restore.staging_room(where, need)
+        with self.step("integrity") as rec:
+            self._check_cancel()
+            if not fits:
+                raise PreflightError(
+                    f"not enough room in {where} to verify {self.backup.id}",
+                    detail=f"the dump is {human_bytes(need)}; {human_bytes(free)} are free.",
+                    hint="Set [runner] staging_dir to a disk with room for the dump.",
+                )
+            started = time.monotonic()
+
+            def progress(done: int) -> None:
+                rate = done / max(time.monotonic() - started, 0.001)
+                self.on_progress(
+                    f"{human_bytes(done)} of {human_bytes(self.backup.dump_bytes)} read · {human_bytes(rate)}/s"
+                )
+
+            staged = pg_restore.staged(
+                iter_plain(self.cfg, self.backup, self.storage),
+                where,
+                progress,
+                prefix=scratch.staging_prefix(),
+            )
+            try:
+                path = staged.__enter__()
+            except IntegrityError as err:
+                raise IntegrityError(
+                    f"object {self.backup.key} failed its integrity check",
+                    detail=f"{err.message}. {err.detail or ''}".strip(),
+                    hint="The stored backup was altered or damaged; do not restore from it. Pick another "
+                    "with `backupbot list`.",
+                ) from None
+            rec.detail = (
+                f"{self.backup.key}: every chunk authenticated, sha256 {self.backup.sha256[:12]}… matches, "
+                f"{human_bytes(self.backup.dump_bytes)} dump"
+            )
+        try:
+            with self.step("contents") as rec:
+                self._check_cancel()
+                self.contents(rec, path)
+            with self.step("restore") as rec:
+                self._check_cancel()
+                self.restore(rec, path)
+        finally:
+            staged.__exit__(None, None, None)
+
+    def _finish(self, error: BackupbotError | None) -> VerifyReport:
+        """Record the outcome and raise unless every step passed.
+
+        The record says "failed" only when the backup itself was shown bad (an
+        ``IntegrityError``: damaged object, missing table, wrong count, pg_restore refusing
+        it); "error" when the check could not be completed (verification server down, no
+        room) — that says nothing about the backup. A cancelled run records nothing.
+        """
+        report = self.report
+        failed = next((s for s in report.steps if s.status == "failed"), None)
+        cancelled = self.cancel.is_set() and (failed is not None or error is not None)
+        if failed is None and error is None:
+            report.result = "passed"
+        else:
+            report.result = "failed" if isinstance(error, IntegrityError) else "error"
+        report.failed_step = failed.number if failed else None
+        if error is not None:
+            report.error = {
+                k: redact(str(v)) if isinstance(v, str) else v for k, v in error.as_dict().items()
+            }
+        unrecorded = ""
+        if cancelled:
+            report.result, unrecorded = "cancelled", " It was cancelled: no outcome was recorded."
+        else:
+            try:
+                report.record_key = verify_record.write(self.storage, self.backup, report.outcome())
+            except BackupbotError as exc:
+                error = error or exc
+                report.result = report.result if report.result != "passed" else "error"
+                unrecorded = " The outcome could not be written to the bucket."
+        if report.result != "passed":
+            step = failed or report.steps[-1]
+            cause = f"{error.message}" + (f"\n{error.detail}" if error.detail else "") if error else ""
+            verb = {"failed": "failed", "error": "could not finish", "cancelled": "was cancelled"}[
+                report.result
+            ]
+            raise VerifyFailed(
+                f"verification of backup {self.backup.id} {verb} at step {step.number} ({step.title})",
+                detail=redact(cause),
+                hint=(error.hint if error and error.hint else "See the steps above.") + unrecorded,
+                report=report,
+            )
+        return report
+
+
+def verify_backup(
+    cfg: Config,
+    backup: Manifest,
+    book: scratch.ScratchBook,
+    *,
+    storage: Storage | None = None,
+    on_step: StepCallback | None = None,
+    on_progress: Callable[[str], None] | None = None,
+    cancel: threading.Event | None = None,
+    job_id: int | None = None,
+    purpose: str = "verify",
+) -> VerifyReport:
+    """Run the four steps; returns the report if all passed, raises ``VerifyFailed`` otherwise.
+
+    Leftover scratch databases of dead runs are dropped first. A missing or refused
+    verification server raises ``ConfigError`` before anything is read.
+    """
+    scratch.server_url(cfg)  # a missing or refused verification server stops it before any download
+    storage = storage or open_storage(cfg.storage)
+    scratch.sweep(cfg, book)
+    return _Run(cfg, backup, book, storage, on_step, on_progress, cancel, job_id, purpose).execute()
