@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from adapters.storage.s3_actions import denied
 from adapters.storage.s3_errors import error_code, http_status
 from core.config import Config
 from core.redact import redact
@@ -23,10 +24,21 @@ if TYPE_CHECKING:
 AREA = "storage"
 
 
-def _why(exc: BaseException) -> str:
+def _why(exc: BaseException, bucket: str = "", key: str = "") -> str:
+    """The refusal as a policy author needs it: ``s3:PutObject denied on arn:…`` for a 403."""
     if isinstance(exc, ClientError):
-        return f"{error_code(exc) or 'error'} (HTTP {http_status(exc) or '?'})"
+        why = f"{error_code(exc) or 'error'} (HTTP {http_status(exc) or '?'})"
+        named = denied(exc, bucket, key) if http_status(exc) == 403 else ""
+        return f"{named}: {why}" if named else why
     return redact(f"{type(exc).__name__}: {exc}")
+
+
+def _grant(exc: BaseException, bucket: str, key: str, otherwise: str) -> str:
+    named = denied(exc, bucket, key) if isinstance(exc, ClientError) and http_status(exc) == 403 else ""
+    if not named:
+        return otherwise
+    action, _, arn = named.partition(" denied on ")
+    return f"Grant {action} on {arn} to this credential (docs/iam/bot.json is the bot's policy)."
 
 
 def _sse_args(sse: str, kms_key_id: str | None) -> dict[str, str]:
@@ -39,7 +51,11 @@ def _sse_args(sse: str, kms_key_id: str | None) -> dict[str, str]:
 
 
 def accepted_sse(client: Any, bucket: str, prefix: str) -> list[str]:
-    """Which of AES256 / none the endpoint takes on a write (each tried on its own probe)."""
+    """Which of AES256 / none the endpoint takes on a write (each tried on its own probe).
+
+    Some stores (s3rver, some gateways) take the AES256 header and store the object plain:
+    that one is listed as "'AES256' (taken, not applied)", so nobody relies on it.
+    """
     took = []
     for sse in ("AES256", "none"):
         key = f"{prefix}doctor/sse-{uuid.uuid4().hex}"
@@ -47,7 +63,14 @@ def accepted_sse(client: Any, bucket: str, prefix: str) -> list[str]:
             client.put_object(Bucket=bucket, Key=key, Body=b"sse probe", **_sse_args(sse, None))
         except (ClientError, BotoCoreError):
             continue
-        took.append(sse)
+        label = repr(sse)
+        if sse != "none":
+            try:
+                if not client.head_object(Bucket=bucket, Key=key).get("ServerSideEncryption"):
+                    label += " (taken, not applied)"
+            except (ClientError, BotoCoreError):
+                pass
+        took.append(label)
         try:
             client.delete_object(Bucket=bucket, Key=key)
         except (ClientError, BotoCoreError):
@@ -64,21 +87,27 @@ def check_s3(cfg: Config, storage: Any, report: Report) -> None:
         client.put_object(Bucket=bucket, Key=key, Body=data, **_sse_args(sse, cfg.storage.kms_key_id))
     except (ClientError, BotoCoreError) as exc:
         took = accepted_sse(client, bucket, storage.prefix)
-        if took and sse not in took:
+        usable = [s for s in ("AES256", "none") if repr(s) in took]
+        if usable and sse not in usable:
             report.add(
                 AREA,
                 f"write with sse = {sse!r}",
                 "fail",
-                f"the endpoint refused it: {_why(exc)}; it accepts: {', '.join(repr(s) for s in took)}",
-                f"Set [storage] sse = {took[0]!r} (backups stay encrypted client-side with AES-256-GCM either way).",
+                f"the endpoint refused it: {_why(exc)}; it accepts: {', '.join(took)}",
+                f"Set [storage] sse = {usable[0]!r} (backups stay encrypted client-side with AES-256-GCM either way).",
             )
         else:
             report.add(
                 AREA,
                 "write a probe object",
                 "fail",
-                f"{key}: {_why(exc)}",
-                "Grant s3:PutObject on the bucket's prefix to this credential (check the bucket policy too).",
+                _why(exc, bucket, key),
+                _grant(
+                    exc,
+                    bucket,
+                    key,
+                    "Grant s3:PutObject on the bucket's prefix to this credential (check the bucket policy too).",
+                ),
             )
         return
     report.add(AREA, "write a probe object", "ok", key)
@@ -95,7 +124,7 @@ def check_s3(cfg: Config, storage: Any, report: Report) -> None:
         head = client.head_object(Bucket=bucket, Key=key)
         applied = head.get("ServerSideEncryption") or "none"
         took = accepted_sse(client, bucket, storage.prefix)
-        offered = f"the endpoint accepts {' and '.join(repr(s) for s in took) or 'neither AES256 nor none'}"
+        offered = f"the endpoint accepts {' and '.join(took) or 'neither AES256 nor none'}"
         if sse == "none":
             report.add(
                 AREA,
@@ -111,11 +140,16 @@ def check_s3(cfg: Config, storage: Any, report: Report) -> None:
                 "server-side encryption",
                 "warn",
                 f"asked for {sse}, the object says {applied}; {offered}",
-                "Check the bucket's default encryption and that the endpoint supports SSE.",
+                "Check the bucket's default encryption and that the endpoint supports SSE; where it has none, "
+                'set [storage] sse = "none" (backups stay encrypted client-side with AES-256-GCM).',
             )
     except (ClientError, BotoCoreError) as exc:
         report.add(
-            AREA, "read it back", "fail", f"{key}: {_why(exc)}", "Grant s3:GetObject on the bucket's prefix."
+            AREA,
+            "read it back",
+            "fail",
+            _why(exc, bucket, key),
+            _grant(exc, bucket, key, "Grant s3:GetObject on the bucket's prefix."),
         )
     try:
         client.delete_object(Bucket=bucket, Key=key)
@@ -125,8 +159,9 @@ def check_s3(cfg: Config, storage: Any, report: Report) -> None:
             AREA,
             "delete it",
             "fail",
-            f"{key}: {_why(exc)}",
-            "Retention (prune) needs s3:DeleteObject on the prefix; delete the probe object by hand.",
+            _why(exc, bucket, key),
+            _grant(exc, bucket, key, "Grant s3:DeleteObject on the prefix.")
+            + f" Retention (prune) needs it; delete the probe {key} by hand.",
         )
     if not cfg.storage.object_lock_mode:
         report.add(AREA, "Object Lock", "skip", "not configured ([storage] object_lock_mode)")
@@ -135,7 +170,7 @@ def check_s3(cfg: Config, storage: Any, report: Report) -> None:
         conf = client.get_object_lock_configuration(Bucket=bucket).get("ObjectLockConfiguration", {})
         enabled = conf.get("ObjectLockEnabled") == "Enabled"
     except (ClientError, BotoCoreError) as exc:
-        enabled, conf = False, {"error": _why(exc)}
+        enabled, conf = False, {"error": _why(exc, bucket)}
     if enabled:
         report.add(
             AREA,

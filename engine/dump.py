@@ -100,6 +100,19 @@ def resolve_git_sha(kind: str, git_sha: str | None) -> str | None:
     return None
 
 
+def _discard(storage: Storage, key: str) -> None:
+    """Delete the object of a dump that will not be recorded, without hiding why it failed.
+
+    A deploy pipeline's credential may not delete (docs/iam/pipeline.json): the object then
+    stays without a manifest, which is never listed as a backup, and the error said is the
+    dump's own, not the refused clean-up.
+    """
+    try:
+        storage.delete(key)
+    except BackupbotError as err:
+        log.warning("could not delete %s of a failed dump (it is not a backup without its manifest): %s", key, err.message)
+
+
 def _unique_start(storage: Storage, database: str, kind: str, start: datetime) -> datetime:
     """Two dumps of one database and kind in the same second would share an id; shift the second."""
     stamp = start
@@ -248,10 +261,10 @@ def run_dump(
     log.info("dump %s started: pg_dump pid %s, object %s", bid, proc.pid, key)
 
     try:
-        result = storage.put_stream(key, encrypted())
+        result = storage.put_stream(key, encrypted(), create_only=True)
         head = storage.head(key)
         if int(head["size"]) != result.size:
-            storage.delete(key)
+            _discard(storage, key)
             raise DumpError(
                 f"backup of database '{database}' was stored with the wrong size",
                 detail=f"sent {result.size} bytes, storage reports {head['size']}.",
@@ -286,9 +299,9 @@ def run_dump(
             contents=snap.result().to_dict(),
         )
         try:
-            storage.put_bytes(manifest.manifest_key, manifest.to_json(), "application/json")
+            storage.put_bytes(manifest.manifest_key, manifest.to_json(), "application/json", create_only=True)
         except BaseException:
-            storage.delete(key)
+            _discard(storage, key)
             raise
     except DumpError:
         raise

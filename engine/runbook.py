@@ -94,7 +94,7 @@ def render(entry: RunbookEntry) -> str:
 
 
 def store(storage: Storage, entry: RunbookEntry, text: str) -> str:
-    storage.put_bytes(entry.key, text.encode(), content_type="text/markdown; charset=utf-8")
+    storage.put_bytes(entry.key, text.encode(), content_type="text/markdown; charset=utf-8", create_only=True)
     return entry.key
 
 

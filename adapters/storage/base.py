@@ -14,6 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from core.errors import StorageError
+
+
+class ObjectExistsError(StorageError):
+    """A create-only write found an object already at its key; nothing was replaced."""
+
 
 @dataclass(frozen=True)
 class PutResult:
@@ -34,12 +40,22 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     def put_stream(
-        self, key: str, chunks: Iterable[bytes], content_type: str = "application/octet-stream"
+        self,
+        key: str,
+        chunks: Iterable[bytes],
+        content_type: str = "application/octet-stream",
+        create_only: bool = False,
     ) -> PutResult:
-        """Upload an iterable of unknown length; any error (also from ``chunks``) leaves nothing behind."""
+        """Upload an iterable of unknown length; any error (also from ``chunks``) leaves nothing behind.
+
+        ``create_only``: refuse instead of replacing an object already at ``key`` (backups and
+        their manifests are never overwritten; a pipeline's credential may not be able to).
+        """
 
     @abc.abstractmethod
-    def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None: ...
+    def put_bytes(
+        self, key: str, data: bytes, content_type: str = "application/octet-stream", create_only: bool = False
+    ) -> None: ...
 
     @abc.abstractmethod
     def get_stream(self, key: str) -> Iterator[bytes]: ...
@@ -62,7 +78,7 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     def check_writable(self) -> None:
-        """Write and delete a probe object, so a dump never starts against a bucket it cannot fill."""
+        """Prove the bucket takes a write, so a dump never starts against a bucket it cannot fill."""
 
     @abc.abstractmethod
     def abort_incomplete(self, prefix: str = "") -> int:

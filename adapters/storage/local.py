@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from adapters.storage.base import ObjectInfo, PutResult, Storage
+from adapters.storage.base import ObjectExistsError, ObjectInfo, PutResult, Storage
 from core.config import StorageConfig
 from core.errors import NotFoundError, StorageError
 
@@ -42,7 +42,11 @@ class LocalStorage(Storage):
         )
 
     def put_stream(
-        self, key: str, chunks: Iterable[bytes], content_type: str = "application/octet-stream"
+        self,
+        key: str,
+        chunks: Iterable[bytes],
+        content_type: str = "application/octet-stream",
+        create_only: bool = False,
     ) -> PutResult:
         path = self._path(key)
         tmp = path.with_name(f"{_TMP_MARK}{path.name}.{uuid.uuid4().hex[:8]}")
@@ -57,7 +61,17 @@ class LocalStorage(Storage):
                     size += len(chunk)
                 fh.flush()
                 os.fsync(fh.fileno())
-            os.replace(tmp, path)
+            if create_only:
+                os.link(tmp, path)  # FileExistsError instead of replacing what is there
+                tmp.unlink()
+            else:
+                os.replace(tmp, path)
+        except FileExistsError:
+            tmp.unlink(missing_ok=True)
+            raise ObjectExistsError(
+                f"storage refused to write {key} in {self.describe()}: it already exists",
+                hint="backupbot never overwrites a stored object; nothing was replaced. Run it again for a new id.",
+            ) from None
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise self._error("write", key, exc) from None
@@ -66,8 +80,10 @@ class LocalStorage(Storage):
             raise
         return PutResult(size, digest.hexdigest())
 
-    def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
-        self.put_stream(key, [data], content_type)
+    def put_bytes(
+        self, key: str, data: bytes, content_type: str = "application/octet-stream", create_only: bool = False
+    ) -> None:
+        self.put_stream(key, [data], content_type, create_only=create_only)
 
     def get_stream(self, key: str) -> Iterator[bytes]:
         path = self._path(key)

@@ -18,7 +18,6 @@ import base64
 import hashlib
 import logging
 import threading
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -29,7 +28,8 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
-from adapters.storage.base import ObjectInfo, PutResult, Storage
+from adapters.storage.base import ObjectExistsError, ObjectInfo, PutResult, Storage
+from adapters.storage.s3_actions import denied
 from adapters.storage.s3_errors import error_code, http_status, is_transient, storage_error
 from core.config import StorageConfig
 from core.errors import NotFoundError, StorageError
@@ -42,6 +42,7 @@ PART_RETRIES = 3  # whole-part attempts on top of botocore's per-request retries
 _READ_BLOCK = 1024 * 1024
 
 T = TypeVar("T")
+PROBE_KEY = ".backupbot-probe/writable"
 
 
 def _split_url(url: str) -> tuple[str, str]:
@@ -57,6 +58,8 @@ class S3Storage(Storage):
         self.bucket, self.prefix = _split_url(cfg.url)
         self.part_size = cfg.part_size_mb * 1024 * 1024
         self.client = client or self._make_client()
+        # Stores that answer If-None-Match with 501 get a look-then-write instead (see _create).
+        self.conditional_writes = True
 
     def _make_client(self) -> Any:
         config = BotoConfig(
@@ -94,13 +97,46 @@ class S3Storage(Storage):
 
     def _error(self, action: str, key: str, exc: BaseException) -> StorageError:
         where = f"{action} {key or '(bucket)'} in {self.describe()}"
-        return storage_error(where, exc, self.cfg.max_attempts)
+        return storage_error(where, exc, self.cfg.max_attempts, denied(exc, self.bucket, self._key(key)))
 
     def _call(self, action: str, key: str, fn: Callable[..., T], **kwargs: Any) -> T:
         try:
             return fn(**kwargs)
         except (ClientError, BotoCoreError) as exc:
             raise self._error(action, key, exc) from None
+
+    def _create(self, action: str, key: str, fn: Callable[..., T], create_only: bool, **kwargs: Any) -> T:
+        """``fn(**kwargs)``; with ``create_only``, never replacing an object already at ``key``.
+
+        If-None-Match: * lets the store refuse (412) atomically; a deploy pipeline's policy can
+        insist on it (docs/iam/pipeline.json). A store without conditional writes that answers
+        501 to it is asked again without the header after a look that the key is free (if the
+        second answer is 501 too, the header was not the problem: SSE most often).
+        """
+        if not create_only:
+            return self._call(action, key, fn, **kwargs)
+        if self.conditional_writes:
+            try:
+                return fn(IfNoneMatch="*", **kwargs)
+            except ClientError as exc:
+                if http_status(exc) == 412:
+                    raise self._exists(action, key) from None
+                if error_code(exc) != "NotImplemented":
+                    raise self._error(action, key, exc) from None
+            except BotoCoreError as exc:
+                raise self._error(action, key, exc) from None
+            self.conditional_writes = False
+            log.warning("%s answered If-None-Match with 501: create-only writes look first", self.describe())
+        if self.exists(key):
+            raise self._exists(action, key)
+        return self._call(action, key, fn, **kwargs)
+
+    def _exists(self, action: str, key: str) -> ObjectExistsError:
+        return ObjectExistsError(
+            f"storage refused to {action} {key} in {self.describe()}: an object is already there",
+            hint="backupbot never overwrites a stored object (it writes with If-None-Match: *); nothing "
+            "was replaced. Run it again for a new id.",
+        )
 
     def _write_args(self, lock: bool = True) -> dict[str, Any]:
         # sse = "none": for S3-compatible stores without server-side encryption (MinIO without a
@@ -122,17 +158,19 @@ class S3Storage(Storage):
 
     # ------------------------------------------------------------ writes
 
-    def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
-        self._put(key, data, content_type, lock=True)
+    def put_bytes(
+        self, key: str, data: bytes, content_type: str = "application/octet-stream", create_only: bool = False
+    ) -> None:
+        self._put(key, data, content_type, lock=True, create_only=create_only)
 
-    def _put(self, key: str, data: bytes, content_type: str, lock: bool) -> None:
-        full = self._key(key)
-        self._call(
+    def _put(self, key: str, data: bytes, content_type: str, lock: bool, create_only: bool = False) -> None:
+        self._create(
             "write",
             key,
             self.client.put_object,
+            create_only,
             Bucket=self.bucket,
-            Key=full,
+            Key=self._key(key),
             Body=data,
             ContentType=content_type,
             **self._write_args(lock),
@@ -140,7 +178,11 @@ class S3Storage(Storage):
         )
 
     def put_stream(
-        self, key: str, chunks: Iterable[bytes], content_type: str = "application/octet-stream"
+        self,
+        key: str,
+        chunks: Iterable[bytes],
+        content_type: str = "application/octet-stream",
+        create_only: bool = False,
     ) -> PutResult:
         full = self._key(key)
         digest = hashlib.sha256()
@@ -199,7 +241,7 @@ class S3Storage(Storage):
                         buf = spare.pop() if spare else bytearray(part)
                         filled = 0
             if upload_id is None:
-                self.put_bytes(key, bytes(buf[:filled]), content_type)
+                self.put_bytes(key, bytes(buf[:filled]), content_type, create_only=create_only)
             else:
                 if filled:
                     del buf[filled:]
@@ -208,10 +250,11 @@ class S3Storage(Storage):
                 buf = bytearray()
                 for fut in futures:
                     fut.result()
-                self._call(
+                self._create(
                     "complete the upload of",
                     key,
                     self.client.complete_multipart_upload,
+                    create_only,
                     Bucket=self.bucket,
                     Key=full,
                     UploadId=upload_id,
@@ -280,10 +323,18 @@ class S3Storage(Storage):
         self._call("delete", key, self.client.delete_object, Bucket=self.bucket, Key=self._key(key))
 
     def check_writable(self) -> None:
-        probe = f".backupbot-probe/{uuid.uuid4().hex}"
-        # No Object Lock on the probe: a locked probe could not be deleted for days.
-        self._put(probe, b"probe", "text/plain", lock=False)
-        self.delete(probe)
+        """One create-only write of a fixed probe: nothing to delete afterwards.
+
+        The first run creates ``.backupbot-probe/writable``; every later one is answered 412
+        (it exists), which S3 only says after the credential was allowed to write there, with
+        the configured SSE. So a credential without s3:DeleteObject (a deploy pipeline's) can
+        check the bucket, and no probe objects pile up. No Object Lock on the probe.
+        """
+        try:
+            self._put(PROBE_KEY, b"probe", "text/plain", lock=False, create_only=True)
+        except ObjectExistsError:
+            if not self.conditional_writes:  # a store without conditional writes: overwrite the probe
+                self._put(PROBE_KEY, b"probe", "text/plain", lock=False)
 
     # ------------------------------------------------------------ reads
 

@@ -33,6 +33,8 @@ _PERMANENT = {
     "NotImplemented": "The endpoint does not support something asked of it, most often server-side "
     'encryption (MinIO without a KMS, some R2/B2 setups): set [storage] sse = "none" (backups stay '
     "encrypted client-side with AES-256-GCM); `backupbot doctor` says which the endpoint accepts.",
+    "PreconditionFailed": "An object with this key is already in the bucket and backupbot never overwrites "
+    "one (it writes with If-None-Match: *); nothing was replaced. Run the dump again for a new id.",
 }
 
 
@@ -63,11 +65,12 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
-def storage_error(where: str, exc: BaseException, max_attempts: int) -> StorageError:
+def storage_error(where: str, exc: BaseException, max_attempts: int, denied: str = "") -> StorageError:
     """The failure as the operator should read it: what to fix, not botocore's text alone.
 
     ``where`` is "<action> <key> in <storage>"; ``max_attempts`` is botocore's per-request
-    retry budget, named so a transient failure says it was already retried.
+    retry budget, named so a transient failure says it was already retried. ``denied`` names
+    the IAM action and resource of a refused request (``s3_actions.denied``).
     """
     code = error_code(exc)
     if isinstance(exc, NoCredentialsError):
@@ -75,6 +78,14 @@ def storage_error(where: str, exc: BaseException, max_attempts: int) -> StorageE
             f"no S3 credentials to {where}",
             detail="boto3 found no credentials in the environment, a profile or an instance role.",
             hint="Export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE).",
+        )
+    if denied and (code == "AccessDenied" or http_status(exc) == 403):
+        action, _, arn = denied.partition(" denied on ")
+        return StorageError(
+            f"storage refused to {where}: {code or 'HTTP 403'} ({denied})",
+            detail=redact(str(exc)),
+            hint=f"Grant {action} on {arn} to this credential (docs/iam/ has the policy for each role: "
+            "the bot, a deploy pipeline, a break-glass reader).",
         )
     if code in _PERMANENT or http_status(exc) == 403:
         return StorageError(
