@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
+from adapters.pg_objects import DbObject, from_toc_line
 from core.errors import PreflightError
 from core.redact import describe_url, redact
 
@@ -25,6 +26,8 @@ STDERR_TAIL_CHARS = 2500
 _LIST_LINE = re.compile(r"^\d+;\s*\d+\s+\d+\s+(?P<rest>.+)$")
 _KINDS = (
     "TABLE DATA",
+    "TABLE ATTACH",
+    "INDEX ATTACH",
     "SEQUENCE SET",
     "SEQUENCE OWNED BY",
     "MATERIALIZED VIEW DATA",
@@ -53,6 +56,7 @@ class ArchiveSummary:
     dumped_from: str  # server version the dump was taken from, e.g. "15.20"
     dumped_by: str  # pg_dump version
     entries: int
+    objects: frozenset[DbObject] = frozenset()  # named objects, to compare with the target's
 
     def count(self, kind: str) -> int:
         return self.counts.get(kind, 0)
@@ -115,6 +119,7 @@ def parse_list(text: str) -> ArchiveSummary:
     schemas: set[str] = set()
     dumped_from = dumped_by = ""
     entries = 0
+    objects: set[DbObject] = set()
     for line in text.splitlines():
         if line.startswith(";"):
             if "Dumped from database version:" in line:
@@ -129,10 +134,13 @@ def parse_list(text: str) -> ArchiveSummary:
         rest = m.group("rest")
         kind = next((k for k in _KINDS if rest.startswith(k + " ")), rest.split(" ", 1)[0])
         counts[kind] = counts.get(kind, 0) + 1
+        obj = from_toc_line(kind, rest[len(kind) :])
+        if obj is not None:
+            objects.add(obj)
         tail = rest[len(kind) :].split()
         if kind == "TABLE" and tail and tail[0] != "-":
             schemas.add(tail[0])
-    return ArchiveSummary(counts, tuple(sorted(schemas)), dumped_from, dumped_by, entries)
+    return ArchiveSummary(counts, tuple(sorted(schemas)), dumped_from, dumped_by, entries, frozenset(objects))
 
 
 def _pg_restore_version() -> str:

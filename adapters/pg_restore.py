@@ -95,12 +95,19 @@ def session_options(maintenance_work_mem: str) -> str:
 
 
 def _command(
-    url: str, owner: str, maintenance_work_mem: str = DEFAULT_MAINTENANCE_WORK_MEM
+    url: str, owner: str, maintenance_work_mem: str = DEFAULT_MAINTENANCE_WORK_MEM, clean: bool = True
 ) -> tuple[list[str], dict[str, str], str]:
-    """argv, env and the password to redact; the password goes to PGPASSWORD, never to argv."""
+    """argv, env and the password to redact; the password goes to PGPASSWORD, never to argv.
+
+    ``clean`` is False for a restore into a fresh, empty database (swap): nothing to drop.
+    """
     params = conninfo_to_dict(url)
     password = str(params.pop("password", "") or "")
-    argv = ["pg_restore", "--clean", "--if-exists", f"--dbname={make_conninfo(**params)}"]  # type: ignore[arg-type]
+    argv = [
+        "pg_restore",
+        *(("--clean", "--if-exists") if clean else ()),
+        f"--dbname={make_conninfo(**params)}",
+    ]  # type: ignore[arg-type]
     if owner == "no-owner":
         argv.append("--no-owner")
     env = dict(os.environ)
@@ -141,9 +148,10 @@ def restore_stream(
     owner: str = "no-owner",
     on_progress: Callable[[int], None] | None = None,
     maintenance_work_mem: str = DEFAULT_MAINTENANCE_WORK_MEM,
+    clean: bool = True,
 ) -> RestoreResult:
     """Pipe the plain dump into ``pg_restore --single-transaction``: all or nothing."""
-    argv, env, password = _command(url, owner, maintenance_work_mem)
+    argv, env, password = _command(url, owner, maintenance_work_mem, clean)
     argv += ["--single-transaction", "--exit-on-error"]
     mode = "streamed, single transaction"
     started = time.monotonic()
@@ -185,9 +193,10 @@ def restore_file(
     jobs: int = 2,
     owner: str = "no-owner",
     maintenance_work_mem: str = DEFAULT_MAINTENANCE_WORK_MEM,
+    clean: bool = True,
 ) -> RestoreResult:
     """``pg_restore -j N`` from a staged file: fastest, but not one transaction."""
-    argv, env, password = _command(url, owner, maintenance_work_mem)
+    argv, env, password = _command(url, owner, maintenance_work_mem, clean)
     argv += [f"--jobs={max(1, jobs)}", str(path)]
     mode = f"staged, pg_restore -j {max(1, jobs)}"
     started = time.monotonic()

@@ -9,11 +9,17 @@ invoice rows), starts moto's S3 server, stores it once the way the recipe does
 a fresh empty database, several times, side by side:
 
   * recipe: aws s3 cp s3://…/app.dump - | pg_restore --clean --if-exists
-  * backupbot restore ID --target T --break-glass  (the whole runbook: lock, safety dump of
-    the target, download + decrypt + stage, pg_restore -j N, runbook entry)
+  * floor: pg_restore -j 2 from a local uncompressed file (pg_dump -Fc -Z0 -f, so with data
+    offsets): what the server itself needs, with no download, decryption or staging
+  * backupbot restore ID --target T --break-glass, four ways (the whole runbook: lock, safety
+    dump of the target, download + decrypt + stage, pg_restore -j N, runbook entry):
+    swap (into a new database, then renamed into place), swap with maintenance = "switch",
+    clean (in place, pg_restore --clean), and a streamed swap (restore_jobs = 1)
 
-and prints the median wall time of each, the time of backupbot's restore step alone (and
-its two halves: staging the dump, pg_restore), and the ratio to the recipe. Each restore is
+and prints the median wall time of each, the time of backupbot's restore step alone (for
+clean also its two halves: staging the dump, pg_restore), the ratio to the recipe and to the
+floor, and how long the target was unavailable: from maintenance_on to maintenance_off (the
+hooks are `true`, so this is the bot's own time), and the switch alone. Each restore is
 checked (row counts equal to the source).
 
 Fairness: each side restores its own artifact (the recipe a default ``pg_dump -Fc``, i.e.
@@ -124,6 +130,24 @@ def recipe_restore(target: str, endpoint: str, bucket: str) -> float:
     return time.monotonic() - t0
 
 
+SIDES = ("recipe", "floor", "swap", "switch", "clean", "streamed")
+
+
+def floor_restore(target: str, path: Path) -> None:
+    proc = subprocess.run(
+        ["pg_restore", "-j", "2", f"--dbname={target}", str(path)], capture_output=True, check=False
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"floor restore failed: {proc.stderr.decode(errors='replace')[-2000:]}")
+
+
+def unavailable(steps: list[dict[str, object]]) -> float:
+    """Seconds from maintenance_on's start to maintenance_off's end: the steps in between, summed."""
+    titles = [str(s["step"]) for s in steps]
+    first, last = titles.index("Maintenance on"), titles.index("Maintenance off")
+    return sum(float(s["seconds"] or 0) for s in steps[first : last + 1])  # type: ignore[arg-type]
+
+
 def backupbot(env: dict[str, str], cfg: Path, *args: str) -> dict[str, object]:
     proc = subprocess.run(
         [sys.executable, "-m", "cli", "--config", str(cfg), "--json", *args],
@@ -162,8 +186,16 @@ def main() -> int:
             f'[storage]\nurl = "s3://{bucket}/bb"\nendpoint_url = "{server.endpoint_url}"\nregion = "us-east-1"\n'
             f'[runner]\nstaging_dir = "{tmp / "staging"}"\n'
             '[databases.bench]\ndump_url_env = "BENCH_URL"\nmigrate = []\n'
-            '[databases.target]\ndump_url_env = "TARGET_URL"\nrestore_url_env = "TARGET_URL"\nmigrate = []\n'
-            f"restore_jobs = {args.jobs}\n"
+            + "".join(
+                f'[databases.{name}]\ndump_url_env = "TARGET_URL"\nrestore_url_env = "TARGET_URL"\nmigrate = []\n'
+                f'{"" if name == "streamed" else f"restore_jobs = {args.jobs}"}\nmaintenance_on = ["true"]\nmaintenance_off = ["true"]\n{extra}\n'
+                for name, extra in (
+                    ("swap", 'restore_method = "swap"'),
+                    ("switch", 'restore_method = "swap"\nmaintenance = "switch"'),
+                    ("clean", 'restore_method = "clean"'),
+                    ("streamed", 'restore_method = "swap"\nrestore_jobs = 1'),
+                )
+            )
         )
         env = {
             **os.environ,
@@ -177,73 +209,97 @@ def main() -> int:
             print(f"scale {scale}: storing the dump both ways …", file=sys.stderr)
             recipe_store(source, server.endpoint_url, bucket)
             manifest = backupbot(env, cfg, "dump", "--database", "bench")
-            recipe_walls: list[float] = []
-            bb_walls: list[float] = []
-            bb_restore_step: list[float] = []
+            local = tmp / "floor.dump"
+            subprocess.run(["pg_dump", "-Fc", "-Z0", "-f", str(local), source], check=True)
+            walls: dict[str, list[float]] = {side: [] for side in SIDES}
+            steps: dict[str, list[float]] = {side: [] for side in SIDES}
+            down: dict[str, list[float]] = {side: [] for side in SIDES}
+            switch: dict[str, list[float]] = {side: [] for side in SIDES}
             bb_staged: list[float] = []
             bb_pg_restore: list[float] = []
 
             for n in range(args.runs):
                 print(f"scale {scale}: run {n + 1}/{args.runs} (load {load_average()})", file=sys.stderr)
-                for side in ("recipe", "backupbot") if n % 2 == 0 else ("backupbot", "recipe"):
+                for side in SIDES if n % 2 == 0 else tuple(reversed(SIDES)):
                     with pg.temp_database(f"bb{side}") as target:
                         env["TARGET_URL"] = target
                         checkpoint()
+                        t0 = time.monotonic()
                         if side == "recipe":
-                            recipe_walls.append(recipe_restore(target, server.endpoint_url, bucket))
+                            recipe_restore(target, server.endpoint_url, bucket)
+                        elif side == "floor":
+                            floor_restore(target, local)
                         else:
-                            t0 = time.monotonic()
                             report = backupbot(
                                 env,
                                 cfg,
                                 "restore",
                                 str(manifest["id"]),
                                 "--target",
-                                "target",
+                                side,
                                 "--break-glass",
                                 "--reason",
                                 "benchmark",
                             )
-                            bb_walls.append(time.monotonic() - t0)
-                            step_rec = next(s for s in report["steps"] if s["step"] == "Restore")  # type: ignore[union-attr]
-                            bb_restore_step.append(float(step_rec["seconds"]))
+                            by_key = {str(s["step"]): s for s in report["steps"]}  # type: ignore[union-attr]
+                            step_rec = next(v for k, v in by_key.items() if k.startswith("Restore"))
+                            steps[side].append(float(step_rec["seconds"]))  # type: ignore[arg-type]
+                            down[side].append(unavailable(report["steps"]))  # type: ignore[arg-type]
+                            if "Switch databases" in by_key:
+                                switch[side].append(float(by_key["Switch databases"]["seconds"]))  # type: ignore[arg-type]
                             m = re.search(
                                 r"staged in ([\d.]+) s, pg_restore ([\d.]+) s", str(step_rec["detail"])
                             )
                             if m:
                                 bb_staged.append(float(m.group(1)))
                                 bb_pg_restore.append(float(m.group(2)))
+                        walls[side].append(time.monotonic() - t0)
                         assert counts(target) == want, f"the {side} restore is incomplete"
-            recipe = statistics.median(recipe_walls)
+            recipe = statistics.median(walls["recipe"])
+            floor = statistics.median(walls["floor"])
             label = f"s{scale} {args.data} (dump {int(manifest['dump_bytes']) / 1e6:,.0f} MB)"
-            bb = statistics.median(bb_walls)
-            step = statistics.median(bb_restore_step)
-            rows.append(
-                (label, "recipe: aws s3 cp … - | pg_restore --clean --if-exists", f"{recipe:.1f} s", "1.00x")
-            )
-            rows.append(
-                (
-                    label,
-                    f"backupbot restore --break-glass (whole runbook, -j {args.jobs})",
-                    f"{bb:.1f} s",
-                    f"{bb / recipe:.2f}x",
+
+            def row(
+                what: str,
+                seconds: float,
+                down_s: str = "",
+                label: str = label,
+                recipe: float = recipe,
+                floor: float = floor,
+            ) -> None:
+                rows.append(
+                    (
+                        label,
+                        what,
+                        f"{seconds:.1f} s",
+                        f"{seconds / recipe:.2f}x",
+                        f"{seconds / floor:.2f}x",
+                        down_s,
+                    )
                 )
-            )
-            rows.append(
-                (
-                    label,
-                    "  of which the restore step (download, decrypt, stage, pg_restore)",
-                    f"{step:.1f} s",
-                    f"{step / recipe:.2f}x",
+
+            row("recipe: aws s3 cp … - | pg_restore --clean --if-exists", recipe)
+            row("floor: pg_restore -j 2 from a local uncompressed file", floor)
+            for side, what in (
+                ("swap", "backupbot swap (new database, renamed in)"),
+                ("switch", 'backupbot swap, maintenance = "switch"'),
+                ("clean", "backupbot clean (pg_restore --clean in place)"),
+                ("streamed", "backupbot swap, streamed (restore_jobs = 1: no staging, no -j)"),
+            ):
+                unavailable_s = statistics.median(down[side])
+                sw = f"; switch {statistics.median(switch[side]):.2f} s" if switch[side] else ""
+                row(
+                    f"{what}, whole runbook" + ("" if side == "streamed" else f", -j {args.jobs}"),
+                    statistics.median(walls[side]),
+                    f"{unavailable_s:.1f} s{sw}",
                 )
-            )
+                row("  of which the restore step", statistics.median(steps[side]))
             for what, values in (
-                ("    staging: download, decrypt, decompress, write, find data offsets", bb_staged),
-                (f"    pg_restore -j {args.jobs} from the staged file", bb_pg_restore),
+                ("    clean staging: download, decrypt, decompress, write, find data offsets", bb_staged),
+                (f"    clean pg_restore -j {args.jobs} from the staged file", bb_pg_restore),
             ):
                 if values:
-                    median = statistics.median(values)
-                    rows.append((label, what, f"{median:.1f} s", f"{median / recipe:.2f}x"))
+                    row(what, statistics.median(values))
     finally:
         server.stop()
     loads.append(load_average())
@@ -251,7 +307,7 @@ def main() -> int:
         f"{args.runs} interleaved runs each, median; {cores} cores; load average at start {loads[0]}, at end {loads[-1]}"
     )
     print()
-    header = ("size", "command", "wall (median)", "vs recipe")
+    header = ("size", "command", "wall (median)", "vs recipe", "vs floor", "target unavailable")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for r in [header, tuple("-" * w for w in widths), *rows]:
         print(" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))

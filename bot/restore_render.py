@@ -29,10 +29,15 @@ _ORDER = (
     "Backup",
     "Target",
     "Will overwrite",
+    "Will replace",
     "Backup holds",
     "Versions",
     "Open sessions",
+    "Restore method",
     "Restore mode",
+    "Safety dump",
+    "Will stay",
+    "Will drop",
     "Connection strings",
     "Preserved as",
     "Expected duration",
@@ -94,6 +99,11 @@ def _button(job: Job, action: str, label: str, style: str, title: str, text: str
 
 
 def _approve_text(job: Job, target: str, backup: str) -> str:
+    if str(backup).startswith("undo:"):  # an undo request (commands/undo.py): no safety dump, a swap back
+        return (
+            f"`{target}` will be swapped back to the database restore `{backup[5:]}` replaced "
+            "(the one serving now is kept for a while)."
+        )
     if job.params.get("preserve_under_name"):  # a Neon restore: Neon keeps the current state as a branch
         return (
             f"`{target}` (its whole Neon branch) will be overwritten with `{backup}`; its current state is kept "
@@ -173,7 +183,10 @@ def _leads(n: int, target: str, more: bool = False) -> str:
 
 
 def _what(job: Job) -> str:
-    return f"restore of `{job.params.get('backup_id', '?')}` into `{job.database or '?'}`"
+    backup = str(job.params.get("backup_id", "?"))
+    if backup.startswith("undo:"):  # an undo request (commands/undo.py)
+        return f"undo of restore `{backup[5:]}` on `{job.database or '?'}`"
+    return f"restore of `{backup}` into `{job.database or '?'}`"
 
 
 def _required(job: Job) -> int:

@@ -13,16 +13,22 @@ from pathlib import Path
 
 from cli.dump import add_json_flag
 from cli.output import emit_json
-from core.config import load_config
+from core.config import Config, load_config
 from core.errors import StorageError, UsageError
 from engine.catalog import get_backup
 from engine.decrypt import iter_plain
+from engine.manifest import Manifest
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("decrypt", help="write the verified plain custom-format dump to FILE or stdout")
     p.add_argument("backup_id", metavar="ID")
     p.add_argument("-o", "--output", help="file to write (default: stdout)")
+    p.add_argument(
+        "--roles",
+        action="store_true",
+        help="the roles and memberships stored beside it (globals = true), as SQL",
+    )
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -30,6 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     manifest = get_backup(cfg, args.backup_id)
+    if args.roles:
+        return _roles(cfg, manifest, args.output)
     if not args.output:
         if sys.stdout.isatty():
             raise UsageError(
@@ -66,4 +74,24 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"{final}: {size} bytes, backup {manifest.id} verified (every chunk and sha256)", file=sys.stderr
         )
+    return 0
+
+
+def _roles(cfg: Config, manifest: Manifest, output: str | None) -> int:
+    """Run the SQL with psql on a new server before restoring the dump: owners and grants then resolve."""
+    from adapters.storage import open_storage
+    from engine import globals_dump
+
+    if not manifest.globals_key:
+        raise UsageError(
+            f"backup {manifest.id} has no roles stored beside it",
+            detail=manifest.globals_note or "It was taken without globals = true.",
+            hint="Set globals = true for the database; later backups will have them.",
+        )
+    sql = globals_dump.load(cfg, manifest, open_storage(cfg.storage))
+    if output:
+        Path(output).write_bytes(sql)
+    else:
+        sys.stdout.buffer.write(sql)
+        sys.stdout.flush()
     return 0

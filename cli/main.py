@@ -28,6 +28,7 @@ SUBCOMMANDS = [
     "cli.decrypt",
     "cli.prune",
     "cli.restore",
+    "cli.undo",
     "cli.files",
     "cli.doctor",
     "cli.verify",

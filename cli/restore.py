@@ -74,11 +74,13 @@ def announce(cfg: Config, text: str) -> bool:
 
 def _step_line(rec: StepRecord) -> None:
     if rec.status == "running":
-        print(f"[{rec.number}/8] {rec.title} …", file=sys.stderr, flush=True)
+        print(f"[{rec.number}/{rec.total}] {rec.title} …", file=sys.stderr, flush=True)
         return
     took = f" ({rec.seconds:.1f} s)" if rec.seconds is not None else ""
     print(
-        f"[{rec.number}/8] {rec.title}: {rec.status}{took} {rec.detail}".rstrip(), file=sys.stderr, flush=True
+        f"[{rec.number}/{rec.total}] {rec.title}: {rec.status}{took} {rec.detail}".rstrip(),
+        file=sys.stderr,
+        flush=True,
     )
 
 
@@ -88,7 +90,7 @@ def _dry_run(cfg: Config, args: argparse.Namespace, store: Store) -> int:
 
     manifest = get_backup(cfg, args.backup_id)
     pre = preflight(cfg, manifest, args.target, state=store)
-    steps = plan_lines(cfg, args.target, pre.mode)
+    steps = plan_lines(cfg, args.target, pre.mode, pre.method)
     reason = f' --reason "{args.reason}"' if args.reason else ' --reason "…"'
     slack = f"/backup restore {manifest.id} --target {args.target}{reason}"
     glass = f"backupbot restore {manifest.id} --target {args.target} --break-glass{reason}"

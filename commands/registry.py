@@ -20,6 +20,7 @@ SUBCOMMANDS = [
     "commands.cancel",
     "commands.prune",
     "commands.restore",
+    "commands.undo",
     "commands.verify",
     "commands.restore_table",
     "commands.approve",

@@ -325,6 +325,16 @@ def parse_config(raw: dict[str, Any], path: str) -> Config:
         sessions_hint = 'Use "terminate" or "wait".'
         _one_of(db.restore_sessions, ("terminate", "wait"), "restore_sessions", where, path, sessions_hint)
         _one_of(db.restore_owner, ("no-owner", "keep"), "restore_owner", where, path, 'Use "no-owner".')
+        if db.restore_method not in ("auto", "swap", "clean"):
+            raise ConfigError(
+                'restore_method must be "auto", "swap" or "clean"',
+                detail=f"{path}: {where}: {db.restore_method!r}.",
+                hint='Use "auto": swap where the restore role may create databases, clean elsewhere.',
+            )
+        _one_of(
+            db.maintenance, ("restore", "switch"), "maintenance", where, path, 'Use "restore" or "switch".'
+        )
+        _one_of(db.restore_clean, ("keep", "exact"), "restore_clean", where, path, 'Use "keep" or "exact".')
         if not re.fullmatch(r"[1-9][0-9]*(kB|MB|GB)", db.restore_maintenance_work_mem):
             raise ConfigError(
                 'restore_maintenance_work_mem must be a size such as "512MB"',

@@ -73,6 +73,11 @@ class DatabaseConfig:
     restore_sessions: str = "terminate"  # or "wait"
     restore_owner: str = "no-owner"  # or "keep"
     restore_maintenance_work_mem: str = "512MB"  # per pg_restore connection, for index builds
+    restore_method: str = "auto"  # "swap" (new database, renamed into place), "clean" (in place), "auto"
+    maintenance: str = "restore"  # swap only: "switch" keeps the app up until the rename
+    keep_previous_hours: float = 24.0  # swap: how long the replaced database is kept for undo
+    restore_clean: str = "keep"  # clean: "exact" also drops what only the target has
+    globals: bool = False  # the backup also stores roles and memberships (pg_dumpall --globals-only)
     # verification (issue: verification)
     row_counts: str = "exact"  # or "estimate" (pg_class.reltuples) for databases too big to count
     drill_schedule: str = "0 4 * * 0#1"  # first Sunday of the month, 04:00 in `timezone`; "" = off

@@ -92,6 +92,8 @@ def delete_backup(cfg: Config, manifest: Manifest, storage: Storage | None = Non
     storage = storage or open_storage(cfg.storage)
     storage.delete(manifest.manifest_key)
     storage.delete(manifest.key)
+    if manifest.globals_key:
+        storage.delete(manifest.globals_key)
     storage.delete(
         manifest.manifest_key.removesuffix(MANIFEST_SUFFIX) + ".verify.json"
     )  # engine.verify_record

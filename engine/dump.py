@@ -31,6 +31,7 @@ from adapters.storage import Storage, open_storage
 from core.config import BACKUP_KINDS, PRE_EVENT_KINDS, Config
 from core.errors import BackupbotError, DumpError, UsageError
 from core.redact import describe_url, redact
+from engine import globals_dump
 from engine.manifest import Manifest, backup_id, manifest_key_for, object_key
 
 log = logging.getLogger(__name__)
@@ -149,12 +150,17 @@ def run_dump(
     on_progress: Callable[[Progress], None] | None = None,
     cancel: threading.Event | None = None,
     now: datetime | None = None,
+    url: str | None = None,
 ) -> Manifest:
-    """Take one encrypted backup of ``database``; returns its manifest only once it is stored."""
+    """Take one encrypted backup of ``database``; returns its manifest only once it is stored.
+
+    ``url`` replaces the dump URL: a restore's safety dump reads through the restore URL,
+    because that is the database about to be overwritten (the dump URL may be a replica).
+    """
     if kind not in BACKUP_KINDS:
         raise UsageError(f"unknown backup kind '{kind}'", hint=f"Use one of: {', '.join(BACKUP_KINDS)}.")
     db = cfg.database(database)
-    url = db.dump_url()
+    url = url or db.dump_url()
     # Preflight, cheapest first; nothing is written until all of it passed.
     ring = load_keyring(cfg.encryption)
     info = postgres.server_info(url, database)
@@ -258,6 +264,11 @@ def run_dump(
         raise
     bid = backup_id(database, created_at, kind)
     key = object_key(database, created_at, bid)
+    roles: dict[str, str] = {}
+    if db.globals:
+        sql, roles["globals_note"] = globals_dump.read_globals(url, tool.path)
+        if sql is not None:
+            roles["globals_key"] = globals_dump.store(storage, ring, key, sql)
     log.info("dump %s started: pg_dump pid %s, object %s", bid, proc.pid, key)
 
     try:
@@ -297,11 +308,14 @@ def run_dump(
             duration_seconds=round(time.monotonic() - started, 3),
             storage=storage.describe(),
             contents=snap.result().to_dict(),
+            **roles,
         )
         try:
             storage.put_bytes(manifest.manifest_key, manifest.to_json(), "application/json", create_only=True)
         except BaseException:
             _discard(storage, key)
+            if roles.get("globals_key"):
+                _discard(storage, roles["globals_key"])
             raise
     except DumpError:
         raise

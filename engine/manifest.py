@@ -67,6 +67,8 @@ class Manifest:
     migration_head: dict[str, Any] | None = None
     duration_seconds: float = 0.0
     storage: str = ""
+    globals_key: str = ""  # roles and memberships beside the dump (globals = true), if they could be read
+    globals_note: str = ""  # why they are missing when globals = true
     # What the database held in the dump's own snapshot (engine.contents): tables with their
     # row counts and counts of each object kind; None in manifests written before it existed.
     contents: dict[str, Any] | None = None

@@ -1,7 +1,8 @@
 """The emergency runbook as one run of ordered steps, each timed and reported.
 
 lock → safety dump → maintenance on → restore → migrate → health checks → maintenance
-off → runbook entry. The order is the point: nothing is overwritten before a
+off → runbook entry (a swap restore, ``restore_swap.py``, restores into a new database and
+adds a switch step after the health checks). The order is the point: nothing is overwritten before a
 ``pre-restore`` dump of the target is stored (so every restore can be undone), and a
 failed step stops the run right there instead of bringing an unmigrated or unchecked
 database back into service. The failure says which step, what state the target is in,
@@ -21,13 +22,13 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters import hooks, pg_inspect, pg_offsets, pg_restore
+from adapters import hooks, pg_databases, pg_inspect, pg_objects, pg_offsets, pg_restore
 from adapters.storage import Storage, open_storage
 from core.config import Config
 from core.errors import BackupbotError, RestoreError
 from core.redact import describe_url, redact
 from core.units import human_bytes
-from engine import runbook
+from engine import restore_card, restore_swap, runbook
 from engine.catalog import get_backup
 from engine.decrypt import iter_plain
 from engine.dump import run_dump
@@ -51,6 +52,7 @@ from engine.restore_report import (
     success_state,
 )
 from engine.restore_steps import run_health_checks, target_lock
+from engine.restore_swap_steps import SwapSteps
 
 
 def _named(user: str, req: RestoreRequest) -> str:
@@ -69,7 +71,7 @@ def _hook_env(req: RestoreRequest, restore_id: str, event: str) -> dict[str, str
     }
 
 
-class _Run:
+class _Run(SwapSteps):
     """One restore in progress: the step machinery around the eight steps."""
 
     def __init__(
@@ -90,12 +92,22 @@ class _Run:
         self.url = self.db.restore_url()
         self.secrets = [pg_inspect.password_of(self.url), pg_inspect.password_of(self.db.dump_url())]
         started = (now or datetime.now(UTC)).astimezone(UTC)
+        self.method, self.method_why, self.method_error = "clean", "", None
+        try:
+            self.method, self.method_why = restore_swap.choose_method(self.db, self.url)
+        except BackupbotError as exc:  # raised in the lock step, so the run is reported like any failure
+            self.method_error = exc
+        restore_id = f"{req.target}-{started:%Y%m%dT%H%M%SZ}-restore"
+        self.names = restore_swap.names_for(pg_databases.dbname_of(self.url), restore_id)
+        self.switched = False
+        steps = restore_swap.steps_for(self.db) if self.method == "swap" else STEPS
         self.report = RestoreReport(
-            restore_id=f"{req.target}-{started:%Y%m%dT%H%M%SZ}-restore",
+            restore_id=restore_id,
             request=req,
             backup=backup,
             started_at=started,
-            steps=[StepRecord(i, key, title) for i, (key, title) in enumerate(STEPS, 1)],
+            steps=[StepRecord(i, key, title, total=len(steps)) for i, (key, title) in enumerate(steps, 1)],
+            extra={"method": self.method, "method_why": self.method_why},
         )
         self.on_step = on_step or (lambda s: None)
         self.on_progress = on_progress or (lambda t: None)
@@ -144,6 +156,9 @@ class _Run:
     def restore(self, rec: StepRecord) -> None:
         mode, why = choose_mode(self.cfg, self.req.target, self.backup)
         self.report.mode = mode
+        if self.method == "swap":
+            self._build(rec, mode, why)
+            return
         started = time.monotonic()
 
         def progress(done: int) -> None:
@@ -164,6 +179,7 @@ class _Run:
                     self.url, self.req.target, self.db.restore_sessions, self.db.hook_timeout_seconds
                 )
                 self.writing = True
+                self._empty_if_exact(rec)
                 result = pg_restore.restore_file(
                     self.url,
                     self.req.target,
@@ -178,6 +194,7 @@ class _Run:
                 self.url, self.req.target, self.db.restore_sessions, self.db.hook_timeout_seconds
             )
             self.writing = True
+            self._empty_if_exact(rec)
             result = pg_restore.restore_stream(
                 self.url,
                 self.req.target,
@@ -191,7 +208,20 @@ class _Run:
             if closed
             else ""
         )
-        rec.detail = f"{human_bytes(result.bytes)} {result.mode} ({why}){sessions}{timing}"
+        emptied = self.report.extra.get("emptied")
+        rec.detail = f"{human_bytes(result.bytes)} {result.mode} ({why}){sessions}{timing}" + (
+            f"; emptied first ({emptied})" if emptied else ""
+        )
+
+    def _empty_if_exact(self, rec: StepRecord) -> None:
+        """restore_clean = "exact" (or a safety dump going back): drop everything so the result is the backup."""
+        exact, why = restore_card.exact_clean(self.db, self.backup, self.req.target)
+        if not exact:
+            return
+        gone = pg_objects.reset_contents(self.url)
+        # From here a failure leaves a partly restored target, even when streamed: say so.
+        self.report.mode += ", emptied first"
+        self.report.extra["emptied"] = f"{why}; dropped {len(gone)} schemas and extensions"
 
     def execute(self) -> RestoreReport:
         req, report = self.req, self.report
@@ -205,6 +235,8 @@ class _Run:
                 with self.step("lock") as rec:
                     held.enter_context(target_lock(self.state, req.target, holder, req.job_id))
                     rec.detail = f"held by {holder}"
+                    if self.method_error is not None:
+                        raise self.method_error
                 self._steps()
         except Exception as exc:  # every failure still gets its runbook entry and its "what now"
             failed = next((s.key for s in report.steps if s.status == "failed"), "lock")
@@ -218,15 +250,22 @@ class _Run:
                 )
             )
         report.succeeded = failed is None
-        report.state = (
-            target_state(
-                failed,
-                report.mode if self.writing else "not started",
-                maintenance=hooks.is_configured(self.db.maintenance_on),
+        if failed and self.method == "swap" and not self.switched and self.writing_new():
+            self._discard()
+        if self.method == "swap" and failed:
+            report.state = restore_swap.swap_state(
+                failed, self.names, self._maintenance_ran(), hooks.is_configured(self.db.maintenance_on)
             )
-            if failed
-            else success_state(report)
-        )
+        else:
+            report.state = (
+                target_state(
+                    failed,
+                    report.mode if self.writing else "not started",
+                    maintenance=hooks.is_configured(self.db.maintenance_on),
+                )
+                if failed
+                else success_state(report)
+            )
         self._write_runbook(failed, error)
         if failed and failed != "runbook":
             raise self._failure(failed, error)
@@ -245,48 +284,75 @@ class _Run:
             )
 
     def _steps(self) -> None:
+        """Every step between the lock and the runbook entry, in the order of ``report.steps``."""
+        for rec in self.report.steps[1:-1]:
+            with self.step(rec.key) as running:
+                getattr(self, f"_do_{rec.key}")(running)
+
+    def _do_safety_dump(self, rec: StepRecord) -> None:
         req, report = self.req, self.report
-        with self.step("safety_dump") as rec:
-            self._check_cancel()
-            safety = run_dump(
-                self.cfg,
-                req.target,
-                kind="pre-restore",
-                reason=f"before restoring {req.backup_id} ({report.restore_id})",
-                requested_by=req.requested_by,
-                cancel=self.cancel,
+        self._check_cancel()
+        safety = run_dump(
+            self.cfg,
+            req.target,
+            kind="pre-restore",
+            reason=f"before restoring {req.backup_id} ({report.restore_id})",
+            requested_by=req.requested_by,
+            cancel=self.cancel,
+            url=self.url,  # the database about to be overwritten, whatever the dump URL reaches
+        )
+        report.safety_id = safety.id
+        rec.detail = f"{safety.id}, {human_bytes(safety.stored_bytes)} stored, read through the restore URL"
+
+    def _do_maintenance_on(self, rec: StepRecord) -> None:
+        self.hook(rec, "maintenance_on", self.db.maintenance_on)
+
+    def _do_restore(self, rec: StepRecord) -> None:
+        self.restore(rec)
+
+    def _do_switch(self, rec: StepRecord) -> None:
+        self.switch(rec)
+
+    def _do_maintenance_off(self, rec: StepRecord) -> None:
+        self.hook(rec, "maintenance_off", self.db.maintenance_off)
+
+    def _do_migrate(self, rec: StepRecord) -> None:
+        if not self.db.migrate:
+            rec.status, rec.detail = "skipped", "no migrate command configured"
+            return
+        env = {**_hook_env(self.req, self.report.restore_id, "migrate"), "DATABASE_URL": self._work_url()}
+        res = hooks.run_argv(
+            list(self.db.migrate),
+            name="migrate",
+            timeout=self.db.hook_timeout_seconds,
+            env=env,
+            cwd=self.db.migrate_cwd or None,
+            secrets=self.secrets,
+        )
+        rec.detail = res.what + (f": {res.output.splitlines()[-1]}" if res.output else "")
+
+    def _do_health(self, rec: StepRecord) -> None:
+        if not self.db.health_checks:
+            rec.status, rec.detail = "skipped", "no health_checks configured"
+        else:
+            rec.detail = run_health_checks(self._work_url(), self.db, self.secrets)
+
+    def _next(self, failed: str | None) -> tuple[str | None, str | None]:
+        if self.method == "swap":
+            return restore_swap.next_action(
+                failed,
+                self.db,
+                self.report.safety_id,
+                self.req.target,
+                self.report.restore_id,
+                self.switched,
+                self._maintenance_ran(),
             )
-            report.safety_id = safety.id
-            rec.detail = f"{safety.id}, {human_bytes(safety.stored_bytes)} stored"
-        with self.step("maintenance_on") as rec:
-            self.hook(rec, "maintenance_on", self.db.maintenance_on)
-        with self.step("restore") as rec:
-            self.restore(rec)
-        with self.step("migrate") as rec:
-            if not self.db.migrate:
-                rec.status, rec.detail = "skipped", "no migrate command configured"
-            else:
-                env = {**_hook_env(req, report.restore_id, "migrate"), "DATABASE_URL": self.url}
-                res = hooks.run_argv(
-                    list(self.db.migrate),
-                    name="migrate",
-                    timeout=self.db.hook_timeout_seconds,
-                    env=env,
-                    cwd=self.db.migrate_cwd or None,
-                    secrets=self.secrets,
-                )
-                rec.detail = res.what + (f": {res.output.splitlines()[-1]}" if res.output else "")
-        with self.step("health") as rec:
-            if not self.db.health_checks:
-                rec.status, rec.detail = "skipped", "no health_checks configured"
-            else:
-                rec.detail = run_health_checks(self.url, self.db, self.secrets)
-        with self.step("maintenance_off") as rec:
-            self.hook(rec, "maintenance_off", self.db.maintenance_off)
+        return next_action(failed, self.db, self.report.safety_id, self.req.target, self.report.restore_id)
 
     def _failure(self, failed: str, error: BackupbotError | None) -> RestoreFailed:
         rec = self.report.step(failed)
-        nxt, _ = next_action(failed, self.db, self.report.safety_id, self.req.target, self.report.restore_id)
+        nxt, _ = self._next(failed)
         cause = error.render() if error else ""
         return RestoreFailed(
             f"restore into '{self.req.target}' stopped at step {rec.number} ({rec.title})",
@@ -299,9 +365,7 @@ class _Run:
         report, req = self.report, self.req
         if error is not None:
             report.error = error.as_dict()
-        nxt, undo = next_action(
-            failed, self.db, self.report.safety_id, self.req.target, self.report.restore_id
-        )
+        nxt, undo = self._next(failed)
         entry_steps = [
             runbook.StepLine(s.number, s.title, s.status, s.seconds, s.detail) for s in report.steps
         ]
@@ -327,7 +391,7 @@ class _Run:
             safety_id=report.safety_id,
             undo_command=undo,
             next_action=nxt,
-            steps=entry_steps[:-1] + [runbook.StepLine(8, rec.title, "ok", None, "this entry")],
+            steps=entry_steps[:-1] + [runbook.StepLine(rec.number, rec.title, "ok", None, "this entry")],
         )
         report.runbook_text = runbook.render(entry)
         problems: list[str] = []

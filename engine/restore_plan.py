@@ -59,6 +59,7 @@ class Preflight:
     estimate_seconds: float | None
     estimate_basis: str
     fields: dict[str, str] = field(default_factory=dict)
+    method: str = "clean"  # or "swap"
 
     @property
     def ok(self) -> bool:
@@ -155,6 +156,13 @@ def preflight(
         warnings.append(f"{len(info.sessions)} open sessions: the restore will wait for them to end")
     mode, why = choose_mode(cfg, target, manifest)
     seconds, basis = estimate(state, manifest.dump_bytes)
+    from engine import restore_card, restore_swap
+
+    try:
+        method, method_why = restore_swap.choose_method(db, url)
+    except RestoreError as exc:
+        method, method_why = "swap", exc.message
+        blocking.append(exc.message)
     largest = ", ".join(f"{name} {human_bytes(size)}" for name, size in info.largest[:3])
     fields = {
         "Backup": f"{manifest.id} ({manifest.kind}, database {manifest.database}, "
@@ -172,9 +180,20 @@ def preflight(
             if info.sessions
             else "none"
         ),
-        "Restore mode": why,
+        "Restore method": restore_card.method_line(method, method_why, db, why),
+        "Safety dump": restore_card.safety_line(db, url),
+        "Backup has roles": restore_card.globals_line(manifest),
         "Expected duration": f"about {human_age(seconds)} ({basis})" if seconds is not None else basis,
     }
+    if method == "swap":
+        fields["Will overwrite"] = (
+            f"the whole database: {fields['Will overwrite']}; it is renamed, not dropped, and kept "
+            f"{db.keep_previous_hours:g} h"
+        )
+    else:
+        more, blocked = restore_card.clean_fields(db, url, manifest, target, archive)
+        fields.update(more)
+        blocking.extend(blocked)
     return Preflight(
         manifest=manifest,
         target=target,
@@ -186,6 +205,7 @@ def preflight(
         estimate_seconds=seconds,
         estimate_basis=basis,
         fields=fields,
+        method=method,
     )
 
 
@@ -233,9 +253,13 @@ class RestoreFailed(RestoreError):
         self.report = report
 
 
-def plan_lines(cfg: Config, target: str, mode: str) -> list[str]:
-    """The eight steps as they would run for ``target``, with the real commands in them."""
+def plan_lines(cfg: Config, target: str, mode: str, method: str = "clean") -> list[str]:
+    """The steps as they would run for ``target``, with the real commands in them."""
     db = cfg.database(target)
+    if method == "swap":
+        from engine.restore_card import swap_plan_lines
+
+        return swap_plan_lines(db, mode)
 
     def hook(value: object) -> str:
         return hooks.describe(value) if hooks.is_configured(value) else "skipped (not configured)"  # type: ignore[arg-type]

@@ -48,6 +48,7 @@ class StepRecord:
     seconds: float | None = None
     detail: str = ""
     attachment: str = ""  # the runbook entry itself, on the last step: surfaces post it
+    total: int = 8  # how many steps this run has (a swap restore has nine)
 
 
 @dataclass

@@ -274,6 +274,7 @@ class Scheduler:
         self.store.kv_set("scheduler:last_tick", time.time())  # read by /metrics
         started = [job for entry in self.entries if (job := self.run_due(entry, now)) is not None]
         self.follow_up(now)
+        self.drop_kept_databases(now)
         self.drop_scratch(now)
         alerts.redeliver(self.store, self.alert_reporter, self.redeliver_after)
         if self._last_deadman is None or now - self._last_deadman >= self.deadman_every:
@@ -351,6 +352,16 @@ class Scheduler:
             log.info("scheduled %s for slot %s%s", job.title, schedule_runs.iso(slot), caught_up)
             self.reporter.queued(job)
         return job
+
+    def drop_kept_databases(self, now: datetime) -> int:
+        """Databases a swap restore kept for undo, dropped after keep_previous_hours; told in the thread."""
+        from jobs.kept_databases import drop_and_tell
+
+        try:
+            return drop_and_tell(self.cfg, self.store, self.reporter, now)
+        except Exception:
+            log.exception("dropping kept restore databases failed; the next pass tries again")
+            return 0
 
     # -------------------------------------------------------------- follow-ups
 

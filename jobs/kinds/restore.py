@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from core.errors import RestoreError
+from engine import restore_swap
 from engine.catalog import get_backup
 from engine.restore import RestoreRequest, StepRecord, run_restore
 from engine.restore_plan import RestoreFailed, undo_command
@@ -31,7 +32,10 @@ def _on_step(ctx: JobContext) -> Callable[[StepRecord], None]:
         ctx.reporter.step(
             ctx.job,
             StepResult(
-                name=f"{rec.number}/8 {rec.title}", status=status, duration=rec.seconds, detail=detail
+                name=f"{rec.number}/{rec.total} {rec.title}",
+                status=status,
+                duration=rec.seconds,
+                detail=detail,
             ),  # type: ignore[arg-type]
         )
 
@@ -55,6 +59,8 @@ def run(ctx: JobContext) -> Outcome:
             detail=f"{len(approvers)} of {required} approvals match the backup, target and requester shown.",
             hint="Nothing was changed. Ask for the restore again with `/backup restore`.",
         )
+    if str(params["backup_id"]).startswith(UNDO_PREFIX):
+        return _undo(ctx, str(params["backup_id"])[len(UNDO_PREFIX) :], approvers)
     manifest = get_backup(ctx.cfg, str(params["backup_id"]))
     request = RestoreRequest(
         backup_id=manifest.id,
@@ -89,8 +95,17 @@ def run(ctx: JobContext) -> Outcome:
         ("Runbook", f"`{report.runbook_key}`"),
         ("Duration", f"{sum(s.seconds or 0 for s in report.steps):.0f} s"),
     ]
+    if report.extra.get("method") == "swap":
+        fields.append(
+            (
+                "Undo",
+                f"`/backup undo {report.restore_id}` swaps the replaced database "
+                f"`{report.extra.get('previous_db')}` back while it is kept",
+            )
+        )
     if report.safety_id:
-        fields.append(("Undo", f"`{undo_command(report.safety_id, target, report.restore_id)}`"))
+        label = "Undo from the safety dump" if report.extra.get("method") == "swap" else "Undo"
+        fields.append((label, f"`{undo_command(report.safety_id, target, report.restore_id)}`"))
     return Outcome(
         summary=f"Restored `{manifest.id}` into `{target}`: {report.state}",
         fields=tuple(fields),
@@ -104,8 +119,28 @@ def run(ctx: JobContext) -> Outcome:
     )
 
 
+UNDO_PREFIX = "undo:"  # an undo request is a restore job whose "backup" is the restore it swaps back
+
+
+def _undo(ctx: JobContext, restore_id: str, approvers: list[str]) -> Outcome:
+    """Swap back a swap restore, after the same approval a restore needs."""
+    with ctx.step("Swap back"):
+        text = restore_swap.undo(
+            ctx.cfg, ctx.store, restore_id, holder=ctx.job.requested_by, job_id=ctx.job.id
+        )
+    ctx.store.audit(ctx.job.id, "restore_undone", ctx.job.requested_by, {"restore_id": restore_id})
+    return Outcome(
+        summary=f"Undid restore `{restore_id}`: {text}",
+        fields=(
+            ("Target", f"`{ctx.job.database}`"),
+            ("Approved by", ", ".join(f"<@{u}>" for u in approvers)),
+        ),
+        data={"undo_of": restore_id},
+    )
+
+
 def on_interrupted(ctx: JobContext) -> str:
-    """Free the target's lock; say where the safety dump is, since the state is unknown."""
+    """Free the target's lock; undo a half-done swap, or say where the safety dump is."""
     target = ctx.job.database or ""
     with ctx.store.transaction() as db:
         db.execute("DELETE FROM locks WHERE name = ? AND job_id = ?", [lock_name(target), ctx.job.id])
@@ -116,6 +151,16 @@ def on_interrupted(ctx: JobContext) -> str:
             f"{target}` lists `{preserved}`, `backupbot restore neon:{preserved} --target {target} "
             f'--break-glass --reason "…"` puts back what was there before.'
         )
+    swaps = [r for r in restore_swap.records(ctx.store).values() if r.get("job_id") == ctx.job.id]
+    if swaps:
+        rec = swaps[-1]
+        if rec.get("phase") in ("building", "built", "switching"):
+            return restore_swap.recover(ctx.cfg.database(target).restore_url(), rec, ctx.store)
+        if rec.get("phase") == "switched":
+            return (
+                f"The restore had switched databases: '{target}' holds the backup, the replaced database is "
+                f"kept as {rec['previous']}. Check the app; `/backup undo {rec['restore_id']}` swaps it back."
+            )
     return (
         f"The target '{target}' may be in maintenance or partly restored. If a pre-restore backup of it was "
         f'listed, `backupbot restore <that id> --target {target} --break-glass --reason "…"` puts it back.'

@@ -58,6 +58,7 @@ def write_restore_config(
     target_url: str,
     monkeypatch: pytest.MonkeyPatch,
     target_extra: str = "",
+    method: str = "clean",
 ) -> Path:
     hook = tmp / "hook.py"
     hook.write_text(HOOK)
@@ -94,6 +95,7 @@ migrate_cwd = "{tmp}"
 health_checks = ["select count(*) > 0 from customers", "select 1 from invoices limit 1"]
 runbook_file = "{tmp / "RUNBOOK.md"}"
 hook_timeout_seconds = 60
+restore_method = "{method}"
 {target_extra}
 """
     path = tmp / "backupbot.toml"

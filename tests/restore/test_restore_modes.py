@@ -61,7 +61,7 @@ def test_too_little_disk_to_stage_streams_in_one_transaction(scene: Scene, tiny_
 
     pre = preflight(cfg, scene.backup, "staging", state=scene.store())
     assert pre.mode == "streamed"
-    assert "not enough free disk to stage" in pre.fields["Restore mode"]
+    assert "not enough free disk to stage" in pre.fields["Restore method"]
 
     report = run_restore(cfg, request(scene), state=scene.store())
     assert report.succeeded and report.mode == "streamed"

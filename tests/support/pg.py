@@ -29,6 +29,20 @@ def drop_database(name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def drop_databases_like(prefix: str) -> list[str]:
+    """Drop every database whose name starts with ``prefix`` (what a swap restore left: _before_, …)."""
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        names = [
+            r[0]
+            for r in conn.execute(
+                "SELECT datname FROM pg_database WHERE left(datname, length(%s)) = %s", (prefix, prefix)
+            )
+        ]
+        for name in names:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return names
+
+
 @contextmanager
 def temp_database(prefix: str = "bbt") -> Iterator[str]:
     """Yields the URL of a fresh empty database and drops it afterwards."""
@@ -37,6 +51,7 @@ def temp_database(prefix: str = "bbt") -> Iterator[str]:
         yield url_for(name)
     finally:
         drop_database(name)
+        drop_databases_like(name + "_")  # a swap restore's kept or half-built databases
 
 
 REALISTIC_SCHEMA = """

@@ -7,6 +7,7 @@ scratch databases appear and disappear on it, and tests look for them in ``pg_da
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,15 @@ def scratch_databases() -> set[str]:
     with psycopg.connect(pg.ADMIN_URL, autocommit=True) as conn:
         rows = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'backupbot\\_scratch\\_%'")
         return {r[0] for r in rows}
+
+
+def own_scratch_databases() -> set[str]:
+    """Scratch databases this test process made (named after its pid when no job runs them).
+
+    Other test runs on the same server make scratch databases of their own at any moment, so a
+    check that nothing was left behind looks only at this process's.
+    """
+    return {name for name in scratch_databases() if name.startswith(f"backupbot_scratch_p{os.getpid()}_")}
 
 
 @dataclass

@@ -21,7 +21,7 @@ from jobs.scheduler import Scheduler
 from jobs.status import JobStatus
 from tests.support import pg
 from tests.support.fake_slack import FakeSlack
-from tests.verify.conftest import VerifyScene, scratch_databases
+from tests.verify.conftest import VerifyScene, own_scratch_databases, scratch_databases
 
 SECRET = "s3cr%40t%3Aw%2Fx"  # "s3cr@t:w/x"; trust auth lets any password in
 
@@ -82,12 +82,12 @@ def test_a_configured_database_as_verify_server_is_refused(
     verify_scene: VerifyScene, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("BACKUPBOT_VERIFY_URL", verify_scene.source_url)
-    before = scratch_databases()
+    before = own_scratch_databases()
     assert main(["restore-table", verify_scene.backup.id, "invoices"]) == 2
     assert main(["verify", verify_scene.backup.id]) != 0
     err = capsys.readouterr().err
     assert "the verification server URL points at database 'app'" in err
-    assert scratch_databases() == before and verify_scene.book().all() == []
+    assert own_scratch_databases() == before and verify_scene.book().all() == []
 
 
 def test_restore_table_from_slack_replies_with_where_rows_and_when_it_is_dropped(

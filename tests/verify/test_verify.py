@@ -11,7 +11,7 @@ from adapters.storage import open_storage
 from cli.main import main
 from engine import verify_record
 from engine.verify import VerifyFailed, verify_backup
-from tests.verify.conftest import VerifyScene, scratch_databases
+from tests.verify.conftest import VerifyScene, own_scratch_databases, scratch_databases
 
 
 def test_manifest_records_tables_and_counts_from_the_dump_snapshot(verify_scene: VerifyScene) -> None:
@@ -31,7 +31,7 @@ def test_manifest_records_tables_and_counts_from_the_dump_snapshot(verify_scene:
 def test_good_backup_passes_every_step_and_list_shows_it(
     verify_scene: VerifyScene, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    before = scratch_databases()
+    before = own_scratch_databases()
     assert main(["verify", verify_scene.backup.id, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["result"] == "passed"
@@ -39,7 +39,7 @@ def test_good_backup_passes_every_step_and_list_shows_it(
     assert out["tables"]["public.invoices"] == {"restored": 450, "recorded": 450}
     assert out["scratch_database"].startswith("backupbot_scratch_")
     assert out["scratch_database"] not in scratch_databases()
-    assert scratch_databases() <= before
+    assert own_scratch_databases() <= before
     assert verify_scene.book().all() == []
 
     stored = json.loads(
@@ -60,7 +60,7 @@ def test_flipped_byte_fails_at_step_one_naming_the_object(verify_scene: VerifySc
     data = bytearray(storage.get_bytes(key))
     data[len(data) // 2] ^= 0x01
     storage.put_bytes(key, bytes(data))
-    before = scratch_databases()
+    before = own_scratch_databases()
 
     with pytest.raises(VerifyFailed) as caught:
         verify_backup(verify_scene.cfg, verify_scene.backup, verify_scene.book())
@@ -68,7 +68,7 @@ def test_flipped_byte_fails_at_step_one_naming_the_object(verify_scene: VerifySc
     assert "step 1 (Integrity)" in caught.value.message
     assert key in report.steps[0].detail
     assert [s.status for s in report.steps] == ["failed", "not run", "not run", "skipped"]
-    assert report.scratch == "" and scratch_databases() <= before
+    assert report.scratch == "" and own_scratch_databases() <= before
     stored = verify_record.read(storage, verify_scene.backup)
     assert stored is not None and stored["result"] == "failed" and stored["failed_step"] == 1
 

@@ -1,0 +1,103 @@
+"""`/backup undo RESTORE_ID [--reason TEXT]`: ask the leads to swap back a swap restore.
+
+A swap restore keeps the database it replaced for ``keep_previous_hours``; putting it
+back is two renames, but it overwrites what is being served now, so it takes the same
+approval as a restore. The request is a restore job whose "backup" is ``undo:<id>``:
+the buttons, the binding of the approval to what was shown, expiry and the audit trail
+are exactly those of a restore.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from dataclasses import dataclass
+
+from commands.base import ArgParser, Invocation, Reply, Subcommand
+from core.config import Config
+from core.errors import BackupbotError
+from core.redact import redact
+
+log = logging.getLogger(__name__)
+
+USAGE = "undo RESTORE_ID [--reason TEXT]"
+
+
+@dataclass(frozen=True)
+class UndoCommand:
+    restore_id: str
+    reason: str = ""
+
+
+def build(p: ArgParser) -> None:
+    p.add_argument("restore_id")
+    p.add_argument("--reason", "-r", default="")
+
+
+def request(ns: argparse.Namespace, cfg: Config) -> UndoCommand:
+    return UndoCommand(restore_id=ns.restore_id.strip(), reason=ns.reason.strip())
+
+
+def _prepare(req: UndoCommand, inv: Invocation) -> Reply:
+    from commands.grammar import error_text
+    from engine import restore_swap
+    from jobs.approvals import create_request, leads_text
+    from jobs.freeze import check_not_frozen
+    from jobs.kinds.restore import UNDO_PREFIX
+
+    try:
+        rec = restore_swap.find(inv.store, req.restore_id)
+        target = str(rec["target"])
+        check_not_frozen(inv.store, target, "undo", actor=inv.user)
+        if rec.get("phase") != "switched":
+            raise BackupbotError(
+                f"restore {req.restore_id} cannot be swapped back: it is {rec.get('phase', 'unknown')}",
+                hint="Restore its safety dump instead (the runbook entry names it).",
+            )
+        summary = {
+            "Undo": f"swap back restore {req.restore_id}: {rec['previous']} becomes {rec['target_db']} again "
+            f"(every write up to that restore's switch); the database serving now is kept for "
+            f"{inv.cfg.database(target).keep_previous_hours:g} h",
+            "Target": f"{target} ({rec['target_db']})",
+            "Kept until": str(rec.get("drop_after", "?"))[:16].replace("T", " ") + " UTC",
+        }
+        job = create_request(
+            inv.store,
+            inv.cfg,
+            backup_id=f"{UNDO_PREFIX}{req.restore_id}",
+            target=target,
+            requested_by=inv.user,
+            channel=inv.channel,
+            reason=req.reason or f"undo {req.restore_id}",
+            summary=summary,
+            reporter=inv.reporter,
+        )
+    except BackupbotError as err:
+        return Reply(error_text(err))
+    except Exception:
+        log.exception("preparing an undo request failed")
+        return Reply(":warning: something went wrong preparing the undo request; the bot's log has details.")
+    return Reply(
+        redact(
+            f"Undo request {job.id} posted: swap back {req.restore_id} on `{target}`. "
+            f"{leads_text(inv.cfg, target)} can approve it within {inv.cfg.runner.approval_timeout_minutes} min."
+        ),
+        job_id=job.id,
+    )
+
+
+def handle(req: UndoCommand, inv: Invocation) -> Reply:
+    return Reply(
+        f"Checking restore {req.restore_id} before asking for approval…", later=lambda: _prepare(req, inv)
+    )
+
+
+SPEC = Subcommand(
+    name="undo",
+    usage=USAGE,
+    summary="ask the leads to swap back a swap restore (its replaced database is kept for a while)",
+    build=build,
+    request=request,
+    handle=handle,
+    examples=('undo staging-20260101T120000Z-restore --reason "wrong backup"',),
+)
