@@ -70,7 +70,7 @@ def _slack(cfg: Config, store: Store) -> int:
         from bot.http import make_server
 
         host = os.environ.get("HOST", "0.0.0.0")  # noqa: S104 - a PaaS routes to the container's interface
-        guard = RequestGuard(secret or "", store.path.parent)
+        guard = RequestGuard(secret or "", store.path.parent, store)
         server = make_server(
             app, host, int(os.environ.get("PORT", "3000")), *_observability(cfg, store, runner, scheduler), guard=guard
         )

@@ -21,6 +21,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from slack_sdk.signature import SignatureVerifier
 
@@ -52,19 +53,30 @@ class RequestGuard:
     write every request makes never waits on the runner's writes to the jobs.
     """
 
-    def __init__(self, signing_secret: str, state_dir: Path | None) -> None:
+    def __init__(self, signing_secret: str, state_dir: Path | None, store: Any = None) -> None:
         self.verifier = SignatureVerifier(signing_secret)
         self.path = Path(state_dir) / SEEN_FILE if state_dir is not None else None
         self._local = threading.local()
         self._next_prune = 0.0
-        if self.path is not None:
+        # Web processes on different machines share no state directory: with the state in
+        # PostgreSQL the signatures are kept there (one statement each, no write lock).
+        self._store = store if getattr(store, "backend", "") == "postgresql" else None
+        self._remembers = self.path is not None or self._store is not None
+        if self._store is not None:
+            with self._store.transaction() as db:
+                db["slack_seen"].create(
+                    {"signature": str, "at": float}, pk="signature", not_null={"at"}, if_not_exists=True
+                )
+        elif self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self._db() as db:
                 db.execute(
                     "CREATE TABLE IF NOT EXISTS slack_seen (signature TEXT PRIMARY KEY, at REAL NOT NULL)"
                 )
 
-    def _db(self) -> sqlite3.Connection:
+    def _db(self) -> Any:
+        if self._store is not None:
+            return self._store.db
         db = getattr(self._local, "db", None)
         if db is None:
             db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
@@ -91,7 +103,7 @@ class RequestGuard:
         expected = self.verifier.generate_signature(timestamp=timestamp, body=text) or ""
         if not hmac.compare_digest(expected.encode(), signature.encode()):
             return Verdict(401, "bad signature")
-        if self.path is not None and not self._first_time(signature, now):
+        if self._remembers and not self._first_time(signature, now):
             return Verdict(200, "replay")  # acknowledged, so Slack is satisfied; not run again
         return Verdict(200, forward=True)
 

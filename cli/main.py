@@ -34,6 +34,7 @@ SUBCOMMANDS = [
     "cli.doctor",
     "cli.verify",
     "cli.restore_table",
+    "cli.state",
 ]
 
 

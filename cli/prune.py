@@ -53,15 +53,12 @@ def _last_failure(cfg: Any, database: str) -> datetime | None:
 
 def _refuse_frozen(cfg: Any, names: list[str]) -> None:
     """A freeze set in Slack holds here too, when this machine has the bot's store."""
-    from pathlib import Path
-
     from jobs.freeze import check_not_frozen
-    from jobs.store import DB_FILE, Store
+    from jobs.store import open_existing_store
 
-    path = Path(cfg.state_dir) / DB_FILE
-    if not path.exists():
+    store = open_existing_store(cfg)
+    if store is None:
         return
-    store = Store(path)
     try:
         for name in names:
             check_not_frozen(store, name, "prune", actor="cli")

@@ -30,6 +30,7 @@ from core.config_types import (
     RetentionPolicy,
     RunnerConfig,
     SlackConfig,
+    StateConfig,
     StorageConfig,
     VerifyConfig,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "RetentionPolicy",
     "RunnerConfig",
     "SlackConfig",
+    "StateConfig",
     "StorageConfig",
     "VerifyConfig",
     "default_state_dir",
@@ -72,6 +74,7 @@ _SECTIONS = {
     "neon",
     "files",
     "verify",
+    "state",
 }
 # Every field of Config but the file's own path may be written at the top level: a section
 # added to the dataclass is accepted here without another list to keep in step.
@@ -396,6 +399,13 @@ def parse_config(raw: dict[str, Any], path: str) -> Config:
     slack = _build(SlackConfig, raw.get("slack", {}), "[slack]", path)
     runner = _build(RunnerConfig, raw.get("runner", {}), "[runner]", path)
     alerts = _build(AlertsConfig, raw.get("alerts", {}), "[alerts]", path)
+    state = _build(StateConfig, raw.get("state", {}), "[state]", path)
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", state.schema):
+        raise ConfigError(
+            "[state] schema must be a plain lowercase name",
+            detail=f"{path}: [state] schema = {state.schema!r}.",
+            hint='Use letters, digits and underscores, e.g. "backupbot".',
+        )
     verify = _build(VerifyConfig, raw.get("verify", {}), "[verify]", path)
     neon = _build(NeonConfig, raw.get("neon", {}), "[neon]", path)
     cfg = Config(
@@ -410,6 +420,7 @@ def parse_config(raw: dict[str, Any], path: str) -> Config:
         verify=verify,
         neon=neon,
         state_dir=_state_dir(raw, path),
+        state=state,
         files=parse_files(raw.get("files"), path, _build),
     )
     check_config(cfg)

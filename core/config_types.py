@@ -154,6 +154,14 @@ class AlertsConfig:
 
 
 @dataclass(frozen=True)
+class StateConfig:
+    """Where the bot's state lives: the SQLite file in state_dir, unless ``url_env`` names a PostgreSQL URL."""
+
+    url_env: str = "BACKUPBOT_STATE_URL"
+    schema: str = "backupbot"
+
+
+@dataclass(frozen=True)
 class VerifyConfig:
     """Where backups are proven restorable: a server on which scratch databases may be created."""
 
@@ -222,6 +230,7 @@ class Config:
     verify: VerifyConfig = field(default_factory=VerifyConfig)
     neon: NeonConfig = field(default_factory=NeonConfig)
     state_dir: str = "state"
+    state: StateConfig = field(default_factory=StateConfig)
     files: FilesConfig | None = None  # [files]: the application's bucket, when configured
 
     def database(self, name: str) -> DatabaseConfig:

@@ -274,6 +274,7 @@ def check_hooks(cfg: Config, report: Report) -> None:
 def run_doctor(config_path: str | None) -> Report:
     """All checks, in the order a restore meets the parts; never raises."""
     from engine.doctor_checks import check_databases, check_storage
+    from engine.doctor_state import check_state
     from engine.doctor_verify import check_verify
 
     report = Report()
@@ -295,6 +296,7 @@ def run_doctor(config_path: str | None) -> Report:
         f"{cfg.path}: {len(cfg.databases)} database(s): {', '.join(sorted(cfg.databases))}",
     )
     check_databases(cfg, report)
+    check_state(cfg, report)
     storage = check_storage(cfg, report)
     check_keys(cfg, report, storage)
     check_slack(report)

@@ -1,6 +1,7 @@
 """``python -m jobs``: a runner (and the scheduler, unless BACKUPBOT_SCHEDULER=off) on its own.
 
-It shares the SQLite file with the bot (WAL mode), so the bot enqueues and this
+It shares the state with the bot — the SQLite file (WAL mode) on one machine, or the
+PostgreSQL state (BACKUPBOT_STATE_URL) across machines — so the bot enqueues and this
 process runs. Reports go to the log; with ``--reporter module:factory`` (default: the
 Slack reporter when SLACK_BOT_TOKEN is set) they go wherever that factory says.
 """

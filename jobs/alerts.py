@@ -99,7 +99,7 @@ def _hand_over(store: Store, reporter: Reporter, key: str, alert: Alert) -> None
         db.execute(f"UPDATE {PENDING_ALERTS} SET handed_at = ? WHERE key = ?", [time.time(), key])
         db.execute(  # a counter for /metrics that outlives the pruned delivery rows
             "INSERT INTO kv (key, value, updated_at) VALUES ('metrics:alerts_sent', '1', '') "
-            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+            "ON CONFLICT(key) DO UPDATE SET value = CAST(kv.value AS INTEGER) + 1"
         )
 
 

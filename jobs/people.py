@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
-from jobs.store import DB_FILE, Store
+from jobs.store import Store, open_existing_store
 
 KEY_PREFIX = "person:"
 SLACK_ID = re.compile(r"^[UW][A-Z0-9]+$")
@@ -42,10 +41,9 @@ def names(store: Store) -> dict[str, str]:
 
 def names_if_store(cfg: Any) -> dict[str, str]:
     """The names the bot learned, for the CLI: empty when this machine has no store."""
-    path = Path(cfg.state_dir) / DB_FILE
-    if not path.exists():
+    store = open_existing_store(cfg)
+    if store is None:
         return {}
-    store = Store(path)
     try:
         return names(store)
     finally:

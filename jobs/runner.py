@@ -85,6 +85,7 @@ class Runner:
 
     def start(self) -> Runner:
         """Recover what a dead process left running, then start taking jobs."""
+        self.store.watch_queue()
         self.recover()
         self._last_recover = time.monotonic()
         self._thread = threading.Thread(target=self._loop, name="runner", daemon=True)
@@ -193,21 +194,7 @@ class Runner:
                 self._launch(self.store.get_job(job.id))
 
     def _claim(self, job: Job) -> bool:
-        with self.store.transaction() as db:
-            busy = list(
-                db.query("SELECT id FROM jobs WHERE lane = ? AND status = 'running' LIMIT 1", [job.lane])
-            )
-            if busy:
-                return False
-            return self.store.transition(
-                job.id,
-                JobStatus.QUEUED,
-                JobStatus.RUNNING,
-                actor=self.worker_id,
-                worker=self.worker_id,
-                heartbeat_at=time.time(),
-                attempts=job.attempts + 1,
-            )
+        return self.store.claim_job(job, self.worker_id, heartbeat_at=time.time(), attempts=job.attempts + 1)
 
     def _launch(self, job: Job) -> None:
         cancel = threading.Event()

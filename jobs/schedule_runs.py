@@ -17,11 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from jobs.status import JobStatus
-from jobs.store import DB_FILE, Job, Store, utcnow
+from jobs.store import Job, Store, open_existing_store, utcnow
 
 TABLE = "schedule_slots"
 FOLLOWUPS = "schedule_followups"
@@ -165,10 +164,9 @@ def last_scheduled_failure(store: Store, database: str, job_kind: str = "dump") 
 
 def last_scheduled_failure_if_store(cfg: Any, database: str) -> datetime | None:
     """The same, for the CLI: reads the bot's store only if this machine has one."""
-    path = Path(cfg.state_dir) / DB_FILE
-    if not path.exists():
+    store = open_existing_store(cfg)
+    if store is None:
         return None
-    store = Store(path)
     try:
         ensure_schema(store)
         return last_scheduled_failure(store, database)

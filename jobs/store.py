@@ -11,11 +11,19 @@ exactly one winner. Every state change is also an audit row.
 Other modules (restores, the scheduler) keep their own tables in the same file:
 they call ``store.db[...]`` (a ``sqlite_utils.Database``) and wrap multi-step writes
 in ``store.transaction()``.
+
+When ``BACKUPBOT_STATE_URL`` (or the variable ``[state] url_env`` names) holds a
+PostgreSQL URL, ``Store(...)`` is a ``jobs.pgstore.PgStore`` instead: the same methods,
+the same ``db`` / ``transaction()`` surface (``jobs.pgdb`` translates the portable SQL),
+so nothing above ``jobs/`` knows which one it has. Modules keep to the portable dialect:
+``?`` placeholders, ``INSERT OR IGNORE`` / ``ON CONFLICT``, ``json_extract(col, '$.key')``,
+tables declared with ``db[name].create({...}, if_not_exists=True)``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -32,9 +40,23 @@ from jobs.locks import LocksAndState
 from jobs.schema import create_schema
 from jobs.status import ACTIVE, JobStatus
 
-__all__ = ["DB_FILE", "Job", "Store", "utcnow"]
+__all__ = ["DB_FILE", "STATE_URL_ENV", "Job", "Store", "open_existing_store", "state_url", "utcnow"]
 
 DB_FILE = "backupbot.sqlite3"
+STATE_URL_ENV = "BACKUPBOT_STATE_URL"
+
+
+def state_url(cfg: Any = None) -> str | None:
+    """The PostgreSQL URL the state lives in, or None for the SQLite file."""
+    env = getattr(getattr(cfg, "state", None), "url_env", None) or STATE_URL_ENV
+    return os.environ.get(env) or os.environ.get(STATE_URL_ENV) or None
+
+
+def open_existing_store(cfg: Any) -> Store | None:
+    """The bot's store if this deployment has one (for the CLI), without creating a SQLite file."""
+    if state_url(cfg) is None and not (Path(cfg.state_dir) / DB_FILE).exists():
+        return None
+    return Store.for_config(cfg)
 
 
 MAX_JOB_ID = 2**63 - 1  # SQLite's INTEGER
@@ -43,7 +65,17 @@ MAX_JOB_ID = 2**63 - 1  # SQLite's INTEGER
 class Store(LocksAndState):
     """A handle on the SQLite file; safe to share between threads."""
 
-    def __init__(self, path: str | Path) -> None:
+    backend = "sqlite"
+
+    def __new__(cls, path: str | Path | None = None, *, url: str | None = None, schema: str | None = None) -> Store:
+        # url="" forces the file even when BACKUPBOT_STATE_URL is set (state export/import).
+        if cls is Store and (url if url is not None else os.environ.get(STATE_URL_ENV)):
+            from jobs.pgstore import PgStore
+
+            return super().__new__(PgStore)
+        return super().__new__(cls)
+
+    def __init__(self, path: str | Path, *, url: str | None = None, schema: str | None = None) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
@@ -56,7 +88,17 @@ class Store(LocksAndState):
 
     @classmethod
     def for_config(cls, cfg: Any) -> Store:
-        return cls(Path(cfg.state_dir) / DB_FILE)
+        state = getattr(cfg, "state", None)
+        return Store(
+            Path(cfg.state_dir) / DB_FILE, url=state_url(cfg), schema=getattr(state, "schema", None)
+        )
+
+    def describe(self) -> str:
+        """Where the state is, for messages (no secrets)."""
+        return str(self.path)
+
+    def watch_queue(self) -> None:
+        """Have ``job_queued`` set when another process queues a job (PostgreSQL: LISTEN)."""
 
     # ------------------------------------------------------------ connections
 
@@ -86,8 +128,13 @@ class Store(LocksAndState):
         self._local = threading.local()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite_utils.Database]:
-        """An immediate (write-locked) transaction; nested sqlite-utils calls become savepoints."""
+    def transaction(self, serialized: bool = True) -> Iterator[sqlite_utils.Database]:
+        """An immediate (write-locked) transaction; nested sqlite-utils calls become savepoints.
+
+        ``serialized=False`` tells a backend that can run writers side by side (PostgreSQL)
+        that this transaction only appends rows and reads nothing it then writes; SQLite
+        always serializes.
+        """
         db = self.db
         if db.conn.in_transaction:
             with db.atomic():
@@ -141,7 +188,7 @@ class Store(LocksAndState):
             "attempts": 0,
             "cancel_requested": 0,
         }
-        with self.transaction() as db:
+        with self.transaction(serialized=False) as db:  # appends only: no read-then-write
             job_id = db["jobs"].insert(row).last_pk
             write_audit(db, job_id, "created", requested_by or "system", None, str(status), params or {})
         if status == JobStatus.QUEUED and wake:
@@ -214,7 +261,7 @@ class Store(LocksAndState):
             values["started_at"] = now
         if JobStatus(to_status).terminal and "finished_at" not in values:
             values["finished_at"] = now
-        sets = ", ".join(f"[{k}] = ?" for k in values)
+        sets = ", ".join(f'"{k}" = ?' for k in values)
         with self.transaction() as db:
             prev = list(db.query("SELECT status FROM jobs WHERE id = ?", [job_id]))
             if not prev or prev[0]["status"] not in [str(s) for s in froms]:
@@ -232,13 +279,27 @@ class Store(LocksAndState):
             self.job_queued.set()
         return True
 
+    def claim_job(self, job: Job, worker: str, **fields: Any) -> bool:
+        """Start ``job`` for ``worker`` if it is still queued and nothing of its lane is running.
+
+        True for exactly one caller across threads and processes; ``fields`` (heartbeat,
+        attempts) are set with the status, and the audit row says which worker took it.
+        """
+        with self.transaction() as db:
+            busy = list(db.query("SELECT id FROM jobs WHERE lane = ? AND status = 'running' LIMIT 1", [job.lane]))
+            if busy:
+                return False
+            return self.transition(
+                job.id, JobStatus.QUEUED, JobStatus.RUNNING, actor=worker, worker=worker, **fields
+            )
+
     def update_job(self, job_id: int, **fields: Any) -> None:
         """Set fields other than the status (message ts, progress, heartbeat)."""
         if not fields:
             return
         values = encode_fields(fields)
         values["updated_at"] = utcnow()
-        sets = ", ".join(f"[{k}] = ?" for k in values)
+        sets = ", ".join(f'"{k}" = ?' for k in values)
         with self.transaction() as db:
             db.execute(f"UPDATE jobs SET {sets} WHERE id = ?", [*values.values(), job_id])
 
@@ -285,7 +346,7 @@ class Store(LocksAndState):
 
     def audit(self, job_id: int | None, event: str, actor: str, detail: dict[str, Any] | None = None) -> None:
         """An audit row for something that is not a status change (a click, a lock, a refusal)."""
-        with self.transaction() as db:
+        with self.transaction(serialized=False) as db:
             write_audit(db, job_id, event, actor, None, None, detail or {})
 
     def audit_rows(self, job_id: int | None = None) -> list[dict[str, Any]]:

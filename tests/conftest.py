@@ -21,6 +21,7 @@ from tests.support.s3server import S3Server, start_s3_server
 for _var in (
     "BACKUPBOT_CONFIG",
     "BACKUPBOT_STATE_DIR",
+    "BACKUPBOT_STATE_URL",
     "SLACK_BOT_TOKEN",
     "SLACK_APP_TOKEN",
     "SLACK_SIGNING_SECRET",
@@ -100,3 +101,19 @@ def write_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ConfigWrite
         return path
 
     return write
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Runs a test once with the SQLite store and once with the store in a fresh PostgreSQL database.
+
+    For "postgresql" BACKUPBOT_STATE_URL points at a database of the test's own (so
+    every ``Store(...)`` and every subprocess it starts shares it), dropped afterwards.
+    """
+    if request.param == "sqlite":
+        monkeypatch.delenv("BACKUPBOT_STATE_URL", raising=False)
+        yield "sqlite"
+        return
+    with pg.temp_database("bbstate") as url:
+        monkeypatch.setenv("BACKUPBOT_STATE_URL", url)
+        yield "postgresql"

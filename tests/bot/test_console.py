@@ -38,7 +38,7 @@ def console(tmp_path: Path, env: dict[str, str], script: str, *args: str) -> str
 def test_console_dumps_to_the_local_folder_and_lists(
     tmp_path: Path, realistic_db: str, backup_key: str
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "BACKUPBOT_", "PYTEST_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "BACKUPBOT_", "PYTEST_")) or k == "BACKUPBOT_STATE_URL"}
     env.update(
         {
             "PYTHONPATH": str(ROOT),
@@ -118,7 +118,7 @@ def restore_console(tmp_path: Path, realistic_db: str, backup_key: str) -> Itera
         pg.fill_realistic(target, customers=20, invoices_per_customer=1)
         config = tmp_path / "backupbot.toml"
         config.write_text(RESTORE_CONFIG.format(store=(tmp_path / "store").as_uri()))
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "BACKUPBOT_", "PYTEST_"))}
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "BACKUPBOT_", "PYTEST_")) or k == "BACKUPBOT_STATE_URL"}
         env.update(
             {
                 "PYTHONPATH": str(ROOT),

@@ -9,11 +9,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 from slack_sdk import WebClient
 
 from bot.outbox import Outbox
 from jobs.store import Store
 from tests.support.fake_slack import FakeSlack
+
+pytestmark = pytest.mark.usefixtures("state_backend")  # the store's suite runs on SQLite and PostgreSQL
 
 
 def test_row_committed_after_the_sender_looked_is_still_sent(tmp_path: Path, fake_slack: FakeSlack) -> None:

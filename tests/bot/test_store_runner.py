@@ -21,6 +21,8 @@ from jobs.runner import Runner
 from jobs.status import JobStatus
 from jobs.store import Job, Store
 
+pytestmark = pytest.mark.usefixtures("state_backend")  # the store's suite runs on SQLite and PostgreSQL
+
 
 class Recorder:
     """A reporter that keeps every call, for asserting what people would have been told."""

@@ -22,6 +22,8 @@ from jobs.status import JobStatus
 from jobs.store import DB_FILE, Store
 from tests.bot.test_console import RestoreConsole
 
+pytestmark = pytest.mark.usefixtures("state_backend")  # the store's suite runs on SQLite and PostgreSQL
+
 REASON = "incident <42> & audit"
 WHO = re.escape("frozen by @U0LEAD1 since ") + r"\d{4}-\d\d-\d\d \d\d:\d\d UTC: " + re.escape(f'"{REASON}"')
 

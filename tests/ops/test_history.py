@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.bot.test_console import RestoreConsole
+
+pytestmark = pytest.mark.usefixtures("state_backend")  # the store's suite runs on SQLite and PostgreSQL
 
 
 def _entries(lines: list[str], title: str) -> list[str]:

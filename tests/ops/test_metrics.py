@@ -8,11 +8,14 @@ import sys
 import time
 from typing import Any
 
+import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.bot.conftest import ROOT, Bot
 from tests.support.fake_slack import FakeSlack
+
+pytestmark = pytest.mark.usefixtures("state_backend")  # the store's suite runs on SQLite and PostgreSQL
 
 
 def scrape(bot: Bot) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

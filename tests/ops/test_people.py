@@ -8,12 +8,16 @@ import sys
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+import pytest
+
 from jobs.people import remember
 from jobs.store import DB_FILE, Store
 from tests.bot.conftest import ROOT, SECRET, Bot
 from tests.bot.test_console import RestoreConsole
 from tests.support.fake_slack import FakeSlack
 from tests.support.slack_signing import command_body, post_signed
+
+pytestmark = pytest.mark.usefixtures("state_backend")  # the store's suite runs on SQLite and PostgreSQL
 
 
 def test_names_learned_from_slack_show_in_the_cli_and_console(bot_env: dict[str, Any], fake_slack: FakeSlack) -> None:

@@ -18,6 +18,8 @@ from jobs.approvals import create_request, decide, expire_due, job_binding
 from jobs.status import JobStatus
 from jobs.store import Job, Store
 
+pytestmark = pytest.mark.usefixtures("state_backend")  # the store's suite runs on SQLite and PostgreSQL
+
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:

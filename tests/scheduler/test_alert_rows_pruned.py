@@ -24,6 +24,8 @@ from tests.scheduler.conftest import ALERTS, SimClock
 from tests.support import pg
 from tests.support.fake_slack import FakeSlack
 
+pytestmark = pytest.mark.usefixtures("state_backend")  # the store's suite runs on SQLite and PostgreSQL
+
 
 class DiesWhenAlerting(NullReporter):
     """The process is killed after claiming an alert and before handing it over."""

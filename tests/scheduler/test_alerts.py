@@ -25,6 +25,8 @@ from tests.support import pg
 from tests.support.backups import stored_ids, write_backup
 from tests.support.fake_slack import FakeSlack
 
+pytestmark = pytest.mark.usefixtures("state_backend")  # the store's suite runs on SQLite and PostgreSQL
+
 
 def alerts(fake: FakeSlack) -> list[Any]:
     return fake.messages(ALERTS)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from bot.listeners.actions.jobs import retry_clicked
 from bot.services import Services
 from commands.permissions import GroupDirectory
@@ -13,6 +15,8 @@ from jobs.status import JobStatus
 from tests.scheduler.conftest import ALERTS, JOBS, SimClock
 from tests.support.fake_slack import FakeSlack
 from tests.support.s3server import S3Server
+
+pytestmark = pytest.mark.usefixtures("state_backend")  # the store's suite runs on SQLite and PostgreSQL
 
 
 def files_toml(s3: S3Server, bucket: str) -> str:

@@ -14,6 +14,8 @@ from jobs.events import NullReporter
 from jobs.scheduler import ScheduleEntry, Scheduler, entries_from_config
 from jobs.store import Store
 
+pytestmark = pytest.mark.usefixtures("state_backend")  # the store's suite runs on SQLite and PostgreSQL
+
 RAW = {
     "storage": {"url": "file:///tmp/unused"},
     "databases": {

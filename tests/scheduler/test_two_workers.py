@@ -11,10 +11,14 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from core.config import load_config
 from jobs.events import NullReporter
 from jobs.scheduler import Scheduler
 from jobs.store import DB_FILE, Store
+
+pytestmark = pytest.mark.usefixtures("state_backend")  # the store's suite runs on SQLite and PostgreSQL
 
 ROOT = Path(__file__).resolve().parents[2]
 

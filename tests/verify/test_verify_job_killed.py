@@ -26,6 +26,8 @@ from tests.support.s3server import S3Server
 from tests.verify.conftest import VERIFY, scratch_databases
 from tests.verify.test_verify_killed import SLOW, _restoring_into
 
+pytestmark = pytest.mark.usefixtures("state_backend")  # the scratch book on SQLite and PostgreSQL
+
 REPO = Path(__file__).resolve().parents[2]
 
 

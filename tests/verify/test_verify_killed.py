@@ -23,6 +23,8 @@ from tests.support import pg
 from tests.support.s3server import S3Server
 from tests.verify.conftest import VERIFY, scratch_databases
 
+pytestmark = pytest.mark.usefixtures("state_backend")  # the scratch book on SQLite and PostgreSQL
+
 REPO = Path(__file__).resolve().parents[2]
 
 # Every row restored calls slow_ok() through the CHECK constraint: the restore takes seconds,

@@ -83,7 +83,7 @@ def _retry(services: Services, old: Job, user: str, channel: str) -> str:
     with store.transaction() as db:
         again = list(
             db.query(
-                "SELECT id, status FROM jobs WHERE json_extract(params, '$.retry_of') = ? ORDER BY id LIMIT 1",
+                "SELECT id, status FROM jobs WHERE CAST(json_extract(params, '$.retry_of') AS INTEGER) = ? ORDER BY id LIMIT 1",
                 [old.id],
             )
         )
