@@ -22,6 +22,8 @@ from tests.scheduler.conftest import ALERTS, SimClock
 from tests.support import pg
 from tests.support.fake_slack import FakeSlack
 
+pytestmark = pytest.mark.usefixtures("state_backend")  # the store's suite runs on SQLite and PostgreSQL
+
 
 def counts(store: Store) -> dict[str, int]:
     return {
