@@ -28,7 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from cli.restore import _who, announce
+    from cli.restore import announce
+    from core.identity import break_glass_identity
     from engine import restore_swap
     from jobs.freeze import check_not_frozen
     from jobs.store import Store
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
             "--break-glass needs --reason",
             hint=f'backupbot undo {args.restore_id} --break-glass --reason "…"',
         )
-    who = f"{_who()} (break glass)"
+    who = break_glass_identity()
     check_not_frozen(store, str(rec["target"]), "undo", actor=who)
     store.audit(None, "break_glass_undo_started", who, {"restore_id": args.restore_id, "reason": args.reason})
     text = restore_swap.undo(cfg, store, args.restore_id, holder=who)
