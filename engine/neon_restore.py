@@ -28,6 +28,7 @@ from engine import runbook
 from engine.restore_plan import RestoreFailed, RestoreState
 from engine.restore_report import ProgressCallback, RestoreRequest, StepCallback, StepRecord
 from engine.restore_steps import run_health_checks, target_lock
+from engine.steps import timed_step
 
 STEPS: tuple[tuple[str, str], ...] = (
     ("lock", "Lock target"),
@@ -106,24 +107,8 @@ class _NeonRun:
 
     @contextmanager
     def step(self, key: str) -> Iterator[StepRecord]:
-        rec = self.report.step(key)
-        rec.status = "running"
-        self.on_step(rec)
-        started = time.monotonic()
-        try:
+        with timed_step(self.report.step(key), self.on_step, self.secrets) as rec:
             yield rec
-        except BaseException as exc:
-            rec.status, rec.seconds = "failed", time.monotonic() - started
-            rec.detail = redact(
-                exc.message if isinstance(exc, BackupbotError) else type(exc).__name__, self.secrets
-            )
-            self.on_step(rec)
-            raise
-        rec.seconds = time.monotonic() - started
-        if rec.status == "running":
-            rec.status = "ok"
-        rec.detail = redact(rec.detail, self.secrets)
-        self.on_step(rec)
 
     def hook(self, rec: StepRecord, setting: str, value: Any) -> None:
         if not hooks.is_configured(value):

@@ -38,6 +38,7 @@ from engine import scratch, verify_record
 from engine.decrypt import iter_plain
 from engine.manifest import Manifest
 from engine.restore_plan import staging_dir
+from engine.steps import timed_step
 from engine.verify_report import STEPS, StepCallback, VerifyFailed, VerifyReport, VerifyStep
 
 __all__ = ["STEPS", "StepCallback", "VerifyFailed", "VerifyReport", "VerifyStep", "verify_backup"]
@@ -79,21 +80,8 @@ class _Run:
 
     @contextmanager
     def step(self, key: str) -> Iterator[VerifyStep]:
-        rec = self.report.step(key)
-        rec.status = "running"
-        self.on_step(rec)
-        started = time.monotonic()
-        try:
+        with timed_step(self.report.step(key), self.on_step) as rec:
             yield rec
-        except BaseException as exc:
-            rec.status, rec.seconds = "failed", time.monotonic() - started
-            rec.detail = redact(exc.message if isinstance(exc, BackupbotError) else type(exc).__name__)
-            self.on_step(rec)
-            raise
-        rec.seconds = time.monotonic() - started
-        if rec.status == "running":
-            rec.status = "ok"
-        self.on_step(rec)
 
     def _check_cancel(self) -> None:
         if self.cancel.is_set():
