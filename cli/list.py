@@ -12,6 +12,7 @@ from cli.output import emit_json, human_size
 from core.config import load_config
 from engine import verify_record
 from engine.catalog import list_backups
+from engine.manifest_cache import ManifestCache
 from jobs.people import display, names_if_store
 
 
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     total = len(backups)
     if args.limit:
         backups = backups[: args.limit]
-    checked = verify_record.outcomes(open_storage(cfg.storage), backups)
+    checked = verify_record.outcomes(open_storage(cfg.storage), backups, ManifestCache.for_config(cfg))
     if args.json:
         emit_json([m.to_dict() | {"verification": checked.get(m.id)} for m in backups])
         return 0

@@ -109,9 +109,12 @@ def _verified(inv: Invocation, backups: list) -> dict[str, str]:  # type: ignore
     """ " · ✅ verified DAY" / " · ❌ VERIFY FAILED DAY" per backup whose verification is stored."""
     from adapters.storage import open_storage
     from engine import verify_record
+    from engine.manifest_cache import ManifestCache
 
     try:
-        found = verify_record.outcomes(open_storage(inv.cfg.storage), backups)
+        found = verify_record.outcomes(
+            open_storage(inv.cfg.storage), backups, ManifestCache.for_config(inv.cfg)
+        )
     except BackupbotError:
         return {}
     return {bid: f" · {verify_record.icon(o)} {verify_record.mark(o)}" for bid, o in found.items()}

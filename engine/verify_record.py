@@ -17,6 +17,7 @@ from typing import Any
 from adapters.storage import Storage
 from core.errors import BackupbotError, NotFoundError
 from engine.manifest import MANIFEST_SUFFIX, Manifest
+from engine.manifest_cache import Entry, ManifestCache
 
 log = logging.getLogger(__name__)
 
@@ -36,25 +37,83 @@ def write(storage: Storage, manifest: Manifest, outcome: dict[str, Any]) -> str:
 
 def read(storage: Storage, manifest: Manifest) -> dict[str, Any] | None:
     try:
-        data = json.loads(storage.get_bytes(verify_key(manifest)))
+        raw = storage.get_bytes(verify_key(manifest))
     except NotFoundError:
         return None
-    except (ValueError, BackupbotError) as exc:
+    except BackupbotError as exc:
+        log.warning("unreadable verification record of %s: %s", manifest.id, exc)
+        return None
+    return _parse(raw, manifest)
+
+
+def _parse(raw: bytes, manifest: Manifest) -> dict[str, Any] | None:
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
         log.warning("unreadable verification record of %s: %s", manifest.id, exc)
         return None
     return data if isinstance(data, dict) else None
 
 
-def outcomes(storage: Storage, manifests: list[Manifest]) -> dict[str, dict[str, Any]]:
-    """The stored outcome of each backup that has one, by backup id (one listing, parallel reads)."""
+def _fetch(storage: Storage, key: str) -> bytes | None:
+    try:
+        return storage.get_bytes(key)
+    except NotFoundError:
+        return None  # deleted between listing and reading
+    except BackupbotError as exc:
+        log.warning("unreadable verification record %s: %s", key, exc)
+        return None
+
+
+def outcomes(
+    storage: Storage, manifests: list[Manifest], cache: ManifestCache | None = None
+) -> dict[str, dict[str, Any]]:
+    """The stored outcome of each backup that has one, by backup id (one listing, parallel reads).
+
+    With ``cache`` (the catalog's manifest cache), a record whose key, ETag and size the listing
+    repeats is not read again, so a warm ``list`` of verified backups makes listings only; the
+    listing still decides what exists.
+    """
     if not manifests:
         return {}
-    prefixes = {m.key.split("/", 2)[0] + "/" + m.database + "/" for m in manifests}
-    keys = {o.key for p in prefixes for o in storage.list(p) if o.key.endswith(VERIFY_SUFFIX)}
-    wanted = [m for m in manifests if verify_key(m) in keys]
+    prefixes = sorted({m.key.split("/", 2)[0] + "/" + m.database + "/" for m in manifests})
+    listed = {o.key: o for p in prefixes for o in storage.list(p) if o.key.endswith(VERIFY_SUFFIX)}
+    wanted = [m for m in manifests if verify_key(m) in listed]
+    scope = f"{storage.describe()}#verify"
+    cached: dict[str, Entry] = {}
+    if cache is not None:
+        for p in prefixes:
+            cached.update(cache.entries(scope, p))
+    found: dict[str, dict[str, Any]] = {}
+    to_read: list[Manifest] = []
+    for m in wanted:
+        info, entry = listed[verify_key(m)], cached.get(verify_key(m))
+        if entry is not None and info.etag and (entry.etag, entry.size) == (info.etag, info.size):
+            data = _parse(entry.body, m)
+            if data is not None:
+                found[m.id] = data
+        else:
+            to_read.append(m)
     with ThreadPoolExecutor(max_workers=8) as pool:
-        found = list(pool.map(lambda m: (m.id, read(storage, m)), wanted))
-    return {bid: data for bid, data in found if data is not None}
+        raws = list(pool.map(lambda m: (m, _fetch(storage, verify_key(m))), to_read))
+    fresh: dict[str, Entry] = {}
+    for m, raw in raws:
+        data = _parse(raw, m) if raw is not None else None
+        if data is None:
+            continue
+        found[m.id] = data
+        info = listed[verify_key(m)]
+        if info.etag:
+            fresh[info.key] = Entry(info.etag, info.size, raw)  # type: ignore[arg-type]
+    if cache is not None:
+        for p in prefixes:
+            cache.sync(
+                scope,
+                p,
+                [k for k in listed if k.startswith(p)],
+                {k: e for k, e in fresh.items() if k.startswith(p)},
+            )
+    return found
 
 
 def mark(outcome: dict[str, Any] | None) -> str:

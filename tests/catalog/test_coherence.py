@@ -7,8 +7,10 @@ old state. The cache may save requests; it may never decide what exists.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -116,3 +118,33 @@ def test_cli_list_limit_shows_the_newest(small: Catalog, capsys: pytest.CaptureF
     out = capsys.readouterr()
     assert len(out.out.splitlines()) == 4  # header and three rows
     assert "(3 of 12 shown, newest first; without --limit all are listed)" in out.err
+
+
+def test_verification_outcomes_are_read_once_and_follow_the_bucket(
+    small: Catalog, s3_server: S3Server, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A warm list of verified backups asks listings only; a rewritten or deleted outcome shows at once."""
+    other = s3_server.client()
+    verified = small.manifests[:3]
+
+    def put_outcome(m: Any, result: str) -> str:
+        key = f"backups/{m.manifest_key.removesuffix('.manifest.json')}.verify.json"
+        other.put_object(Bucket=small.bucket, Key=key, Body=json.dumps({"result": result}).encode())
+        return key
+
+    keys = [put_outcome(m, "passed") for m in verified]
+    code, cold, _ = small.run(capsys, "list")
+    assert code == 0 and small.proxy.counts[GET] == len(small.manifests) + len(verified)
+    assert {b["id"] for b in cold if b["verification"]} == {m.id for m in verified}
+
+    code, warm, _ = small.run(capsys, "list")
+    assert code == 0 and warm == cold
+    assert small.proxy.counts[GET] == 0, "a warm list reads no manifest and no verification outcome"
+
+    put_outcome(verified[0], "failed")
+    other.delete_object(Bucket=small.bucket, Key=keys[1])
+    code, after, _ = small.run(capsys, "list")
+    assert code == 0 and small.proxy.counts[GET] == 1  # only the rewritten outcome
+    outcome = {b["id"]: b["verification"] for b in after}
+    assert outcome[verified[0].id] == {"result": "failed"}
+    assert outcome[verified[1].id] is None and outcome[verified[2].id] == {"result": "passed"}
