@@ -36,6 +36,7 @@ from core.config_types import (
 )
 from core.dburl import is_env_name
 from core.errors import ConfigError
+from core.i18n import DEFAULT_LOCALE, SUPPORTED_LOCALES, set_locale
 
 __all__ = [
     "BACKUP_KINDS",
@@ -165,7 +166,7 @@ def _nonneg(value: int, key: str, where: str, path: str) -> None:
         )
 
 
-def _one_of(value: str, allowed: tuple[str, str], key: str, where: str, path: str, hint: str) -> None:
+def _one_of(value: str, allowed: tuple[str, ...], key: str, where: str, path: str, hint: str) -> None:
     """A setting that takes one of two words; the hint names the one to pick when in doubt."""
     if value not in allowed:
         raise ConfigError(
@@ -262,6 +263,7 @@ def load_config(path: str | None = None) -> Config:
                 detail="It was named by --config or BACKUPBOT_CONFIG.",
                 hint="Copy backupbot.example.toml to that path and edit it, or unset BACKUPBOT_CONFIG to use ./backupbot.toml.",
             )
+        set_locale(DEFAULT_LOCALE)
         return embedded_default()
     try:
         with open(chosen, "rb") as fh:
@@ -397,6 +399,7 @@ def parse_config(raw: dict[str, Any], path: str) -> Config:
     _check_drill_targets(databases, path)
 
     slack = _build(SlackConfig, raw.get("slack", {}), "[slack]", path)
+    _one_of(slack.locale, SUPPORTED_LOCALES, "locale", f"[slack] locale = {slack.locale!r}", path, 'Use "en".')
     runner = _build(RunnerConfig, raw.get("runner", {}), "[runner]", path)
     alerts = _build(AlertsConfig, raw.get("alerts", {}), "[alerts]", path)
     state = _build(StateConfig, raw.get("state", {}), "[state]", path)
@@ -424,6 +427,8 @@ def parse_config(raw: dict[str, Any], path: str) -> Config:
         files=parse_files(raw.get("files"), path, _build),
     )
     check_config(cfg)
+    # One config per process, so its locale is the process's: every message from here on.
+    set_locale(slack.locale)
     return cfg
 
 

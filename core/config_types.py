@@ -133,6 +133,7 @@ class SlackConfig:
     allowed_users: tuple[str, ...] = ()
     allowed_group: str = ""
     oncall_group: str = ""
+    locale: str = "en"  # the language of every message: "en" or "es" (core/i18n.py)
 
     @property
     def alerts_to(self) -> str:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.i18n import _
+
 
 class BackupbotError(Exception):
     """An error meant to be read by a person; ``hint`` says what to do next."""
@@ -27,11 +29,11 @@ class BackupbotError(Exception):
         return self.render()
 
     def render(self) -> str:
-        lines = [f"ERROR: {self.message}"]
+        lines = [_("ERROR: {message}").format(message=self.message)]
         if self.detail:
-            lines.append(f"DETAIL: {self.detail}")
+            lines.append(_("DETAIL: {detail}").format(detail=self.detail))
         if self.hint:
-            lines.append(f"HINT: {self.hint}")
+            lines.append(_("HINT: {hint}").format(hint=self.hint))
         return "\n".join(lines)
 
     def as_dict(self) -> dict[str, Any]:

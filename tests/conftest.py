@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from core import i18n
 from tests.support import pg
 from tests.support.s3server import S3Server, start_s3_server
 
@@ -32,6 +33,13 @@ os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
 os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
 # The per-user state directory of a test run is its own, never the home directory's.
 os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="bb-xdg-state-")
+
+
+@pytest.fixture(autouse=True)
+def _english_after_each_test() -> Iterator[None]:
+    """The locale is process-wide; a Spanish test must not leave the next one in Spanish."""
+    yield
+    i18n.set_locale("en")
 
 
 @pytest.fixture(scope="session")
