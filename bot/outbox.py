@@ -19,6 +19,12 @@ outage loses no message:
 - ``slack_outbox`` holds thread lines and alerts (which cannot be re-derived from the
   job row) until Slack accepted them. Each row names the process that will send it and
   when that process was last alive; rows of a process that is gone are adopted.
+
+Several processes share one store (a web process and workers), and each may be the first
+to report a job; a job has one message, so its first post is claimed in the store
+(``slack_first_post``) before it is sent. A process that finds the claim taken waits for
+the message's ts to appear and then edits that message; a claim whose process is gone is
+taken over, so a crash between claiming and posting never silences a job.
 """
 
 from __future__ import annotations
@@ -61,8 +67,15 @@ _LIVE_LOCK = threading.Lock()
 
 Op = tuple[str, int]  # ("job", job_id) or ("row", slack_outbox id)
 
+# How long a process that lost the first-post claim waits before it looks for the ts again.
+CLAIM_WAIT = 0.25
+
 # Slack refused the message's blocks; its text alone still says what happened.
 BLOCK_ERRORS = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_blocks_too_long", "msg_too_long"})
+
+
+class PostedElsewhere(Exception):
+    """Another live process claimed a job's first post: edit its message once its ts is stored."""
 
 
 def default_backoff(failures: int, unreachable: bool) -> float:
@@ -191,6 +204,7 @@ class Outbox:
                 self._add(("row", int(row["id"])))  # written inside a transaction that committed late
         with self.store.transaction() as db:
             db.execute("UPDATE slack_outbox SET seen_at = ? WHERE owner = ?", [now, self.owner])
+            db.execute("UPDATE slack_first_post SET seen_at = ? WHERE owner = ?", [now, self.owner])
             others = list(
                 db.query(
                     "SELECT id, owner, seen_at FROM slack_outbox WHERE owner != ? ORDER BY id", [self.owner]
@@ -238,6 +252,9 @@ class Outbox:
                 sent = self._send(op)
                 failures = 0
                 done = True
+            except PostedElsewhere:
+                delay = CLAIM_WAIT  # not a failure: the other process is posting it
+                done = False
             except SlackApiError as exc:
                 status = exc.response.status_code if exc.response is not None else 0
                 if status == 429 or status >= 500:
@@ -336,6 +353,11 @@ class Outbox:
             return "", ""
         if job.message_ts and only_if_missing:
             return job.message_ts, channel
+        if not job.message_ts:
+            job = self._claim_first_post(job)  # raises PostedElsewhere when another process posts it
+            channel = job.channel or self.default_channel
+            if job.message_ts and only_if_missing:
+                return job.message_ts, channel
         text, blocks = self.render(job)
         if job.message_ts:
             self._update(channel=channel, ts=job.message_ts, text=text, blocks=blocks)
@@ -348,6 +370,36 @@ class Outbox:
         self.store.update_job(job_id, message_ts=ts, channel=real)
         self._mark(job)
         return ts, real
+
+    def _claim_first_post(self, job: Job) -> Job:
+        """The job as it is now, once this process may post its first message (or it has one).
+
+        One transaction reads the job's ts and takes the claim, so a process that posted and
+        stored the ts in between is seen; the claim stays (one small row a job), so the job
+        is claimed once for good.
+        """
+        now = time.time()
+        with self.store.transaction() as db:
+            fresh = self.store.find_job(job.id) or job
+            if fresh.message_ts:
+                return fresh
+            taken = db.execute(
+                "INSERT OR IGNORE INTO slack_first_post (job_id, owner, seen_at) VALUES (?, ?, ?)",
+                [job.id, self.owner, now],
+            ).rowcount
+            if taken:
+                return fresh
+            rows = list(db.query("SELECT owner, seen_at FROM slack_first_post WHERE job_id = ?", [job.id]))
+            owner, seen_at = rows[0]["owner"], float(rows[0]["seen_at"] or 0.0)
+            if owner == self.owner:
+                return fresh  # ours from an earlier attempt (Slack did not take the post)
+            if _owner_gone(owner, seen_at, now) and db.execute(
+                "UPDATE slack_first_post SET owner = ?, seen_at = ? WHERE job_id = ? AND owner = ?",
+                [self.owner, now, job.id, owner],
+            ).rowcount:
+                log.info("posting the message of job %s, which a process that is gone had claimed", job.id)
+                return fresh
+        raise PostedElsewhere(job.id)
 
     def _mark(self, job: Job) -> None:
         """The job's message now shows ``job.status`` (the state it was rendered in)."""
@@ -381,6 +433,12 @@ def _create_tables(store: Store) -> None:
             },
             pk="id",
             not_null={"kind", "text", "owner", "created_at"},
+            if_not_exists=True,
+        )
+        db["slack_first_post"].create(
+            {"job_id": int, "owner": str, "seen_at": float},
+            pk="job_id",
+            not_null={"owner"},
             if_not_exists=True,
         )
 
