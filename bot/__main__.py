@@ -23,6 +23,7 @@ from bot.services import Services
 from commands.permissions import GroupDirectory
 from core.config import Config, load_config, state_dir_origin
 from core.errors import BackupbotError, ConfigError
+from core.i18n import _
 from core.logs import configure as configure_logs
 from jobs.approvals import start_expiry_sweeper
 from jobs.runner import Runner
@@ -42,9 +43,11 @@ def _slack(cfg: Config, store: Store) -> int:
     secret = os.environ.get("SLACK_SIGNING_SECRET")
     if not app_token and not secret:
         raise ConfigError(
-            "SLACK_SIGNING_SECRET is not set",
-            detail="SLACK_BOT_TOKEN is set, so the bot serves Slack over HTTP, which needs the signing secret.",
-            hint="Export SLACK_SIGNING_SECRET (Basic Information → App Credentials), or SLACK_APP_TOKEN for Socket Mode.",
+            _("SLACK_SIGNING_SECRET is not set"),
+            detail=_("SLACK_BOT_TOKEN is set, so the bot serves Slack over HTTP, which needs the signing secret."),
+            hint=_(
+                "Export SLACK_SIGNING_SECRET (Basic Information → App Credentials), or SLACK_APP_TOKEN for Socket Mode."
+            ),
         )
     client = make_client(token)
     reporter = SlackReporter(cfg, store, client)
@@ -57,7 +60,7 @@ def _slack(cfg: Config, store: Store) -> int:
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, lambda *_args: stop.set())
     if app_token:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
@@ -115,7 +118,7 @@ def _console(cfg: Config, store: Store, user: str) -> int:
     try:
         return run_console(services, user, sys.stdin, sys.stdout, interactive=sys.stdin.isatty())
     except KeyboardInterrupt:
-        print("\nLeaving; running jobs are interrupted.")
+        print("\n" + _("Leaving; running jobs are interrupted."))
         return 130
     finally:
         runner.stop(timeout=1)

@@ -17,8 +17,9 @@ from slack_sdk import WebClient
 from bot.listeners import register_all
 from bot.services import Services
 from bot.slack_client import offline_authorize
+from core.i18n import N_, _
 
-NOT_HANDLED = ":warning: backupbot does not handle that request; nothing was done."
+NOT_HANDLED = N_(":warning: backupbot does not handle that request; nothing was done.")
 
 
 def well_formed(body: Any) -> bool:
@@ -81,7 +82,7 @@ def build_app(services: Services, client: WebClient, signing_secret: str | None)
         # Bolt's listener matching indexes the payload and fails with a 500 on one of the
         # wrong shape (an action without an action_id); no listener would take it anyway.
         if not well_formed(body):
-            return BoltResponse(status=200, body={"response_type": "ephemeral", "text": NOT_HANDLED})
+            return BoltResponse(status=200, body={"response_type": "ephemeral", "text": _(NOT_HANDLED)})
         return next()
 
     @app.middleware

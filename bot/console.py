@@ -14,11 +14,13 @@ import time
 from collections.abc import Callable
 from typing import IO
 
+from bot.render import noun, status_label
 from bot.restore_render import console_awaiting, console_ended, console_queued
 from bot.services import Services
 from commands.grammar import dispatch
 from core.config import state_dir_origin
 from core.errors import BackupbotError
+from core.i18n import N_, _, ngettext
 from core.slack_text import unescape
 from jobs import people
 from jobs.events import CONSOLE_CHANNEL, Alert, Outcome, ProgressUpdate, StepResult
@@ -27,7 +29,7 @@ from jobs.store import Job
 
 PROMPT = "backup> "
 CHANNEL = CONSOLE_CHANNEL
-HELP = (
+HELP = N_(
     "Type `/backup help` for commands (the `/backup` prefix is optional).\n"
     "`/as USER` switches who is typing; `/quit` or Ctrl-D leaves (after running jobs end)."
 )
@@ -62,33 +64,58 @@ def plain(text: str, names: dict[str, str] | None = None) -> str:
 
 
 class ConsoleReporter:
-    """Prints job events as lines; progress at most every ``interval`` seconds per job."""
+    """Prints job events as lines; progress at most every ``interval`` seconds per job.
+
+    A job's lines come out in the order of its life, whatever order the threads call in:
+    an approved restore is queued in the store before the approving console calls
+    ``queued``, so the runner may start it first. ``started`` therefore prints the queued
+    line (with the approval that completed it) when it was not printed yet, under the same
+    lock, and the late ``queued`` call prints nothing.
+    """
 
     def __init__(self, out: IO[str], interval: float, names: Callable[[], dict[str, str]] | None = None) -> None:
         self.out = out
         self.interval = interval
         self.names = names or dict
         self._last: dict[int, float] = {}
+        self._queued_said: set[int] = set()  # jobs whose queued line is printed (until they end)
         self._lock = threading.Lock()
 
-    def _say(self, job: Job | None, text: str) -> None:
+    def _write(self, job: Job | None, text: str) -> None:
+        """Print ``text``; the caller holds ``_lock``."""
         prefix = f"[job {job.id}] " if job else ""
+        for line in plain(text, self.names()).splitlines() or [""]:
+            self.out.write(f"{prefix}{line}\n")
+        self.out.flush()
+
+    def _say(self, job: Job | None, text: str) -> None:
         with self._lock:
-            for line in plain(text, self.names()).splitlines() or [""]:
-                self.out.write(f"{prefix}{line}\n")
-            self.out.flush()
+            self._write(job, text)
+
+    def _queued_line(self, job: Job) -> str:
+        if job.kind == "restore":
+            return console_queued(job)
+        if job.database:
+            return _("queued: {what} of {db}").format(what=noun(job), db=job.database)
+        return _("queued: {what}").format(what=noun(job))
 
     def awaiting_approval(self, job: Job) -> None:
         self._say(job, console_awaiting(job))
 
     def queued(self, job: Job) -> None:
-        if job.kind == "restore":
-            self._say(job, console_queued(job))
-        else:
-            self._say(job, f"queued: {job.kind} {job.database or ''}".rstrip())
+        with self._lock:
+            if job.id in self._queued_said:
+                return  # the runner started it first; ``started`` printed this already
+            self._queued_said.add(job.id)
+            self._write(job, self._queued_line(job))
 
     def started(self, job: Job) -> None:
-        self._say(job, "running")
+        with self._lock:
+            if job.kind == "restore" and job.id not in self._queued_said:
+                # approved, and picked up by the runner before the approver's ``queued`` call
+                self._queued_said.add(job.id)
+                self._write(job, self._queued_line(job))
+            self._write(job, _("running"))
 
     def progress(self, job: Job, update: ProgressUpdate) -> None:
         now = time.monotonic()
@@ -99,19 +126,30 @@ class ConsoleReporter:
     def step(self, job: Job, step: StepResult) -> None:
         if step.status != "running":
             took = f" ({step.duration:.1f} s)" if step.duration is not None else ""
-            self._say(job, f"{step.status}: {step.name}{took} {step.detail}".rstrip())
+            status = {"ok": _("ok"), "failed": _("failed"), "skipped": _("skipped")}.get(step.status, step.status)
+            self._say(job, f"{status}: {step.name}{took} {step.detail}".rstrip())
 
     def finished(self, job: Job, outcome: Outcome) -> None:
-        lines = [f"done: {outcome.summary}"] + [f"  {k}: {v}" for k, v in outcome.fields]
+        self._forget(job)
+        lines = [_("done: {summary}").format(summary=outcome.summary)]
+        lines += [f"  {k}: {v}" for k, v in outcome.fields]
         self._say(job, "\n".join(lines))
 
     def failed(self, job: Job, error: BackupbotError) -> None:
+        self._forget(job)
         ended = console_ended(job, error) if job.kind == "restore" else None
-        self._say(job, ended or f"{job.status.label}: " + error.render())
+        self._say(job, ended or f"{status_label(job.status)}: " + error.render())
+
+    def _forget(self, job: Job) -> None:
+        with self._lock:
+            self._queued_said.discard(job.id)
+            self._last.pop(job.id, None)
 
     def alert(self, alert: Alert) -> None:
         detail = f": {alert.error.get('message')}" if alert.error else ""
-        self._say(None, f"ALERT [{alert.severity}] {alert.title}{detail}")
+        self._say(None, _("ALERT [{severity}] {title}{detail}").format(
+            severity=alert.severity, title=alert.title, detail=detail
+        ))
 
 
 def run_console(services: Services, user: str, stdin: IO[str], stdout: IO[str], interactive: bool) -> int:
@@ -122,9 +160,13 @@ def run_console(services: Services, user: str, stdin: IO[str], stdout: IO[str], 
             stdout.write(plain(text, people.names(services.store)) + "\n")
             stdout.flush()
 
-    say(f"backupbot console — config: {services.cfg.path}; you are {user}.")
-    say(f"State (jobs, approvals): {services.cfg.state_dir} ({state_dir_origin(services.cfg)}).")
-    say(HELP)
+    say(_("backupbot console — config: {path}; you are {user}.").format(path=services.cfg.path, user=user))
+    say(
+        _("State (jobs, approvals): {path} ({origin}).").format(
+            path=services.cfg.state_dir, origin=state_dir_origin(services.cfg)
+        )
+    )
+    say(_(HELP))
     while True:
         if interactive:
             stdout.write(PROMPT)
@@ -141,14 +183,14 @@ def run_console(services: Services, user: str, stdin: IO[str], stdout: IO[str], 
             parts = text.split()
             if len(parts) == 2:
                 user = parts[1]
-                say(f"You are now {user}.")
+                say(_("You are now {user}.").format(user=user))
             else:
-                say("Usage: /as USER")
+                say(_("Usage: /as USER"))
             continue
         if text.startswith("/backup"):
             text = text[len("/backup") :]
         elif text.startswith("/"):
-            say(f"Unknown console command {text.split()[0]}. " + HELP)
+            say(_("Unknown console command {command}.").format(command=text.split()[0]) + " " + _(HELP))
             continue
         reply = dispatch(text, services.invocation(user, CHANNEL))
         say(reply.text)
@@ -165,6 +207,13 @@ def _wait_for_jobs(services: Services, say: object) -> None:
         if all(j.status.value == "awaiting_approval" for j in pending):
             return
         if not announced:
-            say(f"Waiting for {len(pending)} job(s) to finish (Ctrl-C to leave now)…")  # type: ignore[operator]
+            n = len(pending)
+            say(  # type: ignore[operator]
+                ngettext(
+                    "Waiting for {n} job to finish (Ctrl-C to leave now)…",
+                    "Waiting for {n} jobs to finish (Ctrl-C to leave now)…",
+                    n,
+                ).format(n=n)
+            )
             announced = True
         time.sleep(0.2)

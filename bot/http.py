@@ -21,12 +21,13 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from bot.guard import MAX_BODY, RequestGuard, Verdict
+from core.i18n import N_, _
 
 EVENTS_PATH = "/slack/events"
 log = logging.getLogger(__name__)
 
-UNREADABLE = ":warning: backupbot could not read that request; nothing was done."
-UNHANDLED = ":warning: backupbot does not handle that request; nothing was done."
+UNREADABLE = N_(":warning: backupbot could not read that request; nothing was done.")
+UNHANDLED = N_(":warning: backupbot does not handle that request; nothing was done.")
 _STATUS = {200: "200 OK", 401: "401 Unauthorized", 413: "413 Payload Too Large"}
 
 # () -> (healthy, report as JSON bytes); () -> Prometheus text
@@ -114,13 +115,13 @@ def wsgi_app(
             out = slack(environ, lambda status, headers, exc_info=None: answered.append((status, headers)))
         except Exception as exc:  # a signed body Bolt cannot read (not UTF-8, broken JSON)
             log.warning("could not read a signed request (%s); nothing was done", type(exc).__name__)
-            return _answer(start_response, 200, {"response_type": "ephemeral", "text": UNREADABLE})
+            return _answer(start_response, 200, {"response_type": "ephemeral", "text": _(UNREADABLE)})
         status, headers = answered[0]
         if status.startswith("404"):
             # Signed, so from Slack, but nothing here handles it (a button of an older version,
             # another app's command): Slack shows an error for anything but 200, so acknowledge.
             log.info("acknowledged a Slack request no listener handles")
-            return _answer(start_response, 200, {"response_type": "ephemeral", "text": UNHANDLED})
+            return _answer(start_response, 200, {"response_type": "ephemeral", "text": _(UNHANDLED)})
         start_response(status, headers)
         return out
 

@@ -13,9 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from slack_sdk.models.blocks import Block
+
+from bot import blocks as bk
 from bot.restore_render import restore_blocks, restore_text
+from core.i18n import N_, _
 from core.redact import redact
-from core.slack_text import chat_commands, cut, escape, fit_blocks, fit_text, mention
+from core.slack_text import chat_commands, cut, escape, fit_text, mention
 from core.slack_text import group as slack_group
 from jobs.events import Alert, StepResult
 from jobs.status import JobStatus
@@ -25,35 +29,81 @@ CANCEL_ACTION = "job_cancel"
 RETRY_ACTION = "job_retry"
 
 REASON_SHOWN = 500
+# An error's headline and hint are what to read first and what to do next: they keep
+# their room, the detail (a tool's output, often long) gets the rest.
+ERROR_MESSAGE_SHOWN = 500
+ERROR_HINT_SHOWN = 1000
 
 _NOUNS = {
-    "dump": "Backup",
-    "restore": "Restore",
-    "verify": "Verification",
-    "drill": "Restore drill",
-    "restore_table": "Table restore",
-    "prune": "Prune",
-    "branch": "Branch",
-    "files_sync": "Backup of the app's files",
-    "files_verify": "Check of the backed-up app files",
+    "dump": N_("Backup"),
+    "restore": N_("Restore"),
+    "verify": N_("Verification"),
+    "drill": N_("Restore drill"),
+    "restore_table": N_("Table restore"),
+    "prune": N_("Prune"),
+    "branch": N_("Branch"),
+    "files_sync": N_("Backup of the app's files"),
+    "files_verify": N_("Check of the backed-up app files"),
+}
+
+# A job's state as people read it; the status values themselves are keys in the store.
+_LABELS = {
+    JobStatus.QUEUED: N_("queued"),
+    JobStatus.AWAITING_APPROVAL: N_("awaiting approval"),
+    JobStatus.RUNNING: N_("running"),
+    JobStatus.SUCCEEDED: N_("done"),
+    JobStatus.FAILED: N_("failed"),
+    JobStatus.CANCELLED: N_("cancelled"),
+    JobStatus.EXPIRED: N_("expired"),
+    JobStatus.INTERRUPTED: N_("interrupted"),
+}
+
+# A step's status, as the thread line shows it (the values are keys).
+_STEP_LABELS = {
+    "running": N_("running"),
+    "ok": N_("ok"),
+    "failed": N_("failed"),
+    "skipped": N_("skipped"),
 }
 
 
+def status_label(status: JobStatus) -> str:
+    label = _LABELS.get(status, str(status))
+    return _(label)
+
+
+def noun(job: Job) -> str:
+    """What the job is, as a noun: "Backup", "Restore drill"."""
+    if job.kind not in _NOUNS:
+        return job.kind.capitalize()
+    name = _NOUNS[job.kind]
+    return _(name)
+
+
+def what(job: Job) -> str:
+    """The job as a phrase for a sentence: "Backup of `app` (job 12)"."""
+    if job.database:
+        return _("{noun} of `{db}` (job {id})").format(noun=noun(job), db=escape(job.database), id=job.id)
+    return _("{noun} (job {id})").format(noun=noun(job), id=job.id)
+
+
 def headline(job: Job) -> str:
-    noun = _NOUNS.get(job.kind, job.kind.capitalize())
-    target = f" of `{escape(job.database)}`" if job.database else ""
-    return f"{job.status.emoji} *{escape(noun)}{target}* — {job.status.label} (job {job.id})"
+    values = {"emoji": job.status.emoji, "noun": escape(noun(job)), "status": status_label(job.status), "id": job.id}
+    if job.database:
+        return _("{emoji} *{noun} of `{db}`* — {status} (job {id})").format(db=escape(job.database), **values)
+    return _("{emoji} *{noun}* — {status} (job {id})").format(**values)
 
 
 def _context(job: Job) -> str:
-    bits = [
-        f"requested by {mention(job.requested_by)}"
-        if job.requested_by.startswith("U")
-        else f"by {escape(job.requested_by or 'schedule')}"
-    ]
+    if job.requested_by.startswith("U"):
+        bits = [_("requested by {who}").format(who=mention(job.requested_by))]
+    elif job.requested_by:
+        bits = [_("by {who}").format(who=escape(job.requested_by))]
+    else:
+        bits = [_("by the schedule")]
     if job.params.get("reason"):
         # the whole reason stays in the store (`/backup status N`); the message shows its start
-        bits.append(f"reason: {escape(cut(str(job.params['reason']), REASON_SHOWN))}")
+        bits.append(_("reason: {reason}").format(reason=escape(cut(str(job.params["reason"]), REASON_SHOWN))))
     return " · ".join(bits)
 
 
@@ -74,55 +124,31 @@ def job_text(job: Job, progress: str = "") -> str:
 
 
 def job_blocks(job: Job, progress: str = "") -> list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": headline(job)}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": _context(job)}]},
-    ]
+    """The job's message as Block Kit, every value cut to Slack's limits where it is built."""
+    blocks: list[Block] = [bk.section(headline(job)), bk.context(_context(job))]
     if job.status == JobStatus.RUNNING and progress:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": escape(progress) or " "}})
+        blocks.append(bk.section(escape(progress) or " "))
     if job.status == JobStatus.SUCCEEDED and job.result:
         people = job_people(job)
-        summary = chat_commands(escape(job.result.get("summary", ""), people)) or " "
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": summary}})
-        fields = [
-            {"type": "mrkdwn", "text": f"*{escape(k)}*\n{chat_commands(escape(v, people))}"}
-            for k, v in job.result.get("fields", [])
-        ][:10]
-        if fields:
-            blocks.append({"type": "section", "fields": fields})
+        blocks.append(bk.section(chat_commands(escape(job.result.get("summary", ""), people)) or " "))
+        blocks += bk.fields_section(
+            [f"*{escape(k)}*\n{chat_commands(escape(v, people))}" for k, v in job.result.get("fields", [])]
+        )
     if job.error and job.status.terminal and job.status != JobStatus.SUCCEEDED:
-        blocks.append(
-            {"type": "section", "text": {"type": "mrkdwn", "text": error_mrkdwn(job.error, job_people(job))}}
-        )
+        blocks.append(error_section(job.error, job_people(job)))
     if job.status in (JobStatus.QUEUED, JobStatus.RUNNING):
-        blocks.append(
-            {
-                "type": "actions",
-                "elements": [
-                    {
-                        "type": "button",
-                        "action_id": CANCEL_ACTION,
-                        "text": {"type": "plain_text", "text": "Cancel"},
-                        "style": "danger",
-                        "value": str(job.id),
-                        "confirm": {
-                            "title": {"type": "plain_text", "text": "Cancel this job?"},
-                            "text": {
-                                "type": "mrkdwn",
-                                "text": f"Stop {escape(job.title)}? Nothing of it will be kept.",
-                            },
-                            "confirm": {"type": "plain_text", "text": "Cancel job"},
-                            "deny": {"type": "plain_text", "text": "Keep running"},
-                        },
-                    }
-                ],
-            }
+        confirm = bk.confirm(
+            _("Cancel this job?"),
+            _("Stop {what}? Nothing of it will be kept.").format(what=what(job)),
+            _("Cancel job"),
+            _("Keep running"),
         )
+        blocks.append(bk.actions([bk.button(CANCEL_ACTION, _("Cancel"), str(job.id), "danger", confirm)]))
     if job.kind == "dump" and job.status in (JobStatus.FAILED, JobStatus.INTERRUPTED):
         blocks.append(_retry_actions(job.id))  # the next step is one click, not a retyped command
     if job.kind == "restore":
         blocks = restore_blocks(job, blocks)
-    return fit_blocks(_redact_blocks(blocks))
+    return bk.to_dicts(blocks)
 
 
 def job_people(job: Job) -> frozenset[str]:
@@ -132,13 +158,30 @@ def job_people(job: Job) -> frozenset[str]:
     return frozenset(u for u in users if u)
 
 
-def error_mrkdwn(error: dict[str, Any], people: frozenset[str] = frozenset()) -> str:
-    lines = [f"*{escape(error.get('message', 'failed'), people)}*"]
-    if error.get("detail"):
-        lines.append(escape(error["detail"], people))
+def _error_parts(error: dict[str, Any], people: frozenset[str]) -> tuple[str, list[str], str]:
+    message = f"*{cut(escape(error.get('message') or _('failed'), people), ERROR_MESSAGE_SHOWN)}*"
+    detail = escape(error["detail"], people).split("\n") if error.get("detail") else []
+    hint = ""
     if error.get("hint"):
-        lines.append(f"_Next:_ {chat_commands(escape(error['hint'], people))}")
-    return redact("\n".join(lines))
+        hint = _("_Next:_ {hint}").format(hint=chat_commands(cut(escape(error["hint"], people), ERROR_HINT_SHOWN)))
+    return message, detail, hint
+
+
+def error_mrkdwn(error: dict[str, Any], people: frozenset[str] = frozenset()) -> str:
+    message, detail, hint = _error_parts(error, people)
+    return redact("\n".join([message, *detail, *([hint] if hint else [])]))
+
+
+def error_section(error: dict[str, Any], people: frozenset[str] = frozenset()) -> Block:
+    """The error as one section: the headline and the next step always shown, the detail cut by lines."""
+    message, detail, hint = _error_parts(error, people)
+    room = bk.SECTION_TEXT - len(message) - len(hint) - 2
+    shown = [message]
+    if detail:
+        shown.append(bk.fit_lines(detail, max(bk.MIN_LINE, room)))
+    if hint:
+        shown.append(hint)
+    return bk.section(shown)
 
 
 def step_text(step: StepResult) -> str:
@@ -150,7 +193,9 @@ def step_text(step: StepResult) -> str:
     }[step.status]
     took = f" ({step.duration:.1f} s)" if step.duration is not None else ""
     detail = f" — {escape(step.detail)}" if step.detail else ""
-    return fit_text(redact(f"{icon} {escape(step.name)}: {step.status}{took}{detail}"))
+    label = _STEP_LABELS[step.status]
+    status = _(label)
+    return fit_text(redact(f"{icon} {escape(step.name)}: {status}{took}{detail}"))
 
 
 def alert_payload(alert: Alert) -> tuple[str, list[dict[str, Any]]]:
@@ -165,30 +210,14 @@ def alert_payload(alert: Alert) -> tuple[str, list[dict[str, Any]]]:
         who = slack_group(alert.mention) if alert.mention.startswith("S") else mention(alert.mention)
         ping = f"{who} "
     title = f"{icon} {ping}{escape(alert.title)}"
-    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": title}}]
+    blocks: list[Block] = [bk.section(title)]
     if alert.error:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": error_mrkdwn(alert.error)}})
+        blocks.append(error_section(alert.error))
     if alert.retry and alert.job_id is not None:
         blocks.append(_retry_actions(alert.job_id))
     text = title + ("\n" + error_mrkdwn(alert.error) if alert.error else "")
-    return fit_text(redact(text)), fit_blocks(_redact_blocks(blocks))
+    return fit_text(redact(text)), bk.to_dicts(blocks)
 
 
-def _retry_actions(job_id: int) -> dict[str, Any]:
-    button = {
-        "type": "button",
-        "action_id": RETRY_ACTION,
-        "text": {"type": "plain_text", "text": "Retry"},
-        "value": str(job_id),
-    }
-    return {"type": "actions", "elements": [button]}
-
-
-def _redact_blocks(value: Any) -> Any:
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, list):
-        return [_redact_blocks(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _redact_blocks(v) for k, v in value.items()}
-    return value
+def _retry_actions(job_id: int) -> Block:
+    return bk.actions([bk.button(RETRY_ACTION, _("Retry"), str(job_id))])

@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
+from slack_sdk.models.blocks import Block
+
+from bot import blocks as bk
 from core.errors import BackupbotError
+from core.i18n import N_, _, ngettext
 from core.redact import redact
 from core.slack_text import cut, escape, mention
 from jobs.status import JobStatus
@@ -25,23 +28,25 @@ from jobs.store import Job
 
 APPROVE_ACTION = "restore_approve"
 DENY_ACTION = "restore_deny"
+# The request card's lines in this order; the keys are stored in the job (and compared), and
+# translated where they are shown.
 _ORDER = (
-    "Backup",
-    "Target",
-    "Will overwrite",
-    "Will replace",
-    "Backup holds",
-    "Versions",
-    "Open sessions",
-    "Restore method",
-    "Restore mode",
-    "Safety dump",
-    "Will stay",
-    "Will drop",
-    "Connection strings",
-    "Preserved as",
-    "Expected duration",
-    "Warnings",
+    N_("Backup"),
+    N_("Target"),
+    N_("Will overwrite"),
+    N_("Will replace"),
+    N_("Backup holds"),
+    N_("Versions"),
+    N_("Open sessions"),
+    N_("Restore method"),
+    N_("Restore mode"),
+    N_("Safety dump"),
+    N_("Will stay"),
+    N_("Will drop"),
+    N_("Connection strings"),
+    N_("Preserved as"),
+    N_("Expected duration"),
+    N_("Warnings"),
 )
 
 
@@ -57,101 +62,100 @@ def summary_lines(job: Job) -> list[str]:
     summary: dict[str, str] = job.params.get("summary", {}) or {}
     keys = [k for k in _ORDER if k in summary] + [k for k in summary if k not in _ORDER]
     # the preflight names who took the backup as a mention; everything else in it is shown as text
-    lines = [f"*{escape(k)}:* {escape(summary[k], _TAKEN_BY.findall(str(summary[k])))}" for k in keys]
+    lines = [
+        _("*{key}:* {value}").format(
+            key=escape(_(k)), value=escape(summary[k], _TAKEN_BY.findall(str(summary[k])))
+        )
+        for k in keys
+    ]
     if job.params.get("reason"):
-        lines.append(f"*Reason:* {escape(cut(str(job.params['reason']), 500))}")
+        lines.append(_("*Reason:* {reason}").format(reason=escape(cut(str(job.params["reason"]), 500))))
     return lines
 
 
 def decision_lines(job: Job) -> list[str]:
     lines = []
     for d in job.params.get("decisions", []) or []:
-        icon, verb = (
-            (":white_check_mark:", "approved") if d.get("decision") == "approve" else (":no_entry:", "denied")
-        )
-        if d.get("decision") == "deny" and d.get("user") == job.requested_by:
-            verb = "withdrew"
-        lines.append(f"{icon} {mention(d.get('user'))} {verb} at {escape(_clock(str(d.get('at', ''))))}")
+        values = {"who": mention(d.get("user")), "at": escape(_clock(str(d.get("at", ""))))}
+        if d.get("decision") == "approve":
+            lines.append(_(":white_check_mark: {who} approved at {at}").format(**values))
+        elif d.get("user") == job.requested_by:
+            lines.append(_(":no_entry: {who} withdrew at {at}").format(**values))
+        else:
+            lines.append(_(":no_entry: {who} denied at {at}").format(**values))
     required = int(job.params.get("approvals_required", 1) or 1)
     have = len(job.params.get("approved_by", []) or [])
     if job.status == JobStatus.AWAITING_APPROVAL:
         lines.append(
-            f"Approvals: {have} of {required} · the requester cannot approve · "
-            f"expires at {escape(job.params.get('expires_at_text', '?'))}"
+            _("Approvals: {have} of {required} · the requester cannot approve · expires at {expires}").format(
+                have=have, required=required, expires=escape(job.params.get("expires_at_text", "?"))
+            )
         )
     return lines
 
 
-def _button(job: Job, action: str, label: str, style: str, title: str, text: str, go: str) -> dict[str, Any]:
-    return {
-        "type": "button",
-        "action_id": action,
-        "text": {"type": "plain_text", "text": label},
-        "style": style,
-        "value": json.dumps({"job": job.id, "binding": job.params.get("binding", "")}),
-        "confirm": {
-            "title": {"type": "plain_text", "text": title},
-            "text": {"type": "mrkdwn", "text": text},
-            "confirm": {"type": "plain_text", "text": go},
-            "deny": {"type": "plain_text", "text": "Back"},
-        },
-    }
+def _button(job: Job, action: str, label: str, style: str, title: str, text: str, go: str) -> bk.ButtonElement:
+    value = json.dumps({"job": job.id, "binding": job.params.get("binding", "")})
+    return bk.button(action, label, value, style, bk.confirm(title, text, go, _("Back")))
 
 
 def _approve_text(job: Job, target: str, backup: str) -> str:
     if str(backup).startswith("undo:"):  # an undo request (commands/undo.py): no safety dump, a swap back
-        return (
-            f"`{target}` will be swapped back to the database restore `{backup[5:]}` replaced "
+        return _(
+            "`{target}` will be swapped back to the database restore `{restore}` replaced "
             "(the one serving now is kept for a while)."
-        )
+        ).format(target=target, restore=backup[5:])
     if job.params.get("preserve_under_name"):  # a Neon restore: Neon keeps the current state as a branch
-        return (
-            f"`{target}` (its whole Neon branch) will be overwritten with `{backup}`; its current state is kept "
-            f"as branch `{job.params['preserve_under_name']}`."
-        )
-    return f"`{target}` will be overwritten with `{backup}` (after a safety dump of it)."
+        return _(
+            "`{target}` (its whole Neon branch) will be overwritten with `{backup}`; its current state is kept "
+            "as branch `{branch}`."
+        ).format(target=target, backup=backup, branch=escape(job.params["preserve_under_name"]))
+    return _("`{target}` will be overwritten with `{backup}` (after a safety dump of it).").format(
+        target=target, backup=backup
+    )
 
 
-def buttons(job: Job) -> dict[str, Any]:
+def buttons(job: Job) -> Block:
     target = escape(job.database or "?")
     backup = escape(job.params.get("backup_id", "?"))
-    return {
-        "type": "actions",
-        "block_id": f"restore_{job.id}",
-        "elements": [
+    return bk.actions(
+        [
             _button(
                 job,
                 APPROVE_ACTION,
-                "Approve",
+                _("Approve"),
                 "primary",
-                "Approve this restore?",
+                _("Approve this restore?"),
                 _approve_text(job, target, backup),
-                "Approve",
+                _("Approve"),
             ),
             _button(
                 job,
                 DENY_ACTION,
-                "Deny",
+                _("Deny"),
                 "danger",
-                "Deny this restore?",
-                f"Nothing will be changed on `{target}`.",
-                "Deny",
+                _("Deny this restore?"),
+                _("Nothing will be changed on `{target}`.").format(target=target),
+                _("Deny"),
             ),
         ],
-    }
+        block_id=f"restore_{job.id}",
+    )
 
 
-def restore_blocks(job: Job, blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The generic blocks with the request inserted after the headline and context."""
-    extra: list[dict[str, Any]] = []
+def restore_blocks(job: Job, blocks: list[Block]) -> list[Block]:
+    """The generic blocks with the request inserted after the headline and context.
+
+    Every line of the card stays (the longest values are cut first); the decisions are a
+    list, cut with "…and N more" when there are very many.
+    """
+    extra: list[Block] = []
     lines = summary_lines(job)
     if lines:
-        extra.append({"type": "section", "text": {"type": "mrkdwn", "text": redact("\n".join(lines))[:2900]}})
+        extra.append(bk.section(lines))
     decided = decision_lines(job)
     if decided:
-        extra.append(
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": redact("\n".join(decided))}]}
-        )
+        extra.append(bk.context("\n".join(decided)))
     if job.status == JobStatus.AWAITING_APPROVAL:
         extra.append(buttons(job))
     return blocks[:2] + extra + blocks[2:]
@@ -159,11 +163,13 @@ def restore_blocks(job: Job, blocks: list[dict[str, Any]]) -> list[dict[str, Any
 
 def restore_text(job: Job, text: str) -> str:
     """The plain-text form (Slack notifications and fallback) with the same facts."""
-    first, _, rest = text.partition("\n")
+    first, _sep, rest = text.partition("\n")
     lines = [first, *summary_lines(job), *decision_lines(job)]
     if job.status == JobStatus.AWAITING_APPROVAL:
         lines.append(
-            f"Approve or deny: `/backup approve {job.id}` or `/backup deny {job.id}`, or the buttons in Slack."
+            _("Approve or deny: `/backup approve {id}` or `/backup deny {id}`, or the buttons in Slack.").format(
+                id=job.id
+            )
         )
     if rest:
         lines.append(rest)
@@ -175,18 +181,11 @@ def _mention(user: str) -> str:
     return f"<@{user}>" if re.fullmatch(r"[UW][A-Z0-9]+", user) else user
 
 
-def _leads(n: int, target: str, more: bool = False) -> str:
-    """'a lead of `t`', '2 leads of `t`', '1 more lead of `t`', '2 more leads of `t`'."""
-    extra = " more" if more else ""
-    count = (f"1{extra} lead" if more else "a lead") if n == 1 else f"{n}{extra} leads"
-    return f"{count} of `{target}`"
-
-
 def _what(job: Job) -> str:
     backup = str(job.params.get("backup_id", "?"))
     if backup.startswith("undo:"):  # an undo request (commands/undo.py)
-        return f"undo of restore `{backup[5:]}` on `{job.database or '?'}`"
-    return f"restore of `{backup}` into `{job.database or '?'}`"
+        return _("undo of restore `{restore}` on `{db}`").format(restore=backup[5:], db=job.database or "?")
+    return _("restore of `{backup}` into `{db}`").format(backup=backup, db=job.database or "?")
 
 
 def _required(job: Job) -> int:
@@ -207,43 +206,66 @@ def console_awaiting(job: Job) -> str:
     have = len(job.params.get("approved_by", []) or [])
     expires = job.params.get("expires_at_text", "?")
     approver = _last(job, "approve")
+    db = job.database or "?"
     if have and approver:
+        more = required - have
         return redact(
-            f"approved by {_mention(approver)} ({have} of {required} approvals); "
-            f"{_leads(required - have, job.database or '?', more=True)} must approve before it runs "
-            f"(expires at {expires})."
+            ngettext(
+                "approved by {who} ({have} of {required} approvals); "
+                "{n} more lead of `{db}` must approve before it runs (expires at {expires}).",
+                "approved by {who} ({have} of {required} approvals); "
+                "{n} more leads of `{db}` must approve before it runs (expires at {expires}).",
+                more,
+            ).format(who=_mention(approver), have=have, required=required, n=more, db=db, expires=expires)
         )
-    verb = "approves" if required == 1 else "approve"
+    asked = _("awaiting approval: {what}, asked by {who}.").format(what=_what(job), who=_mention(job.requested_by))
+    until = ngettext(
+        "Nothing runs until a lead of `{db}` approves.", "Nothing runs until {n} leads of `{db}` approve.", required
+    ).format(n=required, db=db)
     lines = [
-        f"awaiting approval: {_what(job)}, asked by {_mention(job.requested_by)}. "
-        f"Nothing runs until {_leads(required, job.database or '?')} {verb}.",
+        f"{asked} {until}",
         *("  " + line.replace("*", "") for line in summary_lines(job)),
-        f"Approve: switch to a lead (`/as USER`), then `/backup approve {job.id}`; the requester cannot. "
-        f"Deny or withdraw: `/backup deny {job.id}`. Expires at {expires}.",
+        _(
+            "Approve: switch to a lead (`/as USER`), then `/backup approve {id}`; the requester cannot. "
+            "Deny or withdraw: `/backup deny {id}`. Expires at {expires}."
+        ).format(id=job.id, expires=expires),
     ]
     return redact("\n".join(lines))
 
 
+def console_approved(job: Job) -> str | None:
+    """The approval that completed a restore request ("approved by @U… (2 of 2 approvals)"), if one did."""
+    approver = _last(job, "approve")
+    if not approver:
+        return None
+    have = len(job.params.get("approved_by", []) or [])
+    return redact(
+        _("approved by {who} ({have} of {required} approvals)").format(
+            who=_mention(approver), have=have, required=_required(job)
+        )
+    )
+
+
 def console_queued(job: Job) -> str:
     """The restore is in line for the runner: the approval that completed it, then "queued"."""
-    lines = []
-    approver = _last(job, "approve")
-    if approver:
-        have = len(job.params.get("approved_by", []) or [])
-        lines.append(f"approved by {_mention(approver)} ({have} of {_required(job)} approvals)")
-    lines.append(f"queued: {_what(job)}")
+    approved = console_approved(job)
+    lines = [approved] if approved else []
+    lines.append(_("queued: {what}").format(what=_what(job)))
     return redact("\n".join(lines))
 
 
 def console_ended(job: Job, error: BackupbotError) -> str | None:
     """A request denied, withdrawn or expired before it ran; None for every other ending."""
     if job.status == JobStatus.EXPIRED:
-        head = "expired"
+        head = _("expired")
     elif job.status == JobStatus.CANCELLED and (user := _last(job, "deny")):
-        head = f"{'withdrawn' if user == job.requested_by else 'denied'} by {_mention(user)}"
+        if user == job.requested_by:
+            head = _("withdrawn by {who}").format(who=_mention(user))
+        else:
+            head = _("denied by {who}").format(who=_mention(user))
     else:
         return None
-    lines = [f"{head}. {error.detail}" if error.detail else head]
+    lines = [_("{head}. {detail}").format(head=head, detail=error.detail) if error.detail else head]
     if error.hint:
-        lines.append(f"Next: {error.hint}")
+        lines.append(_("Next: {hint}").format(hint=error.hint))
     return redact("\n".join(lines))

@@ -19,6 +19,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from core.errors import ConfigError
+from core.i18n import _
 from core.redact import redact
 
 
@@ -63,10 +64,17 @@ def check_app_token(token: str) -> str:
     """
     if not token or token.startswith("xapp-"):
         return token
-    looks = "a bot token (xoxb-)" if token.startswith("xoxb-") else f"'{redact(token)[:12]}…'"
+    if token.startswith("xoxb-"):
+        detail = _("Socket Mode needs a token starting with xapp-; SLACK_APP_TOKEN holds a bot token (xoxb-).")
+    else:
+        detail = _("Socket Mode needs a token starting with xapp-; SLACK_APP_TOKEN holds {start}.").format(
+            start=f"'{redact(token)[:12]}…'"
+        )
     raise ConfigError(
-        "SLACK_APP_TOKEN is not an app-level token",
-        detail=f"Socket Mode needs a token starting with xapp-; SLACK_APP_TOKEN holds {looks}.",
-        hint="Create one under Basic Information → App-Level Tokens with the connections:write scope, "
-        "or unset SLACK_APP_TOKEN to serve HTTP with SLACK_SIGNING_SECRET.",
+        _("SLACK_APP_TOKEN is not an app-level token"),
+        detail=detail,
+        hint=_(
+            "Create one under Basic Information → App-Level Tokens with the connections:write scope, "
+            "or unset SLACK_APP_TOKEN to serve HTTP with SLACK_SIGNING_SECRET."
+        ),
     )

@@ -20,6 +20,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from core.i18n import ngettext
+
 # Slack's documented limits (Block Kit reference, chat.postMessage).
 SECTION_TEXT = 3000
 FIELD_TEXT = 2000
@@ -159,21 +161,23 @@ def _fit_block(block: dict[str, Any]) -> dict[str, Any]:
     return block
 
 
-def fit_blocks(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The blocks cut to Slack's limits (texts, fields, elements, at most 50 blocks).
+def fit_blocks(blocks: list[dict[str, Any]], limit: int = BLOCKS) -> list[dict[str, Any]]:
+    """The blocks cut to Slack's limits (texts, fields, elements, at most ``limit`` blocks).
 
-    When there are too many blocks, the last one kept says so; the buttons, if any, are
-    kept (they are the next step), the middle is what goes.
+    The last safety net, not the way messages are made short: ``bot.blocks`` builds every
+    message with slack_sdk's models, cut to the limits (with "…and N more" lines) where it
+    is built. This still catches blocks built as plain dicts elsewhere, and a count of
+    blocks past Slack's limit. When there are too many blocks, the last one kept says so;
+    the buttons, if any, are kept (they are the next step), the middle is what goes.
     """
     fitted = [_fit_block(dict(b)) for b in blocks if isinstance(b, dict)]
-    if len(fitted) <= BLOCKS:
+    if len(fitted) <= limit:
         return fitted
     actions = [b for b in fitted if b.get("type") == "actions"][-1:]
-    keep = fitted[: BLOCKS - 1 - len(actions)]
-    note = {
-        "type": "context",
-        "elements": [{"type": "mrkdwn", "text": f"{len(fitted) - len(keep) - len(actions)} more not shown"}],
-    }
+    keep = fitted[: limit - 1 - len(actions)]
+    hidden = len(fitted) - len(keep) - len(actions)
+    text = ngettext("{n} more not shown", "{n} more not shown", hidden).format(n=hidden)
+    note = {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
     return [*keep, note, *actions]
 
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from core.i18n import N_
 from core.slack_text import unescape
 
 _USER = re.compile(r"[UW][A-Z0-9]{1,20}")
 _CHANNEL = re.compile(r"[CGD][A-Z0-9]{1,20}")
 
-NO_ONE = ":warning: this request names no Slack user or channel; nothing was done."
+NO_ONE = N_(":warning: this request names no Slack user or channel; nothing was done.")
 
 
 def ids(user: Any, channel: Any, need_channel: bool = True) -> tuple[str, str] | None:

@@ -15,12 +15,14 @@ from typing import Any
 from slack_bolt import Ack, BoltContext, Respond
 
 from bot.listeners.intake import NO_ONE, click
+from bot.render import status_label
 from bot.services import Services
 from commands.grammar import dispatch, error_text
 from commands.permissions import check_allowed
 from core.errors import BackupbotError, UsageError
+from core.i18n import _
 from jobs.events import guarded
-from jobs.status import ACTIVE
+from jobs.status import ACTIVE, JobStatus
 from jobs.store import Job
 
 # Re-running these changes nothing but the backup itself; a drill restores only into its
@@ -33,11 +35,11 @@ def cancel_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respond
     ack()
     who = click(body)
     if who is None:
-        respond(text=NO_ONE, response_type="ephemeral", replace_original=False)
+        respond(text=_(NO_ONE), response_type="ephemeral", replace_original=False)
         return
     user, channel, value = who
     if not value.isascii() or not value.isdigit():
-        text = error_text(_no_job(value, "Cancel"))
+        text = error_text(_no_job(value, _("Cancel")))
     else:
         text = dispatch(f"cancel {value}", context["services"].invocation(user, channel)).text
     respond(text=text, response_type="ephemeral", replace_original=False)
@@ -45,9 +47,9 @@ def cancel_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respond
 
 def _no_job(value: str, button: str) -> UsageError:
     return UsageError(
-        f"that {button} button names no job",
-        detail=f"The button carried {value[:20]!r} instead of a job number.",
-        hint="`/backup status` lists recent jobs with their numbers.",
+        _("that {button} button names no job").format(button=button),
+        detail=_("The button carried {value} instead of a job number.").format(value=repr(value[:20])),
+        hint=_("`/backup status` lists recent jobs with their numbers."),
     )
 
 
@@ -56,13 +58,13 @@ def retry_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respond:
     services: Services = context["services"]
     who = click(body)
     if who is None:
-        respond(text=NO_ONE, response_type="ephemeral", replace_original=False)
+        respond(text=_(NO_ONE), response_type="ephemeral", replace_original=False)
         return
     user, channel, value = who
     try:
         check_allowed(services.cfg.slack, user, channel, services.directory)
         if not value.isascii() or not value.isdigit() or len(value) > 30:
-            raise _no_job(value, "Retry")
+            raise _no_job(value, _("Retry"))
         text = _retry(services, services.store.get_job(int(value)), user, channel)
     except BackupbotError as err:
         text = error_text(err)
@@ -73,12 +75,16 @@ def _retry(services: Services, old: Job, user: str, channel: str) -> str:
     target = f" {old.database}" if old.database else ""
     if old.kind not in RETRYABLE_KINDS:
         raise UsageError(
-            f"{old.title} cannot be retried with a button",
-            detail=f"Only backups are re-run by a click; a {old.kind} must pass its checks and approvals again.",
-            hint=f"Type the command again: `/backup {old.kind}{target} …`.",
+            _("{title} cannot be retried with a button").format(title=old.title),
+            detail=_(
+                "Only backups are re-run by a click; a {kind} must pass its checks and approvals again."
+            ).format(kind=old.kind),
+            hint=_("Type the command again: `/backup {command} …`.").format(command=f"{old.kind}{target}"),
         )
     if old.status in ACTIVE:
-        return f"{old.title} is still {old.status.label}; there is nothing to retry yet."
+        return _("{title} is still {status}; there is nothing to retry yet.").format(
+            title=old.title, status=status_label(old.status)
+        )
     store = services.store
     with store.transaction() as db:
         again = list(
@@ -88,10 +94,10 @@ def _retry(services: Services, old: Job, user: str, channel: str) -> str:
             )
         )
         if again:
-            return (
-                f"{old.title} was already retried as job {again[0]['id']} ({again[0]['status']}); "
-                f"if that one failed too, use the Retry button on its message."
-            )
+            return _(
+                "{title} was already retried as job {again} ({status}); "
+                "if that one failed too, use the Retry button on its message."
+            ).format(title=old.title, again=again[0]["id"], status=status_label(JobStatus(again[0]["status"])))
         job = store.create_job(
             old.kind,
             old.database,
@@ -104,4 +110,6 @@ def _retry(services: Services, old: Job, user: str, channel: str) -> str:
         store.audit(old.id, "retried", user, {"job": job.id})
     guarded(services.reporter).queued(job)
     services.wake()
-    return f"Queued {job.title} (retry of job {old.id}); its message will show how it goes."
+    return _("Queued {title} (retry of job {old}); its message will show how it goes.").format(
+        title=job.title, old=old.id
+    )

@@ -9,6 +9,7 @@ from slack_bolt import Ack, BoltContext, Respond
 
 from bot.listeners.intake import NO_ONE, command_text, ids
 from commands.grammar import dispatch
+from core.i18n import _
 from core.slack_text import fit_text
 from jobs.people import remember
 
@@ -18,7 +19,7 @@ COMMAND = os.environ.get("BACKUPBOT_COMMAND", "/backup")
 def backup_command(ack: Ack, command: dict[str, Any], context: BoltContext, respond: Respond) -> None:
     who = ids(command.get("user_id"), command.get("channel_id"))
     if who is None:
-        ack(text=NO_ONE, response_type="ephemeral")
+        ack(text=_(NO_ONE), response_type="ephemeral")
         return
     services = context["services"]
     inv = services.invocation(*who)

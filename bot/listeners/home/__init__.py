@@ -17,6 +17,7 @@ from bot.home import APPROVE_ACTION, DENY_ACTION, build_home
 from bot.listeners.intake import click
 from commands.grammar import error_text
 from core.errors import BackupbotError
+from core.i18n import _
 from core.redact import redact
 from jobs.people import remember
 
@@ -53,7 +54,7 @@ def _clicked(decision: str, ack: Ack, body: dict[str, Any], client: WebClient, c
         value = json.loads(who[2] or "{}")
         job_id, binding = int(str(value["job"])[:30]), str(value.get("binding", ""))
     except (ValueError, KeyError, TypeError, IndexError):
-        publish(client, context, user, ":warning: that button names no restore request.")
+        publish(client, context, user, _(":warning: that button names no restore request."))
         return
     try:
         result = decide(
@@ -63,11 +64,15 @@ def _clicked(decision: str, ack: Ack, body: dict[str, Any], client: WebClient, c
         publish(client, context, user, error_text(err))
         return
     apply_decision(result, services.cfg, services.reporter, services.wake)
-    done = {
-        "approved": f":white_check_mark: You approved restore request {job_id}; it is queued.",
-        "denied": f":no_entry_sign: You denied restore request {job_id}; nothing was changed.",
-    }
-    publish(client, context, user, result.reply or done.get(result.outcome, f"Restore request {job_id}: {result.outcome}."))
+    if result.reply:
+        note = result.reply
+    elif result.outcome == "approved":
+        note = _(":white_check_mark: You approved restore request {id}; it is queued.").format(id=job_id)
+    elif result.outcome == "denied":
+        note = _(":no_entry_sign: You denied restore request {id}; nothing was changed.").format(id=job_id)
+    else:
+        note = _("Restore request {id}: {outcome}.").format(id=job_id, outcome=result.outcome)
+    publish(client, context, user, note)
 
 
 def approve(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:

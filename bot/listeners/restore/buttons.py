@@ -17,6 +17,7 @@ from slack_bolt import Ack, BoltContext, Respond
 from bot.listeners.intake import NO_ONE, click
 from commands.grammar import error_text
 from core.errors import BackupbotError
+from core.i18n import _
 from jobs.approvals import apply_decision, decide
 from jobs.people import remember
 
@@ -28,7 +29,7 @@ def _clicked(decision: str, ack: Ack, body: dict[str, Any], context: BoltContext
     services = context["services"]
     who = click(body)
     if who is None:
-        respond(text=NO_ONE, response_type="ephemeral", replace_original=False)
+        respond(text=_(NO_ONE), response_type="ephemeral", replace_original=False)
         return
     user = who[0]
     user_info = body.get("user") if isinstance(body.get("user"), dict) else {}
@@ -38,7 +39,7 @@ def _clicked(decision: str, ack: Ack, body: dict[str, Any], context: BoltContext
         job_id, binding = int(str(value["job"])[:30]), str(value.get("binding", ""))
     except (ValueError, KeyError, TypeError, IndexError):
         respond(
-            text=":warning: that button names no restore request.",
+            text=_(":warning: that button names no restore request."),
             response_type="ephemeral",
             replace_original=False,
         )
