@@ -108,14 +108,20 @@ def _context(job: Job) -> str:
 
 
 def job_text(job: Job, progress: str = "") -> str:
-    """The Slack message's notification/fallback text (the console prints its own lines per event)."""
+    """The Slack message's notification/fallback text (the console prints its own lines per event).
+
+    A result's field names are keys of the stored result ("Backup" is compared); they are
+    translated where they are shown, by whichever catalog knows them.
+    """
     lines = [headline(job).replace("*", "")]
     if job.status == JobStatus.RUNNING and progress:
         lines.append(escape(progress))
     if job.status == JobStatus.SUCCEEDED and job.result:
         lines.append(escape(job.result.get("summary", ""), job_people(job)))
         lines += [
-            f"{escape(k)}: {escape(v, job_people(job))}" for k, v in job.result.get("fields", []) if k != "Backup"
+            f"{escape(_(k))}: {escape(v, job_people(job))}"
+            for k, v in job.result.get("fields", [])
+            if k != "Backup"
         ]
     if job.error and job.status.terminal and job.status != JobStatus.SUCCEEDED:
         lines += [escape(job.error[k], job_people(job)) for k in ("message", "detail", "hint") if job.error.get(k)]
@@ -132,7 +138,7 @@ def job_blocks(job: Job, progress: str = "") -> list[dict[str, Any]]:
         people = job_people(job)
         blocks.append(bk.section(chat_commands(escape(job.result.get("summary", ""), people)) or " "))
         blocks += bk.fields_section(
-            [f"*{escape(k)}*\n{chat_commands(escape(v, people))}" for k, v in job.result.get("fields", [])]
+            [f"*{escape(_(k))}*\n{chat_commands(escape(v, people))}" for k, v in job.result.get("fields", [])]
         )
     if job.error and job.status.terminal and job.status != JobStatus.SUCCEEDED:
         blocks.append(error_section(job.error, job_people(job)))

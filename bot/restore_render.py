@@ -48,6 +48,8 @@ _ORDER = (
     N_("Expected duration"),
     N_("Warnings"),
 )
+# Other keys a card may carry (shown after those above, in the order they were written).
+_OTHER_KEYS = (N_("Backup has roles"), N_("Undo"), N_("Kept until"))
 
 
 def _clock(iso: str) -> str:
