@@ -388,6 +388,12 @@ def parse_config(raw: dict[str, Any], path: str) -> Config:
             db.maintenance, ("restore", "switch"), "maintenance", where, path, 'Use "restore" or "switch".'
         )
         _one_of(db.restore_clean, ("keep", "exact"), "restore_clean", where, path, 'Use "keep" or "exact".')
+        if db.restore_mode not in ("auto", "staged", "streamed"):
+            raise ConfigError(
+                'restore_mode must be "auto", "staged" or "streamed"',
+                detail=f"{path}: {where}: {db.restore_mode!r}.",
+                hint='Use "auto": staged with pg_restore -j where there are cores to spare, streamed elsewhere.',
+            )
         if not re.fullmatch(r"[1-9][0-9]*(kB|MB|GB)", db.restore_maintenance_work_mem):
             raise ConfigError(
                 'restore_maintenance_work_mem must be a size such as "512MB"',
