@@ -248,3 +248,33 @@ def _ran(lines: list[str]) -> list[str]:
     return [
         line for line in lines if line.startswith("[job ") and ("] queued" in line or "] running" in line)
     ]
+
+
+def test_an_approved_restore_the_runner_starts_first_still_prints_approved_queued_running(tmp_path: Path) -> None:
+    """The approving console calls ``queued`` after the transaction that queued the job, so the
+    runner may call ``started`` first: the lines still come in the order of the job's life."""
+    import io
+
+    from bot.console import ConsoleReporter
+
+    store = Store(tmp_path / DB_FILE)
+    params = {
+        "backup_id": "app-20261205T000000Z-manual-1abc",
+        "approvals_required": 2,
+        "approved_by": ["U0LEAD1", "U0LEAD2"],
+        "decisions": [
+            {"user": "U0LEAD1", "decision": "approve", "at": "2026-12-05T00:00:01Z"},
+            {"user": "U0LEAD2", "decision": "approve", "at": "2026-12-05T00:00:02Z"},
+        ],
+    }
+    job = store.create_job("restore", "staging", params, requested_by="U0DEV", channel="console")
+    store.close()
+    out = io.StringIO()
+    reporter = ConsoleReporter(out, interval=0.0)
+    reporter.started(job)  # the runner won the race
+    reporter.queued(job)  # the approver's call, late
+    assert out.getvalue().splitlines() == [
+        f"[job {job.id}] approved by @U0LEAD2 (2 of 2 approvals)",
+        f"[job {job.id}] queued: restore of `app-20261205T000000Z-manual-1abc` into `staging`",
+        f"[job {job.id}] running",
+    ]
