@@ -21,9 +21,11 @@ from jobs.status import JobStatus
 from jobs.store import Job, Store
 from tests.support.fake_slack import FakeSlack
 
+pytestmark = pytest.mark.usefixtures("state_backend")  # the claim is portable SQL: both stores
+
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
+def store(tmp_path: Path, state_backend: str) -> Iterator[Store]:
     s = Store(tmp_path / "bb.sqlite3")
     yield s
     s.close()
