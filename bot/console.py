@@ -67,10 +67,10 @@ class ConsoleReporter:
     """Prints job events as lines; progress at most every ``interval`` seconds per job.
 
     A job's lines come out in the order of its life, whatever order the threads call in:
-    an approved restore is queued in the store before the approving console calls
-    ``queued``, so the runner may start it first. ``started`` therefore prints the queued
-    line (with the approval that completed it) when it was not printed yet, under the same
-    lock, and the late ``queued`` call prints nothing.
+    a job (an approved restore, a new dump) is queued in the store before the thread that
+    queued it calls ``queued``, so the runner may start it first. ``started`` therefore
+    prints the queued line (for a restore, with the approval that completed it) when it
+    was not printed yet, under the same lock, and the late ``queued`` call prints nothing.
     """
 
     def __init__(self, out: IO[str], interval: float, names: Callable[[], dict[str, str]] | None = None) -> None:
@@ -78,7 +78,7 @@ class ConsoleReporter:
         self.interval = interval
         self.names = names or dict
         self._last: dict[int, float] = {}
-        self._queued_said: set[int] = set()  # jobs whose queued line is printed (until they end)
+        self._queued_said: set[int] = set()  # jobs whose queued line is printed (one int a job)
         self._lock = threading.Lock()
 
     def _write(self, job: Job | None, text: str) -> None:
@@ -111,8 +111,8 @@ class ConsoleReporter:
 
     def started(self, job: Job) -> None:
         with self._lock:
-            if job.kind == "restore" and job.id not in self._queued_said:
-                # approved, and picked up by the runner before the approver's ``queued`` call
+            if job.id not in self._queued_said:
+                # picked up by the runner before the ``queued`` call of whoever queued it
                 self._queued_said.add(job.id)
                 self._write(job, self._queued_line(job))
             self._write(job, _("running"))
@@ -142,14 +142,12 @@ class ConsoleReporter:
 
     def _forget(self, job: Job) -> None:
         with self._lock:
-            self._queued_said.discard(job.id)
             self._last.pop(job.id, None)
 
     def alert(self, alert: Alert) -> None:
         detail = f": {alert.error.get('message')}" if alert.error else ""
-        self._say(None, _("ALERT [{severity}] {title}{detail}").format(
-            severity=alert.severity, title=alert.title, detail=detail
-        ))
+        line = _("ALERT [{severity}] {title}{detail}").format(severity=alert.severity, title=alert.title, detail=detail)
+        self._say(None, line)
 
 
 def run_console(services: Services, user: str, stdin: IO[str], stdout: IO[str], interactive: bool) -> int:
