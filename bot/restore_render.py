@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 from slack_sdk.models.blocks import Block
 
@@ -117,7 +118,12 @@ def _approve_text(job: Job, target: str, backup: str) -> str:
     )
 
 
-def buttons(job: Job) -> Block:
+def buttons(job: Job) -> dict[str, Any]:
+    """Approve and Deny with their confirm dialogs, as Slack's JSON."""
+    return buttons_block(job).to_dict()
+
+
+def buttons_block(job: Job) -> Block:
     target = escape(job.database or "?")
     backup = escape(job.params.get("backup_id", "?"))
     return bk.actions(
@@ -159,7 +165,7 @@ def restore_blocks(job: Job, blocks: list[Block]) -> list[Block]:
     if decided:
         extra.append(bk.context("\n".join(decided)))
     if job.status == JobStatus.AWAITING_APPROVAL:
-        extra.append(buttons(job))
+        extra.append(buttons_block(job))
     return blocks[:2] + extra + blocks[2:]
 
 
