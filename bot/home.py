@@ -201,10 +201,8 @@ def _database_blocks(cfg: Config, store: Store, now: datetime, errors: list[str]
     return blocks
 
 
-def _button(job: Job, action: str, label: str, style: str, text: str) -> bk.ButtonElement:
-    confirm = bk.confirm(
-        _("{action} restore {id}?").format(action=label, id=job.id), text, label, _("Back")
-    )
+def _button(job: Job, action: str, label: str, style: str, title: str, text: str) -> bk.ButtonElement:
+    confirm = bk.confirm(title, text, label, _("Back"))
     value = json.dumps({"job": job.id, "binding": job.params.get("binding", "")})
     return bk.button(action, label, value, style, confirm)
 
@@ -271,10 +269,16 @@ def build_home(cfg: Config, store: Store, user: str, directory: Any = None, note
                             APPROVE_ACTION,
                             _("Approve"),
                             "primary",
+                            _("Approve restore {id}?").format(id=job.id),
                             _("Approve restoring `{backup}` into `{db}`.").format(**what),
                         ),
                         _button(
-                            job, DENY_ACTION, _("Deny"), "danger", _("Deny restoring `{backup}` into `{db}`.").format(**what)
+                            job,
+                            DENY_ACTION,
+                            _("Deny"),
+                            "danger",
+                            _("Deny restore {id}?").format(id=job.id),
+                            _("Deny restoring `{backup}` into `{db}`.").format(**what),
                         ),
                     ],
                     block_id=f"home_restore_{job.id}",

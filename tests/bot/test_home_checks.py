@@ -1,5 +1,7 @@
 """The App Home tab says, per database, whether the newest good backup was verified and how the last drill went.
 
+It says so in Spanish too, when the team's locale is Spanish.
+
 A real verification and a real drill run as jobs (runner, store, the verification server on
 the local PostgreSQL); the tab is published through the real listener code to the fake Slack,
 and the test reads what ``views.publish`` carried, as the person opening the tab would see it.
@@ -15,10 +17,12 @@ from bot.listeners.home import publish
 from bot.services import Services
 from bot.slack_client import make_client
 from commands.permissions import GroupDirectory
+from core import i18n
 from jobs.queue import enqueue
 from jobs.status import JobStatus
 from tests.scheduler.conftest import fake_slack, make_bot  # noqa: F401
 from tests.support.fake_slack import FakeSlack, message_problems
+from tests.support.i18n import english_words
 from tests.verify.conftest import VerifyScene, verify_scene  # noqa: F401
 
 
@@ -76,3 +80,12 @@ def test_home_shows_the_verification_of_the_newest_backup_and_the_last_drill(
     failed = home_text(fake_slack, services).splitlines()
     assert failed[at + 3] == f":x: verification FAILED {today} (step 3)"
     assert failed[at + 4] == f":x: last drill failed {today} (job {second.id}): `/backup status {second.id}`"
+
+    # The same tab for a Spanish-speaking team: every line of it in Spanish.
+    i18n.set_locale("es")
+    spanish = home_text(fake_slack, services)
+    es = spanish.splitlines()
+    assert es[at + 3] == f":x: la verificación FALLÓ el {today} (paso 3)"
+    assert es[at + 4] == f":x: último simulacro (tarea {second.id}): fallida el {today} — `/backup status {second.id}`"
+    assert "*Bases de datos*" in es and "*Tareas en curso*" in es
+    assert [line for line in es if english_words(line)] == []
