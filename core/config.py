@@ -455,6 +455,12 @@ def parse_config(raw: dict[str, Any], path: str) -> Config:
         _one_of(db.maintenance, ("restore", "switch"), "maintenance", where, path, maintenance_hint)
         clean_hint = use_either.format(first="keep", second="exact")
         _one_of(db.restore_clean, ("keep", "exact"), "restore_clean", where, path, clean_hint)
+        if db.restore_mode not in ("auto", "staged", "streamed"):
+            raise ConfigError(
+                _('restore_mode must be "auto", "staged" or "streamed"'),
+                detail=setting_at(path, f"{where}: {db.restore_mode!r}"),
+                hint=_('Use "auto": staged with pg_restore -j where there are cores to spare, streamed elsewhere.'),
+            )
         if not re.fullmatch(r"[1-9][0-9]*(kB|MB|GB)", db.restore_maintenance_work_mem):
             raise ConfigError(
                 _('restore_maintenance_work_mem must be a size such as "512MB"'),

@@ -82,6 +82,9 @@ class DatabaseConfig:
     runbook_file: str = ""
     hook_timeout_seconds: int = 600
     restore_jobs: int = 2
+    # "auto": stage the dump and pg_restore -j only with a core to spare beside the -j workers
+    # (bench/bench_restore.py: on 2 cores the one-pass stream is faster); "staged", "streamed"
+    restore_mode: str = "auto"
     restore_sessions: str = "terminate"  # or "wait"
     restore_owner: str = "no-owner"  # or "keep"
     restore_maintenance_work_mem: str = "512MB"  # per pg_restore connection, for index builds
