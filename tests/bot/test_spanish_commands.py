@@ -17,7 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from commands.base import Invocation
+from commands.grammar import dispatch
 from commands.registry import subcommands
+from core.config import load_config
+from jobs.store import Store
 from tests.bot.conftest import ROOT
 from tests.support.i18n import english_words
 
@@ -112,6 +116,41 @@ def test_help_usage_errors_and_refusals_are_spanish(setup: tuple[Path, dict[str,
     assert "no tienes permiso para ejecutar comandos de backupbot" in out, out
     assert "`[slack] allowed_users`" in out
     assert english_words(out) == [], out
+
+
+def test_queued_jobs_lists_and_a_leads_freeze_answer_in_spanish(
+    setup: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    """In-process, through ``dispatch`` as Slack and the console call it, with the config the file loads."""
+    config, _env = setup
+    cfg = load_config(str(config))
+    store = Store(tmp_path / "bb.sqlite3")
+    try:
+
+        def typed(user: str, text: str) -> str:
+            reply = dispatch(text, Invocation(user=user, channel="C1", cfg=cfg, store=store))
+            return reply.text + ("\n" + reply.later().text if reply.later else "")
+
+        first = typed("U1", 'dump prod --reason "antes de importar facturas"')
+        assert first == "En cola como tarea 1: una copia de seguridad de `prod`.", first
+        second = typed("U1", "dump prod")
+        assert "Empieza cuando termine la tarea 1." in second and english_words(second) == [], second
+
+        listed = typed("U1", "list staging")
+        assert "Aún no hay copias de seguridad de `staging`." in listed and english_words(listed) == [], listed
+
+        refused = typed("U1", "prune prod --confirm")
+        assert "solo un responsable puede borrar copias de seguridad de 'prod'" in refused, refused
+        assert english_words(refused) == [], refused
+
+        frozen = typed("U2", 'freeze prod --reason "incidente 42"')
+        assert frozen.startswith(":snowflake: <@U2> congeló `prod`: se rechazan sus restauraciones"), frozen
+        assert english_words(frozen) == [], frozen
+
+        late = typed("U1", "cancel 2")
+        assert "cancelada antes de empezar" in late, late
+    finally:
+        store.close()
 
 
 def test_a_config_error_at_start_is_spanish_when_the_file_says_es(tmp_path: Path) -> None:
