@@ -25,11 +25,13 @@ from commands.permissions import GroupDirectory
 from core import i18n
 from core.config import Config, load_config
 from jobs.approvals import create_request
+from jobs.history import history
 from jobs.runner import Runner
 from jobs.scheduler import Scheduler
 from jobs.status import JobStatus
 from tests.scheduler.conftest import ALERTS, SimClock
 from tests.support import pg
+from tests.support.backups import write_backup
 from tests.support.fake_slack import FakeSlack
 from tests.support.i18n import english_words
 
@@ -115,6 +117,33 @@ def test_a_nightly_whose_process_died_alerts_oncall_in_spanish(
     assert texts and all(english_words(t) == [] for t in texts), [english_words(t) for t in texts]
 
 
+def test_no_good_backup_for_a_day_and_a_half_is_told_in_spanish(
+    make_cfg: Any, make_bot: Any, fake_slack: FakeSlack
+) -> None:
+    """The dead-man's switch: nothing failed loudly, backups just stopped; on-call hear it, then hear it end."""
+    cfg = spanish(make_cfg(pg.url_for("unused"), local_storage=True))
+    bot = make_bot(cfg, run_jobs=False)
+    t0 = datetime(2026, 5, 1, 3, 0, tzinfo=UTC)
+    newest = write_backup(cfg, "prod", "daily", t0)
+    clock = SimClock(t0 + timedelta(minutes=10))
+    scheduler = Scheduler(cfg, bot.store, bot.reporter, clock=clock)
+    clock.now = t0 + timedelta(hours=27)
+    scheduler.check_freshness(clock.now)
+    bot.flush()
+    [stale] = fake_slack.messages(ALERTS)
+    assert "Ninguna copia buena de `prod` en 27 h" in stale.text
+    assert f"La copia buena más reciente es `{newest.id}`, hecha el 2026-05-01 03:00 UTC." in stale.text
+    assert "haz una copia ahora con `/backup dump prod`" in stale.text  # what to do next
+    assert english_words(stale.text) == [] and all(english_words(t) == [] for t in block_texts(stale.blocks))
+
+    write_backup(cfg, "prod", "manual", t0 + timedelta(hours=28))
+    clock.now = t0 + timedelta(hours=28, minutes=10)
+    scheduler.check_freshness(clock.now)
+    bot.flush()
+    fresh = fake_slack.messages(ALERTS)[-1]
+    assert "Las copias de `prod` vuelven a estar al día" in fresh.text and english_words(fresh.text) == []
+
+
 def test_a_failed_nightly_says_in_spanish_which_database_and_job(
     make_cfg: Any, make_bot: Any, fake_slack: FakeSlack, backup_key: str
 ) -> None:
@@ -164,5 +193,9 @@ def test_a_requester_approving_their_own_restore_is_told_no_in_spanish(make_cfg:
     assert bot.store.get_job(job.id).status == JobStatus.AWAITING_APPROVAL  # nothing moved
     refused = [r for r in bot.store.audit_rows(job.id) if r["event"] == "approve_refused"]
     assert [json.loads(r["detail"]) if isinstance(r["detail"], str) else r["detail"] for r in refused] == [
-        {"why": "own request"}  # the key stays English in the audit row; only the message is Spanish
+        {"why": "own request"}  # the key stays English in the audit row; only what people read is Spanish
     ]
+    # ... as the history shows it: who asked for what, and who was refused what
+    lines = [e.what for e in history(bot.store, "prod")]
+    assert lines == ["no pudo aprobar: es su propia solicitud", f"pidió restaurar {job.params['backup_id']} en prod"]
+    assert all(english_words(line) == [] for line in lines)
