@@ -202,13 +202,15 @@ def test_a_dump_and_an_approved_restore_in_spanish_what_bot_builds_is_spanish(
 
 @pytest.mark.xfail(
     strict=True,
-    reason="English still comes from areas translated elsewhere: commands/ (the acks 'Queued a backup of "
-    "`app` as job 1.', 'Checking the backup and `staging` before asking for approval…', 'Restore request 2 "
-    "posted: … can approve it within 30 min.'), jobs/kinds (results: 'Backup `…` stored', 'Restored `…` into "
-    "`staging`: …', field names 'Database', 'Stored', 'Dump size', 'Approved by', 'Safety dump') and engine/ "
-    "(the restore card's values: '3 of the target's 3 tables …', 'none', 'clean, in place with pg_restore …'; "
-    "step names and details in the thread: 'Lock target', 'Safety dump', 'Restore', 'Health checks', 'Runbook "
-    "entry: stored: …'). Every text bot/ builds itself is Spanish.",
+    reason="English still comes from engine/, translated elsewhere: the restore card's values "
+    "(engine/restore_plan.py, restore_card.py: 'manual, database app, 0 s old, 24.4 KB stored', "
+    "'3 of the target's 3 tables (those the backup also has) …', 'none', 'clean, in place with pg_restore …', "
+    "'through the restore URL, of database …', 'nothing: the target holds only what the backup has', "
+    "'no earlier restore to compare with', 'no: the roles it refers to must already exist …'), the restore's "
+    "step names and details in the thread ('Lock target … held by restore … asked by …', 'Safety dump … "
+    "stored, read through the restore URL', 'Restore … streamed, single transaction …', 'Health checks', "
+    "'Runbook entry … stored: …') and its outcome ('restored, migrated, checked and back in service'). "
+    "commands/ and jobs/ messages are Spanish; every text bot/ builds itself is Spanish (the test above).",
 )
 def test_a_dump_and_an_approved_restore_speak_spanish_in_every_slack_text(
     bot: Bot,
