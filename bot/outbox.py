@@ -67,8 +67,11 @@ _LIVE_LOCK = threading.Lock()
 
 Op = tuple[str, int]  # ("job", job_id) or ("row", slack_outbox id)
 
-# How long a process that lost the first-post claim waits before it looks for the ts again.
+# How long a process that lost the first-post claim waits before it looks for the ts again,
+# and for how long it keeps the call at the head of its queue; past that the call is left to
+# the sweep (which edits the message once it exists), so its other messages never wait on it.
 CLAIM_WAIT = 0.25
+CLAIM_PATIENCE = 30.0
 
 # Slack refused the message's blocks; its text alone still says what happened.
 BLOCK_ERRORS = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_blocks_too_long", "msg_too_long"})
@@ -228,6 +231,7 @@ class Outbox:
     def _loop(self) -> None:
         failures = 0
         next_sweep = time.monotonic() + self.sweep_every
+        waiting: dict[Op, float] = {}  # calls waiting for another process's first post, since when
         while True:
             with self._cond:
                 self._cond.wait_for(
@@ -253,8 +257,12 @@ class Outbox:
                 failures = 0
                 done = True
             except PostedElsewhere:
-                delay = CLAIM_WAIT  # not a failure: the other process is posting it
-                done = False
+                # not a failure: the other process is posting it
+                if time.monotonic() - waiting.setdefault(op, time.monotonic()) < CLAIM_PATIENCE:
+                    delay, done = CLAIM_WAIT, False
+                else:
+                    log.info("another process has not posted job message %s yet; the sweep will edit it", op)
+                    done, sent = True, False  # not settled: the sweep brings it back
             except SlackApiError as exc:
                 status = exc.response.status_code if exc.response is not None else 0
                 if status == 429 or status >= 500:
@@ -275,6 +283,8 @@ class Outbox:
                     delay,
                 )
                 done = False
+            if done:
+                waiting.pop(op, None)
             if done and sent:
                 self._settled(op)
             with self._cond:

@@ -93,3 +93,32 @@ def test_a_claim_of_a_process_that_is_gone_is_taken_over(store: Store, fake_slac
     assert len(messages) == 1 and "queued (job 1)" in messages[0].text
     assert store.get_job(job.id).message_ts == messages[0].ts
     assert posts(fake_slack) == 1
+
+
+def test_waiting_for_another_process_never_holds_up_the_rest(
+    store: Store, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A live process that claimed a job's first post but has not sent it yet (its queue is long)
+    does not stall the other process: after a while the wait is left to the sweep."""
+    import bot.outbox
+
+    monkeypatch.setattr(bot.outbox, "CLAIM_PATIENCE", 0.5)
+    job = store.create_job("dump", "app", {"kind": "manual"}, requested_by="U1", channel="C1")
+    busy, other = outbox(fake_slack, store), outbox(fake_slack, store)
+    try:
+        with store.transaction() as db:  # ``busy`` claimed it and has not got to it yet
+            db.execute(
+                "INSERT INTO slack_first_post (job_id, owner, seen_at) VALUES (?, ?, ?)",
+                [job.id, busy.owner, 1e12],
+            )
+        other.touch(job.id)
+        other.post("C2", "an alert that must not wait")
+        assert other.flush(10)
+        assert [m.text for m in fake_slack.messages("C2")] == ["an alert that must not wait"]
+        assert fake_slack.messages("C1") == []  # the job's message is ``busy``'s to post
+        busy.touch(job.id)
+        assert busy.flush(10)
+    finally:
+        busy.close()
+        other.close()
+    assert len(fake_slack.messages("C1")) == 1
