@@ -379,6 +379,7 @@ def run_dump(
     roles: dict[str, str] = {}
     written: list[str] = []  # complete objects of this dump, deleted again if it is not recorded
     uploaded = False  # the dump's own object is complete (not just a multipart upload)
+    manifest_sent = False
     log.info("dump %s started: pg_dump pid %s, object %s", bid, proc.pid, key)
 
     try:
@@ -428,6 +429,7 @@ def run_dump(
             contents=snap.result().to_dict(),
             **roles,
         )
+        manifest_sent = True  # from here an interruption may have stored the manifest
         try:
             storage.put_bytes(manifest.manifest_key, manifest.to_json(), "application/json", create_only=True)
         except BackupbotError as err:
@@ -449,11 +451,9 @@ def run_dump(
                     ).format(key=key),
                 ) from None
             if not stored:
-                raise DumpError(
-                    _("backup of database '{db}' failed: its manifest could not be written").format(
-                        db=database
-                    ),
-                    detail=err.message + (" " + err.detail if err.detail else ""),
+                raise DumpError(  # the storage's message names the manifest's key and what refused it
+                    _("backup of database '{db}' failed: {message}").format(db=database, message=err.message),
+                    detail=err.detail,
                     hint=(err.hint + " " if err.hint else "")
                     + _("Run the dump again once the cause is fixed."),
                 ) from None
@@ -478,8 +478,9 @@ def run_dump(
             detail=redact(f"{type(exc).__name__}: {exc}", [url]),
             hint=said + " " + _("Run it again; if it repeats, report the log line above."),
         ) from None
-    except BaseException:  # Ctrl-C, a stopping worker: nothing half-made stays behind either
-        _discard(storage, written)
+    except BaseException:  # Ctrl-C, a stopping worker: nothing half-made stays behind either …
+        if not manifest_sent:  # … unless its manifest may be stored: then prune sweeps a true orphan
+            _discard(storage, written)
         raise
     finally:
         stop.set()
