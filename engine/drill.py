@@ -144,10 +144,10 @@ def run_drill(
             request = RestoreRequest(
                 backup_id=backup.id,
                 target=db.drill_target,
-                requested_by="scheduler (monthly drill)",
+                requested_by=_("scheduler (monthly drill)"),
                 approved_by=(approval,),
                 reason=_("monthly restore drill of '{db}'").format(db=database),
-                via="scheduled drill",
+                via=_("scheduled drill"),
                 job_id=job_id,
             )
             restored = run_restore(
