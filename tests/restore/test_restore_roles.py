@@ -16,10 +16,11 @@ from dataclasses import dataclass
 import psycopg
 import pytest
 
+from adapters import pg_databases
 from adapters.storage import open_storage
 from engine.dump import run_dump
 from engine.restore import RestoreRequest, run_restore
-from engine.restore_plan import preflight
+from engine.restore_plan import RestoreFailed, preflight
 from tests.restore.conftest import Scene
 from tests.support import pg
 
@@ -75,11 +76,12 @@ def roles(scene: Scene) -> Iterator[Roles]:
     try:
         yield made
     finally:
+        pg.drop_databases_like(pg_databases.dbname_of(scene.target_url) + "_")  # what a swap kept
         _forget([scene.source_url, scene.target_url], [made.member, made.reader, made.owner, made.keeper])
 
 
-def _with_globals(scene: Scene) -> None:
-    text = scene.cfg_path.read_text()
+def _with_globals(scene: Scene, method: str = "clean") -> None:
+    text = scene.cfg_path.read_text().replace('restore_method = "clean"', f'restore_method = "{method}"')
     text = text.replace(
         'restore_url_env = "APP_RESTORE_URL"', 'restore_url_env = "APP_RESTORE_URL"\nglobals = true'
     )
@@ -99,8 +101,11 @@ def _role(name: str) -> dict[str, object] | None:
     return {"login": row[0], "limit": row[1], "no_password": row[2], "comment": row[3]}
 
 
-def test_missing_roles_are_created_first_and_existing_ones_left_alone(scene: Scene, roles: Roles) -> None:
-    _with_globals(scene)
+@pytest.mark.parametrize("method", ["clean", "swap"])
+def test_missing_roles_are_created_first_and_existing_ones_left_alone(
+    scene: Scene, roles: Roles, method: str
+) -> None:
+    _with_globals(scene, method)
     cfg, store = scene.cfg, scene.store()
     backup = run_dump(cfg, "app", kind="manual", requested_by="U0DEV")
     assert backup.globals_key
@@ -118,10 +123,8 @@ def test_missing_roles_are_created_first_and_existing_ones_left_alone(scene: Sce
     assert f"memberships: {roles.member} → {roles.owner}" in card
     assert "existing roles are not changed" in card
 
-    report = run_restore(
-        cfg, _request(backup.id), state=store
-    )
-    assert report.succeeded
+    report = run_restore(cfg, _request(backup.id), state=store)
+    assert report.succeeded and report.extra["method"] == method
     assert [s.key for s in report.steps][3:5] == ["roles", "restore"]
     step = report.step("roles")
     assert step.status == "ok" and step.title == "Create missing roles"
@@ -165,3 +168,42 @@ def _request(backup_id: str) -> RestoreRequest:
 def test_a_backup_without_roles_has_no_roles_step(scene: Scene) -> None:
     report = run_restore(scene.cfg, _request(scene.backup.id), state=scene.store())
     assert "roles" not in [s.key for s in report.steps] and report.steps[-1].total == 8
+
+
+def test_without_the_right_to_create_roles_nothing_is_created_and_the_target_is_unchanged(
+    scene: Scene, roles: Roles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The roles step runs in one transaction: a restore role without CREATEROLE creates none, restores nothing."""
+    _with_globals(scene)
+    backup = run_dump(scene.cfg, "app", kind="manual", requested_by="U0DEV")
+    _forget([scene.source_url], roles.dropped)
+    limited = f"bbt_rlim_{uuid.uuid4().hex[:8]}"
+    target_db = pg_databases.dbname_of(scene.target_url)
+    with _admin() as conn:
+        conn.execute(f"CREATE ROLE \"{limited}\" LOGIN PASSWORD 'limited-pw'")
+        conn.execute(f'ALTER DATABASE "{target_db}" OWNER TO "{limited}"')
+    with psycopg.connect(scene.target_url, autocommit=True) as conn:
+        for (name,) in conn.execute(
+            "SELECT quote_ident(c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v', 'S')"
+            " AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i'))"
+        ).fetchall():
+            conn.execute(f'ALTER TABLE {name} OWNER TO "{limited}"')
+    host = pg.ADMIN_URL.rpartition("@")[2].rpartition("/")[0]
+    monkeypatch.setenv("STAGING_RESTORE_URL", f"postgresql://{limited}:limited-pw@{host}/{target_db}")
+    try:
+        with pytest.raises(RestoreFailed) as err:
+            run_restore(scene.cfg, _request(backup.id), state=scene.store())
+        text = err.value.render()
+        assert "stopped at step 4 (Create missing roles)" in text
+        assert "the missing roles could not be created on the target's server; none was created" in text
+        assert "CREATEROLE" in text and "backupbot decrypt ID --roles" in text
+        assert "unchanged (the missing roles were not created, nothing was restored), still in maintenance" in text
+        assert "take the app out of maintenance" in (err.value.hint or "")
+        assert all(_role(r) is None for r in roles.dropped)
+        assert pg.table_checksums(scene.target_url) == scene.target_before
+        assert scene.hook_calls() == ["maint-on"]
+    finally:
+        with _admin() as conn:
+            conn.execute(f'ALTER DATABASE "{target_db}" OWNER TO CURRENT_USER')
+        _forget([scene.target_url], [limited])
