@@ -132,7 +132,15 @@ def apply_after_dump(
     status = "failed" if plan.failed else ("skipped" if plan.guard else "ok")
     reporter.step(job, StepResult(_("retention"), status, detail=summary.line()))
     if plan.guard or plan.failed:
-        log.warning("retention for %s: %s", database, summary.line())
+        # counts, not summary.line(): that is written in the team's language, logs stay English
+        log.warning(
+            "retention for %s: held=%s kept=%d deleted=%d failed=%d",
+            database,
+            bool(plan.guard),
+            summary.kept + summary.locked,
+            summary.deleted,
+            summary.failed,
+        )
     if plan.guard:
         held = [i.backup_id for i in plan.items if "pruning guard" in i.reasons]
         after_failure = _held_after_failure(plan, last_failure)

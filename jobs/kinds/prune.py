@@ -33,6 +33,17 @@ def run(ctx: JobContext) -> Outcome:
             ngettext("delete {n} backup, manifest first", "delete {n} backups, manifest first", n).format(n=n)
         ):
             plan = apply_prune(ctx.cfg, plan)
+    elif ctx.job.params.get("confirm") and plan.orphans:
+        # Leftovers are not backups: the guard keeps backups, never these (engine.prune).
+        n = len(plan.orphans)
+        with ctx.step(
+            ngettext(
+                "delete {n} leftover object without a manifest",
+                "delete {n} leftover objects without a manifest",
+                n,
+            ).format(n=n)
+        ):
+            plan = apply_prune(ctx.cfg, plan)
     uploads = []
     if ctx.job.params.get("confirm"):
         with ctx.step(_("abort unfinished uploads older than a day ({db})").format(db=database)):
@@ -49,6 +60,20 @@ def run(ctx: JobContext) -> Outcome:
             hint=_(
                 "They are still listed and restorable. Check the bucket's permissions "
                 "(s3:DeleteObject) and run `/backup prune` again."
+            ),
+        )
+    failed_orphans = [o for o in plan.orphans if o.action == FAILED]
+    if failed_orphans:
+        raise BackupbotError(
+            ngettext(
+                "{n} leftover object of '{db}' could not be deleted",
+                "{n} leftover objects of '{db}' could not be deleted",
+                len(failed_orphans),
+            ).format(n=len(failed_orphans), db=database),
+            detail="; ".join(f"{o.key}: {o.error}" for o in failed_orphans[:5]),
+            hint=_(
+                "They are not backups (no manifest), only storage. Check the bucket's permissions "
+                "(s3:DeleteObject) and run `/backup prune --confirm` again."
             ),
         )
     failed_uploads = [u for u in uploads if u.action == FAILED]
@@ -80,6 +105,7 @@ def run(ctx: JobContext) -> Outcome:
             "kept": summary.kept,
             "locked": summary.locked,
             "uploads_aborted": [u.upload.key for u in uploads],
+            "orphans": [o.as_dict() for o in plan.orphans],
         },
     )
 
