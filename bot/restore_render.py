@@ -58,7 +58,8 @@ def _clock(iso: str) -> str:
     return (iso[11:19] + " UTC") if len(iso) >= 19 else iso
 
 
-_TAKEN_BY = re.compile(r"taken by <@([UW][A-Z0-9]{1,20})>\)$")
+# The preflight's Backup line ends with who took the backup, "(…, taken by <@U…>)" in any language.
+_TAKEN_BY = re.compile(r"<@([UW][A-Z0-9]{1,20})>\)$")
 
 
 def summary_lines(job: Job) -> list[str]:
@@ -67,7 +68,8 @@ def summary_lines(job: Job) -> list[str]:
     # the preflight names who took the backup as a mention; everything else in it is shown as text
     lines = [
         _("*{key}:* {value}").format(
-            key=escape(_(k)), value=escape(summary[k], _TAKEN_BY.findall(str(summary[k])))
+            key=escape(_(k)),
+            value=escape(summary[k], _TAKEN_BY.findall(str(summary[k])) if k == "Backup" else ()),
         )
         for k in keys
     ]

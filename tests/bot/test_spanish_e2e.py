@@ -202,15 +202,10 @@ def test_a_dump_and_an_approved_restore_in_spanish_what_bot_builds_is_spanish(
 
 @pytest.mark.xfail(
     strict=True,
-    reason="English still comes from engine/, translated elsewhere: the restore card's values "
-    "(engine/restore_plan.py, restore_card.py: 'manual, database app, 0 s old, 24.4 KB stored', "
-    "'3 of the target's 3 tables (those the backup also has) …', 'none', 'clean, in place with pg_restore …', "
-    "'through the restore URL, of database …', 'nothing: the target holds only what the backup has', "
-    "'no earlier restore to compare with', 'no: the roles it refers to must already exist …'), the restore's "
-    "step names and details in the thread ('Lock target … held by restore … asked by …', 'Safety dump … "
-    "stored, read through the restore URL', 'Restore … streamed, single transaction …', 'Health checks', "
-    "'Runbook entry … stored: …') and its outcome ('restored, migrated, checked and back in service'). "
-    "commands/ and jobs/ messages are Spanish; every text bot/ builds itself is Spanish (the test above).",
+    reason="English still comes from adapters/, translated elsewhere: the restore card's 'Backup holds' "
+    "value from adapters/pg_inspect.py ('3 tables, 5 indexes and constraints, 1 view, 4 sequences in public') "
+    "and its 'Safety dump' value from adapters/pg_databases.py ('database bbtgt_… on server 77157…'). "
+    "commands/, jobs/ and engine/ messages are Spanish; every text bot/ builds itself is Spanish (the test above).",
 )
 def test_a_dump_and_an_approved_restore_speak_spanish_in_every_slack_text(
     bot: Bot,
