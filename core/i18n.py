@@ -15,6 +15,7 @@ Conventions, checked by tests/test_i18n.py:
     ``_()`` (the catalog could not hold it), placeholders by name so a translation may move them;
   * ``ngettext("{n} table", "{n} tables", n).format(n=n)`` for counted things;
   * ``N_("…")`` marks a string kept in a constant; translate it where it is used, ``_(CONST)``;
+  * ``pgettext("step", "failed")`` where one English word needs two Spanish ones (gender);
   * a module that imports ``_`` never binds ``_`` itself (``for _ in``, ``a, _ = …``).
 """
 
@@ -56,6 +57,11 @@ def _(message: str) -> str:
 
 def ngettext(singular: str, plural: str, n: int) -> str:
     return _active.ngettext(singular, plural, n)
+
+
+def pgettext(context: str, message: str) -> str:
+    """A word whose Spanish depends on what it is about ("none", "failed": gender agrees)."""
+    return _active.pgettext(context, message)
 
 
 def N_(message: str) -> str:

@@ -26,7 +26,7 @@ from defusedxml import DefusedXmlException, DTDForbidden, EntitiesForbidden, Ext
 from defusedxml.ElementTree import DefusedXMLParser
 
 from core.config_types import FilesConfig
-from core.i18n import _
+from core.i18n import _, pgettext
 
 MAX_CERT_BYTES = 1024 * 1024  # a certificate or key file larger than this is not one
 _PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----")
@@ -179,7 +179,7 @@ def check_certificate(files: FilesConfig, path: str, data: bytes) -> Finding:
                     return found
             if not certs and not any(b.endswith("PRIVATE KEY") for b in blocks):
                 found.problem = _("PEM holds no certificate or private key (blocks: {blocks})").format(
-                    blocks=", ".join(blocks) or _("none")
+                    blocks=", ".join(blocks) or pgettext("PEM blocks", "none")
                 )
                 return found
         else:

@@ -19,7 +19,7 @@ from typing import Any
 from adapters.neon import NeonClient, NeonConflict, NeonUnknownOutcome
 from core.config import Config, DatabaseConfig
 from core.errors import UsageError
-from core.i18n import _
+from core.i18n import _, pgettext
 
 MARK = "backupbot"  # annotation key present on every branch this bot made
 PRESERVED_PREFIX = "pre-restore-"
@@ -86,14 +86,14 @@ def pick_neon_database(cfg: Config, name: str | None, usage: str) -> str:
             return on_neon[0]
         raise UsageError(
             _("which database?"),
-            detail=_("Databases on Neon: {names}.").format(names=", ".join(on_neon) or _("none")),
+            detail=_("Databases on Neon: {names}.").format(names=", ".join(on_neon) or pgettext("databases", "none")),
             hint=_("Usage: `{usage}`").format(usage=usage),
         )
     db = cfg.database(name)
     if not db.neon_project_id:
         raise UsageError(
             _("database '{name}' is not on Neon").format(name=name),
-            detail=_("Databases on Neon: {names}.").format(names=", ".join(on_neon) or _("none")),
+            detail=_("Databases on Neon: {names}.").format(names=", ".join(on_neon) or pgettext("databases", "none")),
             hint=_('Add neon_project_id = "…" under [databases.{name}] in {path}.').format(name=name, path=cfg.path),
         )
     return name
@@ -116,7 +116,7 @@ def resolve_branch(client: NeonClient, db: DatabaseConfig, ref: str | None = Non
             (b for b in branches if b["name"] == want), None
         )
     if found is None:
-        names = ", ".join(sorted(b["name"] for b in branches)[:15]) or _("none")
+        names = ", ".join(sorted(b["name"] for b in branches)[:15]) or pgettext("branches", "none")
         raise UsageError(
             _("Neon project '{project}' has no branch '{branch}'").format(project=pid, branch=want)
             if want

@@ -61,11 +61,11 @@ class BranchPrunePlan:
 
     def line(self) -> str:
         count = {a: sum(1 for i in self.items if i.action == a) for a in (KEEP, DELETE, DELETED, REFUSED)}
-        parts = [_("{n} kept").format(n=count[KEEP])]
+        parts = [ngettext("{n} kept", "{n} kept", count[KEEP]).format(n=count[KEEP])]
         if count[DELETE]:
             parts.append(_("{n} to delete").format(n=count[DELETE]))
         if count[DELETED]:
-            parts.append(_("{n} deleted").format(n=count[DELETED]))
+            parts.append(ngettext("{n} deleted", "{n} deleted", count[DELETED]).format(n=count[DELETED]))
         if count[REFUSED]:
             parts.append(_("{n} Neon refused to delete").format(n=count[REFUSED]))
         return _("Neon backup branches of '{db}': {counts}").format(db=self.database, counts=", ".join(parts))

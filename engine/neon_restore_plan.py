@@ -22,7 +22,7 @@ from typing import Any
 from adapters.neon import NeonClient
 from core.config import Config, DatabaseConfig
 from core.errors import UsageError
-from core.i18n import N_, _
+from core.i18n import N_, _, pgettext
 from core.units import human_bytes
 from engine.neon_branches import PRESERVED_PREFIX, check_in_window, iso, parse_time, resolve_branch
 
@@ -201,7 +201,7 @@ def plan_neon_restore(
             (s for s in snaps if s["name"] == source.value), None
         )
         if found_snap is None:
-            names = ", ".join(s["name"] for s in snaps) or _("none")
+            names = ", ".join(s["name"] for s in snaps) or pgettext("snapshots", "none")
             raise UsageError(
                 _("Neon project '{project}' has no snapshot '{name}'").format(project=pid, name=source.value),
                 detail=_("Snapshots there: {names}.").format(names=names),

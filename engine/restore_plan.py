@@ -23,7 +23,7 @@ from adapters import hooks, pg_inspect, pg_restore
 from adapters.storage import Storage
 from core.config import Config, DatabaseConfig
 from core.errors import PreflightError, RestoreError
-from core.i18n import N_, _, ngettext
+from core.i18n import N_, _, ngettext, pgettext
 from core.units import human_bytes
 from engine.decrypt import iter_plain
 from engine.manifest import Manifest
@@ -252,7 +252,7 @@ def preflight(
                 list="; ".join(s.describe() for s in info.sessions[:3]),
             )
             if info.sessions
-            else _("none")
+            else pgettext("open sessions", "none")
         ),
         "Restore method": restore_card.method_line(method, method_why, db, why),
         "Safety dump": restore_card.safety_line(db, url),

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from core.i18n import N_, _
+from core.i18n import N_, _, pgettext
 from engine.manifest import Manifest
 
 # (key, title): the key is what code and the store compare; the title is shown, translated with _().
@@ -81,21 +81,19 @@ class RestoreReport:
         return next(s for s in self.steps if s.key == key)
 
 
-STATUS_TEXT = {
-    "running": N_("running"),
-    "ok": N_("ok"),
-    "failed": N_("failed"),
-    "skipped": N_("skipped"),
-    "not run": N_("not run"),
-}
-
-
 def status_text(status: str) -> str:
-    """A step's status as people read it (the status itself stays the English key)."""
-    if status not in STATUS_TEXT:
-        return status
-    text = STATUS_TEXT[status]
-    return _(text)
+    """A step's status as people read it (the status itself stays the English key).
+
+    With a context, because a step ("paso") and a job ("tarea") differ in gender in Spanish.
+    """
+    texts = {
+        "running": pgettext("step status", "running"),
+        "ok": pgettext("step status", "ok"),
+        "failed": pgettext("step status", "failed"),
+        "skipped": pgettext("step status", "skipped"),
+        "not run": pgettext("step status", "not run"),
+    }
+    return texts.get(status, status)
 
 
 StepCallback = Callable[[StepRecord], None]

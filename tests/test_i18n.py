@@ -18,7 +18,7 @@ from core.config import parse_config
 from core.errors import BackupbotError, ConfigError
 from tests.support import i18n as cat
 
-MARKERS = {"_", "N_", "ngettext"}
+MARKERS = {"_", "N_", "ngettext", "pgettext"}
 
 
 def _entries() -> list[tuple[Path, object]]:
@@ -26,8 +26,7 @@ def _entries() -> list[tuple[Path, object]]:
 
 
 def _key(m: object) -> str:
-    mid = m.id  # type: ignore[attr-defined]
-    return mid if isinstance(mid, str) else mid[0]
+    return cat.key_of(m.id, m.context)  # type: ignore[attr-defined]
 
 
 def test_every_message_in_the_code_has_a_spanish_translation() -> None:
@@ -110,7 +109,7 @@ def test_messages_are_marked_so_a_catalog_can_hold_them() -> None:
         for node in ast.walk(tree):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in MARKERS):
                 continue
-            n_text = 2 if node.func.id == "ngettext" else 1
+            n_text = 2 if node.func.id in ("ngettext", "pgettext") else 1
             for arg in node.args[:n_text]:
                 literal = isinstance(arg, ast.Constant) and isinstance(arg.value, str)
                 constant = isinstance(arg, (ast.Name, ast.Attribute)) and node.func.id == "_"

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.errors import BackupbotError
-from core.i18n import _, ngettext
+from core.i18n import _, ngettext, pgettext
 from jobs.context import JobContext
 from jobs.events import Alert, Outcome
 from jobs.kinds import JobKind
@@ -47,7 +47,7 @@ def run_sync(ctx: JobContext) -> Outcome:
             now=ctx.clock() if ctx.clock else None,
         )
     run = result.run
-    record = f"`{run.id}`" if run else _("none")
+    record = f"`{run.id}`" if run else pgettext("files run", "none")
     if result.copied:
         # English says "file(s)" either way; the plural forms let a translation agree with the count.
         summary = ngettext(

@@ -23,7 +23,7 @@ from babel.messages.pofile import read_po
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("core", "commands", "bot", "jobs", "engine", "adapters", "cli")
-KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
+KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2)}
 LOCALE_DIR = REPO / "core" / "locale"
 
 # Words that mark a sentence as English; none of them is a Spanish word. Command names,
@@ -42,10 +42,17 @@ ENGLISH_MARKERS = frozenset(
 class Message:
     msgid: str | tuple[str, str]
     places: list[str] = field(default_factory=list)
+    context: str | None = None
 
     @property
     def key(self) -> str:
-        return self.msgid[0] if isinstance(self.msgid, tuple) else self.msgid
+        return key_of(self.msgid, self.context)
+
+
+def key_of(msgid: str | tuple[str, ...] | list[str], context: str | None = None) -> str:
+    """How gettext files a message: the singular, behind its context (pgettext) when it has one."""
+    text = msgid if isinstance(msgid, str) else msgid[0]
+    return f"{context}\x04{text}" if context else text
 
 
 def source_files(paths: Iterable[str] = ()) -> list[Path]:
@@ -60,13 +67,12 @@ def extract(paths: Iterable[str] = ()) -> dict[str, Message]:
     """Every message marked with _(), N_() or ngettext() in the given files, by msgid."""
     found: dict[str, Message] = {}
     for path in source_files(paths):
-        for lineno, msg, _comments, _context in extract_from_file(
+        for lineno, msg, _comments, context in extract_from_file(
             "python", str(path), keywords=KEYWORDS, comment_tags=(), options={}
         ):
             msgid = msg if isinstance(msg, str) else (msg[0], msg[1])
             where = f"{path.relative_to(REPO)}:{lineno}"
-            key = msgid[0] if isinstance(msgid, tuple) else msgid
-            found.setdefault(key, Message(msgid)).places.append(where)
+            found.setdefault(key_of(msgid, context), Message(msgid, context=context)).places.append(where)
     return found
 
 
@@ -107,7 +113,7 @@ def missing(paths: Iterable[str] = (), code: str = "es") -> list[Message]:
     for cat in catalogs(code).values():
         for m in cat:
             if m.id and not m.fuzzy and (m.string if isinstance(m.string, str) else all(m.string)):
-                translated.add(m.id if isinstance(m.id, str) else m.id[0])
+                translated.add(key_of(m.id, m.context))
     return [m for key, m in extract(paths).items() if key not in translated]
 
 
@@ -116,6 +122,8 @@ def main(argv: list[str]) -> int:
     if cmd == "missing":
         for m in missing(rest):
             print("#: " + " ".join(m.places))
+            if m.context:
+                print(f'msgctxt "{_po_escape(m.context)}"')
             if isinstance(m.msgid, tuple):
                 print(f'msgid "{_po_escape(m.msgid[0])}"\nmsgid_plural "{_po_escape(m.msgid[1])}"')
                 print('msgstr[0] ""\nmsgstr[1] ""\n')
@@ -126,7 +134,7 @@ def main(argv: list[str]) -> int:
         used = extract()
         for path, cat in catalogs().items():
             for m in cat:
-                key = m.id if isinstance(m.id, str) else m.id[0] if m.id else ""
+                key = key_of(m.id, m.context) if m.id else ""
                 if key and key not in used:
                     print(f"{path.relative_to(REPO)}: {key!r}")
         return 0
