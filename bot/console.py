@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import IO
 
-from bot.render import noun, status_label
+from bot.render import noun, status_label, step_label
 from bot.restore_render import console_awaiting, console_ended, console_queued
 from bot.services import Services
 from commands.grammar import dispatch
@@ -126,8 +126,7 @@ class ConsoleReporter:
     def step(self, job: Job, step: StepResult) -> None:
         if step.status != "running":
             took = f" ({step.duration:.1f} s)" if step.duration is not None else ""
-            status = {"ok": _("ok"), "failed": _("failed"), "skipped": _("skipped")}.get(step.status, step.status)
-            self._say(job, f"{status}: {step.name}{took} {step.detail}".rstrip())
+            self._say(job, f"{step_label(step.status)}: {step.name}{took} {step.detail}".rstrip())
 
     def finished(self, job: Job, outcome: Outcome) -> None:
         self._forget(job)

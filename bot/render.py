@@ -17,7 +17,7 @@ from slack_sdk.models.blocks import Block
 
 from bot import blocks as bk
 from bot.restore_render import restore_blocks, restore_text
-from core.i18n import N_, _
+from core.i18n import N_, _, pgettext
 from core.redact import redact
 from core.slack_text import chat_commands, cut, escape, fit_text, mention
 from core.slack_text import group as slack_group
@@ -58,13 +58,15 @@ _LABELS = {
     JobStatus.INTERRUPTED: N_("interrupted"),
 }
 
-# A step's status, as the thread line shows it (the values are keys).
-_STEP_LABELS = {
-    "running": N_("running"),
-    "ok": N_("ok"),
-    "failed": N_("failed"),
-    "skipped": N_("skipped"),
-}
+def step_label(status: str) -> str:
+    """A step's status as the thread line shows it (the values themselves are keys)."""
+    labels = {
+        "running": pgettext("step status", "running"),
+        "ok": pgettext("step status", "ok"),
+        "failed": pgettext("step status", "failed"),
+        "skipped": pgettext("step status", "skipped"),
+    }
+    return labels.get(status, status)
 
 
 def status_label(status: JobStatus) -> str:
@@ -199,9 +201,7 @@ def step_text(step: StepResult) -> str:
     }[step.status]
     took = f" ({step.duration:.1f} s)" if step.duration is not None else ""
     detail = f" — {escape(step.detail)}" if step.detail else ""
-    label = _STEP_LABELS[step.status]
-    status = _(label)
-    return fit_text(redact(f"{icon} {escape(step.name)}: {status}{took}{detail}"))
+    return fit_text(redact(f"{icon} {escape(step.name)}: {step_label(step.status)}{took}{detail}"))
 
 
 def alert_payload(alert: Alert) -> tuple[str, list[dict[str, Any]]]:
