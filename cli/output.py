@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from core.errors import BackupbotError
+from core.i18n import N_, _
 from core.units import human_bytes
 
 
@@ -20,6 +21,34 @@ def emit_error(err: BackupbotError, as_json: bool) -> None:
         json.dump(err.as_dict(), sys.stdout, indent=2)
         sys.stdout.write("\n")
     print(err.render(), file=sys.stderr)
+
+
+# A step's status is a key (stored in reports, compared); people read a whole line per status,
+# so a language can agree the word with the step's name.
+_STEP_LINES = {
+    "ok": N_("{title}: ok{took} {detail}"),
+    "failed": N_("{title}: failed{took} {detail}"),
+    "skipped": N_("{title}: skipped{took} {detail}"),
+    "not run": N_("{title}: not run{took} {detail}"),
+}
+
+
+def step_line(number: int, total: int, title: str, status: str, seconds: float | None, detail: str) -> str:
+    """``[2/4] Restore into a scratch database: ok (3.1 s) …`` for a finished step, on a terminal."""
+    took = f" ({seconds:.1f} s)" if seconds is not None else ""
+    template = _STEP_LINES.get(status)
+    if template is None:  # a status this list does not know yet: shown as it is
+        text = f"{title}: {status}{took} {detail}"
+    else:
+        text = _(template).format(title=title, took=took, detail=detail)
+    return f"[{number}/{total}] {text}".rstrip()
+
+
+def print_fields(rows: list[tuple[str, str]], indent: str = "", gap: int = 2) -> None:
+    """Labels and values in two columns, as wide as the longest label in the current language."""
+    width = max((len(label) for label, _value in rows), default=0)
+    for label, value in rows:
+        print(f"{indent}{label.ljust(width)}{' ' * gap}{value}")
 
 
 def human_size(n: float | None) -> str:
