@@ -13,8 +13,9 @@ a fresh empty database, several times, side by side:
     offsets): what the server itself needs, with no download, decryption or staging
   * backupbot restore ID --target T --break-glass, four ways (the whole runbook: lock, safety
     dump of the target, download + decrypt + stage, pg_restore -j N, runbook entry):
-    swap (into a new database, then renamed into place), swap with maintenance = "switch",
-    clean (in place, pg_restore --clean), and a streamed swap (restore_jobs = 1)
+    swap staged (into a new database, then renamed into place), the same with maintenance =
+    "switch", clean staged (in place, pg_restore --clean), and a streamed swap (restore_jobs = 1:
+    what restore_mode = "auto" picks where no core is left beside the -j workers)
 
 and prints the median wall time of each, the time of backupbot's restore step alone (for
 clean also its two halves: staging the dump, pg_restore), the ratio to the recipe and to the
@@ -190,9 +191,9 @@ def main() -> int:
                 f'[databases.{name}]\ndump_url_env = "TARGET_URL"\nrestore_url_env = "TARGET_URL"\nmigrate = []\n'
                 f'{"" if name == "streamed" else f"restore_jobs = {args.jobs}"}\nmaintenance_on = ["true"]\nmaintenance_off = ["true"]\n{extra}\n'
                 for name, extra in (
-                    ("swap", 'restore_method = "swap"'),
-                    ("switch", 'restore_method = "swap"\nmaintenance = "switch"'),
-                    ("clean", 'restore_method = "clean"'),
+                    ("swap", 'restore_method = "swap"\nrestore_mode = "staged"'),
+                    ("switch", 'restore_method = "swap"\nrestore_mode = "staged"\nmaintenance = "switch"'),
+                    ("clean", 'restore_method = "clean"\nrestore_mode = "staged"'),
                     ("streamed", 'restore_method = "swap"\nrestore_jobs = 1'),
                 )
             )
@@ -281,10 +282,10 @@ def main() -> int:
             row("recipe: aws s3 cp … - | pg_restore --clean --if-exists", recipe)
             row("floor: pg_restore -j 2 from a local uncompressed file", floor)
             for side, what in (
-                ("swap", "backupbot swap (new database, renamed in)"),
+                ("swap", "backupbot swap, staged (new database, renamed in)"),
                 ("switch", 'backupbot swap, maintenance = "switch"'),
                 ("clean", "backupbot clean (pg_restore --clean in place)"),
-                ("streamed", "backupbot swap, streamed (restore_jobs = 1: no staging, no -j)"),
+                ("streamed", "backupbot swap, streamed (no staging, no -j: auto's choice without a spare core)"),
             ):
                 unavailable_s = statistics.median(down[side])
                 sw = f"; switch {statistics.median(switch[side]):.2f} s" if switch[side] else ""

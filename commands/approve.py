@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
+from typing import Any
 
 from commands.base import ArgParser, Invocation, Reply, Subcommand, parse_job_id
 from core.config import Config
+from core.i18n import N_, _
 
 
 @dataclass(frozen=True)
@@ -33,12 +35,22 @@ def handle(req: DecisionCommand, inv: Invocation) -> Reply:
     )
     apply_decision(result, inv.cfg, inv.reporter, inv.wake)
     ahead = ahead_of(inv.store, result.job) if result.outcome == "approved" else []
-    done = {
-        "approved": f"Approved restore request {job.id}; "
-        + (f"it is queued after job {ahead[-1].id}." if ahead else "it starts now."),
-        "denied": f"Restore request {job.id} {'withdrawn' if inv.user == job.requested_by else 'denied'}; nothing was changed.",
-    }
-    return Reply(result.reply or done.get(result.outcome, f"Restore request {job.id}: {result.outcome}."))
+    return Reply(result.reply or _outcome_text(result.outcome, job.id, inv.user == job.requested_by, ahead))
+
+
+def _outcome_text(outcome: str, job_id: int, own: bool, ahead: list[Any]) -> str:
+    """What the person who typed approve / deny is told; ``outcome`` is a key, never shown as such."""
+    if outcome == "approved" and ahead:
+        return _("Approved restore request {job}; it is queued after job {after}.").format(
+            job=job_id, after=ahead[-1].id
+        )
+    if outcome == "approved":
+        return _("Approved restore request {job}; it starts now.").format(job=job_id)
+    if outcome == "denied" and own:
+        return _("Restore request {job} withdrawn; nothing was changed.").format(job=job_id)
+    if outcome == "denied":
+        return _("Restore request {job} denied; nothing was changed.").format(job=job_id)
+    return _("Restore request {job}: {outcome}.").format(job=job_id, outcome=outcome)
 
 
 def _spec(decision: str, summary: str) -> Subcommand:
@@ -57,4 +69,4 @@ def _spec(decision: str, summary: str) -> Subcommand:
     )
 
 
-SPEC = _spec("approve", "approve a restore request (leads only; not your own)")
+SPEC = _spec("approve", N_("approve a restore request (leads only; not your own)"))

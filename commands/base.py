@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from core.config import Config
 from core.errors import UsageError
+from core.i18n import _
 from jobs.events import Reporter
 from jobs.queue import ahead_of, enqueue
 from jobs.store import Store
@@ -53,8 +55,8 @@ class Reply:
 @dataclass(frozen=True)
 class Subcommand:
     name: str
-    usage: str  # after "/backup ", e.g. "dump [DB] [--reason TEXT]"
-    summary: str
+    usage: str  # after "/backup ", e.g. "dump [DB] [--reason TEXT]" (syntax: never translated)
+    summary: str  # marked with N_() where the spec is built; help shows _(summary)
     build: Callable[[ArgParser], None]  # adds the subcommand's arguments
     request: Callable[[argparse.Namespace, Config], Any]  # parsed words → typed request
     handle: Callable[[Any, Invocation], Reply]
@@ -71,6 +73,56 @@ class Subcommand:
         return self.request(self.parser().parse_args(words), cfg)
 
 
+# argparse builds its sentences in English (its own gettext domain, which no catalog of ours
+# fills); the ones a person can meet here are recognised by their English form and said again
+# in the team's language. Anything else keeps argparse's words.
+_ARGPARSE: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
+    (
+        re.compile(r"the following arguments are required: (?P<names>.+)"),
+        lambda m: _("the following arguments are required: {names}").format(names=m["names"]),
+    ),
+    (
+        re.compile(r"argument (?P<name>\S+): invalid choice: (?P<value>.+) \(choose from (?P<choices>.+)\)"),
+        lambda m: _("argument {name}: invalid choice: {value} (choose from {choices})").format(
+            name=m["name"], value=m["value"], choices=m["choices"]
+        ),
+    ),
+    (
+        re.compile(r"argument (?P<name>\S+): expected one argument"),
+        lambda m: _("argument {name}: expected one argument").format(name=m["name"]),
+    ),
+    (
+        re.compile(r"argument (?P<name>\S+): ignored explicit argument (?P<value>.+)"),
+        lambda m: _("argument {name}: ignored explicit argument {value}").format(
+            name=m["name"], value=m["value"]
+        ),
+    ),
+    (  # an ArgumentTypeError of ours (parse_job_id): its message is already translated
+        re.compile(r"argument (?P<name>\S+): (?P<message>.+)", re.S),
+        lambda m: _("argument {name}: {message}").format(name=m["name"], message=m["message"]),
+    ),
+]
+
+
+def _argparse_text(message: str) -> str:
+    """argparse's English sentence in the current language (unchanged where none matches)."""
+    for pattern, say in _ARGPARSE:
+        match = pattern.fullmatch(message)
+        if match:
+            return say(match)
+    return message
+
+
+def usage_hint(usage: str) -> str:
+    """``Usage: `/backup …` `` — the command stays as typed in every language."""
+    return _("Usage: `{usage}`").format(usage=usage)
+
+
+def did_you_mean(word: str) -> str:
+    """``Did you mean `word`? `` — the start of a hint, followed by another sentence."""
+    return _("Did you mean `{word}`?").format(word=word) + " "
+
+
 class ArgParser(argparse.ArgumentParser):
     """argparse that raises ``UsageError`` (with the nearest flag) instead of printing and exiting."""
 
@@ -80,7 +132,7 @@ class ArgParser(argparse.ArgumentParser):
         return f"/backup {self.spec.usage}" if self.spec else self.prog
 
     def error(self, message: str) -> Any:  # type: ignore[override]
-        hint = f"Usage: `{self._usage_line()}`"
+        hint = usage_hint(self._usage_line())
         if message.startswith("unrecognized arguments:"):
             words = message.split(":", 1)[1].split()
             flags = [a for a in words if a.startswith("-")]
@@ -88,15 +140,30 @@ class ArgParser(argparse.ArgumentParser):
             for word in flags:
                 close = difflib.get_close_matches(word[:100], known, n=1)
                 if close:
-                    hint = f"Did you mean `{close[0]}`? " + hint
+                    hint = did_you_mean(close[0]) + hint
                     break
-            message = f"unexpected {'option' if flags else 'word'} {' '.join(words)}"
+            shown = " ".join(words)
+            message = (
+                _("unexpected option {words}").format(words=shown)
+                if flags
+                else _("unexpected word {words}").format(words=shown)
+            )
+        else:
+            message = _argparse_text(message)
         if len(message) > 200:
             message = message[:199] + "…"
-        raise UsageError(f"{self._usage_line().split()[1]}: {message}", hint=hint)
+        command = self._usage_line().split()[1]
+        raise UsageError(_("{command}: {message}").format(command=command, message=message), hint=hint)
 
     def exit(self, status: int = 0, message: str | None = None) -> Any:  # type: ignore[override]
-        raise UsageError(message or "invalid command", hint=f"Usage: `{self._usage_line()}`")
+        raise UsageError(message or _("invalid command"), hint=usage_hint(self._usage_line()))
+
+
+def _configured(known: list[str]) -> str:
+    names = ", ".join(known)
+    if not names:
+        return _("No database is configured.")
+    return _("Configured databases: {names}.").format(names=names)
 
 
 def resolve_database(cfg: Config, name: str | None, usage: str) -> str:
@@ -105,20 +172,19 @@ def resolve_database(cfg: Config, name: str | None, usage: str) -> str:
     if name is None:
         if len(known) == 1:
             return known[0]
-        raise UsageError(
-            "which database?",
-            detail=f"Configured databases: {', '.join(known) or 'none'}.",
-            hint=f"Usage: `/backup {usage}`"
-            + (f", e.g. `/backup {usage.split()[0]} {known[0]}`" if known else ""),
-        )
+        hint = usage_hint(f"/backup {usage}")
+        if known:
+            example = f"/backup {usage.split()[0]} {known[0]}"
+            hint = _("Usage: `{usage}`, e.g. `{example}`").format(usage=f"/backup {usage}", example=example)
+        raise UsageError(_("which database?"), detail=_configured(known), hint=hint)
     if name in cfg.databases:
         return name
     close = difflib.get_close_matches(name[:100], known, n=1)
     shown = name if len(name) <= 60 else name[:59] + "…"
     raise UsageError(
-        f"unknown database '{shown}'",
-        detail=f"Configured databases: {', '.join(known) or 'none'}.",
-        hint=(f"Did you mean `{close[0]}`? " if close else "") + f"Usage: `/backup {usage}`",
+        _("unknown database '{name}'").format(name=shown),
+        detail=_configured(known),
+        hint=(did_you_mean(close[0]) if close else "") + usage_hint(f"/backup {usage}"),
     )
 
 
@@ -129,16 +195,32 @@ def parse_job_id(text: str) -> int:
         cleaned = cleaned[3:].lstrip("-: ")
     if not (cleaned.isascii() and cleaned.isdigit()) or len(cleaned) > 30:
         shown = text if len(text) <= 30 else text[:29] + "…"
-        raise argparse.ArgumentTypeError(f"'{shown}' is not a job number (e.g. 12)")
+        raise argparse.ArgumentTypeError(_("'{text}' is not a job number (e.g. 12)").format(text=shown))
     return int(cleaned)  # past SQLite's int64 it is simply a job that does not exist
 
 
+def queued_reply(inv: Invocation, job: Any, said: Callable[[int], str]) -> Reply:
+    """The answer to a command that queued ``job``: ``said(job id)``, and the job it waits for."""
+    waiting = ahead_of(inv.store, job)
+    text = said(job.id)
+    if waiting:
+        text += " " + _("It starts after job {job}.").format(job=waiting[-1].id)
+    return Reply(text, job_id=job.id)
+
+
 def queue_job(
-    inv: Invocation, kind: str, database: str, params: dict[str, Any], what: str, lane: str | None = None
+    inv: Invocation,
+    kind: str,
+    database: str,
+    params: dict[str, Any],
+    said: Callable[[int], str],
+    lane: str | None = None,
 ) -> Reply:
     """Enqueue a job for the person who typed the command and say where it stands in line.
 
-    ``what`` completes "Queued {what} as job N", e.g. "a backup of `prod`"; ``lane``
+    ``said`` turns the job's number into the whole sentence, e.g.
+    ``lambda job: _("Queued a backup of `{db}` as job {job}.").format(db=db, job=job)``: a
+    sentence translated whole, since word order differs between languages. ``lane``
     (default: the database) is what the job waits behind.
     """
     job = enqueue(
@@ -152,6 +234,4 @@ def queue_job(
         lane=lane,
     )
     inv.wake()
-    waiting = ahead_of(inv.store, job)
-    behind = f", after job {waiting[-1].id}" if waiting else ""
-    return Reply(f"Queued {what} as job {job.id}{behind}.", job_id=job.id)
+    return queued_reply(inv, job, said)

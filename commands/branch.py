@@ -10,9 +10,10 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from commands.base import ArgParser, Invocation, Reply, Subcommand, queue_job, resolve_database
+from commands.base import ArgParser, Invocation, Reply, Subcommand, queue_job, resolve_database, usage_hint
 from core.config import Config
 from core.errors import UsageError
+from core.i18n import N_, _
 
 USAGE = "branch [DB] [--name NAME] [--at TIMESTAMP] [--reason TEXT] [--keep]"
 
@@ -49,20 +50,29 @@ def request(ns: argparse.Namespace, cfg: Config) -> BranchRequest:
     at = iso(parse_time(ns.at)) if ns.at else ""
     name = ns.name.strip()
     if name and (len(name) > 256 or not name.isprintable()):
-        raise UsageError("--name must be 1 to 256 printable characters", hint=f"Usage: `/backup {USAGE}`")
+        raise UsageError(
+            _("--name must be 1 to 256 printable characters"), hint=usage_hint(f"/backup {USAGE}")
+        )
     return BranchRequest(database, name, at, ns.reason.strip(), bool(ns.keep))
 
 
 def handle(req: BranchRequest, inv: Invocation) -> Reply:
     params = {"kind": "manual", "reason": req.reason, "name": req.name, "at": req.at, "keep": req.keep}
-    what = f"a Neon backup branch of `{req.database}`" + (f" at {req.at}" if req.at else "")
-    return queue_job(inv, "branch", req.database, params, what)
+
+    def said(job: int) -> str:
+        if req.at:
+            return _("Queued a Neon backup branch of `{db}` at {at} as job {job}.").format(
+                db=req.database, at=req.at, job=job
+            )
+        return _("Queued a Neon backup branch of `{db}` as job {job}.").format(db=req.database, job=job)
+
+    return queue_job(inv, "branch", req.database, params, said)
 
 
 SPEC = Subcommand(
     name="branch",
     usage=USAGE,
-    summary="make a Neon backup branch now (no compute; expires with pre_event_days unless --keep)",
+    summary=N_("make a Neon backup branch now (no compute; expires with pre_event_days unless --keep)"),
     build=build,
     request=request,
     handle=handle,

@@ -15,6 +15,7 @@ from commands.base import ArgParser, Invocation, Reply, Subcommand
 from commands.branch import neon_database
 from core.config import Config
 from core.errors import BackupbotError
+from core.i18n import N_, _
 from core.slack_text import escape
 from core.units import human_bytes
 
@@ -38,10 +39,10 @@ def request(ns: argparse.Namespace, cfg: Config) -> BranchesRequest:
 def age(created: datetime, now: datetime | None = None) -> str:
     seconds = ((now or datetime.now(UTC)) - created).total_seconds()
     if seconds < 3600:
-        return f"{max(0, int(seconds // 60))} min old"
+        return _("{n} min old").format(n=max(0, int(seconds // 60)))
     if seconds < 172800:
-        return f"{seconds / 3600:.0f} h old"
-    return f"{seconds / 86400:.0f} days old"
+        return _("{n} h old").format(n=f"{seconds / 3600:.0f}")
+    return _("{n} days old").format(n=f"{seconds / 86400:.0f}")
 
 
 def plain(text: str) -> str:
@@ -55,8 +56,9 @@ def render_listing(listing: object) -> list[str]:
     assert isinstance(listing, BranchListing)
     own = listing.own_branch
     lines = [
-        f"*Neon backup branches of `{listing.database}`* (project `{listing.project_id}`, "
-        f"its branch `{own['name']}`; {len(listing.backups)}, newest first)"
+        _(
+            "*Neon backup branches of `{db}`* (project `{project}`, its branch `{branch}`; {count}, newest first)"
+        ).format(db=listing.database, project=listing.project_id, branch=own["name"], count=len(listing.backups))
     ]
     for b in listing.backups[:SHOW]:
         by = (
@@ -64,22 +66,38 @@ def render_listing(listing: object) -> list[str]:
             if b.requested_by.isalnum() and b.requested_by[:1] in "UW"
             else plain(b.requested_by)
         )
-        who = f"by {by}" if b.requested_by else ("made by a restore" if b.preserved else "by ?")
+        who = (
+            _("by {who}").format(who=by)
+            if b.requested_by
+            else (_("made by a restore") if b.preserved else _("by {who}").format(who="?"))
+        )
         why = f" — {plain(b.reason)}" if b.reason else ""
-        expiry = f"expires {b.expires_at[:16].replace('T', ' ')}" if b.expires_at else "kept (no expiry)"
+        expiry = (
+            _("expires {at}").format(at=b.expires_at[:16].replace("T", " "))
+            if b.expires_at
+            else _("kept (no expiry)")
+        )
+        source = _("from `{parent}` at {point}").format(
+            parent=b.parent_name or b.parent_id or "-", point=b.point_in_time
+        )
         lines.append(
-            f"• `{plain(b.name)}` · {age(b.created_at)} · from `{b.parent_name or b.parent_id or '-'}` at "
-            f"{b.point_in_time} · {human_bytes(b.size_bytes)} · {plain(b.kind or '?')} {who}{why} · {expiry}"
+            f"• `{plain(b.name)}` · {age(b.created_at)} · {source} · {human_bytes(b.size_bytes)} · "
+            f"`{plain(b.kind or '?')}` {who}{why} · {expiry}"
         )
     if len(listing.backups) > SHOW:
-        lines.append(f"… and {len(listing.backups) - SHOW} older; `backupbot branches` lists all.")
+        lines.append(
+            _("… and {n} older; `backupbot branches` lists all.").format(n=len(listing.backups) - SHOW)
+        )
     if not listing.backups:
-        lines.append(f"No backup branches yet. `/backup branch {listing.database}` makes one.")
+        lines.append(
+            _("No backup branches yet. `/backup branch {db}` makes one.").format(db=listing.database)
+        )
     if listing.snapshots:
-        lines.append(f"*Neon snapshots* ({len(listing.snapshots)})")
+        lines.append(_("*Neon snapshots* ({count})").format(count=len(listing.snapshots)))
         for s in listing.snapshots[:SHOW]:
             size = f" · {human_bytes(s['full_size'])}" if s.get("full_size") else ""
-            lines.append(f"• `{plain(s['name'])}` · taken {s.get('timestamp') or s['created_at']}{size}")
+            taken = _("taken {at}").format(at=s.get("timestamp") or s["created_at"])
+            lines.append(f"• `{plain(s['name'])}` · {taken}{size}")
     return lines
 
 
@@ -95,13 +113,15 @@ def render(req: BranchesRequest, inv: Invocation) -> Reply:
 
 
 def handle(req: BranchesRequest, inv: Invocation) -> Reply:
-    return Reply(f"Looking up Neon backup branches of `{req.database}`…", later=lambda: render(req, inv))
+    return Reply(
+        _("Looking up Neon backup branches of `{db}`…").format(db=req.database), later=lambda: render(req, inv)
+    )
 
 
 SPEC = Subcommand(
     name="branches",
     usage=USAGE,
-    summary="Neon backup branches (who, why, expiry) and snapshots",
+    summary=N_("Neon backup branches (who, why, expiry) and snapshots"),
     build=build,
     request=request,
     handle=handle,

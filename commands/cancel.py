@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from commands.base import ArgParser, Invocation, Reply, Subcommand, parse_job_id
 from core.config import Config
+from core.i18n import N_, _
 from jobs.status import JobStatus
 
 
@@ -35,19 +36,22 @@ def handle(req: CancelRequest, inv: Invocation) -> Reply:
             guarded(inv.reporter).failed(
                 job,
                 JobCancelled(
-                    f"{job.title} was cancelled", detail=f"Cancelled by <@{inv.user}> before it started."
+                    _("{job} was cancelled").format(job=job.title),
+                    detail=_("Cancelled by <@{user}> before it started.").format(user=inv.user),
                 ),
             )
-        return Reply(f"Cancelled {job.title} before it started.")
+        return Reply(_("Cancelled {job} before it started.").format(job=job.title))
     if job.status == JobStatus.RUNNING:
-        return Reply(f"Stopping {job.title}; its message will say when it has stopped.")
-    return Reply(f"{job.title} already ended: {job.status.label}. Nothing to cancel.")
+        return Reply(_("Stopping {job}; its message will say when it has stopped.").format(job=job.title))
+    return Reply(
+        _("{job} already ended: {status}. Nothing to cancel.").format(job=job.title, status=job.status.label)
+    )
 
 
 SPEC = Subcommand(
     name="cancel",
     usage="cancel JOB",
-    summary="stop a queued or running job",
+    summary=N_("stop a queued or running job"),
     build=build,
     request=request,
     handle=handle,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from commands.base import ArgParser, Invocation, Reply, Subcommand
 from core.config import Config
+from core.i18n import N_, _
 
 
 @dataclass(frozen=True)
@@ -34,13 +35,15 @@ def _report(inv: Invocation) -> Reply:
 
 
 def handle(req: DoctorRequest, inv: Invocation) -> Reply:
-    return Reply("Checking the databases, the bucket, the keys, Slack and the hooks…", later=lambda: _report(inv))
+    return Reply(
+        _("Checking the databases, the bucket, the keys, Slack and the hooks…"), later=lambda: _report(inv)
+    )
 
 
 SPEC = Subcommand(
     name="doctor",
     usage="doctor",
-    summary="check databases, bucket, keys, Slack and hooks (answered only to you)",
+    summary=N_("check databases, bucket, keys, Slack and hooks (answered only to you)"),
     build=build,
     request=request,
     handle=handle,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from commands.base import ArgParser, Invocation, Reply, Subcommand, queue_job, resolve_database
 from core.config import Config
+from core.i18n import N_, _
 
 USAGE = "dump [DB] [--reason TEXT]"
 
@@ -28,13 +29,19 @@ def request(ns: argparse.Namespace, cfg: Config) -> DumpRequest:
 
 def handle(req: DumpRequest, inv: Invocation) -> Reply:
     params = {"kind": "manual", "reason": req.reason}
-    return queue_job(inv, "dump", req.database, params, f"a backup of `{req.database}`")
+    return queue_job(
+        inv,
+        "dump",
+        req.database,
+        params,
+        lambda job: _("Queued a backup of `{db}` as job {job}.").format(db=req.database, job=job),
+    )
 
 
 SPEC = Subcommand(
     name="dump",
     usage=USAGE,
-    summary="take an encrypted backup now",
+    summary=N_("take an encrypted backup now"),
     build=build,
     request=request,
     handle=handle,

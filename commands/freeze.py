@@ -14,6 +14,7 @@ from commands.base import ArgParser, Invocation, Reply, Subcommand, resolve_data
 from commands.permissions import NotAllowed
 from core.config import Config
 from core.errors import UsageError
+from core.i18n import N_, _
 
 FREEZE_USAGE = "freeze [DB] --reason TEXT"
 UNFREEZE_USAGE = "unfreeze [DB]"
@@ -26,7 +27,8 @@ class FreezeCommand:
     lift: bool = False
 
 
-def _check_lead(inv: Invocation, database: str, verb: str) -> None:
+def _check_lead(inv: Invocation, database: str, lift: bool) -> None:
+    """Only the database's leads freeze or unfreeze it (``lift``: unfreeze)."""
     from jobs.approvals import is_approver, leads_text
 
     if is_approver(inv.cfg, database, inv.user, inv.directory):
@@ -34,15 +36,21 @@ def _check_lead(inv: Invocation, database: str, verb: str) -> None:
     db = inv.cfg.database(database)
     if not db.approvers and not db.approver_group:
         raise NotAllowed(
-            f"nobody may {verb} '{database}'",
-            detail=f"[databases.{database}] sets neither approvers nor approver_group; "
-            "its leads are the ones who freeze it.",
-            hint=f'Add approvers = ["U…"] or approver_group = "S…" under [databases.{database}].',
+            (_("nobody may unfreeze '{db}'") if lift else _("nobody may freeze '{db}'")).format(db=database),
+            detail=_(
+                "[databases.{db}] sets neither approvers nor approver_group; "
+                "its leads are the ones who freeze it."
+            ).format(db=database),
+            hint=_('Add approvers = ["U…"] or approver_group = "S…" under [databases.{db}].').format(
+                db=database
+            ),
         )
     raise NotAllowed(
-        f"only a lead of '{database}' may {verb} it",
-        detail=f"Leads for {database} are {leads_text(inv.cfg, database)}.",
-        hint="Ask one of them.",
+        (_("only a lead of '{db}' may unfreeze it") if lift else _("only a lead of '{db}' may freeze it")).format(
+            db=database
+        ),
+        detail=_("Leads for {db} are {leads}.").format(db=database, leads=leads_text(inv.cfg, database)),
+        hint=_("Ask one of them."),
     )
 
 
@@ -56,15 +64,19 @@ def request_freeze(ns: argparse.Namespace, cfg: Config) -> FreezeCommand:
     reason = " ".join(ns.reason.split())
     if not reason:
         raise UsageError(
-            "freeze needs --reason",
-            detail="Everyone whose restore or prune is refused is told why the database is frozen.",
-            hint=f'Usage: `/backup {FREEZE_USAGE}`, e.g. `/backup freeze {database} --reason "incident 42"`',
+            _("freeze needs --reason"),
+            detail=_("Everyone whose restore or prune is refused is told why the database is frozen."),
+            hint=_("Usage: `{usage}`, e.g. `{example}`").format(
+                usage=f"/backup {FREEZE_USAGE}", example=f'/backup freeze {database} --reason "incident 42"'
+            ),
         )
     if len(reason) > 300:
         raise UsageError(
-            "the reason is too long",
-            detail=f"It has {len(reason)} characters; at most 300 are shown with every refusal.",
-            hint="Say it in a sentence and link the incident.",
+            _("the reason is too long"),
+            detail=_("It has {count} characters; at most 300 are shown with every refusal.").format(
+                count=len(reason)
+            ),
+            hint=_("Say it in a sentence and link the incident."),
         )
     return FreezeCommand(database=database, reason=reason)
 
@@ -72,17 +84,21 @@ def request_freeze(ns: argparse.Namespace, cfg: Config) -> FreezeCommand:
 def handle_freeze(req: FreezeCommand, inv: Invocation) -> Reply:
     from jobs.freeze import freeze
 
-    _check_lead(inv, req.database, "freeze")
+    _check_lead(inv, req.database, lift=False)
     current, new = freeze(inv.store, req.database, inv.user, req.reason)
     if not new:
         return Reply(
-            f":snowflake: `{req.database}` is already {current.describe()}. "
-            f"Nothing changed; `/backup unfreeze {req.database}` ends it."
+            ":snowflake: "
+            + _("`{db}` is already {state}. Nothing changed; `/backup unfreeze {db}` ends it.").format(
+                db=req.database, state=current.describe()
+            )
         )
     return Reply(
-        f":snowflake: <@{inv.user}> froze `{req.database}`: restores and prunes of it are refused "
-        f"until a lead runs `/backup unfreeze {req.database}`. Backups keep running. "
-        f'Reason: "{current.shown_reason}"',
+        ":snowflake: "
+        + _(
+            "<@{user}> froze `{db}`: restores and prunes of it are refused until a lead runs "
+            '`/backup unfreeze {db}`. Backups keep running. Reason: "{reason}"'
+        ).format(user=inv.user, db=req.database, reason=current.shown_reason),
         ephemeral=False,
     )
 
@@ -98,13 +114,15 @@ def build_unfreeze(p: ArgParser) -> None:
 def handle_unfreeze(req: FreezeCommand, inv: Invocation) -> Reply:
     from jobs.freeze import unfreeze
 
-    _check_lead(inv, req.database, "unfreeze")
+    _check_lead(inv, req.database, lift=True)
     lifted = unfreeze(inv.store, req.database, inv.user)
     if lifted is None:
-        return Reply(f"`{req.database}` is not frozen; nothing changed.")
+        return Reply(_("`{db}` is not frozen; nothing changed.").format(db=req.database))
     return Reply(
-        f":sunny: <@{inv.user}> unfroze `{req.database}` (it was {lifted.describe()}). "
-        "Restores and prunes of it are allowed again.",
+        ":sunny: "
+        + _(
+            "<@{user}> unfroze `{db}` (it was {state}). Restores and prunes of it are allowed again."
+        ).format(user=inv.user, db=req.database, state=lifted.describe()),
         ephemeral=False,
     )
 
@@ -112,7 +130,7 @@ def handle_unfreeze(req: FreezeCommand, inv: Invocation) -> Reply:
 SPEC = Subcommand(
     name="freeze",
     usage=FREEZE_USAGE,
-    summary="leads: refuse restores and prunes of a database (backups keep running)",
+    summary=N_("leads: refuse restores and prunes of a database (backups keep running)"),
     build=build_freeze,
     request=request_freeze,
     handle=handle_freeze,
@@ -122,7 +140,7 @@ SPEC = Subcommand(
 UNFREEZE = Subcommand(
     name="unfreeze",
     usage=UNFREEZE_USAGE,
-    summary="leads: end a database's freeze",
+    summary=N_("leads: end a database's freeze"),
     build=build_unfreeze,
     request=request_unfreeze,
     handle=handle_unfreeze,

@@ -12,10 +12,11 @@ import difflib
 import logging
 import shlex
 
-from commands.base import Invocation, Reply, Subcommand
+from commands.base import Invocation, Reply, Subcommand, did_you_mean
 from commands.permissions import check_allowed
 from commands.registry import subcommands
 from core.errors import BackupbotError, UsageError
+from core.i18n import _
 from core.redact import redact
 from core.slack_text import COMMAND_TEXT, chat_commands, cut, escape
 
@@ -29,9 +30,18 @@ def tokenize(text: str) -> list[str]:
         return shlex.split(text.translate(_QUOTES))
     except ValueError as exc:
         raise UsageError(
-            f"cannot read the command: {exc}",
-            hint='Close the quote, e.g. `/backup dump prod --reason "why"`.',
+            _("cannot read the command: {problem}").format(problem=_shlex_problem(str(exc))),
+            hint=_('Close the quote, e.g. `/backup dump prod --reason "why"`.'),
         ) from None
+
+
+def _shlex_problem(problem: str) -> str:
+    """shlex's two complaints ("No closing quotation", "No escaped character") in the team's language."""
+    if problem == "No closing quotation":
+        return _("No closing quotation")
+    if problem == "No escaped character":
+        return _("No escaped character")
+    return problem
 
 
 def lookup(name: str) -> Subcommand:
@@ -39,11 +49,12 @@ def lookup(name: str) -> Subcommand:
     if name in specs:
         return specs[name]
     close = difflib.get_close_matches(name[:40], list(specs), n=1, cutoff=0.5)
-    suggestion = f"Did you mean `/backup {specs[close[0]].usage}`? " if close else ""
+    suggestion = did_you_mean(f"/backup {specs[close[0]].usage}") if close else ""
+    names = ", ".join(f"`{s.name}`" for s in specs.values())
     raise UsageError(
-        f"unknown command '{cut(name, 40)}'",
-        detail="Commands: " + ", ".join(f"`{s.name}`" for s in specs.values()) + ".",
-        hint=suggestion + "`/backup help` shows how to use each.",
+        _("unknown command '{name}'").format(name=cut(name, 40)),
+        detail=_("Commands: {names}.").format(names=names),
+        hint=suggestion + _("`/backup help` shows how to use each."),
     )
 
 
@@ -68,9 +79,11 @@ def _open_commands() -> frozenset[str]:
 
 def _too_long(text: str) -> UsageError:
     return UsageError(
-        "that command is too long",
-        detail=f"It has {len(text):,} characters; a `/backup` command is at most {COMMAND_TEXT:,}.",
-        hint="Shorten the --reason; `/backup help` shows each command.",
+        _("that command is too long"),
+        detail=_("It has {count} characters; a `/backup` command is at most {limit}.").format(
+            count=f"{len(text):,}", limit=f"{COMMAND_TEXT:,}"
+        ),
+        hint=_("Shorten the --reason; `/backup help` shows each command."),
     )
 
 
@@ -94,5 +107,6 @@ def dispatch(text: str, inv: Invocation) -> Reply:
     except Exception:
         log.exception("/backup %s failed", redact(cut(text, 200)))
         return Reply(
-            ":warning: something went wrong handling that command.\nThe bot's log has the details; try again."
+            ":warning: "
+            + _("something went wrong handling that command.\nThe bot's log has the details; try again.")
         )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from commands.base import ArgParser, Invocation, Reply, Subcommand
 from core.config import Config
+from core.i18n import N_, _
 
 
 @dataclass(frozen=True)
@@ -28,20 +29,21 @@ def handle(req: HelpRequest, inv: Invocation) -> Reply:
 
     if req.topic:
         spec = lookup(req.topic)
-        lines = [f"`/backup {spec.usage}`", spec.summary]
-        lines += [f"e.g. `/backup {e}`" for e in spec.examples]
+        lines = [f"`/backup {spec.usage}`", _(spec.summary)]
+        lines += [_("e.g. `{example}`").format(example=f"/backup {e}") for e in spec.examples]
         return Reply("\n".join(lines))
-    lines = ["*backupbot* — encrypted PostgreSQL backups. Commands:"]
-    lines += [f"• `/backup {s.usage}` — {s.summary}" for s in subcommands().values()]
-    dbs = sorted(inv.cfg.databases)
-    lines.append(f"Databases: {', '.join(f'`{d}`' for d in dbs) or 'none configured'}.")
+    # Usage lines are syntax and stay as typed; the summaries were marked with N_() in each SPEC.
+    lines = [_("*backupbot* — encrypted PostgreSQL backups. Commands:")]
+    lines += [f"• `/backup {s.usage}` — {_(s.summary)}" for s in subcommands().values()]
+    dbs = ", ".join(f"`{d}`" for d in sorted(inv.cfg.databases))
+    lines.append(_("Databases: {names}.").format(names=dbs) if dbs else _("Databases: none configured."))
     return Reply("\n".join(lines))
 
 
 SPEC = Subcommand(
     name="help",
     usage="help [COMMAND]",
-    summary="this list, or how to use one command",
+    summary=N_("this list, or how to use one command"),
     build=build,
     request=request,
     handle=handle,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from commands.base import ArgParser, Invocation, Reply, Subcommand, resolve_database
 from core.config import Config
 from core.errors import UsageError
+from core.i18n import N_, _, ngettext
 from core.slack_text import escape
 
 USAGE = "history [DB] [--limit N]"
@@ -35,9 +36,11 @@ def request(ns: argparse.Namespace, cfg: Config) -> HistoryRequest:
     text = str(ns.limit).strip()
     if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
         raise UsageError(
-            f"--limit must be a number from 1 to {MAX_LIMIT}",
-            detail=f"Got '{text}'.",
-            hint=f"Usage: `/backup {USAGE}`, e.g. `/backup history --limit 50`",
+            _("--limit must be a number from 1 to {max}").format(max=MAX_LIMIT),
+            detail=_("Got '{text}'.").format(text=text),
+            hint=_("Usage: `{usage}`, e.g. `{example}`").format(
+                usage=f"/backup {USAGE}", example="/backup history --limit 50"
+            ),
         )
     return HistoryRequest(database=database, limit=int(text))
 
@@ -56,23 +59,40 @@ def handle(req: HistoryRequest, inv: Invocation) -> Reply:
     from jobs.history import history
 
     entries = history(inv.store, req.database, req.limit)
-    scope = f"`{req.database}`" if req.database else "all databases"
+    n = len(entries)
     if not entries:
-        return Reply(f"No history yet for {scope}.")
-    lines = [f"*History of {scope}* (newest first, {len(entries)} shown)"]
+        if req.database:
+            return Reply(_("No history yet for `{db}`.").format(db=req.database))
+        return Reply(_("No history yet for all databases."))
+    if req.database:
+        head = ngettext(
+            "*History of `{db}`* (newest first, {n} shown)", "*History of `{db}`* (newest first, {n} shown)", n
+        ).format(db=req.database, n=n)
+    else:
+        head = ngettext(
+            "*History of all databases* (newest first, {n} shown)",
+            "*History of all databases* (newest first, {n} shown)",
+            n,
+        ).format(n=n)
+    lines = [head]
     for e in entries:
-        job = f"job {e.job_id}" if e.job_id is not None else (f"`{e.database}`" if e.database else "-")
+        job = (
+            _("job {job}").format(job=e.job_id)
+            if e.job_id is not None
+            else (f"`{e.database}`" if e.database else "-")
+        )
         who = f"{_actor(e.actor)} " if e.actor else ""
         lines.append(f"• {e.when} · {job} · {who}{_escape(e.what)}")
     if len(entries) == req.limit < MAX_LIMIT:
-        lines.append(f"Older entries: `/backup history{' ' + req.database if req.database else ''} --limit {MAX_LIMIT}`.")
+        older = f"/backup history{' ' + req.database if req.database else ''} --limit {MAX_LIMIT}"
+        lines.append(_("Older entries: `{command}`.").format(command=older))
     return Reply("\n".join(lines))
 
 
 SPEC = Subcommand(
     name="history",
     usage=USAGE,
-    summary="the audit trail, newest first: who asked, who approved or denied, how it ended",
+    summary=N_("the audit trail, newest first: who asked, who approved or denied, how it ended"),
     build=build,
     request=request,
     handle=handle,

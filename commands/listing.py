@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from commands.base import ArgParser, Invocation, Reply, Subcommand, resolve_database
 from core.config import Config
 from core.errors import BackupbotError, UsageError
+from core.i18n import N_, _, ngettext
 from core.slack_text import cut, escape
 
 USAGE = "list [DB] [--page N]"
@@ -35,8 +36,11 @@ def request(ns: argparse.Namespace, cfg: Config) -> ListRequest:
     page = str(ns.page).strip()
     if not page.isdigit() or int(page) < 1:
         raise UsageError(
-            f"list: --page must be a whole number from 1, not '{page[:20]}'",
-            hint="Usage: `/backup list [DB] [--page N]`, e.g. `/backup list prod --page 2`.",
+            _("list: --page must be a whole number from 1, not '{page}'").format(page=page[:20]),
+            hint=_("Usage: `{usage}`, e.g. `{example}`").format(
+                usage="/backup list [DB] [--page N]", example="/backup list prod --page 2"
+            )
+            + ".",
         )
     if ns.database is None:
         return ListRequest(None, int(page))
@@ -58,10 +62,10 @@ def _size(n: float) -> str:
 def _age(created: datetime) -> str:
     seconds = (datetime.now(UTC) - created).total_seconds()
     if seconds < 3600:
-        return f"{max(0, int(seconds // 60))} min ago"
+        return _("{n} min ago").format(n=max(0, int(seconds // 60)))
     if seconds < 172800:
-        return f"{seconds / 3600:.0f} h ago"
-    return f"{seconds / 86400:.0f} days ago"
+        return _("{n} h ago").format(n=f"{seconds / 3600:.0f}")
+    return _("{n} days ago").format(n=f"{seconds / 86400:.0f}")
 
 
 def render(req: ListRequest, inv: Invocation) -> Reply:
@@ -73,23 +77,43 @@ def render(req: ListRequest, inv: Invocation) -> Reply:
         from commands.grammar import error_text
 
         return Reply(error_text(err))
-    where = f"`{req.database}`" if req.database else "all databases"
+    db = req.database
     if not backups:
-        scope = f"of `{req.database}`" if req.database else "in the bucket"
-        return Reply(f"No backups {scope} yet. `/backup dump` takes one.")
+        if db:
+            return Reply(_("No backups of `{db}` yet. `/backup dump` takes one.").format(db=db))
+        return Reply(_("No backups in the bucket yet. `/backup dump` takes one."))
     pages = (len(backups) + SHOW - 1) // SHOW
+    total = f"{len(backups):,}"
     if req.page > pages:
-        return Reply(
-            f"There is no page {req.page}: {len(backups):,} backups of {where} fill {pages} page(s).\n"
-            f"The oldest are on `{_command(req, pages)}`."
-        )
+        oldest = _("The oldest are on `{command}`.").format(command=_command(req, pages))
+        if db:
+            there = ngettext(
+                "There is no page {page}: {total} backups of `{db}` fill {pages} page(s).",
+                "There is no page {page}: {total} backups of `{db}` fill {pages} page(s).",
+                pages,
+            ).format(page=req.page, total=total, db=db, pages=pages)
+        else:
+            there = ngettext(
+                "There is no page {page}: {total} backups of all databases fill {pages} page(s).",
+                "There is no page {page}: {total} backups of all databases fill {pages} page(s).",
+                pages,
+            ).format(page=req.page, total=total, pages=pages)
+        return Reply(f"{there}\n{oldest}")
     start = (req.page - 1) * SHOW
     shown = backups[start : start + SHOW]
     if len(backups) <= SHOW:
-        lines = [f"*Backups of {where}* ({len(backups)}, newest first)"]
+        lines = [
+            _("*Backups of `{db}`* ({count}, newest first)").format(db=db, count=len(backups))
+            if db
+            else _("*Backups of all databases* ({count}, newest first)").format(count=len(backups))
+        ]
     else:
-        first, last = start + 1, start + len(shown)
-        lines = [f"*Backups of {where}*: {first:,}–{last:,} of {len(backups):,}, newest first"]
+        span = {"first": f"{start + 1:,}", "last": f"{start + len(shown):,}", "total": total}
+        lines = [
+            _("*Backups of `{db}`*: {first}–{last} of {total}, newest first").format(db=db, **span)
+            if db
+            else _("*Backups of all databases*: {first}–{last} of {total}, newest first").format(**span)
+        ]
     checked = _verified(inv, shown)
     for m in shown:
         reason = f" — {escape(cut(m.reason, 200))}" if m.reason else ""
@@ -99,8 +123,12 @@ def render(req: ListRequest, inv: Invocation) -> Reply:
         )
     if req.page < pages:
         lines.append(
-            f"{len(shown)} of {len(backups):,} — `{_command(req, req.page + 1)}` shows the next "
-            f"{min(SHOW, len(backups) - start - len(shown))} older."
+            _("{shown} of {total} — `{command}` shows the next {next} older.").format(
+                shown=len(shown),
+                total=total,
+                command=_command(req, req.page + 1),
+                next=min(SHOW, len(backups) - start - len(shown)),
+            )
         )
     return Reply("\n".join(lines))
 
@@ -121,14 +149,18 @@ def _verified(inv: Invocation, backups: list) -> dict[str, str]:  # type: ignore
 
 
 def handle(req: ListRequest, inv: Invocation) -> Reply:
-    where = f"`{req.database}`" if req.database else "all databases"
-    return Reply(f"Looking up backups of {where}…", later=lambda: render(req, inv))
+    text = (
+        _("Looking up backups of `{db}`…").format(db=req.database)
+        if req.database
+        else _("Looking up backups of all databases…")
+    )
+    return Reply(text, later=lambda: render(req, inv))
 
 
 SPEC = Subcommand(
     name="list",
     usage=USAGE,
-    summary="backups in the bucket, newest first",
+    summary=N_("backups in the bucket, newest first"),
     build=build,
     request=request,
     handle=handle,

@@ -11,6 +11,7 @@ import logging
 
 from commands.base import Invocation, Reply
 from core.errors import BackupbotError
+from core.i18n import _
 from core.redact import redact
 
 log = logging.getLogger(__name__)
@@ -40,13 +41,22 @@ def prepare_neon(ref: str, target: str, reason: str, source_db: str | None, inv:
     except Exception:
         log.exception("preparing a Neon restore request failed")
         return Reply(
-            ":warning: something went wrong preparing the restore request; the bot's log has details."
+            ":warning: " + _("something went wrong preparing the restore request; the bot's log has details.")
         )
     minutes = inv.cfg.runner.approval_timeout_minutes
     return Reply(
         redact(
-            f"Restore request {job.id} posted: {plan.source.ref} into `{target}` (Neon branch "
-            f"`{plan.target_branch['name']}`). {leads_text(inv.cfg, target)} can approve it within {minutes} min."
+            _(
+                "Restore request {job} posted: {source} into `{target}` (Neon branch `{branch}`). "
+                "{leads} can approve it within {minutes} min."
+            ).format(
+                job=job.id,
+                source=plan.source.ref,
+                target=target,
+                branch=plan.target_branch["name"],
+                leads=leads_text(inv.cfg, target),
+                minutes=minutes,
+            )
         ),
         job_id=job.id,
     )

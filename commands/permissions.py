@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 
 from core.config import SlackConfig
 from core.errors import BackupbotError
+from core.i18n import _
 from core.redact import redact
 from core.slack_text import channel as slack_channel
 from core.slack_text import group as slack_group
@@ -82,18 +83,24 @@ def check_allowed(slack: SlackConfig, user: str, channel: str, directory: GroupD
     """Raise ``NotAllowed`` unless the channel and the user are on the allowlist."""
     if slack.allowed_channels and channel not in slack.allowed_channels:
         raise NotAllowed(
-            "backupbot does not take commands in this channel",
-            detail=f"Allowed channels: {', '.join(slack_channel(c) for c in slack.allowed_channels)}.",
-            hint="Run the command in one of those channels.",
+            _("backupbot does not take commands in this channel"),
+            detail=_("Allowed channels: {channels}.").format(
+                channels=", ".join(slack_channel(c) for c in slack.allowed_channels)
+            ),
+            hint=_("Run the command in one of those channels."),
         )
     if not slack.allowed_users and not slack.allowed_group:
         return
     directory = directory or GroupDirectory(None)
     if directory.is_member(user, slack.allowed_users, slack.allowed_group):
         return
-    who = f"the user group {slack_group(slack.allowed_group)}" if slack.allowed_group else "the allowed users"
+    detail = (
+        _("Commands are limited to the user group {group}.").format(group=slack_group(slack.allowed_group))
+        if slack.allowed_group
+        else _("Commands are limited to the allowed users.")
+    )
     raise NotAllowed(
-        "you are not allowed to run backupbot commands",
-        detail=f"Commands are limited to {who}.",
-        hint="Ask a team lead to add your Slack user id to [slack] allowed_users, or add you to the group.",
+        _("you are not allowed to run backupbot commands"),
+        detail=detail,
+        hint=_("Ask a team lead to add your Slack user id to [slack] allowed_users, or add you to the group."),
     )

@@ -14,6 +14,7 @@ from commands.base import ArgParser, Invocation, Reply, Subcommand, queue_job, r
 from commands.permissions import GroupDirectory, NotAllowed
 from core.config import Config
 from core.errors import BackupbotError
+from core.i18n import N_, _, ngettext
 from core.slack_text import escape
 from core.slack_text import group as slack_group
 
@@ -41,11 +42,21 @@ def _check_lead(inv: Invocation, database: str) -> None:
     directory = inv.directory or GroupDirectory(None)
     if directory.is_member(inv.user, db.approvers, db.approver_group):
         return
-    who = slack_group(db.approver_group) if db.approver_group else "the approvers"
+    detail = (
+        _("Leads for {db} are {group} ([databases.{db}] approvers / approver_group).").format(
+            db=database, group=slack_group(db.approver_group)
+        )
+        if db.approver_group
+        else _("Leads for {db} are the approvers ([databases.{db}] approvers / approver_group).").format(
+            db=database
+        )
+    )
     raise NotAllowed(
-        f"only a lead may delete backups of '{database}'",
-        detail=f"Leads for {database} are {who} ([databases.{database}] approvers / approver_group).",
-        hint=f"Run `/backup prune {database}` without --confirm to see the plan, and ask a lead to confirm it.",
+        _("only a lead may delete backups of '{db}'").format(db=database),
+        detail=detail,
+        hint=_(
+            "Run `/backup prune {db}` without --confirm to see the plan, and ask a lead to confirm it."
+        ).format(db=database),
     )
 
 
@@ -61,16 +72,14 @@ def render(req: PruneRequest, inv: Invocation) -> Reply:
         stale = stale_uploads(inv.cfg, req.database)
     except BackupbotError as err:
         return Reply(error_text(err))
-    lines = [f"*Retention for `{req.database}`* (dry run — nothing deleted)"]
+    lines = [_("*Retention for `{db}`* (dry run — nothing deleted)").format(db=req.database)]
     for item in plan.items[:SHOW]:
-        mark = ":wastebasket: would delete" if item.action == DELETE else ":white_check_mark: keep"
+        mark = _(":wastebasket: would delete") if item.action == DELETE else _(":white_check_mark: keep")
         lines.append(f"• {mark} `{escape(item.backup_id)}` — {escape(item.explain())}")
     if len(plan.items) > SHOW:
-        lines.append(
-            f"… and {len(plan.items) - SHOW} more not shown here."
-        )
+        lines.append(_("… and {n} more not shown here.").format(n=len(plan.items) - SHOW))
     if not plan.items:
-        lines.append("No backups yet.")
+        lines.append(_("No backups yet."))
     lines.append(PruneSummary.of(plan).line())
     neon_delete = False
     if inv.cfg.database(req.database).neon_project_id:
@@ -78,42 +87,57 @@ def render(req: PruneRequest, inv: Invocation) -> Reply:
 
         try:
             branches = plan_branch_prune(inv.cfg, req.database, inv.store)
-            lines += [f"*Neon backup branches of `{req.database}`*", *prune_lines(branches)]
+            lines += [_("*Neon backup branches of `{db}`*").format(db=req.database), *prune_lines(branches)]
             neon_delete = bool(branches.to_delete)
         except BackupbotError as err:
             lines.append(error_text(err))
     if stale:
         lines.append(
-            f"{len(stale)} unfinished upload(s) older than a day (leftovers of interrupted dumps), "
-            f"oldest from {stale[0].upload.started:%Y-%m-%d %H:%M} UTC; `--confirm` aborts them."
+            ngettext(
+                "{n} unfinished upload(s) older than a day (leftovers of interrupted dumps), "
+                "oldest from {at} UTC; `--confirm` aborts them.",
+                "{n} unfinished upload(s) older than a day (leftovers of interrupted dumps), "
+                "oldest from {at} UTC; `--confirm` aborts them.",
+                len(stale),
+            ).format(n=len(stale), at=f"{stale[0].upload.started:%Y-%m-%d %H:%M}")
         )
     from jobs.freeze import is_frozen
 
     if frozen := is_frozen(inv.store, req.database):
         lines.append(
-            f":snowflake: `{req.database}` is {frozen.describe()}: `--confirm` is refused until it is unfrozen."
+            ":snowflake: "
+            + _("`{db}` is {state}: `--confirm` is refused until it is unfrozen.").format(
+                db=req.database, state=frozen.describe()
+            )
         )
     elif (plan.to_delete and not plan.guard) or neon_delete or stale:
-        lines.append(f"A lead can delete them with `/backup prune {req.database} --confirm`.")
+        lines.append(_("A lead can delete them with `/backup prune {db} --confirm`.").format(db=req.database))
     return Reply("\n".join(lines))
 
 
 def handle(req: PruneRequest, inv: Invocation) -> Reply:
     if not req.confirm:
         return Reply(
-            f"Working out what retention keeps for `{req.database}`…", later=lambda: render(req, inv)
+            _("Working out what retention keeps for `{db}`…").format(db=req.database),
+            later=lambda: render(req, inv),
         )
     _check_lead(inv, req.database)
     from jobs.freeze import check_not_frozen
 
     check_not_frozen(inv.store, req.database, "prune", actor=inv.user)
-    return queue_job(inv, "prune", req.database, {"confirm": True}, f"pruning of `{req.database}`")
+    return queue_job(
+        inv,
+        "prune",
+        req.database,
+        {"confirm": True},
+        lambda job: _("Queued pruning of `{db}` as job {job}.").format(db=req.database, job=job),
+    )
 
 
 SPEC = Subcommand(
     name="prune",
     usage=USAGE,
-    summary="show what retention keeps and why; --confirm (leads) deletes the rest",
+    summary=N_("show what retention keeps and why; --confirm (leads) deletes the rest"),
     build=build,
     request=request,
     handle=handle,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from commands.base import ArgParser, Invocation, Reply, Subcommand, resolve_database
 from core.config import Config
 from core.errors import BackupbotError
+from core.i18n import N_, _
 from core.redact import redact
 from core.slack_text import escape
 
@@ -67,7 +68,7 @@ def _prepare(req: RestoreCommand, inv: Invocation) -> Reply:
         require_ok(pre)
         summary = dict(pre.fields)
         if pre.warnings:
-            summary["Warnings"] = "; ".join(pre.warnings)
+            summary["Warnings"] = "; ".join(pre.warnings)  # a key of the request card (jobs/, bot/ show it)
         job = create_request(
             inv.store,
             inv.cfg,
@@ -84,13 +85,21 @@ def _prepare(req: RestoreCommand, inv: Invocation) -> Reply:
     except Exception:
         log.exception("preparing a restore request failed")
         return Reply(
-            ":warning: something went wrong preparing the restore request; the bot's log has details."
+            ":warning: " + _("something went wrong preparing the restore request; the bot's log has details.")
         )
     minutes = inv.cfg.runner.approval_timeout_minutes
     return Reply(
         redact(
-            f"Restore request {job.id} posted: {escape(manifest.id)} into `{req.target}`. "
-            f"{leads_text(inv.cfg, req.target)} can approve it within {minutes} min."
+            _(
+                "Restore request {job} posted: {backup} into `{target}`. "
+                "{leads} can approve it within {minutes} min."
+            ).format(
+                job=job.id,
+                backup=escape(manifest.id),
+                target=req.target,
+                leads=leads_text(inv.cfg, req.target),
+                minutes=minutes,
+            )
         ),
         job_id=job.id,
     )
@@ -101,7 +110,7 @@ def handle(req: RestoreCommand, inv: Invocation) -> Reply:
 
     check_not_frozen(inv.store, req.target, "restore", actor=inv.user)
     return Reply(
-        f"Checking the backup and `{req.target}` before asking for approval…",
+        _("Checking the backup and `{target}` before asking for approval…").format(target=req.target),
         later=lambda: _prepare(req, inv),
     )
 
@@ -109,7 +118,7 @@ def handle(req: RestoreCommand, inv: Invocation) -> Reply:
 SPEC = Subcommand(
     name="restore",
     usage=USAGE,
-    summary="ask the leads to approve a restore (safety dump first, then the runbook)",
+    summary=N_("ask the leads to approve a restore (safety dump first, then the runbook)"),
     build=build,
     request=request,
     handle=handle,

@@ -14,6 +14,7 @@ from commands.base import ArgParser, Invocation, Reply, Subcommand, queue_job
 from commands.verify import backup_and_database
 from core.config import Config
 from core.errors import UsageError
+from core.i18n import N_, _
 from jobs.scheduled_verify import scratch_lane
 
 USAGE = "restore-table ID|latest TABLE [DB]"
@@ -36,30 +37,35 @@ def build(p: ArgParser) -> None:
 def request(ns: argparse.Namespace, cfg: Config) -> RestoreTableCommand:
     if not TABLE_RE.match(ns.table):
         raise UsageError(
-            f"'{ns.table[:80]}' is not a table name",
-            hint="Write it as table or schema.table, e.g. `/backup restore-table latest public.invoices prod`.",
+            _("'{name}' is not a table name").format(name=ns.table[:80]),
+            hint=_("Write it as table or schema.table, e.g. `{example}`.").format(
+                example="/backup restore-table latest public.invoices prod"
+            ),
         )
     ref, db = backup_and_database(cfg, ns.backup, ns.database, USAGE)
     return RestoreTableCommand(backup_ref=ref, table=ns.table, database=db)
 
 
 def handle(req: RestoreTableCommand, inv: Invocation) -> Reply:
-    what = "the newest backup" if req.backup_ref.startswith("latest:") else f"`{req.backup_ref}`"
     params = {"backup_id": req.backup_ref, "table": req.table}
-    return queue_job(
-        inv,
-        "restore_table",
-        req.database,
-        params,
-        f"a restore of table `{req.table}` from {what} of `{req.database}` into a scratch database",
-        lane=scratch_lane(req.database),
-    )
+
+    def said(job: int) -> str:
+        if req.backup_ref.startswith("latest:"):
+            return _(
+                "Queued a restore of table `{table}` from the newest backup of `{db}` "
+                "into a scratch database as job {job}."
+            ).format(table=req.table, db=req.database, job=job)
+        return _(
+            "Queued a restore of table `{table}` from `{backup}` of `{db}` into a scratch database as job {job}."
+        ).format(table=req.table, backup=req.backup_ref, db=req.database, job=job)
+
+    return queue_job(inv, "restore_table", req.database, params, said, lane=scratch_lane(req.database))
 
 
 SPEC = Subcommand(
     name="restore-table",
     usage=USAGE,
-    summary="one table of a backup into a scratch database, with commands to copy rows back",
+    summary=N_("one table of a backup into a scratch database, with commands to copy rows back"),
     build=build,
     request=request,
     handle=handle,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from commands.base import ArgParser, Invocation, Reply, Subcommand, parse_job_id
 from core.config import Config
+from core.i18n import N_, _
 from core.redact import redact
 from core.slack_text import chat_commands, cut, escape, mention
 from jobs.status import ACTIVE
@@ -27,22 +28,29 @@ def request(ns: argparse.Namespace, cfg: Config) -> StatusRequest:
 
 
 def one_line(job: Job) -> str:
-    who = f" by {mention(job.requested_by)}" if job.requested_by else ""
+    """``⏳ job 12: dump `prod` queued by @ana`` — the kind is a key (a translation shows it as code)."""
     extra = f" — {escape(cut(job.progress, 300))}" if job.progress and job.status.value == "running" else ""
-    return (
-        f"{job.status.emoji} job {job.id}: {escape(job.kind)} `{escape(job.database or '-')}` "
-        f"{job.status.label}{who}{extra}"
-    )
+    fields = {
+        "job": job.id,
+        "kind": escape(job.kind),
+        "db": escape(job.database or "-"),
+        "status": job.status.label,
+    }
+    if job.requested_by:
+        line = _("job {job}: {kind} `{db}` {status} by {who}").format(who=mention(job.requested_by), **fields)
+    else:
+        line = _("job {job}: {kind} `{db}` {status}").format(**fields)
+    return f"{job.status.emoji} {line}{extra}"
 
 
 def detail(job: Job) -> str:
-    lines = [one_line(job), f"queued {job.created_at}"]
+    lines = [one_line(job), _("queued {at}").format(at=job.created_at)]
     if job.started_at:
-        lines.append(f"started {job.started_at}")
+        lines.append(_("started {at}").format(at=job.started_at))
     if job.finished_at:
-        lines.append(f"ended {job.finished_at}")
+        lines.append(_("ended {at}").format(at=job.finished_at))
     if job.params.get("reason"):
-        lines.append(f"reason: {escape(cut(str(job.params['reason']), 2000))}")
+        lines.append(_("reason: {reason}").format(reason=escape(cut(str(job.params["reason"]), 2000))))
     if job.result:
         lines.append(escape(str(job.result.get("summary", ""))))
     if job.error:
@@ -56,19 +64,19 @@ def handle(req: StatusRequest, inv: Invocation) -> Reply:
     active = inv.store.list_jobs(statuses=ACTIVE, limit=50)
     recent = [j for j in inv.store.list_jobs(limit=10) if j.status not in ACTIVE][:5]
     lines = (
-        ["*Active jobs*"] + [one_line(j) for j in reversed(active)]
+        [_("*Active jobs*")] + [one_line(j) for j in reversed(active)]
         if active
-        else ["No job is running or queued."]
+        else [_("No job is running or queued.")]
     )
     if recent:
-        lines += ["*Recent*"] + [one_line(j) for j in recent]
+        lines += [_("*Recent*")] + [one_line(j) for j in recent]
     return Reply("\n".join(lines))
 
 
 SPEC = Subcommand(
     name="status",
     usage="status [JOB]",
-    summary="running and queued jobs, or one job in detail",
+    summary=N_("running and queued jobs, or one job in detail"),
     build=build,
     request=request,
     handle=handle,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from commands.base import ArgParser, Invocation, Reply, Subcommand
 from core.config import Config
 from core.errors import BackupbotError
+from core.i18n import N_, _
 from core.redact import redact
 
 log = logging.getLogger(__name__)
@@ -51,13 +52,22 @@ def _prepare(req: UndoCommand, inv: Invocation) -> Reply:
         check_not_frozen(inv.store, target, "undo", actor=inv.user)
         if rec.get("phase") != "switched":
             raise BackupbotError(
-                f"restore {req.restore_id} cannot be swapped back: it is {rec.get('phase', 'unknown')}",
-                hint="Restore its safety dump instead (the runbook entry names it).",
+                _("restore {restore} cannot be swapped back: it is {phase}").format(
+                    restore=req.restore_id, phase=rec.get("phase", "unknown")
+                ),
+                hint=_("Restore its safety dump instead (the runbook entry names it)."),
             )
+        # The keys name the request card's rows (jobs/ and bot/ read them); the values are read.
         summary = {
-            "Undo": f"swap back restore {req.restore_id}: {rec['previous']} becomes {rec['target_db']} again "
-            f"(every write up to that restore's switch); the database serving now is kept for "
-            f"{inv.cfg.database(target).keep_previous_hours:g} h",
+            "Undo": _(
+                "swap back restore {restore}: {previous} becomes {target_db} again "
+                "(every write up to that restore's switch); the database serving now is kept for {hours} h"
+            ).format(
+                restore=req.restore_id,
+                previous=rec["previous"],
+                target_db=rec["target_db"],
+                hours=f"{inv.cfg.database(target).keep_previous_hours:g}",
+            ),
             "Target": f"{target} ({rec['target_db']})",
             "Kept until": str(rec.get("drop_after", "?"))[:16].replace("T", " ") + " UTC",
         }
@@ -68,7 +78,7 @@ def _prepare(req: UndoCommand, inv: Invocation) -> Reply:
             target=target,
             requested_by=inv.user,
             channel=inv.channel,
-            reason=req.reason or f"undo {req.restore_id}",
+            reason=req.reason or _("undo {restore}").format(restore=req.restore_id),
             summary=summary,
             reporter=inv.reporter,
         )
@@ -76,11 +86,21 @@ def _prepare(req: UndoCommand, inv: Invocation) -> Reply:
         return Reply(error_text(err))
     except Exception:
         log.exception("preparing an undo request failed")
-        return Reply(":warning: something went wrong preparing the undo request; the bot's log has details.")
+        return Reply(
+            ":warning: " + _("something went wrong preparing the undo request; the bot's log has details.")
+        )
     return Reply(
         redact(
-            f"Undo request {job.id} posted: swap back {req.restore_id} on `{target}`. "
-            f"{leads_text(inv.cfg, target)} can approve it within {inv.cfg.runner.approval_timeout_minutes} min."
+            _(
+                "Undo request {job} posted: swap back {restore} on `{target}`. "
+                "{leads} can approve it within {minutes} min."
+            ).format(
+                job=job.id,
+                restore=req.restore_id,
+                target=target,
+                leads=leads_text(inv.cfg, target),
+                minutes=inv.cfg.runner.approval_timeout_minutes,
+            )
         ),
         job_id=job.id,
     )
@@ -88,14 +108,15 @@ def _prepare(req: UndoCommand, inv: Invocation) -> Reply:
 
 def handle(req: UndoCommand, inv: Invocation) -> Reply:
     return Reply(
-        f"Checking restore {req.restore_id} before asking for approval…", later=lambda: _prepare(req, inv)
+        _("Checking restore {restore} before asking for approval…").format(restore=req.restore_id),
+        later=lambda: _prepare(req, inv),
     )
 
 
 SPEC = Subcommand(
     name="undo",
     usage=USAGE,
-    summary="ask the leads to swap back a swap restore (its replaced database is kept for a while)",
+    summary=N_("ask the leads to swap back a swap restore (its replaced database is kept for a while)"),
     build=build,
     request=request,
     handle=handle,

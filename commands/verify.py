@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from commands.base import ArgParser, Invocation, Reply, Subcommand, queue_job, resolve_database
 from core.config import Config
+from core.i18n import N_, _
 from engine.manifest import ID_RE
 from jobs.scheduled_verify import scratch_lane
 
@@ -49,21 +50,23 @@ def request(ns: argparse.Namespace, cfg: Config) -> VerifyCommand:
 
 
 def handle(req: VerifyCommand, inv: Invocation) -> Reply:
-    what = "the newest backup" if req.backup_ref.startswith("latest:") else f"backup `{req.backup_ref}`"
-    return queue_job(
-        inv,
-        "verify",
-        req.database,
-        {"backup_id": req.backup_ref},
-        f"a verification of {what} of `{req.database}`",
-        lane=scratch_lane(req.database),
-    )
+
+    def said(job: int) -> str:
+        if req.backup_ref.startswith("latest:"):
+            return _("Queued a verification of the newest backup of `{db}` as job {job}.").format(
+                db=req.database, job=job
+            )
+        return _("Queued a verification of backup `{backup}` of `{db}` as job {job}.").format(
+            backup=req.backup_ref, db=req.database, job=job
+        )
+
+    return queue_job(inv, "verify", req.database, {"backup_id": req.backup_ref}, said, lane=scratch_lane(req.database))
 
 
 SPEC = Subcommand(
     name="verify",
     usage=USAGE,
-    summary="prove a backup restores: checksum, contents, scratch restore with row counts",
+    summary=N_("prove a backup restores: checksum, contents, scratch restore with row counts"),
     build=build,
     request=request,
     handle=handle,

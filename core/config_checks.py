@@ -17,8 +17,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
-from core.config_types import Config
+from core.config_types import Config, setting_at
 from core.errors import ConfigError
+from core.i18n import _
 
 # Settings where 0 would mean "never" or "no one" and is not a way to turn something off.
 _POSITIVE = re.compile(r"(_seconds|_minutes|_hours|_mb|_jobs|_required|_parallel|_attempts|timeout)$|^max_")
@@ -32,22 +33,36 @@ def _numbers(obj: Any, where: str, path: str) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             continue
         if value < 0 or (value == 0 and _POSITIVE.search(f.name)):
+            positive = bool(_POSITIVE.search(f.name))
+            message = (
+                _("setting '{key}' in {where} must be above zero")
+                if positive
+                else _("setting '{key}' in {where} must be zero or more")
+            )
+            hint = (
+                _("Use a positive number. backupbot.example.toml shows the default of each setting.")
+                if positive
+                else _(
+                    "Use a positive number, or 0 where the example file says 0 turns it off. "
+                    "backupbot.example.toml shows the default of each setting."
+                )
+            )
             raise ConfigError(
-                f"setting '{f.name}' in {where} must be {'above zero' if _POSITIVE.search(f.name) else 'zero or more'}",
-                detail=f"{path}: {where}.{f.name} = {value}.",
-                hint="Use a positive number"
-                + ("." if _POSITIVE.search(f.name) else ", or 0 where the example file says 0 turns it off.")
-                + " backupbot.example.toml shows the default of each setting.",
+                message.format(key=f.name, where=where),
+                detail=setting_at(path, f"{where}.{f.name} = {value}"),
+                hint=hint,
             )
 
 
 def _cron(cron: str, key: str, where: str, path: str) -> None:
     if cron.strip() and not croniter.is_valid(cron.strip()):
         raise ConfigError(
-            f"{key} '{cron}' in {where} is not a cron expression",
-            detail=f"{path}: {where}.{key} = {cron!r}.",
-            hint='Use five fields: minute hour day month weekday, e.g. "0 3 * * *" for 03:00 every day; '
-            '"" turns it off.',
+            _("{key} '{cron}' in {where} is not a cron expression").format(key=key, cron=cron, where=where),
+            detail=setting_at(path, f"{where}.{key} = {cron!r}"),
+            hint=_(
+                'Use five fields: minute hour day month weekday, e.g. "0 3 * * *" for 03:00 every day; '
+                '"" turns it off.'
+            ),
         )
 
 
@@ -56,9 +71,9 @@ def _timezone(timezone: str, where: str, path: str) -> None:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(
-            f"unknown time zone '{timezone}' in {where}",
-            detail=f"{path}: {where}.timezone = {timezone!r}.",
-            hint='Use an IANA name such as "UTC", "America/Panama" or "Europe/Madrid".',
+            _("unknown time zone '{timezone}' in {where}").format(timezone=timezone, where=where),
+            detail=setting_at(path, f"{where}.timezone = {timezone!r}"),
+            hint=_('Use an IANA name such as "UTC", "America/Panama" or "Europe/Madrid".'),
         ) from None
 
 

@@ -15,11 +15,22 @@ from dataclasses import dataclass, field
 
 from core.dburl import check_connection_url
 from core.errors import ConfigError
+from core.i18n import _
 
 DEFAULT_CONFIG = "backupbot.toml"
 PRE_EVENT_KINDS = ("pre-migration", "pre-deploy", "pre-infra", "pre-restore")
 BACKUP_KINDS = ("daily", "monthly", "manual", *PRE_EVENT_KINDS)
 DB_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+
+def setting_at(path: str, setting: str) -> str:
+    """``file: [section] key = value.`` — the detail of a config error that names a setting as written.
+
+    Only the frame is a message: the setting is TOML syntax, which a translation sets in a
+    code span and never translates.
+    """
+    return _("{path}: {setting}.").format(path=path, setting=setting)
 
 
 @dataclass(frozen=True)
@@ -71,6 +82,9 @@ class DatabaseConfig:
     runbook_file: str = ""
     hook_timeout_seconds: int = 600
     restore_jobs: int = 2
+    # "auto": stage the dump and pg_restore -j only with a core to spare beside the -j workers
+    # (bench/bench_restore.py: on 2 cores the one-pass stream is faster); "staged", "streamed"
+    restore_mode: str = "auto"
     restore_sessions: str = "terminate"  # or "wait"
     restore_owner: str = "no-owner"  # or "keep"
     restore_maintenance_work_mem: str = "512MB"  # per pg_restore connection, for index builds
@@ -90,17 +104,28 @@ class DatabaseConfig:
 
     def _url(self, env_name: str | None, setting: str) -> str:
         if not env_name:
+            detail = (
+                _("[databases.{db}] in {path} does not set {setting}.")
+                if self.config_file
+                else _("[databases.{db}] in the config does not set {setting}.")
+            )
             raise ConfigError(
-                f"database '{self.name}' has no {setting}",
-                detail=f"[databases.{self.name}] in {self.config_file or 'the config'} does not set {setting}.",
-                hint=f'Add {setting} = "NAME_OF_ENV_VAR" under [databases.{self.name}].',
+                _("database '{db}' has no {setting}").format(db=self.name, setting=setting),
+                detail=detail.format(db=self.name, path=self.config_file, setting=setting),
+                hint=_('Add {setting} = "NAME_OF_ENV_VAR" under [databases.{db}].').format(
+                    setting=setting, db=self.name
+                ),
             )
         value = os.environ.get(env_name, "")
         if not value:
             raise ConfigError(
-                f"the connection URL for database '{self.name}' is not set",
-                detail=f"{setting} in [databases.{self.name}] names the environment variable {env_name}, which is empty or unset.",
-                hint=f"Export {env_name}=postgresql://USER:PASSWORD@HOST:5432/DBNAME in the bot's environment.",
+                _("the connection URL for database '{db}' is not set").format(db=self.name),
+                detail=_(
+                    "{setting} in [databases.{db}] names the environment variable {env}, which is empty or unset."
+                ).format(setting=setting, db=self.name, env=env_name),
+                hint=_(
+                    "Export {env}=postgresql://USER:PASSWORD@HOST:5432/DBNAME in the bot's environment."
+                ).format(env=env_name),
             )
         check_connection_url(value, env_name, self.name)
         return value
@@ -171,20 +196,28 @@ class VerifyConfig:
     scratch_ttl_hours: float = 24.0  # how long a restore-table scratch database is kept
     jobs: int = 2  # pg_restore -j for scratch restores
 
-    def url(self, config_file: str = "the config") -> str:
+    def url(self, config_file: str = "") -> str:
         if not self.url_env:
             raise ConfigError(
-                "no verification server is configured",
-                detail=f"{config_file} has no [verify] url_env.",
-                hint='Add [verify] url_env = "BACKUPBOT_VERIFY_URL" naming an env var that holds an admin URL '
-                "of a server where scratch databases may be created (never production).",
+                _("no verification server is configured"),
+                detail=_("{path} has no [verify] url_env.").format(path=config_file)
+                if config_file
+                else _("The config has no [verify] url_env."),
+                hint=_(
+                    'Add [verify] url_env = "BACKUPBOT_VERIFY_URL" naming an env var that holds an admin URL '
+                    "of a server where scratch databases may be created (never production)."
+                ),
             )
         value = os.environ.get(self.url_env, "")
         if not value:
             raise ConfigError(
-                "the verification server's URL is not set",
-                detail=f"[verify] url_env names the environment variable {self.url_env}, which is empty or unset.",
-                hint=f"Export {self.url_env}=postgresql://USER:PASSWORD@HOST:5432/postgres (a role with CREATEDB).",
+                _("the verification server's URL is not set"),
+                detail=_(
+                    "[verify] url_env names the environment variable {env}, which is empty or unset."
+                ).format(env=self.url_env),
+                hint=_(
+                    "Export {env}=postgresql://USER:PASSWORD@HOST:5432/postgres (a role with CREATEDB)."
+                ).format(env=self.url_env),
             )
         return value
 
@@ -240,9 +273,11 @@ class Config:
             return self.databases[name]
         known = sorted(self.databases)
         close = difflib.get_close_matches(name, known, n=1)
-        hint = f"Did you mean '{close[0]}'? " if close else ""
+        hint = _("Did you mean '{name}'?").format(name=close[0]) + " " if close else ""
         raise ConfigError(
-            f"unknown database '{name}'",
-            detail=f"{self.path} configures: {', '.join(known) or 'no databases'}.",
-            hint=hint + "Add a [databases.NAME] section with dump_url_env to configure another.",
+            _("unknown database '{name}'").format(name=name),
+            detail=_("{path} configures: {names}.").format(path=self.path, names=", ".join(known))
+            if known
+            else _("{path} configures no databases.").format(path=self.path),
+            hint=hint + _("Add a [databases.NAME] section with dump_url_env to configure another."),
         )

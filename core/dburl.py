@@ -11,9 +11,14 @@ from __future__ import annotations
 import re
 
 from core.errors import ConfigError
+from core.i18n import _
 
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# How to percent-encode a password without it reaching the shell history (syntax: never translated).
+_ENCODE_COMMAND = (
+    "python3 -c 'import urllib.parse,getpass; print(urllib.parse.quote(getpass.getpass(), safe=\"\"))'"
+)
 
 
 def misread_reason(url: str) -> str | None:
@@ -24,13 +29,13 @@ def misread_reason(url: str) -> str | None:
     end = next((i for i, c in enumerate(rest) if c in "/?#"), len(rest))
     authority, after = rest[:end], rest[end:]
     if authority.count("@") > 1:
-        return "its user or password contains an unencoded '@'"
+        return _("Its user or password contains an unencoded '@'")
     path = re.split(r"[?#]", after, maxsplit=1)[0]
     if ("@" not in authority and "@" in after) or "@" in path:
-        return "its user or password contains an unencoded '/', '?', '#' or '@'"
+        return _("Its user or password contains an unencoded '/', '?', '#' or '@'")
     userinfo = authority.rpartition("@")[0]
     if _BAD_PERCENT.search(userinfo):
-        return "its user or password contains a '%' that is not a %XX escape"
+        return _("Its user or password contains a '%' that is not a %XX escape")
     return None
 
 
@@ -38,12 +43,17 @@ def check_connection_url(url: str, env_name: str, database: str) -> None:
     reason = misread_reason(url)
     if reason:
         raise ConfigError(
-            f"the connection URL in {env_name} (database '{database}') cannot be used as written",
-            detail=f"{reason.capitalize()}: PostgreSQL would take part of the password for the host name. "
-            "The URL is not shown because it holds the password.",
-            hint="Percent-encode those characters in the password: @ → %40, / → %2F, ? → %3F, # → %23, "
-            "% → %25 (':' may stay), e.g. python3 -c 'import urllib.parse,getpass; "
-            'print(urllib.parse.quote(getpass.getpass(), safe=""))\'.',
+            _("the connection URL in {env} (database '{db}') cannot be used as written").format(
+                env=env_name, db=database
+            ),
+            detail=_(
+                "{reason}: PostgreSQL would take part of the password for the host name. "
+                "The URL is not shown because it holds the password."
+            ).format(reason=reason),
+            hint=_(
+                "Percent-encode those characters in the password: @ → %40, / → %2F, ? → %3F, # → %23, "
+                "% → %25 (':' may stay), e.g. `{command}`."
+            ).format(command=_ENCODE_COMMAND),
         )
 
 

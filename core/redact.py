@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit, urlunsplit
 
+from core.i18n import _
+
 _WHITESPACE = re.compile(r"\s")
 _SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
 _KV_PASSWORD = re.compile(r"(?i)\b(password|passwd|pwd|token|secret|sslpassword)\s*=\s*('[^']*'|\S+)")
@@ -37,7 +39,7 @@ def _describe_keywords(conninfo: str) -> str:
     """user@host:port/dbname of a ``key=value`` string; anything else may be a mangled password."""
     pairs = {k.lower(): v.strip("'") for k, v in _KV_PAIR.findall(conninfo)}
     if not pairs:
-        return "<not a postgresql:// URL>"
+        return _("<not a postgresql:// URL>")
     user = f"{pairs['user']}@" if pairs.get("user") else ""
     port = f":{pairs['port']}" if pairs.get("port") else ""
     return f"{user}{pairs.get('host', 'localhost')}{port}/{pairs.get('dbname', '')}"
@@ -55,7 +57,7 @@ def describe_url(url: str) -> str:
         user = f"{parts.username}@" if parts.username else ""
         return f"{user}{host}{port}{parts.path}"
     except ValueError:
-        return "<unparseable url>"
+        return _("<unparseable url>")
 
 
 def _redact_url_passwords(text: str) -> str:

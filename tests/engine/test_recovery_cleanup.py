@@ -11,7 +11,7 @@ from jobs.kinds.dump import on_interrupted
 from jobs.store import Store
 from tests.conftest import ConfigWriter
 from tests.engine.conftest import s3_setup
-from tests.support.private_pg import free_port
+from tests.support.procs import free_port
 from tests.support.s3server import S3Server
 
 

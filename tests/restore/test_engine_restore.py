@@ -41,6 +41,10 @@ def request(scene: Scene, backup_id: str | None = None) -> RestoreRequest:
 
 
 def test_restore_runs_the_runbook_and_can_be_undone(scene: Scene) -> None:
+    text = scene.cfg_path.read_text()  # staged with -j even on a machine where "auto" would stream
+    scene.cfg_path.write_text(
+        text.replace("hook_timeout_seconds = 60", 'hook_timeout_seconds = 60\nrestore_mode = "staged"', 1)
+    )
     cfg = scene.cfg
     store = scene.store()
     pre = preflight(cfg, scene.backup, "staging", state=store)
@@ -120,7 +124,8 @@ def test_failed_pg_restore_says_what_state_the_target_is_in(scene: Scene, jobs: 
         conn.execute("CREATE VIEW blocker AS SELECT id FROM customers")
     before = pg.table_checksums(scene.target_url)
     cfg_text = scene.cfg_path.read_text().replace(
-        "hook_timeout_seconds = 60", f"hook_timeout_seconds = 60\nrestore_jobs = {jobs}"
+        "hook_timeout_seconds = 60",
+        f'hook_timeout_seconds = 60\nrestore_jobs = {jobs}\nrestore_mode = "staged"',
     )
     scene.cfg_path.write_text(cfg_text)
     with pytest.raises(RestoreFailed) as err:

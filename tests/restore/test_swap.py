@@ -159,8 +159,12 @@ def swap_scene(
         conn.execute(f'DROP ROLE IF EXISTS "{role}"')
 
 
-def test_swap_equals_the_backup_keeps_the_previous_and_undo_brings_it_back(swap_scene: SwapScene) -> None:
+@pytest.mark.parametrize("mode", ["staged", "streamed"])
+def test_swap_equals_the_backup_keeps_the_previous_and_undo_brings_it_back(
+    swap_scene: SwapScene, mode: str
+) -> None:
     scene = swap_scene
+    set_options(scene, f'restore_mode = "{mode}"')
     cfg, store = scene.cfg, scene.store()
     pre = preflight(cfg, scene.backup, "staging", state=store)
     assert pre.fields["Restore method"].startswith("swap")
@@ -177,6 +181,7 @@ def test_swap_equals_the_backup_keeps_the_previous_and_undo_brings_it_back(swap_
 
     report = run_restore(cfg, scene.request(), state=store, on_step=on_step)
     assert report.succeeded, report.state
+    assert ("overlapped" in report.mode) == (mode == "staged"), report.mode
     assert [s.key for s in report.steps] == [k for k, _ in restore_swap.SWAP_STEPS]
     assert pg.table_checksums(scene.target_url) == pg.table_checksums(scene.source_url)
     assert schema(scene.target_url) == schema(scene.source_url)
@@ -258,10 +263,12 @@ def _assert_unchanged(scene: SwapScene, before: dict[str, tuple[int, str]], err:
         assert conn.execute("SELECT count(*) FROM only_here").fetchone() == (1,)
 
 
+@pytest.mark.parametrize("mode", ["staged", "streamed"])
 def test_failed_restore_into_the_new_database_leaves_the_target(
-    swap_scene: SwapScene, monkeypatch: pytest.MonkeyPatch
+    swap_scene: SwapScene, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
     scene = swap_scene
+    set_options(scene, f'restore_mode = "{mode}"')
     with psycopg.connect(scene.source_url, autocommit=True) as conn:  # a table whose owner will be gone
         conn.execute(f'CREATE ROLE "{scene.role}_gone"')
         conn.execute(
@@ -272,6 +279,7 @@ def test_failed_restore_into_the_new_database_leaves_the_target(
         conn.execute(f'DROP TABLE owned_elsewhere; DROP ROLE "{scene.role}_gone"')
     set_options(scene, 'restore_owner = "keep"')
     before = pg.table_checksums(scene.target_url)
+    assert scene.cfg.database("staging").restore_mode == mode
     req = RestoreRequest(backup.id, "staging", "U0DEV", ("U0LEAD1",), "swap test")
     with pytest.raises(RestoreFailed) as err:
         run_restore(scene.cfg, req, state=scene.store())

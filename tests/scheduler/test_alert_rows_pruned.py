@@ -7,21 +7,18 @@ default, 0 here to stand for "long ago").
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from jobs.alerts import KEEP_DELIVERED
 from jobs.events import Alert, NullReporter
-from jobs.job import Job
 from jobs.schedule_runs import PENDING_ALERTS
 from jobs.scheduler import Scheduler
 from jobs.status import JobStatus
 from jobs.store import Store
-from tests.scheduler.conftest import ALERTS, SimClock
-from tests.support import pg
+from tests.scheduler.nightly import every_minute
 from tests.support.fake_slack import FakeSlack
 
 pytestmark = pytest.mark.usefixtures("state_backend")  # the store's suite runs on SQLite and PostgreSQL
@@ -49,21 +46,9 @@ def test_delivered_rows_go_after_the_keep_period_undelivered_stay_and_recovery_s
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     assert KEEP_DELIVERED == timedelta(days=90)
-    cfg = make_cfg(pg.url_for(f"bbt_missing_{uuid.uuid4().hex[:8]}"), schedule="* * * * *")
-    bot = make_bot(cfg)
-    clock = SimClock(datetime.now(UTC).replace(microsecond=0))
-    scheduler = Scheduler(cfg, bot.store, bot.reporter, clock=clock)
-    scheduler.tick()
-
-    def next_run(by: Scheduler, status: JobStatus) -> Job:
-        clock.now += timedelta(seconds=61)
-        [job] = by.tick()
-        assert bot.wait_job(job).status == status
-        return job
-
-    def alerts() -> list[str]:
-        bot.flush()
-        return [m.text for m in fake_slack.messages(ALERTS)]
+    night = every_minute(pg_db, make_cfg, make_bot, fake_slack, monkeypatch)
+    cfg, bot, clock, scheduler = night.cfg, night.bot, night.clock, night.scheduler
+    next_run, alerts = night.run, night.alerts
 
     # Two failed nightlies: the first alert reaches Slack, the second's process dies before sending it.
     first = next_run(scheduler, JobStatus.FAILED)
@@ -85,7 +70,7 @@ def test_delivered_rows_go_after_the_keep_period_undelivered_stay_and_recovery_s
     assert alert_rows(bot.store) == {owed: False}
 
     # The failing streak was never kept in those rows: the next good run still says it recovered, once.
-    monkeypatch.setenv("PROD_DUMP_URL", pg_db)
+    night.heals()
     good = next_run(scheduler, JobStatus.SUCCEEDED)
     scheduler.tick()
     recovered = [t for t in alerts() if "works again" in t]

@@ -6,20 +6,17 @@ as in test_alert_rows_pruned.
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from jobs.housekeeping import KEEP
-from jobs.job import Job
 from jobs.schedule_runs import FOLLOWUPS, TABLE
 from jobs.scheduler import Scheduler
 from jobs.status import JobStatus
 from jobs.store import Store
-from tests.scheduler.conftest import ALERTS, SimClock
-from tests.support import pg
+from tests.scheduler.nightly import every_minute
 from tests.support.fake_slack import FakeSlack
 
 pytestmark = pytest.mark.usefixtures("state_backend")  # the store's suite runs on SQLite and PostgreSQL
@@ -46,29 +43,16 @@ def test_old_bookkeeping_goes_and_nothing_repeats(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     assert KEEP == timedelta(days=90)
-    cfg = make_cfg(pg.url_for(f"bbt_missing_{uuid.uuid4().hex[:8]}"), schedule="* * * * *")
-    bot = make_bot(cfg)
-    clock = SimClock(datetime.now(UTC).replace(microsecond=0))
-    scheduler = Scheduler(cfg, bot.store, bot.reporter, clock=clock)
-    scheduler.tick()
-
-    def next_run(by: Scheduler, status: JobStatus) -> Job:
-        clock.now += timedelta(seconds=61)
-        [job] = by.tick()
-        assert bot.wait_job(job).status == status
-        by.tick()  # its follow-up
-        return job
-
-    def alerts() -> list[str]:
-        bot.flush()
-        return [m.text for m in fake_slack.messages(ALERTS)]
+    night = every_minute(pg_db, make_cfg, make_bot, fake_slack, monkeypatch)
+    cfg, bot, clock, scheduler = night.cfg, night.bot, night.clock, night.scheduler
 
     # A failing streak and its recovery, three times: claims, slots and follow-ups pile up.
-    for _ in range(3):
-        monkeypatch.setenv("PROD_DUMP_URL", pg.url_for(f"bbt_missing_{uuid.uuid4().hex[:8]}"))
-        next_run(scheduler, JobStatus.FAILED)
-        monkeypatch.setenv("PROD_DUMP_URL", pg_db)
-        next_run(scheduler, JobStatus.SUCCEEDED)
+    for _round in range(3):
+        night.breaks()
+        night.run(scheduler, JobStatus.FAILED, follow_up=True)
+        night.heals()
+        night.run(scheduler, JobStatus.SUCCEEDED, follow_up=True)
+    alerts = night.alerts
     assert len([t for t in alerts() if "works again" in t]) == 3 and len(alerts()) == 6
     before = counts(bot.store)
     assert before["slots"] == 6 and before["followups"] == 6
@@ -92,10 +76,10 @@ def test_old_bookkeeping_goes_and_nothing_repeats(
     old.tick()
     assert old.tick() == [] and len(alerts()) == 6
     # The streak logic still works: a new failure alerts once, its recovery is said once.
-    monkeypatch.setenv("PROD_DUMP_URL", pg.url_for(f"bbt_missing_{uuid.uuid4().hex[:8]}"))
-    failed = next_run(old, JobStatus.FAILED)
-    monkeypatch.setenv("PROD_DUMP_URL", pg_db)
-    good = next_run(old, JobStatus.SUCCEEDED)
+    night.breaks()
+    failed = night.run(old, JobStatus.FAILED, follow_up=True)
+    night.heals()
+    good = night.run(old, JobStatus.SUCCEEDED, follow_up=True)
     old.tick()
     texts = alerts()
     assert len(texts) == 8

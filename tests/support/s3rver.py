@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
-import requests
 from botocore.config import Config
 
-from tests.support.s3server import free_port
+from tests.support.procs import free_port, start_until_answers, stop
 
 VERSION = "3.7.1"
 ROOT = Path(__file__).resolve().parents[2] / ".tools" / "s3rver"
@@ -41,7 +39,9 @@ def install() -> Path:
         return SCRIPT
     npm, node = shutil.which("npm"), shutil.which("node")
     if not npm or not node:
-        raise NotInstallable(f"s3rver needs node and npm (found node={node}, npm={npm}); apt-get install nodejs npm")
+        raise NotInstallable(
+            f"s3rver needs node and npm (found node={node}, npm={npm}); apt-get install nodejs npm"
+        )
     ROOT.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run(
         [npm, "install", "--prefix", str(ROOT), "--no-audit", "--no-fund", "--no-save", f"s3rver@{VERSION}"],
@@ -80,33 +80,16 @@ class S3rver:
         return name
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        stop(self.process)
 
 
 def start_s3rver(data_dir: Path) -> S3rver:
     script = install()
     port = free_port()
-    proc = subprocess.Popen(
-        [shutil.which("node") or "node", str(script), "-d", str(data_dir), "-a", "127.0.0.1", "-p", str(port), "--silent"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    node = shutil.which("node") or "node"
+    argv = [node, str(script), "-d", str(data_dir), "-a", "127.0.0.1", "-p", str(port), "--silent"]
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"s3rver exited with {proc.returncode}")
-        try:
-            requests.get(url, timeout=1)
-            return S3rver(url, proc)
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("s3rver did not start within 30 s")
+    return S3rver(url, start_until_answers(argv, url, "s3rver"))
 
 
 if __name__ == "__main__":
