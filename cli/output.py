@@ -4,16 +4,32 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from core.errors import BackupbotError
-from core.i18n import N_, _
+from core.i18n import DEFAULT_LOCALE, N_, _, current_locale, set_locale
 from core.units import human_bytes
+
+T = TypeVar("T")
 
 
 def emit_json(data: Any) -> None:
     json.dump(data, sys.stdout, indent=2, sort_keys=True, default=str)
     sys.stdout.write("\n")
+
+
+def in_english(build: Callable[[], T]) -> T:
+    """``build()`` with the messages in English: a value that goes into ``--json`` output, which
+    scripts compare, is the same whatever ``[slack] locale`` says (the CLI is one thread)."""
+    code = current_locale()
+    if code == DEFAULT_LOCALE:
+        return build()
+    set_locale(DEFAULT_LOCALE)
+    try:
+        return build()
+    finally:
+        set_locale(code)
 
 
 def emit_error(err: BackupbotError, as_json: bool) -> None:

@@ -11,7 +11,7 @@ import argparse
 import os
 
 from cli.dump import add_json_flag
-from cli.output import emit_json, print_fields
+from cli.output import emit_json, in_english, print_fields
 from core.config import load_config, state_dir_origin
 from core.i18n import _
 
@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     info = {
         "config": cfg.path,
         "state_dir": cfg.state_dir,
-        "state_dir_from": state_dir_origin(cfg),
+        "state_dir_from": in_english(lambda: state_dir_origin(cfg)),
         "state_dir_exists": os.path.isdir(cfg.state_dir),
         "storage": cfg.storage.url
         if cfg.storage.url.startswith("file://")
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     print_fields(
         [
             (_("config:"), str(info["config"])),
-            (_("state:"), f"{info['state_dir']} ({info['state_dir_from']})"),
+            (_("state:"), f"{info['state_dir']} ({state_dir_origin(cfg)})"),
             (_("storage:"), str(info["storage"])),
             (_("databases:"), ", ".join(sorted(cfg.databases)) or _("none configured")),
         ],

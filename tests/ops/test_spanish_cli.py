@@ -78,6 +78,11 @@ def test_dump_list_and_show_speak_spanish_and_json_does_not_change(deployment: t
         spanish, english = cli(es, "--json", *args), cli(en, "--json", *args)
         assert spanish.returncode == english.returncode == 0
         assert json.loads(spanish.stdout) == json.loads(english.stdout), args
+    # `where` names each config file; everything else, its sentence on the state folder too, is equal.
+    spanish_where, english_where = (json.loads(cli(c, "--json", "where").stdout) for c in (es, en))
+    assert spanish_where.pop("config") == es and english_where.pop("config") == en
+    assert spanish_where == english_where and spanish_where["state_dir_from"] == "from BACKUPBOT_STATE_DIR"
+    assert "(de `BACKUPBOT_STATE_DIR`)" in cli(es, "where").stdout
     dumped_json = json.loads(cli(es, "--json", "dump", "--database", "app").stdout)
     assert dumped_json["kind"] == "manual" and ID.fullmatch(dumped_json["id"])
     assert json.loads(cli(en, "--json", "show", dumped_json["id"]).stdout).keys() == dumped_json.keys()
