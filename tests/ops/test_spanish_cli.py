@@ -170,3 +170,21 @@ def test_a_storage_fault_is_explained_in_spanish(
     assert spanish_err["error"] == english_err["error"] == "StorageError"
     assert spanish_err["detail"] == english_err["detail"]
     assert english_err["message"].startswith("storage refused to list db/ in s3://bb-no-such-bucket-here/")
+
+
+def test_a_database_that_does_not_answer_is_explained_in_spanish(
+    write_config: ConfigWriter, s3_server: S3Server, s3_bucket: str, backup_key: str
+) -> None:
+    es, _en = configs(write_config, s3_server, s3_bucket, "postgresql://root:Sekr3t@127.0.0.1:1/app")
+    failed = cli(es, "dump", "--database", "app")
+    assert failed.returncode == 1 and failed.stdout == ""
+    lines = failed.stderr.splitlines()
+    assert lines[0] == "ERROR: la base de datos 'app' no responde"
+    assert lines[-1] == (
+        "SUGERENCIA: Comprueba que el servidor esté en marcha y que el host, el puerto, el usuario y la "
+        "contraseña de la URL de volcado sean correctos."
+    )
+    # Between them, DETALLE quotes libpq's own words; the password is never among them.
+    assert lines[1].startswith("DETALLE: root@127.0.0.1:1/app: ") and "Sekr3t" not in failed.stderr
+    no_english(f"{lines[0]}\n{lines[-1]}")
+    assert s3_server.client().list_objects_v2(Bucket=s3_bucket).get("KeyCount", 0) == 0
