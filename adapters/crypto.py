@@ -262,6 +262,15 @@ class Decryptor:
         self._index = 0
         self._done = False
 
+    @property
+    def header_opened(self) -> bool:
+        """True once the header was read and its data key unwrapped with a loaded key.
+
+        Why public: a check that a key opens a backup (``backupbot doctor``) needs to stop
+        reading after the header instead of downloading the whole object.
+        """
+        return self._header is not None
+
     def _fail(self, message: str, detail: str) -> IntegrityError:
         return IntegrityError(
             f"{self.what}: {message}",

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from adapters.pg_inspect import STDERR_TAIL_CHARS, connect_target, list_sessions
+from adapters.pg_inspect import STDERR_TAIL_CHARS, _sessions, connect_target
 from adapters.pg_offsets import OffsetFinder
 from core.errors import RestoreError
 from core.i18n import _
@@ -44,21 +44,24 @@ class RestoreResult:
 
 def clear_sessions(url: str, database: str, mode: str, timeout: float) -> int:
     """Terminate the target's other sessions, or wait for them to end; returns how many there were."""
-    sessions = list_sessions(url, database)
-    if not sessions:
-        return 0
-    if mode == "terminate":
-        with connect_target(url, database) as conn:
+    # One connection for listing, ending and watching: a connection per poll would leave its own
+    # backend exiting in pg_stat_activity for a moment after it closed, and the next poll (or the
+    # last look) would count it as a session still open.
+    with connect_target(url, database) as conn:
+        sessions = _sessions(conn)
+        if not sessions:
+            return 0
+        if mode == "terminate":
             for s in sessions:
                 conn.execute("SELECT pg_terminate_backend(%s)", (s.pid,))
-        deadline = time.monotonic() + 10
-        while list_sessions(url, database) and time.monotonic() < deadline:
-            time.sleep(0.1)
-    else:
-        deadline = time.monotonic() + timeout
-        while list_sessions(url, database) and time.monotonic() < deadline:
-            time.sleep(0.5)
-    left = list_sessions(url, database)
+            deadline = time.monotonic() + 10
+            while _sessions(conn) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        else:
+            deadline = time.monotonic() + timeout
+            while _sessions(conn) and time.monotonic() < deadline:
+                time.sleep(0.5)
+        left = _sessions(conn)
     if left:
         if mode == "terminate":
             message = _("{n} sessions are still open on '{db}'; nothing was restored")

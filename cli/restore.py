@@ -2,9 +2,11 @@
 
 Without ``--break-glass`` it only shows what would happen (the preflight and the eight
 steps) and how to ask for it in Slack, so typing the command is never the thing that
-overwrites a database. With ``--break-glass`` and a reason it runs without an approval:
-that is why it is audited in the store, written to the runbook like any restore, and
-announced in the channel whenever Slack answers.
+overwrites a database. With ``--break-glass`` and a reason it runs without an approval
+but after the same preflight a Slack request passes (what it refuses, e.g. a clean
+restore over partitioned tables, is refused here too, before anything is announced or
+changed): that is why it is audited in the store, written to the runbook like any
+restore, and announced in the channel whenever Slack answers.
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ def _dry_run(cfg: Config, args: argparse.Namespace, store: Store) -> int:
 
     manifest = get_backup(cfg, args.backup_id)
     pre = preflight(cfg, manifest, args.target, state=store)
-    steps = plan_lines(cfg, args.target, pre.mode, pre.method)
+    steps = plan_lines(cfg, args.target, pre.mode, pre.method, roles=bool(manifest.globals_key))
     reason = f' --reason "{args.reason}"' if args.reason else ' --reason "…"'
     slack = f"/backup restore {manifest.id} --target {args.target}{reason}"
     glass = f"backupbot restore {manifest.id} --target {args.target} --break-glass{reason}"
@@ -166,6 +168,10 @@ def run(args: argparse.Namespace) -> int:
 
     check_not_frozen(store, args.target, "restore", actor=who)
     manifest = get_backup(cfg, args.backup_id)
+    # The same read-only preflight a Slack request passes: break glass skips the approval, not the safety.
+    from engine.restore_plan import preflight, require_ok
+
+    require_ok(preflight(cfg, manifest, args.target, state=store))
     store.audit(
         None,
         "break_glass_restore_started",

@@ -20,8 +20,10 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from adapters.storage import Storage, open_storage
+from adapters.storage.base import ObjectInfo
 from core.config import Config
 from core.errors import IntegrityError, NotFoundError, UsageError
+from core.i18n import _, ngettext
 from engine.manifest import MANIFEST_SUFFIX, Manifest
 from engine.manifest_cache import Entry, ManifestCache
 
@@ -49,9 +51,18 @@ def _fetch(storage: Storage, key: str) -> bytes | None:
         return None  # deleted between listing and reading
 
 
-def _scan(storage: Storage, cache: ManifestCache, prefix: str) -> list[Manifest]:
-    """The manifests under ``prefix``: one listing, then a GET only for what the cache lacks."""
-    listed = {o.key: o for o in storage.list(prefix) if o.key.endswith(MANIFEST_SUFFIX)}
+def _scan(
+    storage: Storage, cache: ManifestCache, prefix: str, seen: list[ObjectInfo] | None = None
+) -> list[Manifest]:
+    """The manifests under ``prefix``: one listing, then a GET only for what the cache lacks.
+
+    ``seen`` receives every object the listing named, so a caller that also needs the
+    objects without a manifest (``engine.prune``'s leftovers) does not list twice.
+    """
+    everything = list(storage.list(prefix))
+    if seen is not None:
+        seen.extend(everything)
+    listed = {o.key: o for o in everything if o.key.endswith(MANIFEST_SUFFIX)}
     scope = storage.describe()
     known = cache.entries(scope, prefix)
     bodies: dict[str, bytes] = {}
@@ -94,10 +105,11 @@ def list_backups(
     database: str | None = None,
     storage: Storage | None = None,
     cache: ManifestCache | None = None,
+    seen: list[ObjectInfo] | None = None,
 ) -> list[Manifest]:
-    """Every backup (of ``database``, if given), newest first."""
+    """Every backup (of ``database``, if given), newest first; ``seen`` gets the whole listing."""
     storage, cache = _context(cfg, storage, cache)
-    found = _scan(storage, cache, f"db/{database}/" if database else "db/")
+    found = _scan(storage, cache, f"db/{database}/" if database else "db/", seen)
     if database:
         found = [m for m in found if m.database == database]
     return _newest_first(found)
@@ -171,14 +183,15 @@ def find_backups(
 
 
 def _latest_database(cfg: Config, wanted: str) -> str:
-    _, _, database = wanted.partition(":")
+    database = wanted.partition(":")[2]
     if database:
         return database
     if len(cfg.databases) != 1:
+        n = len(cfg.databases)
         raise UsageError(
-            "'latest' needs a database",
-            detail=f"{len(cfg.databases)} databases are configured.",
-            hint="Write latest:<database>, e.g. latest:prod.",
+            _("'latest' needs a database"),
+            detail=ngettext("{n} database is configured.", "{n} databases are configured.", n).format(n=n),
+            hint=_("Write latest:<database>, e.g. latest:prod."),
         )
     return next(iter(cfg.databases))
 
@@ -190,15 +203,17 @@ def get_backup(
     storage, cache = _context(cfg, storage, cache)
     wanted = backup_id.strip()
     if not wanted:
-        raise UsageError("no backup id given", hint="Run `backupbot list` to see the ids.")
+        raise UsageError(_("no backup id given"), hint=_("Run `backupbot list` to see the ids."))
     if wanted.startswith("latest"):
         database = _latest_database(cfg, wanted)
         newest = newest_backup(cfg, database, storage, cache)
         if newest is None:
             raise NotFoundError(
-                f"there is no backup of database '{database}'",
-                detail=f"No manifest under db/{database}/ in {storage.describe()}.",
-                hint=f"Take one with `backupbot dump --database {database}`.",
+                _("there is no backup of database '{db}'").format(db=database),
+                detail=_("No manifest under {prefix} in {storage}.").format(
+                    prefix=f"db/{database}/", storage=storage.describe()
+                ),
+                hint=_("Take one with `backupbot dump --database {db}`.").format(db=database),
             )
         return newest
     matches = find_backups(cfg, wanted, storage, cache)
@@ -209,15 +224,15 @@ def get_backup(
         return matches[0]
     if not matches:
         raise NotFoundError(
-            f"no backup has the id '{wanted}'",
-            detail=f"Searched the manifests in {storage.describe()}.",
-            hint="Run `backupbot list` to see the ids, or use latest:<database>.",
+            _("no backup has the id '{id}'").format(id=wanted),
+            detail=_("Searched the manifests in {storage}.").format(storage=storage.describe()),
+            hint=_("Run `backupbot list` to see the ids, or use latest:<database>."),
         )
     shown = ", ".join(m.id for m in matches[:5]) + (" …" if len(matches) > 5 else "")
     raise UsageError(
-        f"'{wanted}' matches {len(matches)} backups",
-        detail=f"Candidates: {shown}.",
-        hint="Give more of the id.",
+        _("'{id}' matches {n} backups").format(id=wanted, n=len(matches)),
+        detail=_("Candidates: {ids}.").format(ids=shown),
+        hint=_("Give more of the id."),
     )
 
 

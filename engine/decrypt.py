@@ -18,14 +18,15 @@ from adapters.crypto import VERSIONS, Decryptor, binding, load_keyring
 from adapters.storage import Storage, open_storage
 from core.config import Config
 from core.errors import IntegrityError
+from core.i18n import _
 from engine.manifest import Manifest
 
 
 def _fail(manifest: Manifest, message: str, detail: str) -> IntegrityError:
     return IntegrityError(
-        f"backup {manifest.id}: {message}",
+        _("backup {id}: {problem}").format(id=manifest.id, problem=message),
         detail=detail,
-        hint="Do not restore from this output; pick another backup with `backupbot list`.",
+        hint=_("Do not restore from this output; pick another backup with `backupbot list`."),
     )
 
 
@@ -33,13 +34,17 @@ def iter_plain(cfg: Config, manifest: Manifest, storage: Storage | None = None) 
     """The plain custom-format dump, block by block; raises IntegrityError on any mismatch."""
     storage = storage or open_storage(cfg.storage)
     ring = load_keyring(cfg.encryption, require_current=False)
-    what = f"backup {manifest.id}"
+    what = _("backup {id}").format(id=manifest.id)
     if manifest.key_id:
         ring.get(manifest.key_id, what)  # a clear "which key is needed" before reading anything
     algorithm = str(manifest.encryption.get("algorithm", ""))
     version = VERSIONS.get(algorithm)
     if algorithm and version is None:
-        raise _fail(manifest, "unknown encryption format", f"The manifest says {algorithm!r}.")
+        raise _fail(
+            manifest,
+            _("unknown encryption format"),
+            _("The manifest says {algorithm}.").format(algorithm=repr(algorithm)),
+        )
     dec = Decryptor(
         ring,
         what,
@@ -56,7 +61,7 @@ def iter_plain(cfg: Config, manifest: Manifest, storage: Storage | None = None) 
         try:
             return dobj.decompress(block)
         except zstandard.ZstdError as exc:
-            raise _fail(manifest, "the decrypted data is not valid zstd", str(exc)) from None
+            raise _fail(manifest, _("the decrypted data is not valid zstd"), str(exc)) from None
 
     for block in storage.get_stream(manifest.key):
         digest.update(block)
@@ -72,17 +77,22 @@ def iter_plain(cfg: Config, manifest: Manifest, storage: Storage | None = None) 
             plain += len(out)
             yield out
     if not dobj.eof:
-        raise _fail(manifest, "the compressed stream ends early", "zstd did not reach the end of its frame.")
+        raise _fail(
+            manifest, _("the compressed stream ends early"), _("zstd did not reach the end of its frame.")
+        )
     if stored != manifest.stored_bytes or digest.hexdigest() != manifest.sha256:
         raise _fail(
             manifest,
-            "the stored object does not match its manifest",
-            f"read {stored} bytes with sha256 {digest.hexdigest()}; the manifest says "
-            f"{manifest.stored_bytes} bytes, sha256 {manifest.sha256}.",
+            _("the stored object does not match its manifest"),
+            _(
+                "read {got} bytes with sha256 {got_sha}; the manifest says {want} bytes, sha256 {want_sha}."
+            ).format(
+                got=stored, got_sha=digest.hexdigest(), want=manifest.stored_bytes, want_sha=manifest.sha256
+            ),
         )
     if manifest.dump_bytes and plain != manifest.dump_bytes:
         raise _fail(
             manifest,
-            "the decrypted dump has the wrong size",
-            f"got {plain} bytes, the manifest says {manifest.dump_bytes}.",
+            _("the decrypted dump has the wrong size"),
+            _("got {got} bytes, the manifest says {want}.").format(got=plain, want=manifest.dump_bytes),
         )

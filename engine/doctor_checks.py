@@ -13,6 +13,7 @@ import psycopg
 from adapters import postgres
 from core.config import Config, DatabaseConfig
 from core.errors import BackupbotError
+from core.i18n import N_, _
 from core.redact import describe_url, redact
 
 if TYPE_CHECKING:
@@ -54,77 +55,103 @@ def _tool(name: str) -> tuple[str, str, int] | None:
 
 
 def check_database(db: DatabaseConfig, report: Report) -> None:
-    area = f"database {db.name}"
+    from engine.doctor import label
+
+    area = label(N_("database {db}"), db=db.name)
     if not db.dump_url_env and db.neon_project_id:
-        report.add(area, "dump URL", "skip", "a Neon-only database: backups are Neon branches")
+        report.add(area, N_("dump URL"), "skip", _("a Neon-only database: backups are Neon branches"))
         return
     server: tuple[int, str] | None = None
     dump_major = 0
     try:
         url = db.dump_url()
     except BackupbotError as err:
-        report.add(area, "dump URL", "fail", err.message, err.hint or "")
+        report.add(area, N_("dump URL"), "fail", err.message, err.hint or "")
         url = ""
     if url:
         where = describe_url(url)
         try:
             with _connect(url) as conn:
                 server = _server_major(conn)
-                report.add(area, "dump URL reachable", "ok", f"{where}, PostgreSQL {server[1]}")
+                report.add(
+                    area,
+                    N_("dump URL reachable"),
+                    "ok",
+                    _("{where}, PostgreSQL {version}").format(where=where, version=server[1]),
+                )
                 unreadable = [r[0] for r in conn.execute(_UNREADABLE).fetchall()]
-                role = conn.execute("SELECT current_user").fetchone()
+                row = conn.execute("SELECT current_user").fetchone()
+                role = str(row[0]) if row else ""
                 if unreadable:
                     shown = ", ".join(unreadable[:5]) + (" …" if len(unreadable) > 5 else "")
                     report.add(
                         area,
-                        "dump role can read everything",
+                        N_("dump role can read everything"),
                         "fail",
-                        f"{role[0] if role else 'the role'} cannot read {shown}",
-                        f"GRANT pg_read_all_data TO {role[0] if role else 'the dump role'}; "
-                        "(PostgreSQL 14+), or GRANT USAGE/SELECT on those schemas and tables.",
+                        _("{role} cannot read {tables}").format(role=role or _("the role"), tables=shown),
+                        _(
+                            "GRANT pg_read_all_data TO {role}; (PostgreSQL 14+), or GRANT USAGE/SELECT on those "
+                            "schemas and tables."
+                        ).format(role=role or _("the dump role")),
                     )
                 else:
                     report.add(
                         area,
-                        "dump role can read everything",
+                        N_("dump role can read everything"),
                         "ok",
-                        f"{role[0] if role else '?'} can read every table and sequence",
+                        _("{role} can read every table and sequence").format(role=role or "?"),
                     )
         except psycopg.Error as exc:
             report.add(
                 area,
-                "dump URL reachable",
+                N_("dump URL reachable"),
                 "fail",
                 f"{where}: {redact(str(exc).strip(), [url])}",
-                f"Check the server is up and {db.dump_url_env}'s host, port, user and password.",
+                _("Check the server is up and {env}'s host, port, user and password.").format(
+                    env=db.dump_url_env
+                ),
             )
     if server is not None:
         try:
             tool = postgres.find_pg_dump(server[0], db.name, server[1])
             dump_major = tool.major
-            report.add(area, "pg_dump version", "ok", f"{tool.path} {tool.version} for server {server[1]}")
+            report.add(
+                area,
+                N_("pg_dump version"),
+                "ok",
+                _("{path} {version} for server {server}").format(
+                    path=tool.path, version=tool.version, server=server[1]
+                ),
+            )
         except BackupbotError as err:
-            report.add(area, "pg_dump version", "fail", err.message, err.hint or "")
+            report.add(area, N_("pg_dump version"), "fail", err.message, err.hint or "")
     if not db.restore_url_env:
-        report.add(area, "restore URL", "skip", "no restore_url_env: restores into it are refused")
+        report.add(area, N_("restore URL"), "skip", _("no restore_url_env: restores into it are refused"))
         return
     try:
         rurl = db.restore_url()
     except BackupbotError as err:
-        report.add(area, "restore URL", "fail", err.message, err.hint or "")
+        report.add(area, N_("restore URL"), "fail", err.message, err.hint or "")
         return
     rwhere = describe_url(rurl)
     try:
         with _connect(rurl) as conn:
             rserver = _server_major(conn)
-        report.add(area, "restore URL reachable", "ok", f"{rwhere}, PostgreSQL {rserver[1]}")
+        report.add(
+            area,
+            N_("restore URL reachable"),
+            "ok",
+            _("{where}, PostgreSQL {version}").format(where=rwhere, version=rserver[1]),
+        )
     except psycopg.Error as exc:
         report.add(
             area,
-            "restore URL reachable",
+            N_("restore URL reachable"),
             "fail",
             f"{rwhere}: {redact(str(exc).strip(), [rurl])}",
-            f"Check the server is up and {db.restore_url_env}'s host, port, user and password.",
+            _("Check the server is up and {env}'s host, port, user and password.").format(
+                env=db.restore_url_env
+            ),
         )
         return
     tool = _tool("pg_restore")
@@ -132,29 +159,35 @@ def check_database(db: DatabaseConfig, report: Report) -> None:
     if tool is None:
         report.add(
             area,
-            "pg_restore version",
+            N_("pg_restore version"),
             "fail",
-            "pg_restore is not on PATH",
-            f"Install postgresql-client-{need} (or newer).",
+            _("pg_restore is not on PATH"),
+            _("Install postgresql-client-{major} (or newer).").format(major=need),
         )
     elif tool[2] < need:
         report.add(
             area,
-            "pg_restore version",
+            N_("pg_restore version"),
             "fail",
-            f"{tool[0]} {tool[1]} is older than the server ({rserver[1]}) or the pg_dump the backups are made with",
-            f"Install postgresql-client-{need} and put its pg_restore first on PATH.",
+            _(
+                "{path} {version} is older than the server ({server}) or the pg_dump the backups are made with"
+            ).format(path=tool[0], version=tool[1], server=rserver[1]),
+            _("Install postgresql-client-{major} and put its pg_restore first on PATH.").format(major=need),
         )
     else:
-        report.add(area, "pg_restore version", "ok", f"{tool[0]} {tool[1]}")
+        report.add(area, N_("pg_restore version"), "ok", f"{tool[0]} {tool[1]}")
 
 
 def check_databases(cfg: Config, report: Report) -> None:
+    from engine.doctor import label
+
     for name in sorted(cfg.databases):
         try:
             check_database(cfg.databases[name], report)
         except Exception as exc:  # one broken database must not hide the others
-            report.add(f"database {name}", "checks", "fail", f"{type(exc).__name__}: {exc}")
+            report.add(
+                label(N_("database {db}"), db=name), N_("checks"), "fail", f"{type(exc).__name__}: {exc}"
+            )
 
 
 # ------------------------------------------------------------------- storage
@@ -164,13 +197,13 @@ def check_storage(cfg: Config, report: Report) -> Any:
     """The bucket answers to everything a backup needs; returns the storage for later checks, or None."""
     from adapters.storage import open_storage
 
-    area = "storage"
+    area = N_("storage")
     try:
         storage = open_storage(cfg.storage)
     except BackupbotError as err:
-        report.add(area, "opens", "fail", err.message, err.hint or "")
+        report.add(area, N_("opens"), "fail", err.message, err.hint or "")
         return None
-    with report.trying(area, "list", "Grant s3:ListBucket on the bucket (and its prefix).") as out:
+    with report.trying(area, N_("list"), _("Grant s3:ListBucket on the bucket (and its prefix).")) as out:
         next(iter(storage.list("")), None)
         out["detail"] = storage.describe()
     if hasattr(storage, "client"):
@@ -180,12 +213,12 @@ def check_storage(cfg: Config, report: Report) -> Any:
         return storage
     key = f"{PROBE_PREFIX}probe-{uuid.uuid4().hex}"
     data = os.urandom(64)
-    with report.trying(area, "write, read back, delete a probe object") as out:
+    with report.trying(area, N_("write, read back, delete a probe object")) as out:
         storage.put_bytes(key, data)
         if storage.get_bytes(key) != data:
-            raise BackupbotError("the probe object read back differs from what was written")
+            raise BackupbotError(_("the probe object read back differs from what was written"))
         storage.delete(key)
-        out["detail"] = f"{key} written, read and deleted"
+        out["detail"] = _("{key} written, read and deleted").format(key=key)
     return storage
 
 
@@ -193,9 +226,9 @@ def open_header(storage: Any, manifest: Manifest, ring: KeyRing) -> None:
     """Read the object's first bytes until its header is unwrapped with the loaded keys (or fails)."""
     from adapters.crypto import Decryptor
 
-    dec = Decryptor(ring, f"backup {manifest.id}", expected_key_id=manifest.key_id or None)
+    dec = Decryptor(ring, _("backup {id}").format(id=manifest.id), expected_key_id=manifest.key_id or None)
     for block in storage.get_stream(manifest.key):
         dec.update(block)
-        if dec._header is not None:
+        if dec.header_opened:
             return
-    raise BackupbotError(f"backup {manifest.id} ends before its encryption header")
+    raise BackupbotError(_("backup {id} ends before its encryption header").format(id=manifest.id))

@@ -16,12 +16,20 @@ from botocore.exceptions import BotoCoreError, ClientError
 from adapters.storage.s3_actions import denied
 from adapters.storage.s3_errors import error_code, http_status
 from core.config import Config
+from core.i18n import N_, _
 from core.redact import redact
 
 if TYPE_CHECKING:
     from engine.doctor import Report
 
-AREA = "storage"
+
+def label(template: str, **values: Any) -> Any:
+    from engine.doctor import label as make
+
+    return make(template, **values)
+
+
+AREA = N_("storage")
 
 
 def _why(exc: BaseException, bucket: str = "", key: str = "") -> str:
@@ -37,8 +45,10 @@ def _grant(exc: BaseException, bucket: str, key: str, otherwise: str) -> str:
     named = denied(exc, bucket, key) if isinstance(exc, ClientError) and http_status(exc) == 403 else ""
     if not named:
         return otherwise
-    action, _, arn = named.partition(" denied on ")
-    return f"Grant {action} on {arn} to this credential (docs/iam/bot.json is the bot's policy)."
+    action, _sep, arn = named.partition(" denied on ")
+    return _("Grant {action} on {arn} to this credential (docs/iam/bot.json is the bot's policy).").format(
+        action=action, arn=arn
+    )
 
 
 def _sse_args(sse: str, kms_key_id: str | None) -> dict[str, str]:
@@ -63,14 +73,14 @@ def accepted_sse(client: Any, bucket: str, prefix: str) -> list[str]:
             client.put_object(Bucket=bucket, Key=key, Body=b"sse probe", **_sse_args(sse, None))
         except (ClientError, BotoCoreError):
             continue
-        label = repr(sse)
+        shown = repr(sse)
         if sse != "none":
             try:
                 if not client.head_object(Bucket=bucket, Key=key).get("ServerSideEncryption"):
-                    label += " (taken, not applied)"
+                    shown += " " + _("(taken, not applied)")
             except (ClientError, BotoCoreError):
                 pass
-        took.append(label)
+        took.append(shown)
         try:
             client.delete_object(Bucket=bucket, Key=key)
         except (ClientError, BotoCoreError):
@@ -91,80 +101,103 @@ def check_s3(cfg: Config, storage: Any, report: Report) -> None:
         if usable and sse not in usable:
             report.add(
                 AREA,
-                f"write with sse = {sse!r}",
+                label(N_("write with sse = {sse}"), sse=repr(sse)),
                 "fail",
-                f"the endpoint refused it: {_why(exc)}; it accepts: {', '.join(took)}",
-                f"Set [storage] sse = {usable[0]!r} (backups stay encrypted client-side with AES-256-GCM either way).",
+                _("the endpoint refused it: {why}; it accepts: {sses}").format(
+                    why=_why(exc), sses=", ".join(took)
+                ),
+                _(
+                    "Set [storage] sse = {sse} (backups stay encrypted client-side with AES-256-GCM either way)."
+                ).format(sse=repr(usable[0])),
             )
         else:
             report.add(
                 AREA,
-                "write a probe object",
+                N_("write a probe object"),
                 "fail",
                 _why(exc, bucket, key),
                 _grant(
                     exc,
                     bucket,
                     key,
-                    "Grant s3:PutObject on the bucket's prefix to this credential (check the bucket policy too).",
+                    _(
+                        "Grant s3:PutObject on the bucket's prefix to this credential (check the bucket policy too)."
+                    ),
                 ),
             )
         return
-    report.add(AREA, "write a probe object", "ok", key)
+    report.add(AREA, N_("write a probe object"), "ok", key)
     try:
         body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
         same = body == data
         report.add(
             AREA,
-            "read it back",
+            N_("read it back"),
             "ok" if same else "fail",
-            "same bytes" if same else "the object read back differs from what was written",
-            "" if same else "Check for a proxy or an endpoint that rewrites objects.",
+            _("same bytes") if same else _("the object read back differs from what was written"),
+            "" if same else _("Check for a proxy or an endpoint that rewrites objects."),
         )
         head = client.head_object(Bucket=bucket, Key=key)
         applied = head.get("ServerSideEncryption") or "none"
         took = accepted_sse(client, bucket, storage.prefix)
-        offered = f"the endpoint accepts {' and '.join(took) or 'neither AES256 nor none'}"
+        if len(took) > 1:
+            offered = _("the endpoint accepts {first} and {second}").format(
+                first=took[0], second=", ".join(took[1:])
+            )
+        elif took:
+            offered = _("the endpoint accepts {sse}").format(sse=took[0])
+        else:
+            offered = _("the endpoint accepts neither AES256 nor none")
         if sse == "none":
             report.add(
                 AREA,
-                "server-side encryption",
+                N_("server-side encryption"),
                 "ok",
-                f'sse = "none" (client-side AES-256-GCM only); {offered}',
+                _('sse = "none" (client-side AES-256-GCM only); {offered}').format(offered=offered),
             )
         elif applied == sse:
-            report.add(AREA, "server-side encryption", "ok", f"objects are stored with {applied}; {offered}")
+            report.add(
+                AREA,
+                N_("server-side encryption"),
+                "ok",
+                _("objects are stored with {sse}; {offered}").format(sse=applied, offered=offered),
+            )
         else:
             report.add(
                 AREA,
-                "server-side encryption",
+                N_("server-side encryption"),
                 "warn",
-                f"asked for {sse}, the object says {applied}; {offered}",
-                "Check the bucket's default encryption and that the endpoint supports SSE; where it has none, "
-                'set [storage] sse = "none" (backups stay encrypted client-side with AES-256-GCM).',
+                _("asked for {asked}, the object says {applied}; {offered}").format(
+                    asked=sse, applied=applied, offered=offered
+                ),
+                _(
+                    "Check the bucket's default encryption and that the endpoint supports SSE; where it has none, "
+                    'set [storage] sse = "none" (backups stay encrypted client-side with AES-256-GCM).'
+                ),
             )
     except (ClientError, BotoCoreError) as exc:
         report.add(
             AREA,
-            "read it back",
+            N_("read it back"),
             "fail",
             _why(exc, bucket, key),
-            _grant(exc, bucket, key, "Grant s3:GetObject on the bucket's prefix."),
+            _grant(exc, bucket, key, _("Grant s3:GetObject on the bucket's prefix.")),
         )
     try:
         client.delete_object(Bucket=bucket, Key=key)
-        report.add(AREA, "delete it", "ok", "probe deleted")
+        report.add(AREA, N_("delete it"), "ok", _("probe deleted"))
     except (ClientError, BotoCoreError) as exc:
         report.add(
             AREA,
-            "delete it",
+            N_("delete it"),
             "fail",
             _why(exc, bucket, key),
-            _grant(exc, bucket, key, "Grant s3:DeleteObject on the prefix.")
-            + f" Retention (prune) needs it; delete the probe {key} by hand.",
+            _grant(exc, bucket, key, _("Grant s3:DeleteObject on the prefix."))
+            + " "
+            + _("Retention (prune) needs it; delete the probe {key} by hand.").format(key=key),
         )
     if not cfg.storage.object_lock_mode:
-        report.add(AREA, "Object Lock", "skip", "not configured ([storage] object_lock_mode)")
+        report.add(AREA, N_("Object Lock"), "skip", _("not configured ([storage] object_lock_mode)"))
         return
     try:
         conf = client.get_object_lock_configuration(Bucket=bucket).get("ObjectLockConfiguration", {})
@@ -174,16 +207,23 @@ def check_s3(cfg: Config, storage: Any, report: Report) -> None:
     if enabled:
         report.add(
             AREA,
-            "Object Lock",
+            N_("Object Lock"),
             "ok",
-            f"enabled on the bucket; backups get {cfg.storage.object_lock_mode} for {cfg.storage.object_lock_days} days",
+            _("enabled on the bucket; backups get {mode} for {days} days").format(
+                mode=cfg.storage.object_lock_mode, days=cfg.storage.object_lock_days
+            ),
         )
     else:
         report.add(
             AREA,
-            "Object Lock",
+            N_("Object Lock"),
             "fail",
-            f"object_lock_mode = {cfg.storage.object_lock_mode!r} but the bucket has no Object Lock"
+            _("object_lock_mode = {mode} but the bucket has no Object Lock").format(
+                mode=repr(cfg.storage.object_lock_mode)
+            )
             + (f" ({conf['error']})" if "error" in conf else ""),
-            'Object Lock can only be turned on when a bucket is created: create one with it and move the backups, or set object_lock_mode = "".',
+            _(
+                "Object Lock can only be turned on when a bucket is created: create one with it and move the "
+                'backups, or set object_lock_mode = "".'
+            ),
         )

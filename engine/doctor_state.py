@@ -14,8 +14,9 @@ from pathlib import Path
 from psycopg.conninfo import conninfo_to_dict
 
 from core.config import Config
+from core.i18n import N_, _
 from core.redact import describe_url
-from engine.doctor import Report
+from engine.doctor import Report, label
 
 
 def _where(url: str) -> tuple[str, str, str] | None:
@@ -34,9 +35,21 @@ def check_state(cfg: Config, report: Report) -> None:
     env = cfg.state.url_env
     url = os.environ.get(env) or os.environ.get("BACKUPBOT_STATE_URL") or ""
     if not url:
-        report.add("state", "where", "ok", f"SQLite file {Path(cfg.state_dir) / 'backupbot.sqlite3'} (one process, one disk)")
+        report.add(
+            N_("state"),
+            N_("where"),
+            "ok",
+            _("SQLite file {path} (one process, one disk)").format(
+                path=Path(cfg.state_dir) / "backupbot.sqlite3"
+            ),
+        )
         return
-    report.add("state", "where", "ok", f"PostgreSQL {describe_url(url)}, schema {cfg.state.schema}")
+    report.add(
+        N_("state"),
+        N_("where"),
+        "ok",
+        _("PostgreSQL {where}, schema {schema}").format(where=describe_url(url), schema=cfg.state.schema),
+    )
     state = _where(url)
     for db in cfg.databases.values():
         for setting in ("restore_url_env", "dump_url_env"):
@@ -46,17 +59,22 @@ def check_state(cfg: Config, report: Report) -> None:
                 continue
             if setting == "restore_url_env":
                 report.add(
-                    "state",
-                    f"not a restore target ({db.name})",
+                    N_("state"),
+                    label(N_("not a restore target ({db})"), db=db.name),
                     "warn",
-                    f"{env} and {name} (restore target of '{db.name}') are the same database {describe_url(url)}: "
-                    "a restore there would overwrite the bot's own state (approvals, jobs, alert streaks)",
-                    f"Keep the state in a database of its own (e.g. .../backupbot_state), or restore '{db.name}' elsewhere.",
+                    _(
+                        "{env} and {name} (restore target of '{db}') are the same database {where}: "
+                        "a restore there would overwrite the bot's own state (approvals, jobs, alert streaks)"
+                    ).format(env=env, name=name, db=db.name, where=describe_url(url)),
+                    _(
+                        "Keep the state in a database of its own (e.g. .../backupbot_state), or restore '{db}' "
+                        "elsewhere."
+                    ).format(db=db.name),
                 )
                 break
             report.add(
-                "state",
-                f"backed up with '{db.name}'",
+                N_("state"),
+                label(N_("backed up with '{db}'"), db=db.name),
                 "ok",
-                f"the state lives in {db.name}'s database, so its backups include it",
+                _("the state lives in {db}'s database, so its backups include it").format(db=db.name),
             )

@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING
 
 from core.config import Config
 from core.errors import BackupbotError
+from core.i18n import N_, _
 from core.redact import describe_url
 
 if TYPE_CHECKING:
     from engine.doctor import Report
 
-AREA = "verification server"
+AREA = N_("verification server")
 
 
 def check_verify(cfg: Config, report: Report) -> None:
@@ -24,9 +25,9 @@ def check_verify(cfg: Config, report: Report) -> None:
     if not cfg.verify.url_env:
         report.add(
             AREA,
-            "configured",
+            N_("configured"),
             "skip",
-            "no [verify] url_env: verify, restore-table and scratch drills are off",
+            _("no [verify] url_env: verify, restore-table and scratch drills are off"),
         )
         return
     try:
@@ -34,20 +35,25 @@ def check_verify(cfg: Config, report: Report) -> None:
     except BackupbotError as err:
         report.add(
             AREA,
-            "configured",
+            N_("configured"),
             "fail",
             err.message + (f" — {err.detail}" if err.detail else ""),
             err.hint or "",
         )
         return
-    report.add(AREA, "configured", "ok", f"{describe_url(url)}, not a configured source or target")
-    with report.trying(AREA, "may create scratch databases") as out:
+    report.add(
+        AREA,
+        N_("configured"),
+        "ok",
+        _("{where}, not a configured source or target").format(where=describe_url(url)),
+    )
+    with report.trying(AREA, N_("may create scratch databases")) as out:
         with scratch._admin(url) as conn:
             row = conn.execute(
                 "SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user"
             ).fetchone()
         if row and row[0]:
-            out["detail"] = "the role has CREATEDB"
+            out["detail"] = _("the role has CREATEDB")
         else:
-            out["status"], out["detail"] = "fail", "the role lacks CREATEDB"
-            out["fix"] = "ALTER ROLE … CREATEDB on the verification server (never production)."
+            out["status"], out["detail"] = "fail", _("the role lacks CREATEDB")
+            out["fix"] = _("ALTER ROLE … CREATEDB on the verification server (never production).")

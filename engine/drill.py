@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from adapters.storage import Storage, open_storage
 from core.config import Config
 from core.errors import NotFoundError
+from core.i18n import _
 from engine import scratch, verify_record
 from engine.catalog import list_backups
 from engine.manifest import Manifest
@@ -48,27 +49,33 @@ class DrillReport:
     approval: str
     started_at: datetime
     steps: list[tuple[str, float]] = field(default_factory=list)  # (title, seconds) of each step that ran
+    # The steps' stable keys, in the order of ``steps``: what the next drill compares by
+    # (a title is in the team's language, which may change between two drills).
+    keys: list[str] = field(default_factory=list)
     previous: dict[str, Any] | None = None
     runbook_key: str = ""
     succeeded: bool = False
 
     @property
     def seconds(self) -> float:
-        return sum(s for _, s in self.steps)
+        return sum(s for _title, s in self.steps)
 
     def record(self) -> dict[str, Any]:
+        keys = self.keys if len(self.keys) == len(self.steps) else [t for t, _s in self.steps]
         return {
             "at": self.started_at.isoformat(timespec="seconds"),
             "backup_id": self.backup_id,
             "into": self.into,
             "seconds": round(self.seconds, 3),
-            "steps": [[t, round(s, 3)] for t, s in self.steps],
+            "steps": [[k, round(s, 3)] for k, (_t, s) in zip(keys, self.steps, strict=True)],
         }
 
 
 def standing_approval(cfg: Config, database: str) -> str:
     db = cfg.database(database)
-    return f"standing approval: drill_target = {db.drill_target!r} in [databases.{database}] of {cfg.path}"
+    return _("standing approval: drill_target = {target} in [databases.{db}] of {path}").format(
+        target=repr(db.drill_target), db=database, path=cfg.path
+    )
 
 
 def newest_good(cfg: Config, database: str, storage: Storage) -> Manifest:
@@ -79,9 +86,11 @@ def newest_good(cfg: Config, database: str, storage: Storage) -> Manifest:
         if (checked.get(m.id) or {}).get("result") != "failed":
             return m
     raise NotFoundError(
-        f"there is no good backup of database '{database}' to drill with",
-        detail=f"{len(backups)} backups listed; none without a failed verification.",
-        hint=f"Take one with `/backup dump {database}` and verify it with `/backup verify latest {database}`.",
+        _("there is no good backup of database '{db}' to drill with").format(db=database),
+        detail=_("{n} backups listed; none without a failed verification.").format(n=len(backups)),
+        hint=_("Take one with `/backup dump {db}` and verify it with `/backup verify latest {db}`.").format(
+            db=database
+        ),
     )
 
 
@@ -114,12 +123,12 @@ def run_drill(
     approval = (
         standing_approval(cfg, database)
         if db.drill_target
-        else "none needed: scratch database on the [verify] server"
+        else _("none needed: scratch database on the [verify] server")
     )
     report = DrillReport(
         database=database,
         backup_id=backup.id,
-        into=db.drill_target or "scratch database",
+        into=db.drill_target or _("scratch database"),
         approval=approval,
         started_at=started,
         previous=previous,
@@ -135,10 +144,10 @@ def run_drill(
             request = RestoreRequest(
                 backup_id=backup.id,
                 target=db.drill_target,
-                requested_by="scheduler (monthly drill)",
+                requested_by=_("scheduler (monthly drill)"),
                 approved_by=(approval,),
-                reason=f"monthly restore drill of '{database}'",
-                via="scheduled drill",
+                reason=_("monthly restore drill of '{db}'").format(db=database),
+                via=_("scheduled drill"),
                 job_id=job_id,
             )
             restored = run_restore(
@@ -151,9 +160,9 @@ def run_drill(
                 backup=backup,
                 cancel=cancel,
             )
-            report.steps = [
-                (s.title, s.seconds or 0.0) for s in restored.steps if s.status in ("ok", "skipped")
-            ]
+            ran = [s for s in restored.steps if s.status in ("ok", "skipped")]
+            report.steps = [(s.title, s.seconds or 0.0) for s in ran]
+            report.keys = [s.key for s in ran]
             report.runbook_key = restored.runbook_key
         else:
             verified = verify_backup(
@@ -167,8 +176,9 @@ def run_drill(
                 job_id=job_id,
                 purpose="drill",
             )
-            report.into = f"scratch database {verified.scratch}"
+            report.into = _("scratch database {name}").format(name=verified.scratch)
             report.steps = [(s.title, s.seconds or 0.0) for s in verified.steps]
+            report.keys = [s.key for s in verified.steps]
     except (RestoreFailed, VerifyFailed) as exc:
         state.audit(
             job_id,
@@ -184,10 +194,34 @@ def run_drill(
 
 
 def compare_lines(report: DrillReport) -> list[str]:
-    """Each step's time beside the previous drill's: "Restore: 12.3 s (previous 11.9 s)"."""
+    """Each step's time beside the previous drill's: "Restore: 12.3 s (previous 11.9 s)".
+
+    Compared by step key; a drill recorded before keys were kept named its steps by their
+    English title, which is looked up as well.
+    """
     before = dict((t, s) for t, s in (report.previous or {}).get("steps", []))
+    keys = report.keys if len(report.keys) == len(report.steps) else [t for t, _s in report.steps]
     lines = []
-    for title, seconds in report.steps:
-        prev = before.get(title)
-        lines.append(f"{title}: {seconds:.1f} s" + (f" (previous {prev:.1f} s)" if prev is not None else ""))
+    for key, (title, seconds) in zip(keys, report.steps, strict=True):
+        prev = next((before[k] for k in (key, *_ENGLISH_TITLES.get(key, ())) if k in before), None)
+        if prev is None:
+            lines.append(_("{title}: {seconds} s").format(title=title, seconds=f"{seconds:.1f}"))
+        else:
+            lines.append(
+                _("{title}: {seconds} s (previous {previous} s)").format(
+                    title=title, seconds=f"{seconds:.1f}", previous=f"{prev:.1f}"
+                )
+            )
     return lines
+
+
+def _english_titles() -> dict[str, tuple[str, ...]]:
+    from engine import restore_report, verify_report
+
+    titles: dict[str, tuple[str, ...]] = {}
+    for key, title in (*verify_report.STEPS, *restore_report.STEPS):
+        titles[key] = (*titles.get(key, ()), title)
+    return titles
+
+
+_ENGLISH_TITLES = _english_titles()

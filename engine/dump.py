@@ -8,7 +8,10 @@ parts — whatever the size of the database. Nothing is staged on disk.
 
 Why the manifest is written last: until it exists there is no backup. Every failure path
 (pg_dump exits non-zero or is killed, the upload gives up, ``cancel`` is set, Ctrl-C) ends
-before it, with the multipart upload aborted by the storage layer.
+before it, with the multipart upload aborted by the storage layer. A failure after the object
+was stored (the size check, the manifest write) deletes it again: without a manifest it is
+never listed, but it would still be billed. What could not be deleted is named in the hint,
+and ``engine.prune`` sweeps such leftovers once they are a day old.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from adapters.crypto import DEFAULT_CHUNK_SIZE, Encryptor, binding, load_keyring
 from adapters.storage import Storage, open_storage
 from adapters.storage.base import UploadStarted
 from core.config import BACKUP_KINDS, PRE_EVENT_KINDS, Config
-from core.errors import BackupbotError, ConfigError, DumpError, UsageError
+from core.errors import BackupbotError, ConfigError, DumpError, NotFoundError, UsageError
+from core.i18n import _, ngettext
 from core.redact import describe_url, redact
 from engine import globals_dump
 from engine.manifest import Manifest, backup_id, manifest_key_for, new_nonce, object_key
@@ -102,30 +106,71 @@ def resolve_git_sha(kind: str, git_sha: str | None) -> str | None:
     return None
 
 
-def _discard(storage: Storage, key: str) -> None:
-    """Delete the object of a dump that will not be recorded, without hiding why it failed.
+def _discard(storage: Storage, keys: list[str]) -> list[str]:
+    """Delete the objects of a dump that will not be recorded; returns the keys still there.
 
     A deploy pipeline's credential may not delete (docs/iam/pipeline.json): the object then
     stays without a manifest, which is never listed as a backup, and the error said is the
     dump's own, not the refused clean-up.
     """
+    left = []
+    for key in keys:
+        try:
+            storage.delete(key)
+        except BackupbotError as err:
+            log.warning(
+                "could not delete %s of a failed dump (it is not a backup without its manifest): %s",
+                key,
+                err.message,
+            )
+            left.append(key)
+        except Exception as exc:  # noqa: BLE001 - the dump's own error is the one to raise
+            log.warning(
+                "could not delete %s of a failed dump: %s", key, redact(f"{type(exc).__name__}: {exc}")
+            )
+            left.append(key)
+    return left
+
+
+def _tidy_up(storage: Storage, written: list[str], uploaded: bool, exc: BaseException) -> str:
+    """Delete what a failed dump had already stored; the sentence that says exactly what is left.
+
+    ``written`` are the complete objects of this dump (the roles beside it, the dump itself
+    once its upload completed); ``uploaded`` says whether the dump's object was complete, or
+    only a multipart upload the storage layer aborted (``upload_left`` when it could not).
+    """
+    left = _discard(storage, written)
+    object_left = uploaded and bool(written) and written[-1] in left  # the dump itself, not only its roles
+    if uploaded:
+        said = _("Nothing was recorded; the uploaded object was deleted again.")
+    elif getattr(exc, "upload_left", None):
+        said = _("Nothing was recorded; the partial upload could NOT be aborted (storage did not answer).")
+        said += " " + str(exc.upload_left)  # type: ignore[attr-defined]
+    else:
+        said = _("Nothing was recorded; the partial upload was aborted.")
+    if left:
+        if object_left:
+            said = _("Nothing was recorded, but the uploaded object could not be deleted again.")
+        said += " " + ngettext(
+            "{keys} is left without a manifest: it is never listed as a backup, but it takes up storage. "
+            "`backupbot prune --confirm` deletes it once it is a day old (so does the retention after a "
+            "nightly backup), or delete it by hand.",
+            "{keys} are left without a manifest: they are never listed as a backup, but they take up storage. "
+            "`backupbot prune --confirm` deletes them once they are a day old (so does the retention after a "
+            "nightly backup), or delete them by hand.",
+            len(left),
+        ).format(keys=", ".join(left))
+    return said
+
+
+def _manifest_stored(storage: Storage, manifest: Manifest) -> bool | None:
+    """After a failed manifest write: is exactly our manifest there (True), nothing (False), or unknown (None)?"""
     try:
-        storage.delete(key)
-    except BackupbotError as err:
-        log.warning("could not delete %s of a failed dump (it is not a backup without its manifest): %s", key, err.message)
-
-
-ABORTED = "the partial upload was aborted"
-
-
-def _cleanup_said(hint: str, exc: BaseException) -> str:
-    """The hint, with the promise that the partial upload was aborted kept only if it was."""
-    left = getattr(exc, "upload_left", None)
-    if not left:
-        return hint
-    return (
-        hint.replace(ABORTED, "the partial upload could NOT be aborted (storage did not answer)") + " " + left
-    )
+        return True if storage.get_bytes(manifest.manifest_key) == manifest.to_json() else None
+    except NotFoundError:
+        return False
+    except BackupbotError:
+        return None
 
 
 def _no_key(cfg: Config, err: ConfigError) -> ConfigError:
@@ -134,25 +179,25 @@ def _no_key(cfg: Config, err: ConfigError) -> ConfigError:
     A fresh key would make the next dumps fine and every older backup undecryptable from this
     shell; with backups in the store, the way out is the key they were made with.
     """
-    if err.message.startswith("the encryption key in"):
+    if os.environ.get(cfg.encryption.key_env, ""):
         return err  # set, but not a valid key: the message already says which variable
     from engine.catalog import list_backups
 
     try:
         newest = next(iter(list_backups(cfg)), None)
     except BackupbotError:
-        err.hint = (
-            f"If backups exist already, export the key they were made with as {cfg.encryption.key_env} "
+        err.hint = _(
+            "If backups exist already, export the key they were made with as {env} "
             "(`backupbot key-id` shows a key's id); only for the very first backup create one with `backupbot keygen`."
-        )
+        ).format(env=cfg.encryption.key_env)
         return err
     if newest is None:
         return err
-    err.hint = (
-        f"Backups already exist (newest {newest.id}, encrypted with key id {newest.key_id or 'unknown'}): export "
-        f"that key as {cfg.encryption.key_env} — a new key could not decrypt them. `backupbot key-id` shows the "
+    err.hint = _(
+        "Backups already exist (newest {id}, encrypted with key id {key_id}): export "
+        "that key as {env} — a new key could not decrypt them. `backupbot key-id` shows the "
         "id of the key you export."
-    )
+    ).format(id=newest.id, key_id=newest.key_id or _("unknown"), env=cfg.encryption.key_env)
     return err
 
 
@@ -162,15 +207,19 @@ def _free_id(storage: Storage, database: str, kind: str, start: datetime) -> tup
     The look is cheap insurance; what guarantees that nothing is overwritten is the
     create-only write of the object and the manifest (``create_only=True``).
     """
-    for _ in range(5):
+    for _attempt in range(5):
         bid = backup_id(database, start, kind, new_nonce())
         key = object_key(database, start, bid)
         if not storage.exists(manifest_key_for(key)) and not storage.exists(key):
             return bid, key
     raise DumpError(
-        f"could not find a free backup id for database '{database}'",
-        detail=f"Five random ids for {start:%Y-%m-%d %H:%M:%S} UTC were all taken in {storage.describe()}.",
-        hint="Something is writing backups at a very high rate; check the bucket, then run the dump again.",
+        _("could not find a free backup id for database '{db}'").format(db=database),
+        detail=_("Five random ids for {at} UTC were all taken in {storage}.").format(
+            at=f"{start:%Y-%m-%d %H:%M:%S}", storage=storage.describe()
+        ),
+        hint=_(
+            "Something is writing backups at a very high rate; check the bucket, then run the dump again."
+        ),
     )
 
 
@@ -182,10 +231,12 @@ def _export_snapshot(url: str, mode: str, database: str) -> pg_contents.SourceSn
         return pg_contents.SourceSnapshot(url, mode)
     except psycopg.Error as exc:
         raise DumpError(
-            f"database '{database}' refused to export a snapshot for the dump",
+            _("database '{db}' refused to export a snapshot for the dump").format(db=database),
             detail=redact(str(exc).strip(), [url]),
-            hint="The dump role must be able to run pg_export_snapshot() (a standby needs PostgreSQL 10+). "
-            "Nothing was recorded.",
+            hint=_(
+                "The dump role must be able to run pg_export_snapshot() (a standby needs PostgreSQL 10+). "
+                "Nothing was recorded."
+            ),
         ) from None
 
 
@@ -210,7 +261,10 @@ def run_dump(
     leftover is its own: recovery after a crash then aborts that upload and no other.
     """
     if kind not in BACKUP_KINDS:
-        raise UsageError(f"unknown backup kind '{kind}'", hint=f"Use one of: {', '.join(BACKUP_KINDS)}.")
+        raise UsageError(
+            _("unknown backup kind '{kind}'").format(kind=kind),
+            hint=_("Use one of: {kinds}.").format(kinds=", ".join(BACKUP_KINDS)),
+        )
     db = cfg.database(database)
     url = url or db.dump_url()
     # Preflight, cheapest first; nothing is written until all of it passed.
@@ -257,9 +311,9 @@ def run_dump(
         while True:
             if cancel is not None and cancel.is_set():
                 raise DumpError(
-                    f"backup of database '{database}' was cancelled",
-                    detail="pg_dump was stopped and the upload aborted; nothing was recorded.",
-                    hint="Start it again when ready.",
+                    _("backup of database '{db}' was cancelled").format(db=database),
+                    detail=_("pg_dump was stopped."),
+                    hint=_("Start it again when ready."),
                 )
             try:
                 item = zst_q.get(timeout=0.2)
@@ -282,11 +336,16 @@ def run_dump(
                 )
         code = proc.wait()
         if code != 0:
-            how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
+            if code < 0:
+                message = _("pg_dump of database '{db}' was killed by signal {n}").format(
+                    db=database, n=-code
+                )
+            else:
+                message = _("pg_dump of database '{db}' exited with status {n}").format(db=database, n=code)
             raise DumpError(
-                f"pg_dump of database '{database}' {how}",
-                detail=proc.stderr_text() or "pg_dump printed nothing on stderr.",
-                hint=f"Nothing was recorded and {ABORTED}. Fix the cause above and run the dump again.",
+                message,
+                detail=proc.stderr_text() or _("pg_dump printed nothing on stderr."),
+                hint=_("Fix the cause above and run the dump again."),
             )
         for piece in encryptor.finalize():
             counters["out"] += len(piece)
@@ -318,21 +377,28 @@ def run_dump(
         raise
     encryptor = Encryptor(ring, DEFAULT_CHUNK_SIZE, bound_to=binding(bid, database, key))
     roles: dict[str, str] = {}
-    if db.globals:
-        sql, roles["globals_note"] = globals_dump.read_globals(url, tool.path)
-        if sql is not None:
-            roles["globals_key"] = globals_dump.store(storage, ring, key, sql)
+    written: list[str] = []  # complete objects of this dump, deleted again if it is not recorded
+    uploaded = False  # the dump's own object is complete (not just a multipart upload)
+    manifest_sent = False
     log.info("dump %s started: pg_dump pid %s, object %s", bid, proc.pid, key)
 
     try:
+        if db.globals:
+            sql, roles["globals_note"] = globals_dump.read_globals(url, tool.path)
+            if sql is not None:
+                roles["globals_key"] = globals_dump.store(storage, ring, key, sql)
+                written.append(roles["globals_key"])
         result = storage.put_stream(key, encrypted(), create_only=True, on_started=on_upload)
+        written.append(key)
+        uploaded = True
         head = storage.head(key)
         if int(head["size"]) != result.size:
-            _discard(storage, key)
             raise DumpError(
-                f"backup of database '{database}' was stored with the wrong size",
-                detail=f"sent {result.size} bytes, storage reports {head['size']}.",
-                hint="The object was deleted; run the dump again.",
+                _("backup of database '{db}' was stored with the wrong size").format(db=database),
+                detail=_("sent {sent} bytes, storage reports {got}.").format(
+                    sent=result.size, got=head["size"]
+                ),
+                hint=_("Run the dump again."),
             )
         manifest = Manifest(
             id=bid,
@@ -363,34 +429,59 @@ def run_dump(
             contents=snap.result().to_dict(),
             **roles,
         )
+        manifest_sent = True  # from here an interruption may have stored the manifest
         try:
             storage.put_bytes(manifest.manifest_key, manifest.to_json(), "application/json", create_only=True)
-        except BaseException:
-            _discard(storage, key)
-            if roles.get("globals_key"):
-                _discard(storage, roles["globals_key"])
-            raise
+        except BackupbotError as err:
+            stored = _manifest_stored(storage, manifest)
+            if stored is None:
+                # The write may have happened (an answer lost on the way back): deleting the object
+                # could leave a listed backup without its data. Keep it and say so.
+                written.clear()
+                raise DumpError(
+                    _("backup of database '{db}' may not be recorded: writing its manifest failed").format(
+                        db=database
+                    ),
+                    detail=err.message + (" " + err.detail if err.detail else ""),
+                    hint=_(
+                        "The storage did not say whether the manifest was stored, so the object {key} was kept. "
+                        "Run `backupbot list`: if the backup is listed, it is complete; if not, "
+                        "`backupbot prune --confirm` deletes the object once it is a day old. Then run the "
+                        "dump again."
+                    ).format(key=key),
+                ) from None
+            if not stored:
+                raise DumpError(  # the storage's message names the manifest's key and what refused it
+                    _("backup of database '{db}' failed: {message}").format(db=database, message=err.message),
+                    detail=err.detail,
+                    hint=(err.hint + " " if err.hint else "")
+                    + _("Run the dump again once the cause is fixed."),
+                ) from None
+            log.warning(
+                "dump %s: the manifest write reported %s, but the manifest is stored", bid, err.message
+            )
     except DumpError as err:
-        err.hint = _cleanup_said(err.hint or "", err)
+        if written or not uploaded:
+            err.hint = _tidy_up(storage, written, uploaded, err) + (" " + err.hint if err.hint else "")
         raise
     except BackupbotError as err:
         raise DumpError(
-            f"backup of database '{database}' failed: {err.message}",
+            _("backup of database '{db}' failed: {message}").format(db=database, message=err.message),
             detail=err.detail,
-            hint=_cleanup_said(
-                (err.hint + " " if err.hint else "") + f"Nothing was recorded; {ABORTED}.", err
-            ),
+            hint=(err.hint + " " if err.hint else "") + _tidy_up(storage, written, uploaded, err),
         ) from None
     except Exception as exc:
         log.exception("dump %s failed unexpectedly", bid)
+        said = _tidy_up(storage, written, uploaded, exc)
         raise DumpError(
-            f"backup of database '{database}' failed unexpectedly",
+            _("backup of database '{db}' failed unexpectedly").format(db=database),
             detail=redact(f"{type(exc).__name__}: {exc}", [url]),
-            hint=_cleanup_said(
-                f"Nothing was recorded; {ABORTED}. Run it again; if it repeats, report the log line above.",
-                exc,
-            ),
+            hint=said + " " + _("Run it again; if it repeats, report the log line above."),
         ) from None
+    except BaseException:  # Ctrl-C, a stopping worker: nothing half-made stays behind either …
+        if not manifest_sent:  # … unless its manifest may be stored: then prune sweeps a true orphan
+            _discard(storage, written)
+        raise
     finally:
         stop.set()
         proc.kill()

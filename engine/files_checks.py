@@ -26,6 +26,7 @@ from defusedxml import DefusedXmlException, DTDForbidden, EntitiesForbidden, Ext
 from defusedxml.ElementTree import DefusedXMLParser
 
 from core.config_types import FilesConfig
+from core.i18n import _
 
 MAX_CERT_BYTES = 1024 * 1024  # a certificate or key file larger than this is not one
 _PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----")
@@ -85,21 +86,27 @@ class XmlCheck:
         try:
             fn(*args)  # type: ignore[operator]
         except EntitiesForbidden as exc:
-            where = f" {exc.sysid}" if exc.sysid else ""
-            self.problem = (
-                f"unsafe XML: declares entity '{exc.name}'{where} at line {self._line()} "
+            name = f"'{exc.name}'" + (f" {exc.sysid}" if exc.sysid else "")
+            self.problem = _(
+                "unsafe XML: declares entity {name} at line {line} "
                 "(entities are refused: external files and expansion bombs)"
-            )
+            ).format(name=name, line=self._line())
         except ExternalReferenceForbidden as exc:
-            self.problem = f"unsafe XML: external reference {exc.sysid or exc.pubid} at line {self._line()}"
+            self.problem = _("unsafe XML: external reference {ref} at line {line}").format(
+                ref=exc.sysid or exc.pubid, line=self._line()
+            )
         except DTDForbidden:
-            self.problem = f"unsafe XML: DTD at line {self._line()}"
+            self.problem = _("unsafe XML: DTD at line {line}").format(line=self._line())
         except DefusedXmlException as exc:
-            self.problem = f"unsafe XML: {type(exc).__name__} at line {self._line()}"
+            self.problem = _("unsafe XML: {error} at line {line}").format(
+                error=type(exc).__name__, line=self._line()
+            )
         except ParseError as exc:
             line, column = exc.position[0], exc.position[1] + 1  # expat counts columns from 0
             reason = str(exc).split(":")[0]
-            self.problem = f"malformed XML: {reason} at line {line}, column {column}"
+            self.problem = _("malformed XML: {reason} at line {line}, column {column}").format(
+                reason=reason, line=line, column=column
+            )
 
     def feed(self, block: bytes) -> None:
         self._run(self.parser.feed, block)
@@ -124,8 +131,8 @@ def _password(files: FilesConfig, path: str) -> tuple[bytes | None, str]:
 
 def _no_password(env: str) -> str:
     if env:
-        return f"its password variable {env} is empty or unset"
-    return "no password is configured ([files] pkcs12_password_env or password_envs)"
+        return _("its password variable {env} is empty or unset").format(env=env)
+    return _("no password is configured ([files] pkcs12_password_env or password_envs)")
 
 
 def _load_pem_key(data: bytes, password: bytes | None, env: str) -> str:
@@ -133,12 +140,12 @@ def _load_pem_key(data: bytes, password: bytes | None, env: str) -> str:
         load_pem_private_key(data, password)
     except TypeError:  # encrypted and no password, or a password for a plain key
         if password is None:
-            return "private key is encrypted and " + _no_password(env)
+            return _("private key is encrypted and {why}").format(why=_no_password(env))
         load_pem_private_key(data, None)
     except ValueError:
         if password is None:
             raise
-        return f"private key does not open: wrong password (from {env}) or damaged key"
+        return _("private key does not open: wrong password (from {env}) or damaged key").format(env=env)
     return ""
 
 
@@ -153,10 +160,12 @@ def check_certificate(files: FilesConfig, path: str, data: bytes) -> Finding:
             try:
                 _key, cert, extra = pkcs12.load_key_and_certificates(data, password)
             except ValueError:
-                why = "wrong password or damaged file" if password else _no_password(env)
-                found.problem = f"PKCS#12 does not open: {why}" + (
-                    f" (password from {env})" if password else ""
-                )
+                if password:
+                    found.problem = _(
+                        "PKCS#12 does not open: wrong password or damaged file (password from {env})"
+                    ).format(env=env)
+                else:
+                    found.problem = _("PKCS#12 does not open: {why}").format(why=_no_password(env))
                 return found
             certs = [c for c in (cert, *extra) if c is not None]
         elif b"-----BEGIN" in data:
@@ -169,8 +178,8 @@ def check_certificate(files: FilesConfig, path: str, data: bytes) -> Finding:
                     found.problem = problem
                     return found
             if not certs and not any(b.endswith("PRIVATE KEY") for b in blocks):
-                found.problem = (
-                    f"PEM holds no certificate or private key (blocks: {', '.join(blocks) or 'none'})"
+                found.problem = _("PEM holds no certificate or private key (blocks: {blocks})").format(
+                    blocks=", ".join(blocks) or _("none")
                 )
                 return found
         else:
@@ -179,9 +188,12 @@ def check_certificate(files: FilesConfig, path: str, data: bytes) -> Finding:
             except ValueError:
                 load_der_private_key(data, password)
     except (ValueError, TypeError) as exc:
-        found.problem = f"does not load as a certificate or key: {str(exc).splitlines()[0][:160]}"
+        found.problem = _("does not load as a certificate or key: {error}").format(
+            error=str(exc).splitlines()[0][:160]
+        )
         return found
     found.certificates = [
-        CertInfo(path, c.subject.rfc4514_string() or "(empty subject)", c.not_valid_after_utc) for c in certs
+        CertInfo(path, c.subject.rfc4514_string() or _("(empty subject)"), c.not_valid_after_utc)
+        for c in certs
     ]
     return found

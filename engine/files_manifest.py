@@ -25,6 +25,7 @@ from typing import Any
 
 from adapters.storage import Storage
 from core.errors import BackupbotError, IntegrityError
+from core.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -113,9 +114,9 @@ class FilesRun:
             return cls(**kwargs)
         except (ValueError, KeyError, TypeError) as exc:
             raise IntegrityError(
-                f"{where} is not a valid files manifest",
+                _("{where} is not a valid files manifest").format(where=where),
                 detail=str(exc),
-                hint="Someone edited or truncated it; use an earlier date with --at.",
+                hint=_("Someone edited or truncated it; use an earlier date with --at."),
             ) from None
 
 
@@ -130,7 +131,7 @@ def list_run_ids(storage: Storage) -> list[str]:
 
 
 def load_run(storage: Storage, rid: str) -> FilesRun:
-    return FilesRun.from_json(storage.get_bytes(run_key(rid)), f"files manifest {rid}")
+    return FilesRun.from_json(storage.get_bytes(run_key(rid)), _("files manifest {id}").format(id=rid))
 
 
 def run_at(storage: Storage, at: datetime | None = None, *, skip_damaged: bool = False) -> FilesRun | None:

@@ -23,6 +23,7 @@ from adapters.crypto import Decryptor, KeyRing, load_keyring
 from adapters.storage import Storage, open_storage
 from core.config import Config
 from core.errors import IntegrityError, NotFoundError, UsageError
+from core.i18n import _, ngettext
 from engine.files_manifest import FileEntry, FilesRun, list_run_ids, load_run, run_at, stamp_of
 
 
@@ -38,9 +39,10 @@ def parse_at(text: str | None) -> datetime | None:
         at = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise UsageError(
-            f"--at {raw!r} is not a date",
-            hint="Write a date (2026-12-01: as it was at the end of that day, UTC) or a time "
-            "(2026-12-01T14:00Z).",
+            _("--at {value} is not a date").format(value=repr(raw)),
+            hint=_(
+                "Write a date (2026-12-01: as it was at the end of that day, UTC) or a time (2026-12-01T14:00Z)."
+            ),
         ) from None
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
@@ -49,13 +51,15 @@ def _fail(entry: FileEntry, message: str, detail: str) -> IntegrityError:
     return IntegrityError(
         f"{entry.path}: {message}",
         detail=detail,
-        hint="This copy cannot be trusted; try an earlier date with --at (`backupbot files list --at DATE`).",
+        hint=_(
+            "This copy cannot be trusted; try an earlier date with --at (`backupbot files list --at DATE`)."
+        ),
     )
 
 
 def iter_file_plain(storage: Storage, ring: KeyRing, entry: FileEntry) -> Iterator[bytes]:
     """The file's plain bytes; raises IntegrityError on any chunk, size or sha256 mismatch."""
-    what = f"the copy of {entry.path}"
+    what = _("the copy of {path}").format(path=entry.path)
     if entry.key_id:
         ring.get(entry.key_id, what)
     dec = Decryptor(ring, what, expected_key_id=entry.key_id or None)
@@ -67,7 +71,7 @@ def iter_file_plain(storage: Storage, ring: KeyRing, entry: FileEntry) -> Iterat
         try:
             return dobj.decompress(piece)
         except zstandard.ZstdError as exc:
-            raise _fail(entry, "the decrypted copy is not valid zstd", str(exc)) from None
+            raise _fail(entry, _("the decrypted copy is not valid zstd"), str(exc)) from None
 
     def pieces() -> Iterator[bytes]:
         nonlocal stored
@@ -84,34 +88,43 @@ def iter_file_plain(storage: Storage, ring: KeyRing, entry: FileEntry) -> Iterat
             plain += len(out)
             yield out
     if not dobj.eof:
-        raise _fail(entry, "the compressed copy ends early", "zstd did not reach the end of its frame.")
+        raise _fail(entry, _("the compressed copy ends early"), _("zstd did not reach the end of its frame."))
     if stored != entry.stored_bytes or stored_sha.hexdigest() != entry.stored_sha256:
         raise _fail(
             entry,
-            "the stored copy does not match the manifest",
-            f"read {stored} bytes with sha256 {stored_sha.hexdigest()}; the manifest says "
-            f"{entry.stored_bytes} bytes, sha256 {entry.stored_sha256} ({entry.stored_key}).",
+            _("the stored copy does not match the manifest"),
+            _(
+                "read {got} bytes with sha256 {got_sha}; the manifest says {want} bytes, sha256 {want_sha} ({key})."
+            ).format(
+                got=stored,
+                got_sha=stored_sha.hexdigest(),
+                want=entry.stored_bytes,
+                want_sha=entry.stored_sha256,
+                key=entry.stored_key,
+            ),
         )
     if plain != entry.size or plain_sha.hexdigest() != entry.sha256:
         raise _fail(
             entry,
-            "the content no longer matches its recorded sha256",
-            f"got {plain} bytes with sha256 {plain_sha.hexdigest()}; recorded {entry.size} bytes, "
-            f"sha256 {entry.sha256}.",
+            _("the content no longer matches its recorded sha256"),
+            _("got {got} bytes with sha256 {got_sha}; recorded {want} bytes, sha256 {want_sha}.").format(
+                got=plain, got_sha=plain_sha.hexdigest(), want=entry.size, want_sha=entry.sha256
+            ),
         )
 
 
 def run_for(storage: Storage, at: datetime | None) -> FilesRun:
     run = run_at(storage, at)
     if run is None:
-        when = f" at {at:%Y-%m-%d %H:%M} UTC" if at else ""
         ids = list_run_ids(storage)
         raise NotFoundError(
-            f"no backup of the application's files{when}",
-            detail=f"The first files sync was {stamp_of(ids[0]):%Y-%m-%d %H:%M} UTC."
+            _("no backup of the application's files at {at} UTC").format(at=f"{at:%Y-%m-%d %H:%M}")
+            if at
+            else _("no backup of the application's files"),
+            detail=_("The first files sync was {at} UTC.").format(at=f"{stamp_of(ids[0]):%Y-%m-%d %H:%M}")
             if ids
-            else "No files sync has run yet.",
-            hint="Run `backupbot files sync` (or wait for the nightly one), or pick a later --at.",
+            else _("No files sync has run yet."),
+            hint=_("Run `backupbot files sync` (or wait for the nightly one), or pick a later --at."),
         )
     return run
 
@@ -124,13 +137,22 @@ def find_entry(storage: Storage, path: str, at: datetime | None) -> tuple[FilesR
     close = difflib.get_close_matches(path, [f.path for f in run.files], n=1)
     later = [rid for rid in list_run_ids(storage) if rid > run.id]
     seen_later = next((rid for rid in later if load_run(storage, rid).entry(path)), None)
-    hint = f"Did you mean {close[0]}? " if close else ""
+    hint = _("Did you mean {path}?").format(path=close[0]) + " " if close else ""
     if seen_later:
-        hint += f"It is in the backup from {stamp_of(seen_later):%Y-%m-%d %H:%M} UTC on; use a later --at. "
+        hint += (
+            _("It is in the backup from {at} UTC on; use a later --at.").format(
+                at=f"{stamp_of(seen_later):%Y-%m-%d %H:%M}"
+            )
+            + " "
+        )
     raise NotFoundError(
-        f"{path} is not in the files backup {run.id}",
-        detail=f"That backup ({run.created_at:%Y-%m-%d %H:%M} UTC) lists {len(run.files)} file(s).",
-        hint=hint + "`backupbot files list --at DATE` shows what a backup holds.",
+        _("{path} is not in the files backup {id}").format(path=path, id=run.id),
+        detail=ngettext(
+            "That backup ({at} UTC) lists {n} file.",
+            "That backup ({at} UTC) lists {n} files.",
+            len(run.files),
+        ).format(at=f"{run.created_at:%Y-%m-%d %H:%M}", n=len(run.files)),
+        hint=hint + _("`backupbot files list --at DATE` shows what a backup holds."),
     )
 
 
@@ -160,8 +182,8 @@ def restore_file(
     final = Path(output)
     if final.exists() and not force:
         raise UsageError(
-            f"{output} already exists",
-            hint="Choose another -o FILE, or add --force to replace it.",
+            _("{output} already exists").format(output=output),
+            hint=_("Choose another -o FILE, or add --force to replace it."),
         )
     tmp = final.with_name(f".{final.name}.partial-{os.getpid()}")
     try:

@@ -32,6 +32,7 @@ from adapters.storage.source import SourceBucket, SourceChanged, open_source
 from core.config import Config
 from core.config_types import FilesConfig
 from core.errors import BackupbotError, ConfigError
+from core.i18n import _
 from engine.files_manifest import DATA_PREFIX, FileEntry, FilesRun, data_key, run_at, run_id, run_key
 
 log = logging.getLogger(__name__)
@@ -62,10 +63,12 @@ class SyncResult:
 def files_config(cfg: Config) -> FilesConfig:
     if cfg.files is None:
         raise ConfigError(
-            "the application's files are not configured",
-            detail=f"{cfg.path} has no [files] section.",
-            hint='Add [files] source_url = "s3://app-bucket" and prefixes = ["certs/", "xml/"] '
-            '(see the README, "The application\'s files").',
+            _("the application's files are not configured"),
+            detail=_("{path} has no [files] section.").format(path=cfg.path),
+            hint=_(
+                'Add [files] source_url = "s3://app-bucket" and prefixes = ["certs/", "xml/"] '
+                '(see the README, "The application\'s files").'
+            ),
         )
     return cfg.files
 
@@ -85,21 +88,29 @@ def _source_error(err: BackupbotError, files: FilesConfig) -> BackupbotError:
     creds = (
         f"{files.access_key_id_env} / {files.secret_access_key_env}"
         if files.access_key_id_env
-        else (f"profile {files.profile}" if files.profile else "the same credentials as [storage]")
+        else (
+            _("profile {name}").format(name=files.profile)
+            if files.profile
+            else _("the same credentials as [storage]")
+        )
     )
     return type(err)(
-        f"cannot read the application's bucket: {err.message}",
+        _("cannot read the application's bucket: {error}").format(error=err.message),
         detail=err.detail,
-        hint=f"The files backup reads {files.source_url} with {creds} and needs s3:ListBucket and "
-        "s3:GetObject there (nothing else). " + (err.hint or ""),
+        hint=_(
+            "The files backup reads {url} with {creds} and needs s3:ListBucket and s3:GetObject there (nothing else)."
+        ).format(url=files.source_url, creds=creds)
+        + (" " + err.hint if err.hint else ""),
     )
 
 
 def _cancelled(copied: int) -> FilesSyncError:
     return FilesSyncError(
-        "the files sync was cancelled",
-        detail=f"{copied} file(s) had been copied; they are not recorded, and the copy under way was aborted.",
-        hint="Run it again; it copies what is still missing.",
+        _("the files sync was cancelled"),
+        detail=_(
+            "{n} file(s) had been copied; they are not recorded, and the copy under way was aborted."
+        ).format(n=copied),
+        hint=_("Run it again; it copies what is still missing."),
     )
 
 
@@ -118,7 +129,7 @@ def _copy_stream(
     cobj = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_checksum=True).compressobj()
     for block in source.read(info.key, info.etag):
         if cancel is not None and cancel.is_set():
-            raise _Cancelled("the files sync was cancelled")
+            raise _Cancelled(_("the files sync was cancelled"))
         sha.update(block)
         counter[0] += len(block)
         out = cobj.compress(block)
@@ -167,9 +178,11 @@ def copy_one(
 
 def _unique_id(storage: Storage, start: datetime) -> tuple[str, datetime]:
     stamp = start.replace(microsecond=0)
-    for _ in range(30):
+    for _attempt in range(30):
         rid = run_id(stamp)
-        if not storage.exists(run_key(rid)) and not any(True for _ in storage.list(f"{DATA_PREFIX}{rid}/")):
+        if not storage.exists(run_key(rid)) and not any(
+            True for _info in storage.list(f"{DATA_PREFIX}{rid}/")
+        ):
             return rid, stamp
         stamp += timedelta(seconds=1)
     return run_id(stamp), stamp
@@ -215,7 +228,7 @@ def sync_files(
         if cancel is not None and cancel.is_set():
             raise _cancelled(len(result.copied))
         if on_progress is not None:
-            on_progress(f"copying {n} of {len(todo)}: {path}")
+            on_progress(_("copying {n} of {total}: {path}").format(n=n, total=len(todo), path=path))
         try:
             entry = copy_one(storage, source, ring, info, rid, cancel)
         except _Cancelled:
@@ -252,13 +265,26 @@ def sync_files(
         result.wrote_manifest = True
     if result.errors:
         names = ", ".join(e["path"] for e in result.errors[:10])
-        more = f" and {len(result.errors) - 10} more" if len(result.errors) > 10 else ""
+        if len(result.errors) > 10:
+            names = _("{names} and {n} more").format(names=names, n=len(result.errors) - 10)
+        if result.wrote_manifest and result.run:
+            recorded = _("{n} other file(s) were copied and recorded in {id}.").format(
+                n=len(result.copied), id=result.run.id
+            )
+        else:
+            recorded = _("{n} other file(s) were copied and recorded.").format(n=len(result.copied))
         raise FilesSyncError(
-            f"{len(result.errors)} of {len(listing)} application file(s) could not be copied",
-            detail=f"Not copied: {names}{more}. First error: {result.errors[0]['message']}. "
-            f"{len(result.copied)} other file(s) were copied and recorded"
-            + (f" in {result.run.id}." if result.wrote_manifest and result.run else "."),
-            hint="Their previous copies (if any) are still restorable. Fix the cause and run "
-            "`backupbot files sync` again; it copies only what is still missing.",
+            _("{n} of {total} application file(s) could not be copied").format(
+                n=len(result.errors), total=len(listing)
+            ),
+            detail=_("Not copied: {names}. First error: {error}.").format(
+                names=names, error=result.errors[0]["message"]
+            )
+            + " "
+            + recorded,
+            hint=_(
+                "Their previous copies (if any) are still restorable. Fix the cause and run "
+                "`backupbot files sync` again; it copies only what is still missing."
+            ),
         )
     return result

@@ -21,6 +21,7 @@ from adapters.crypto import KeyRing, load_keyring
 from adapters.storage import Storage, open_storage
 from core.config import Config
 from core.errors import BackupbotError, IntegrityError, NotFoundError
+from core.i18n import _
 from engine.files_checks import MAX_CERT_BYTES, CertInfo, Finding, XmlCheck, check_certificate, kind_of
 from engine.files_manifest import FileEntry
 from engine.files_restore import iter_file_plain, run_for
@@ -78,15 +79,21 @@ def check_entry(cfg: Config, storage: Storage, ring: KeyRing, entry: FileEntry) 
                 if len(held) > MAX_CERT_BYTES:
                     too_big, held = True, bytearray()
     except NotFoundError:
-        finding.problem = f"backup copy is missing: {entry.stored_key} is not in the backup bucket"
+        finding.problem = _("backup copy is missing: {key} is not in the backup bucket").format(
+            key=entry.stored_key
+        )
         return finding
     except IntegrityError as err:
-        finding.problem = f"backup copy is damaged: {err.message.split(': ', 1)[-1]}"
+        finding.problem = _("backup copy is damaged: {problem}").format(
+            problem=err.message.split(": ", 1)[-1]
+        )
         return finding
     if xml is not None:
         finding.problem = xml.close()
     elif too_big:
-        finding.problem = f"{entry.size} bytes is too large for a certificate or key file; not loaded"
+        finding.problem = _("{size} bytes is too large for a certificate or key file; not loaded").format(
+            size=entry.size
+        )
     elif kind == "certificate":
         return check_certificate(files, entry.path, bytes(held))
     return finding
@@ -111,9 +118,11 @@ def verify_files(
     soon = now + timedelta(days=files.expiry_warning_days)
     for n, entry in enumerate(run.files, 1):
         if cancel is not None and cancel.is_set():
-            raise BackupbotError("the files check was cancelled", hint="Run it again when ready.")
+            raise BackupbotError(_("the files check was cancelled"), hint=_("Run it again when ready."))
         if on_progress is not None:
-            on_progress(f"checking {n} of {len(run.files)}: {entry.path}")
+            on_progress(
+                _("checking {n} of {total}: {path}").format(n=n, total=len(run.files), path=entry.path)
+            )
         finding = check_entry(cfg, storage, ring, entry)
         report.checked += 1
         if finding.problem:

@@ -19,6 +19,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from adapters.crypto import Decryptor, Encryptor, KeyRing, load_keyring
 from adapters.storage import Storage
 from core.config import Config
+from core.i18n import _
 from core.redact import redact
 from engine.manifest import Manifest
 
@@ -41,10 +42,10 @@ def read_globals(url: str, pg_dump_path: str) -> tuple[bytes | None, str]:
     try:
         proc = subprocess.run(argv, capture_output=True, env=env, timeout=300, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return None, f"pg_dumpall could not run ({type(exc).__name__})"
+        return None, _("pg_dumpall could not run ({error})").format(error=type(exc).__name__)
     if proc.returncode != 0:
         err = redact(proc.stderr.decode("utf-8", "replace").strip(), [password])
-        return None, f"pg_dumpall --globals-only failed: {err[-300:]}"
+        return None, _("pg_dumpall --globals-only failed: {error}").format(error=err[-300:])
     return proc.stdout, ""
 
 
@@ -59,6 +60,6 @@ def store(storage: Storage, ring: KeyRing, object_key: str, sql: bytes) -> str:
 def load(cfg: Config, manifest: Manifest, storage: Storage) -> bytes:
     """The stored roles SQL of ``manifest``, authenticated chunk by chunk."""
     ring = load_keyring(cfg.encryption, require_current=False)
-    dec = Decryptor(ring, f"roles of backup {manifest.id}")
+    dec = Decryptor(ring, _("roles of backup {id}").format(id=manifest.id))
     raw = storage.get_bytes(manifest.globals_key)
     return b"".join([*dec.update(raw), *dec.finalize()])

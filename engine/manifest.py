@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.errors import IntegrityError
+from core.i18n import _
 
 FORMAT_VERSION = 2  # 2: the object's chunks authenticate the id, database and object key
 # ``{database}-{stamp}-{kind}`` plus, since format 2, ``-{nonce}``: four characters, the first a
@@ -37,7 +38,7 @@ def new_nonce() -> str:
     and the bot) can read the same clock; 10 x 36^3 choices per database, kind and second make
     a clash negligible, and the conditional write of the object and manifest catches the rest.
     """
-    return secrets.choice(string.digits) + "".join(secrets.choice(_NONCE_REST) for _ in range(3))
+    return secrets.choice(string.digits) + "".join(secrets.choice(_NONCE_REST) for _i in range(3))
 
 
 def backup_id(database: str, created_at: datetime, kind: str, nonce: str = "") -> str:
@@ -147,9 +148,9 @@ class Manifest:
             manifest = cls.from_dict(data)
         except (ValueError, KeyError, TypeError) as exc:
             raise IntegrityError(
-                f"{where} is not a valid backup manifest",
+                _("{where} is not a valid backup manifest").format(where=where),
                 detail=f"{type(exc).__name__}: {exc}",
-                hint="Someone edited or truncated it; the backup it describes cannot be trusted.",
+                hint=_("Someone edited or truncated it; the backup it describes cannot be trusted."),
             ) from None
         if where.endswith(MANIFEST_SUFFIX):
             manifest.check_location(where)
@@ -160,18 +161,28 @@ class Manifest:
         problems = []
         match = ID_RE.match(self.id)
         if not match or match["database"] != self.database:
-            problems.append(f"its id {self.id} does not name its database '{self.database}'")
+            problems.append(
+                _("its id {id} does not name its database '{db}'").format(id=self.id, db=self.database)
+            )
         if self.key != f"db/{self.database}/{self.key.split('/', 2)[-1]}":
-            problems.append(f"its object key {self.key} is not under db/{self.database}/")
+            problems.append(
+                _("its object key {key} is not under {prefix}").format(
+                    key=self.key, prefix=f"db/{self.database}/"
+                )
+            )
         if not self.key.endswith("/" + self.id + OBJECT_SUFFIX):
-            problems.append(f"its object key {self.key} is not named after its id {self.id}")
+            problems.append(
+                _("its object key {key} is not named after its id {id}").format(key=self.key, id=self.id)
+            )
         if manifest_key_for(self.key) != manifest_key:
-            problems.append(f"it describes {self.id} (object {self.key})")
+            problems.append(_("it describes {id} (object {key})").format(id=self.id, key=self.key))
         if problems:
             raise IntegrityError(
-                f"manifest {manifest_key} does not belong at its path",
-                detail="; ".join(problems) + ". A manifest was copied or moved over another backup's.",
-                hint="Do not use it; pick another backup with `backupbot list` (or `/backup list`).",
+                _("manifest {key} does not belong at its path").format(key=manifest_key),
+                detail=_("{problems}. A manifest was copied or moved over another backup's.").format(
+                    problems="; ".join(problems)
+                ),
+                hint=_("Do not use it; pick another backup with `backupbot list` (or `/backup list`)."),
             )
 
 

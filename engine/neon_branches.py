@@ -19,6 +19,7 @@ from typing import Any
 from adapters.neon import NeonClient, NeonConflict, NeonUnknownOutcome
 from core.config import Config, DatabaseConfig
 from core.errors import UsageError
+from core.i18n import _
 
 MARK = "backupbot"  # annotation key present on every branch this bot made
 PRESERVED_PREFIX = "pre-restore-"
@@ -35,8 +36,8 @@ def parse_time(text: str, what: str = "--at") -> datetime:
         at = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise UsageError(
-            f"{what} {text!r} is not a timestamp",
-            hint="Write it as 2026-01-31T14:05:00Z (UTC).",
+            _("{what} {text} is not a timestamp").format(what=what, text=repr(text)),
+            hint=_("Write it as 2026-01-31T14:05:00Z (UTC)."),
         ) from None
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
@@ -84,16 +85,16 @@ def pick_neon_database(cfg: Config, name: str | None, usage: str) -> str:
         if len(on_neon) == 1:
             return on_neon[0]
         raise UsageError(
-            "which database?",
-            detail=f"Databases on Neon: {', '.join(on_neon) or 'none'}.",
-            hint=f"Usage: `{usage}`",
+            _("which database?"),
+            detail=_("Databases on Neon: {names}.").format(names=", ".join(on_neon) or _("none")),
+            hint=_("Usage: `{usage}`").format(usage=usage),
         )
     db = cfg.database(name)
     if not db.neon_project_id:
         raise UsageError(
-            f"database '{name}' is not on Neon",
-            detail=f"Databases on Neon: {', '.join(on_neon) or 'none'}.",
-            hint=f'Add neon_project_id = "…" under [databases.{name}] in {cfg.path}.',
+            _("database '{name}' is not on Neon").format(name=name),
+            detail=_("Databases on Neon: {names}.").format(names=", ".join(on_neon) or _("none")),
+            hint=_('Add neon_project_id = "…" under [databases.{name}] in {path}.').format(name=name, path=cfg.path),
         )
     return name
 
@@ -107,21 +108,23 @@ def resolve_branch(client: NeonClient, db: DatabaseConfig, ref: str | None = Non
     """A branch by name or br- id; without one, the database's own branch (``neon_branch`` or the default)."""
     pid = db.neon_project_id
     want = ref if ref is not None else db.neon_branch
-    branches, _ = client.branches(pid)
+    branches, _notes = client.branches(pid)
     if not want:
         found = next((b for b in branches if b.get("default")), None)
-        what = "the default branch"
     else:
         found = next((b for b in branches if b["id"] == want), None) or next(
             (b for b in branches if b["name"] == want), None
         )
-        what = f"branch '{want}'"
     if found is None:
-        names = ", ".join(sorted(b["name"] for b in branches)[:15]) or "none"
+        names = ", ".join(sorted(b["name"] for b in branches)[:15]) or _("none")
         raise UsageError(
-            f"Neon project '{pid}' has no {what}",
-            detail=f"Branches there: {names}.",
-            hint=f"`/backup branches {db.name}` lists them; neon_branch in [databases.{db.name}] names the database's own.",
+            _("Neon project '{project}' has no branch '{branch}'").format(project=pid, branch=want)
+            if want
+            else _("Neon project '{project}' has no default branch").format(project=pid),
+            detail=_("Branches there: {names}.").format(names=names),
+            hint=_(
+                "`/backup branches {db}` lists them; neon_branch in [databases.{db}] names the database's own."
+            ).format(db=db.name),
         )
     return found
 
@@ -135,9 +138,13 @@ def check_in_window(client: NeonClient, db: DatabaseConfig, at: datetime, now: d
     start, end = history_window(client, db.neon_project_id, now)
     if not (start <= at <= end):
         raise UsageError(
-            f"{iso(at)} is outside the history window of Neon project '{db.neon_project_id}'",
-            detail=f"Neon keeps history for '{db.name}' from {iso(start)} to now ({iso(end)}).",
-            hint="Pick a moment inside that window, or branch from a snapshot or an older backup branch.",
+            _("{at} is outside the history window of Neon project '{project}'").format(
+                at=iso(at), project=db.neon_project_id
+            ),
+            detail=_("Neon keeps history for '{db}' from {start} to now ({end}).").format(
+                db=db.name, start=iso(start), end=iso(end)
+            ),
+            hint=_("Pick a moment inside that window, or branch from a snapshot or an older backup branch."),
         )
 
 
@@ -180,13 +187,15 @@ def create_backup_branch(
     parent = resolve_branch(client, db)
     if at is not None:
         check_in_window(client, db, at, now)
-    existing, _ = client.branches(pid)
+    existing, _notes = client.branches(pid)
     taken = {b["name"] for b in existing}
     if name:
         if name in taken:
             raise UsageError(
-                f"a Neon branch named '{name}' already exists in project '{pid}'",
-                hint=f"Pick another --name, or leave it out for backup-{now:%Y%m%d}-N.",
+                _("a Neon branch named '{name}' already exists in project '{project}'").format(name=name, project=pid),
+                hint=_("Pick another --name, or leave it out for {default}.").format(
+                    default=f"backup-{now:%Y%m%d}-N"
+                ),
             )
         candidates = [name]
     else:
@@ -218,12 +227,14 @@ def create_backup_branch(
                 created = client.create_branch(pid, body)  # it never arrived: safe to send once more
                 ops, made = created.get("operations", []), created["branch"]
             else:
-                _, note = client.branch(pid, found["id"])
+                _branch, note = client.branch(pid, found["id"])
                 if note != body["annotation_value"]:  # someone else's branch took the name meanwhile
                     if name:
                         raise UsageError(
-                            f"a Neon branch named '{name}' appeared in project '{pid}' while this one was made",
-                            hint="Pick another --name; the other branch was left alone.",
+                            _("a Neon branch named '{name}' appeared in project '{project}' while this one was made").format(
+                                name=name, project=pid
+                            ),
+                            hint=_("Pick another --name; the other branch was left alone."),
                         ) from None
                     continue
                 made = found
@@ -232,8 +243,8 @@ def create_backup_branch(
         fresh, annotation = client.branch(pid, made["id"])
         return _describe(fresh, annotation, {parent["id"]: parent["name"]})
     raise UsageError(
-        f"no free backup branch name for today in project '{pid}'",
-        hint="Pass --name, or prune old backup branches.",
+        _("no free backup branch name for today in project '{project}'").format(project=pid),
+        hint=_("Pass --name, or prune old backup branches."),
     )
 
 

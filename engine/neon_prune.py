@@ -22,9 +22,16 @@ from typing import Any
 from adapters.neon import NeonClient, NeonRefused
 from core.config import Config
 from core.errors import BackupbotError
+from core.i18n import N_, _, ngettext
 from engine.neon_branches import BackupBranch, list_backup_branches
 
 KEEP, DELETE, DELETED, REFUSED = "keep", "delete", "deleted", "refused"
+_LINE = {
+    KEEP: N_("keep `{name}` — {why}"),
+    DELETE: N_("would delete `{name}` — {why}"),
+    DELETED: N_("deleted `{name}` — {why}"),
+    REFUSED: N_("Neon refused `{name}` — {why}"),
+}
 
 
 def _refused_key(project_id: str, branch_id: str) -> str:
@@ -38,10 +45,8 @@ class BranchPruneItem:
     why: str
 
     def line(self) -> str:
-        verb = {KEEP: "keep", DELETE: "would delete", DELETED: "deleted", REFUSED: "Neon refused"}[
-            self.action
-        ]
-        return f"{verb} `{self.branch.name}` — {self.why}"
+        text = _LINE[self.action]
+        return _(text).format(name=self.branch.name, why=self.why)
 
 
 @dataclass(frozen=True)
@@ -56,14 +61,14 @@ class BranchPrunePlan:
 
     def line(self) -> str:
         count = {a: sum(1 for i in self.items if i.action == a) for a in (KEEP, DELETE, DELETED, REFUSED)}
-        parts = [f"{count[KEEP]} kept"]
+        parts = [_("{n} kept").format(n=count[KEEP])]
         if count[DELETE]:
-            parts.append(f"{count[DELETE]} to delete")
+            parts.append(_("{n} to delete").format(n=count[DELETE]))
         if count[DELETED]:
-            parts.append(f"{count[DELETED]} deleted")
+            parts.append(_("{n} deleted").format(n=count[DELETED]))
         if count[REFUSED]:
-            parts.append(f"{count[REFUSED]} Neon refused to delete")
-        return f"Neon backup branches of '{self.database}': " + ", ".join(parts)
+            parts.append(_("{n} Neon refused to delete").format(n=count[REFUSED]))
+        return _("Neon backup branches of '{db}': {counts}").format(db=self.database, counts=", ".join(parts))
 
 
 def plan_branch_prune(
@@ -81,22 +86,24 @@ def plan_branch_prune(
         if not b.made_by_bot or b.id == own:
             action, why = (
                 KEEP,
-                "not made as a backup branch by this bot" if b.id != own else "the database's own branch",
+                _("not made as a backup branch by this bot") if b.id != own else _("the database's own branch"),
             )
         elif b.preserved:
-            action, why = KEEP, "preserved by a restore (its undo); delete it in Neon when no longer needed"
+            action, why = KEEP, _("preserved by a restore (its undo); delete it in Neon when no longer needed")
         elif b.id == newest:
-            action, why = KEEP, "the newest backup branch"
+            action, why = KEEP, _("the newest backup branch")
         elif refused:
-            action, why = REFUSED, f"Neon refused earlier: {refused}; not asked again"
+            action, why = REFUSED, _("Neon refused earlier: {said}; not asked again").format(said=refused)
         elif expires is not None and expires <= now:
-            action, why = DELETE, f"expired {b.expires_at} and Neon has not deleted it yet"
+            action, why = DELETE, _("expired {when} and Neon has not deleted it yet").format(when=b.expires_at)
         elif b.keep:
-            action, why = KEEP, "made with --keep"
+            action, why = KEEP, _("made with --keep")
         elif expires is None and days > 0 and b.created_at <= now - timedelta(days=days):
-            action, why = DELETE, f"older than pre_event_days ({days}) and made without an expiry"
+            action, why = DELETE, _("older than pre_event_days ({days}) and made without an expiry").format(days=days)
+        elif b.expires_at:
+            action, why = KEEP, _("expires {when}").format(when=b.expires_at)
         else:
-            action, why = KEEP, f"expires {b.expires_at}" if b.expires_at else f"younger than {days} days"
+            action, why = KEEP, ngettext("younger than {n} day", "younger than {n} days", days).format(n=days)
         items.append(BranchPruneItem(b, action, why))
     return BranchPrunePlan(database, listing.project_id, tuple(items))
 
@@ -119,7 +126,9 @@ def apply_branch_prune(cfg: Config, plan: BranchPrunePlan, state: Any = None) ->
                 state.kv_set(_refused_key(plan.project_id, item.branch.id), said)
             out.append(replace(item, action=REFUSED, why=said))
         except BackupbotError as exc:
-            out.append(replace(item, action=KEEP, why=f"delete failed, will try again: {exc.message}"))
+            out.append(
+                replace(item, action=KEEP, why=_("delete failed, will try again: {error}").format(error=exc.message))
+            )
     return BranchPrunePlan(plan.database, plan.project_id, tuple(out))
 
 
@@ -127,5 +136,5 @@ def prune_lines(plan: BranchPrunePlan, show: int = 25) -> list[str]:
     """For Slack and the terminal: one line per branch, then the totals."""
     lines = [f"• {item.line()}" for item in plan.items[:show]]
     if len(plan.items) > show:
-        lines.append(f"… and {len(plan.items) - show} more")
+        lines.append(_("… and {n} more").format(n=len(plan.items) - show))
     return lines + [plan.line()]

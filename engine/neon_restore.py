@@ -23,33 +23,54 @@ from adapters.neon import NeonClient, NeonUnknownOutcome
 from adapters.storage import open_storage
 from core.config import Config
 from core.errors import BackupbotError, RestoreError
+from core.i18n import N_, _
 from core.redact import redact
 from engine import runbook
 from engine.restore_plan import RestoreFailed, RestoreState
-from engine.restore_report import ProgressCallback, RestoreRequest, StepCallback, StepRecord
+from engine.restore_report import ProgressCallback, RestoreRequest, StepCallback, StepRecord, status_text
 from engine.restore_steps import run_health_checks, target_lock
 from engine.steps import timed_step
 
 STEPS: tuple[tuple[str, str], ...] = (
-    ("lock", "Lock target"),
-    ("maintenance_on", "Maintenance on"),
-    ("restore", "Neon restore"),
-    ("wait", "Wait for Neon"),
-    ("migrate", "Migrate"),
-    ("health", "Health checks"),
-    ("maintenance_off", "Maintenance off"),
-    ("runbook", "Runbook entry"),
+    ("lock", N_("Lock target")),
+    ("maintenance_on", N_("Maintenance on")),
+    ("restore", N_("Neon restore")),
+    ("wait", N_("Wait for Neon")),
+    ("migrate", N_("Migrate")),
+    ("health", N_("Health checks")),
+    ("maintenance_off", N_("Maintenance off")),
+    ("runbook", N_("Runbook entry")),
 )
+# The target's state after a step failed: (with a maintenance hook, without one).
 _STATE = {
-    "lock": "unchanged",
-    "maintenance_on": "unchanged; maintenance mode may be partly on",
-    "restore": "unchanged unless Neon accepted the restore (see the preserved branch), still in maintenance",
-    "wait": "being restored by Neon (its operations did not finish in time), still in maintenance",
-    "migrate": "restored, migrations failed, still in maintenance",
-    "health": "restored and migrated, health checks failed, still in maintenance",
-    "maintenance_off": "restored, migrated and checked, but maintenance-off failed: the app may still be down",
-    "runbook": "restored and back in service; only the runbook entry is incomplete",
+    "lock": (N_("unchanged"), N_("unchanged")),
+    "maintenance_on": (
+        N_("unchanged; maintenance mode may be partly on"),
+        N_("unchanged; maintenance mode may be partly on"),
+    ),
+    "restore": (
+        N_("unchanged unless Neon accepted the restore (see the preserved branch), still in maintenance"),
+        N_("unchanged unless Neon accepted the restore (see the preserved branch)"),
+    ),
+    "wait": (
+        N_("being restored by Neon (its operations did not finish in time), still in maintenance"),
+        N_("being restored by Neon (its operations did not finish in time)"),
+    ),
+    "migrate": (N_("restored, migrations failed, still in maintenance"), N_("restored, migrations failed")),
+    "health": (
+        N_("restored and migrated, health checks failed, still in maintenance"),
+        N_("restored and migrated, health checks failed"),
+    ),
+    "maintenance_off": (
+        N_("restored, migrated and checked, but maintenance-off failed: the app may still be down"),
+        N_("restored, migrated and checked, but maintenance-off failed: the app may still be down"),
+    ),
+    "runbook": (
+        N_("restored and back in service; only the runbook entry is incomplete"),
+        N_("restored and back in service; only the runbook entry is incomplete"),
+    ),
 }
+PRESERVED_LABEL = N_("Preserved Neon branch holding what was there before")
 
 
 def undo_command(preserved: str, target: str, restore_id: str) -> str:
@@ -99,7 +120,7 @@ class _NeonRun:
             restore_id=f"{req.target}-{started:%Y%m%dT%H%M%SZ}-neon-restore",
             request=req,
             started_at=started,
-            steps=[StepRecord(i, key, title) for i, (key, title) in enumerate(STEPS, 1)],
+            steps=[StepRecord(i, key, _(title)) for i, (key, title) in enumerate(STEPS, 1)],
         )
         self.on_step = on_step or (lambda s: None)
         self.on_progress = on_progress or (lambda t: None)
@@ -112,7 +133,7 @@ class _NeonRun:
 
     def hook(self, rec: StepRecord, setting: str, value: Any) -> None:
         if not hooks.is_configured(value):
-            rec.status, rec.detail = "skipped", f"no {setting} configured"
+            rec.status, rec.detail = "skipped", _("no {setting} configured").format(setting=setting)
             return
         env = {
             "BACKUPBOT_EVENT": setting,
@@ -155,17 +176,23 @@ class _NeonRun:
         body: dict[str, Any] = {"source_branch_id": target_id, "preserve_under_name": preserve}
         if source.startswith("neon@"):
             body["source_timestamp"] = source[len("neon@") :]
-            what = f"`{self.p['neon_target_branch_name']}` back to {body['source_timestamp']}"
+            what = _("`{branch}` back to {time}").format(
+                branch=self.p["neon_target_branch_name"], time=body["source_timestamp"]
+            )
         else:
             body["source_branch_id"] = str(self.p["neon_source_id"])
-            what = f"`{self.p['neon_target_branch_name']}` from branch {source[len('neon:') :]}"
+            what = _("`{branch}` from branch {source}").format(
+                branch=self.p["neon_target_branch_name"], source=source[len("neon:") :]
+            )
         try:
             self.pending = self.client.restore_branch(self.pid, target_id, body).get("operations", [])
         except NeonUnknownOutcome as lost:
             kept = self._adopt(preserve, lost)
             self.pending = self.client.operations_in_flight(self.pid, [target_id, kept["id"]])
         self.report.preserved = preserve
-        rec.detail = f"POST /branches/{target_id}/restore: {what}; current state preserved as `{preserve}`"
+        rec.detail = _("POST /branches/{id}/restore: {what}; current state preserved as `{preserve}`").format(
+            id=target_id, what=what, preserve=preserve
+        )
 
     def _from_snapshot(self, rec: StepRecord, target_id: str, preserve: str) -> None:
         sid = str(self.p["neon_source_id"])
@@ -184,23 +211,33 @@ class _NeonRun:
             self._adopt(preserve, lost)
             self.pending = self.client.operations_in_flight(self.pid)
         self.report.preserved = preserve
-        rec.detail = (
-            f"POST /snapshots/{sid}/restore into {target_id}, then finalize_restore: the restored branch took "
-            f"the name `{self.p['neon_target_branch_name']}` and its computes (new id {new['id']}); "
-            f"the old one is preserved as `{preserve}`"
+        rec.detail = _(
+            "POST /snapshots/{snapshot}/restore into {id}, then finalize_restore: the restored branch took the name "
+            "`{branch}` and its computes (new id {new}); the old one is preserved as `{preserve}`"
+        ).format(
+            snapshot=sid, id=target_id, branch=self.p["neon_target_branch_name"], new=new["id"], preserve=preserve
         )
 
     def wait(self, rec: StepRecord) -> None:
         done = self.client.wait_operations(self.pid, self.pending, lambda t: self.on_progress(f"Neon: {t}"))
-        self.report.operations = [f"{o['action']} on {o.get('branch_id', '?')}: {o['status']}" for o in done]
-        rec.detail = "; ".join(self.report.operations) or "no operations to wait for"
+        self.report.operations = [
+            _("{action} on {branch}: {status}").format(
+                action=o["action"], branch=o.get("branch_id", "?"), status=o["status"]
+            )
+            for o in done
+        ]
+        rec.detail = "; ".join(self.report.operations) or _("no operations to wait for")
 
     # ------------------------------------------------------------ the run
 
     def execute(self) -> NeonRestoreReport:
         req, report = self.req, self.report
-        holder = f"restore {report.restore_id} asked by {req.requested_by}" + (
-            f" (job {req.job_id})" if req.job_id else ""
+        holder = (
+            _("restore {id} asked by {who} (job {job})").format(
+                id=report.restore_id, who=req.requested_by, job=req.job_id
+            )
+            if req.job_id
+            else _("restore {id} asked by {who}").format(id=report.restore_id, who=req.requested_by)
         )
         failed: str | None = None
         error: BackupbotError | None = None
@@ -208,7 +245,7 @@ class _NeonRun:
             with ExitStack() as held:
                 with self.step("lock") as rec:
                     held.enter_context(target_lock(self.state, req.target, holder, req.job_id))
-                    rec.detail = f"held by {holder}"
+                    rec.detail = _("held by {holder}").format(holder=holder)
                 self._steps()
         except Exception as exc:
             failed = next((s.key for s in report.steps if s.status == "failed"), "lock")
@@ -216,24 +253,29 @@ class _NeonRun:
                 exc
                 if isinstance(exc, BackupbotError)
                 else RestoreError(
-                    f"unexpected {type(exc).__name__} in the restore",
+                    _("unexpected {error} in the restore").format(error=type(exc).__name__),
                     detail=redact(str(exc), self.secrets)[:1000],
-                    hint="The bot's log has the details.",
+                    hint=_("The bot's log has the details."),
                 )
             )
         report.succeeded = failed is None
-        state = _STATE.get(failed or "", "restored and back in service")
-        if not hooks.is_configured(self.db.maintenance_on):
-            state = state.replace(", still in maintenance", "")
-        report.state = state
+        if failed in _STATE:
+            state = _STATE[failed][0 if hooks.is_configured(self.db.maintenance_on) else 1]
+        else:
+            state = N_("restored and back in service")
+        report.state = _(state)
         self._write_runbook(failed, error)
         if failed and failed != "runbook":
             rec = report.step(failed)
             nxt = self._next(failed)
             raise RestoreFailed(
-                f"restore into '{req.target}' stopped at step {rec.number} ({rec.title})",
-                detail=f"Target state: {report.state}.\n{redact(error.render() if error else '', self.secrets)}",
-                hint=f"Next: {nxt}" if nxt else None,
+                _("restore into '{target}' stopped at step {number} ({step})").format(
+                    target=req.target, number=rec.number, step=rec.title
+                ),
+                detail=_("Target state: {state}.").format(state=report.state)
+                + "\n"
+                + redact(error.render() if error else "", self.secrets),
+                hint=_("Next: {action}").format(action=nxt) if nxt else None,
                 report=report,
             )
         return report
@@ -247,7 +289,7 @@ class _NeonRun:
             self.wait(rec)
         with self.step("migrate") as rec:
             if not self.db.migrate:
-                rec.status, rec.detail = "skipped", "no migrate command configured"
+                rec.status, rec.detail = "skipped", _("no migrate command configured")
             else:
                 env = {"BACKUPBOT_EVENT": "migrate", "BACKUPBOT_TARGET": self.req.target}
                 if self.url:
@@ -263,9 +305,9 @@ class _NeonRun:
                 rec.detail = res.what + (f": {res.output.splitlines()[-1]}" if res.output else "")
         with self.step("health") as rec:
             if not self.db.health_checks:
-                rec.status, rec.detail = "skipped", "no health_checks configured"
+                rec.status, rec.detail = "skipped", _("no health_checks configured")
             elif not self.url:
-                rec.status, rec.detail = "skipped", "health_checks need restore_url_env to connect"
+                rec.status, rec.detail = "skipped", _("health_checks need restore_url_env to connect")
             else:
                 rec.detail = run_health_checks(self.url, self.db, self.secrets)
         with self.step("maintenance_off") as rec:
@@ -276,8 +318,8 @@ class _NeonRun:
         if failed in (None, "runbook"):
             return None
         if failed in ("lock", "maintenance_on") or (failed == "restore" and not self.report.preserved):
-            return "fix the cause above and request the restore again; Neon was not asked to change anything."
-        return f"fix the cause above; to put back what was there before: `{undo}`"
+            return _("fix the cause above and request the restore again; Neon was not asked to change anything.")
+        return _("fix the cause above; to put back what was there before: `{undo}`").format(undo=undo)
 
     def _write_runbook(self, failed: str | None, error: BackupbotError | None) -> None:
         report, req = self.report, self.req
@@ -287,14 +329,17 @@ class _NeonRun:
         rec.status = "running"
         self.on_step(rec)
         started = time.monotonic()
-        lines = [runbook.StepLine(s.number, s.title, s.status, s.seconds, s.detail) for s in report.steps]
+        lines = [
+            runbook.StepLine(s.number, s.title, status_text(s.status), s.seconds, s.detail) for s in report.steps
+        ]
         entry = runbook.RunbookEntry(
             restore_id=report.restore_id,
             target=req.target,
-            target_where=f"Neon project {self.pid}, branch {self.p['neon_target_branch_name']} "
-            f"({self.p['neon_target_branch_id']})",
+            target_where=_("Neon project {project}, branch {branch} ({id})").format(
+                project=self.pid, branch=self.p["neon_target_branch_name"], id=self.p["neon_target_branch_id"]
+            ),
             backup_id=req.backup_id,
-            backup_line=f"Neon source {self.p['neon_source']}",
+            backup_line=_("Neon source {source}").format(source=self.p["neon_source"]),
             requested_by=req.requested_by,
             approved_by=req.approved_by,
             reason=req.reason,
@@ -308,8 +353,8 @@ class _NeonRun:
             if report.preserved
             else None,
             next_action=self._next(failed),
-            steps=lines[:-1] + [runbook.StepLine(8, rec.title, "ok", None, "this entry")],
-            safety_label="Preserved Neon branch holding what was there before",
+            steps=lines[:-1] + [runbook.StepLine(8, rec.title, status_text("ok"), None, _("this entry"))],
+            safety_label=PRESERVED_LABEL,
         )
         report.runbook_text = runbook.render(entry)
         problems: list[str] = []
@@ -317,16 +362,20 @@ class _NeonRun:
             report.runbook_key = runbook.store(open_storage(self.cfg.storage), entry, report.runbook_text)
         except Exception as exc:  # noqa: BLE001 - the entry is still posted and appended to the file
             problems.append(
-                f"bucket: {exc.message if isinstance(exc, BackupbotError) else type(exc).__name__}"
+                _("bucket: {error}").format(
+                    error=exc.message if isinstance(exc, BackupbotError) else type(exc).__name__
+                )
             )
         if self.db.runbook_file:
             try:
                 runbook.append_to_file(self.db.runbook_file, report.runbook_text)
             except BackupbotError as exc:
-                problems.append(f"file: {exc.message}")
+                problems.append(_("file: {error}").format(error=exc.message))
         rec.seconds = time.monotonic() - started
         where = ", ".join(w for w in (report.runbook_key, self.db.runbook_file) if w)
-        rec.status, rec.detail = ("failed", "; ".join(problems)) if problems else ("ok", f"stored: {where}")
+        rec.status, rec.detail = (
+            ("failed", "; ".join(problems)) if problems else ("ok", _("stored: {where}").format(where=where))
+        )
         rec.attachment = report.runbook_text
         self.on_step(rec)
 

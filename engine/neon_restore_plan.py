@@ -22,11 +22,14 @@ from typing import Any
 from adapters.neon import NeonClient
 from core.config import Config, DatabaseConfig
 from core.errors import UsageError
+from core.i18n import N_, _
 from core.units import human_bytes
 from engine.neon_branches import PRESERVED_PREFIX, check_in_window, iso, parse_time, resolve_branch
 
 PREFIXES = ("neon:", "neon@", "neon-snapshot:")
 USAGE = "restore neon:BRANCH|neon@TIMESTAMP|neon-snapshot:NAME [DB] --target NAME [--reason TEXT]"
+# The Neon request card's own field names (the others are the dump card's, engine/restore_plan.py).
+FIELD_NAMES = (N_("Connection strings"), N_("Preserved as"))
 
 
 def is_neon_ref(ref: str) -> bool:
@@ -53,9 +56,14 @@ def parse_source(ref: str) -> NeonSource:
     elif low.startswith("neon:"):
         source = NeonSource("branch", text[len("neon:") :])
     else:
-        raise UsageError(f"'{ref}' is not a Neon source", hint=f"Usage: `/backup {USAGE}`")
+        raise UsageError(
+            _("'{ref}' is not a Neon source").format(ref=ref), hint=_("Usage: `/backup {usage}`").format(usage=USAGE)
+        )
     if not source.value:
-        raise UsageError(f"'{ref}' names nothing after the prefix", hint=f"Usage: `/backup {USAGE}`")
+        raise UsageError(
+            _("'{ref}' names nothing after the prefix").format(ref=ref),
+            hint=_("Usage: `/backup {usage}`").format(usage=USAGE),
+        )
     return source
 
 
@@ -78,25 +86,37 @@ class NeonPlan:
     def source_line(self) -> str:
         if self.source.kind == "branch" and self.source_branch:
             b = self.source_branch
-            return f"Neon branch `{b['name']}` ({b['id']}, made {b.get('created_at', '?')})"
+            return _("Neon branch `{name}` ({id}, made {when})").format(
+                name=b["name"], id=b["id"], when=b.get("created_at", "?")
+            )
         if self.source.kind == "snapshot" and self.snapshot:
             s = self.snapshot
-            return f"Neon snapshot `{s['name']}` (taken {s.get('timestamp') or s['created_at']})"
-        return f"`{self.target_branch['name']}` as it was at {self.source.value}"
+            return _("Neon snapshot `{name}` (taken {when})").format(
+                name=s["name"], when=s.get("timestamp") or s["created_at"]
+            )
+        return _("`{name}` as it was at {when}").format(name=self.target_branch["name"], when=self.source.value)
 
     def summary(self) -> dict[str, str]:
         """The request card: what is overwritten, what stays, where the way back is."""
         b = self.target_branch
         size = human_bytes(int(b.get("logical_size", 0) or 0))
-        dbs = ", ".join(f"`{d}`" for d in self.databases) or "none listed"
+        dbs = ", ".join(f"`{d}`" for d in self.databases) or _("none listed")
         out = {
             "Backup": self.source_line(),
-            "Target": f"`{self.target}`: Neon project `{self.project_id}`, branch `{b['name']}` ({b['id']})",
-            "Will overwrite": f"the whole branch `{b['name']}`, {size}, every database on it: {dbs}",
-            "Connection strings": "stay the same (the branch keeps its computes); open connections are cut briefly",
-            "Preserved as": f"branch `{self.preserve}`: the current state, to undo with "
-            f"`/backup restore neon:{self.preserve} --target {self.target}`",
-            "Expected duration": "seconds: Neon restores by pointer, not by copying data",
+            "Target": _("`{target}`: Neon project `{project}`, branch `{name}` ({id})").format(
+                target=self.target, project=self.project_id, name=b["name"], id=b["id"]
+            ),
+            "Will overwrite": _("the whole branch `{name}`, {size}, every database on it: {databases}").format(
+                name=b["name"], size=size, databases=dbs
+            ),
+            "Connection strings": _(
+                "stay the same (the branch keeps its computes); open connections are cut briefly"
+            ),
+            "Preserved as": _(
+                "branch `{preserve}`: the current state, to undo with `/backup restore neon:{preserve} --target "
+                "{target}`"
+            ).format(preserve=self.preserve, target=self.target),
+            "Expected duration": _("seconds: Neon restores by pointer, not by copying data"),
         }
         if self.warnings:
             out["Warnings"] = "; ".join(self.warnings)
@@ -117,9 +137,9 @@ def neon_target(cfg: Config, target: str) -> DatabaseConfig:
     db = cfg.database(target)
     if not db.neon_project_id:
         raise UsageError(
-            f"database '{target}' is not on Neon, so it cannot be restored from Neon",
-            detail=f"[databases.{target}] has no neon_project_id.",
-            hint=f"Restore a dump instead: `/backup restore latest --target {target}`.",
+            _("database '{target}' is not on Neon, so it cannot be restored from Neon").format(target=target),
+            detail=_("[databases.{target}] has no neon_project_id.").format(target=target),
+            hint=_("Restore a dump instead: `/backup restore latest --target {target}`.").format(target=target),
         )
     return db
 
@@ -132,36 +152,38 @@ def plan_neon_restore(
     db = neon_target(cfg, target)
     if source_db and cfg.database(source_db).neon_project_id != db.neon_project_id:
         raise UsageError(
-            f"'{source_db}' and '{target}' are in different Neon projects",
-            detail="Neon restores a branch from a branch, a moment or a snapshot of the same project.",
-            hint=f"Name a branch of '{target}': `/backup branches {target}` lists them.",
+            _("'{source}' and '{target}' are in different Neon projects").format(source=source_db, target=target),
+            detail=_("Neon restores a branch from a branch, a moment or a snapshot of the same project."),
+            hint=_("Name a branch of '{target}': `/backup branches {target}` lists them.").format(target=target),
         )
     client = NeonClient.for_database(cfg, db)
     pid = db.neon_project_id
     own = resolve_branch(client, db)
-    branch, _ = client.branch(pid, own["id"])
+    branch, _unused = client.branch(pid, own["id"])
     taken = {b["name"] for b in client.branches(pid)[0]}
     keep = preserve_name(now)
     keep = next((n for n in [keep] + [f"{keep}-{i}" for i in range(2, 50)] if n not in taken), keep)
     plan = NeonPlan(source, target, pid, branch, client.databases(pid, branch["id"]), keep)
     if branch.get("protected"):
         raise UsageError(
-            f"branch '{branch['name']}' of '{target}' is protected; Neon does not restore over it",
-            hint="Unprotect it in the Neon console first, if overwriting it is really meant.",
+            _("branch '{name}' of '{target}' is protected; Neon does not restore over it").format(
+                name=branch["name"], target=target
+            ),
+            hint=_("Unprotect it in the Neon console first, if overwriting it is really meant."),
         )
     blocked = [a for a in branch.get("restricted_actions", []) or [] if a.get("name") == "restore"]
     if blocked:
         raise UsageError(
-            f"Neon does not allow a restore of '{branch['name']}' right now",
+            _("Neon does not allow a restore of '{name}' right now").format(name=branch["name"]),
             detail=str(blocked[0].get("reason", "")),
-            hint="Try again when Neon lifts the restriction.",
+            hint=_("Try again when Neon lifts the restriction."),
         )
     if source.kind == "branch":
         found = resolve_branch(client, db, source.value)
         if found["id"] == branch["id"]:
             raise UsageError(
-                f"'{source.value}' is the target's own branch",
-                hint=f"To go back in time on it, use `neon@TIMESTAMP --target {target}`.",
+                _("'{source}' is the target's own branch").format(source=source.value),
+                hint=_("To go back in time on it, use `neon@TIMESTAMP --target {target}`.").format(target=target),
             )
         plan.source_branch = found
     elif source.kind == "time":
@@ -169,7 +191,9 @@ def plan_neon_restore(
         check_in_window(client, db, at, now)
         if branch.get("parent_id"):
             plan.warnings.append(
-                f"`{branch['name']}` is not a root branch; Neon may refuse point-in-time restores on child branches"
+                _(
+                    "`{name}` is not a root branch; Neon may refuse point-in-time restores on child branches"
+                ).format(name=branch["name"])
             )
     else:
         snaps = client.snapshots(pid)
@@ -177,16 +201,18 @@ def plan_neon_restore(
             (s for s in snaps if s["name"] == source.value), None
         )
         if found_snap is None:
-            names = ", ".join(s["name"] for s in snaps) or "none"
+            names = ", ".join(s["name"] for s in snaps) or _("none")
             raise UsageError(
-                f"Neon project '{pid}' has no snapshot '{source.value}'",
-                detail=f"Snapshots there: {names}.",
-                hint=f"`/backup branches {target}` lists them.",
+                _("Neon project '{project}' has no snapshot '{name}'").format(project=pid, name=source.value),
+                detail=_("Snapshots there: {names}.").format(names=names),
+                hint=_("`/backup branches {target}` lists them.").format(target=target),
             )
         plan.snapshot = found_snap
         if (db.neon_branch or "").startswith("br-"):
             plan.warnings.append(
-                f'a snapshot restore gives the branch a new id: set neon_branch = "{branch["name"]}" '
-                f"(the name) in [databases.{target}] instead of {db.neon_branch}"
+                _(
+                    'a snapshot restore gives the branch a new id: set neon_branch = "{name}" (the name) in '
+                    "[databases.{target}] instead of {branch}"
+                ).format(name=branch["name"], target=target, branch=db.neon_branch)
             )
     return plan

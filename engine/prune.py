@@ -18,6 +18,11 @@ backups have been lost elsewhere:
 * Dry run by default: ``plan_prune`` never deletes; ``apply_prune`` deletes what a plan
   marked in batches, every manifest first, then the objects
   (``engine.catalog.delete_backups``), so a half-deleted backup is never listed as good.
+
+The same listing also names the leftovers: objects more than a day old with no manifest
+beside them (a dump whose manifest could not be written, an interrupted delete;
+``engine.uploads.orphans``). They are not backups, so neither the guard nor Object Lock
+is about them; ``apply_prune`` deletes them too.
 """
 
 from __future__ import annotations
@@ -30,11 +35,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from adapters.storage import Storage, open_storage
+from adapters.storage.base import ObjectInfo
 from core.config import Config
 from core.errors import BackupbotError, NotFoundError
+from core.i18n import _, ngettext
 from core.redact import redact
 from engine.manifest import Manifest
-from engine.retention import SCHEDULED_KINDS, BackupRef, Decision, plan_retention
+from engine.retention import SCHEDULED_KINDS, BackupRef, Decision, plan_retention, reason_text
+from engine.uploads import DELETED as ORPHAN_DELETED
+from engine.uploads import FAILED as ORPHAN_FAILED
+from engine.uploads import Orphan, delete_orphans, orphans
 
 KEEP = "keep"
 DELETE = "delete"
@@ -57,13 +67,14 @@ class PruneItem:
         return str(self.manifest.id)
 
     def explain(self) -> str:
+        """Why it is kept or goes, as a person reads it (``reasons`` keep the rule ids)."""
         if self.action == LOCKED and self.locked_until is not None:
-            return f"locked until {self.locked_until:%Y-%m-%d %H:%M} UTC"
+            return _("locked until {at} UTC").format(at=f"{self.locked_until:%Y-%m-%d %H:%M}")
         if self.action == FAILED:
-            return f"delete failed: {self.error}"
+            return _("delete failed: {error}").format(error=self.error)
         if self.reasons:
-            return ", ".join(self.reasons)
-        return "no rule keeps it"
+            return ", ".join(_reason_text(r) for r in self.reasons)
+        return _("no rule keeps it")
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -85,6 +96,7 @@ class PrunePlan:
     items: tuple[PruneItem, ...]
     guard: str | None = None  # why nothing is deleted, when the guard tripped
     applied: bool = False
+    orphans: tuple[Orphan, ...] = ()  # objects a day old without a manifest: deleted on apply
 
     @property
     def to_delete(self) -> list[PruneItem]:
@@ -105,6 +117,7 @@ class PrunePlan:
             "applied": self.applied,
             "guard": self.guard,
             "backups": [i.as_dict() for i in self.items],
+            "orphans": [o.as_dict() for o in self.orphans],
         }
 
 
@@ -135,17 +148,28 @@ def guard_reason(
     good_scheduled = [b.created_at for b in backups if b.good and b.kind in SCHEDULED_KINDS]
     newest = max(good_scheduled, default=None)
     if last_failure is not None and (newest is None or newest <= last_failure):
-        return (
-            f"the latest scheduled backup failed ({last_failure:%Y-%m-%d %H:%M} UTC) and no good scheduled "
-            "backup has been taken since"
-        )
+        return _(
+            "the latest scheduled backup failed ({at} UTC) and no good scheduled backup has been taken since"
+        ).format(at=f"{last_failure:%Y-%m-%d %H:%M}")
     if scheduled and newest is not None and now - newest > timedelta(hours=max_age_hours):
         hours = (now - newest).total_seconds() / 3600
-        return f"the newest good scheduled backup is {hours:.0f} h old (limit {max_age_hours:g} h)"
+        return _("the newest good scheduled backup is {hours} h old (limit {limit} h)").format(
+            hours=f"{hours:.0f}", limit=f"{max_age_hours:g}"
+        )
     return None
 
 
 LockReader = Callable[[Manifest], datetime | None]
+GUARD_RULE = "pruning guard"  # a rule id in --json's "rules", like the retention rules
+
+
+def _reason_text(reason: str) -> str:
+    """A rule id of ``PruneItem.reasons`` as shown: the guard and the lock in words, retention's own."""
+    if reason == GUARD_RULE:
+        return _("pruning guard")
+    if reason.startswith("locked until "):
+        return _("locked until {at}").format(at=reason.removeprefix("locked until "))
+    return reason_text(reason)
 
 
 def storage_lock_reader(storage: Storage) -> LockReader:
@@ -175,6 +199,7 @@ def build_plan(
     now: datetime,
     guard: str | None,
     lock_of: LockReader | None = None,
+    leftovers: Sequence[Orphan] = (),
 ) -> PrunePlan:
     by_id = {str(m.id): m for m in manifests}
     candidates = [by_id[d.backup.id] for d in decisions if not d.keep]
@@ -193,10 +218,10 @@ def build_plan(
         if until is not None and until > now:
             items.append(PruneItem(manifest, LOCKED, (f"locked until {until:%Y-%m-%d %H:%M} UTC",), until))
         elif guard:
-            items.append(PruneItem(manifest, KEEP, ("pruning guard",)))
+            items.append(PruneItem(manifest, KEEP, (GUARD_RULE,)))
         else:
             items.append(PruneItem(manifest, DELETE))
-    return PrunePlan(database, now, tuple(items), guard)
+    return PrunePlan(database, now, tuple(items), guard, orphans=tuple(leftovers))
 
 
 def plan_prune(
@@ -213,22 +238,29 @@ def plan_prune(
     db = cfg.database(database)
     now = now or datetime.now(UTC)
     storage = storage or open_storage(cfg.storage)
-    manifests = catalog.list_backups(cfg, database, storage)
+    listed: list[ObjectInfo] = []
+    manifests = catalog.list_backups(cfg, database, storage, seen=listed)
     refs = [backup_ref(m) for m in manifests]
     decisions = plan_retention(refs, db.retention, now, ZoneInfo(db.timezone))
     guard = guard_reason(refs, now, db.max_age_hours, last_failure, scheduled=bool(db.schedule.strip()))
     if lock_of is None and any(not d.keep for d in decisions) and storage.object_lock_possible():
         lock_of = storage_lock_reader(storage)
-    return build_plan(database, manifests, decisions, now, guard, lock_of)
+    return build_plan(database, manifests, decisions, now, guard, lock_of, orphans(listed, now))
 
 
 def apply_prune(cfg: Config, plan: PrunePlan, storage: Storage | None = None) -> PrunePlan:
-    """Delete what ``plan`` marked for deletion, manifests first; one failure does not stop the rest."""
+    """Delete what ``plan`` marked for deletion, manifests first; one failure does not stop the rest.
+
+    The leftovers without a manifest go too, guard or not: they are not backups.
+    """
     from engine import catalog
 
-    if plan.guard or not plan.to_delete:
+    if not plan.orphans and (plan.guard or not plan.to_delete):
         return replace(plan, applied=True)
     storage = storage or open_storage(cfg.storage)
+    left = tuple(delete_orphans(storage, [replace(o) for o in plan.orphans]))
+    if plan.guard or not plan.to_delete:
+        return replace(plan, applied=True, orphans=left)
     try:
         failed = catalog.delete_backups(cfg, [i.manifest for i in plan.to_delete], storage)
     except BackupbotError as err:
@@ -241,7 +273,7 @@ def apply_prune(cfg: Config, plan: PrunePlan, storage: Storage | None = None) ->
             items.append(replace(item, action=FAILED, error=redact(failed[item.backup_id])))
         else:
             items.append(replace(item, action=DELETED))
-    return replace(plan, items=tuple(items), applied=True)
+    return replace(plan, items=tuple(items), applied=True, orphans=left)
 
 
 @dataclass
@@ -256,6 +288,9 @@ class PruneSummary:
     failed: int = 0
     guard: str | None = None
     ids_deleted: list[str] = field(default_factory=list)
+    orphans_found: int = 0  # leftovers without a manifest, not deleted (dry run)
+    orphans_deleted: int = 0
+    orphans_failed: int = 0
 
     @classmethod
     def of(cls, plan: PrunePlan) -> PruneSummary:
@@ -272,20 +307,64 @@ class PruneSummary:
                 s.ids_deleted.append(i.backup_id)
             elif i.action == FAILED:
                 s.failed += 1
+        for o in plan.orphans:
+            if o.action == ORPHAN_DELETED:
+                s.orphans_deleted += 1
+            elif o.action == ORPHAN_FAILED:
+                s.orphans_failed += 1
+            else:
+                s.orphans_found += 1
         return s
+
+    def _orphan_parts(self) -> list[str]:
+        parts = []
+        if self.orphans_found:
+            parts.append(
+                ngettext(
+                    "{n} leftover object without a manifest would be deleted (dry run)",
+                    "{n} leftover objects without a manifest would be deleted (dry run)",
+                    self.orphans_found,
+                ).format(n=self.orphans_found)
+            )
+        if self.orphans_deleted:
+            parts.append(
+                ngettext(
+                    "{n} leftover object without a manifest deleted",
+                    "{n} leftover objects without a manifest deleted",
+                    self.orphans_deleted,
+                ).format(n=self.orphans_deleted)
+            )
+        if self.orphans_failed:
+            parts.append(
+                ngettext(
+                    "{n} leftover object without a manifest could not be deleted",
+                    "{n} leftover objects without a manifest could not be deleted",
+                    self.orphans_failed,
+                ).format(n=self.orphans_failed)
+            )
+        return parts
 
     def line(self) -> str:
         if self.guard:
-            return f"{self.database}: pruning guard — nothing deleted: {self.guard}."
-        parts = [f"{self.kept} kept"]
+            text = _("{db}: pruning guard — nothing deleted: {why}.").format(db=self.database, why=self.guard)
+            extra = self._orphan_parts()
+            return text + (" " + "; ".join(extra) + "." if extra else "")
+        parts = [ngettext("{n} kept", "{n} kept", self.kept).format(n=self.kept)]
         if self.locked:
-            parts.append(f"{self.locked} locked")
+            parts.append(ngettext("{n} locked", "{n} locked", self.locked).format(n=self.locked))
         if self.would_delete:
-            parts.append(f"{self.would_delete} would be deleted (dry run)")
+            parts.append(
+                ngettext(
+                    "{n} would be deleted (dry run)", "{n} would be deleted (dry run)", self.would_delete
+                ).format(n=self.would_delete)
+            )
         if self.deleted:
-            parts.append(f"{self.deleted} deleted")
+            parts.append(ngettext("{n} deleted", "{n} deleted", self.deleted).format(n=self.deleted))
         if not self.would_delete and not self.deleted and not self.failed:
-            parts.append("nothing to delete")
+            parts.append(_("nothing to delete"))
         if self.failed:
-            parts.append(f"{self.failed} failed to delete")
+            parts.append(
+                ngettext("{n} failed to delete", "{n} failed to delete", self.failed).format(n=self.failed)
+            )
+        parts += self._orphan_parts()
         return f"{self.database}: " + ", ".join(parts)

@@ -26,9 +26,10 @@ from adapters import hooks, pg_databases, pg_inspect, pg_objects, pg_offsets, pg
 from adapters.storage import Storage, open_storage
 from core.config import Config
 from core.errors import BackupbotError, RestoreError
+from core.i18n import _, ngettext
 from core.redact import describe_url, redact
 from core.units import human_bytes
-from engine import restore_card, restore_swap, runbook
+from engine import globals_dump, restore_card, restore_roles, restore_swap, runbook
 from engine.catalog import get_backup
 from engine.decrypt import iter_plain
 from engine.dump import run_dump
@@ -49,7 +50,9 @@ from engine.restore_report import (
     RestoreRequest,
     StepCallback,
     StepRecord,
+    status_text,
     success_state,
+    with_roles,
 )
 from engine.restore_steps import run_health_checks, target_lock
 from engine.restore_swap_steps import SwapSteps
@@ -102,12 +105,14 @@ class _Run(SwapSteps):
         self.names = restore_swap.names_for(pg_databases.dbname_of(self.url), restore_id)
         self.switched = False
         steps = restore_swap.steps_for(self.db) if self.method == "swap" else STEPS
+        if backup.globals_key:  # the backup carries its roles: the missing ones are created first
+            steps = with_roles(steps)
         self.report = RestoreReport(
             restore_id=restore_id,
             request=req,
             backup=backup,
             started_at=started,
-            steps=[StepRecord(i, key, title, total=len(steps)) for i, (key, title) in enumerate(steps, 1)],
+            steps=[StepRecord(i, key, _(title), total=len(steps)) for i, (key, title) in enumerate(steps, 1)],
             extra={"method": self.method, "method_why": self.method_why},
         )
         self.on_step = on_step or (lambda s: None)
@@ -121,7 +126,7 @@ class _Run(SwapSteps):
 
     def hook(self, rec: StepRecord, setting: str, value: Any) -> None:
         if not hooks.is_configured(value):
-            rec.status, rec.detail = "skipped", f"no {setting} configured"
+            rec.status, rec.detail = "skipped", _("no {setting} configured").format(setting=setting)
             return
         res = hooks.run_hook(
             value,
@@ -149,7 +154,9 @@ class _Run(SwapSteps):
         def progress(done: int) -> None:
             rate = done / max(time.monotonic() - started, 0.001)
             self.on_progress(
-                f"{human_bytes(done)} of {human_bytes(self.backup.dump_bytes)} · {human_bytes(rate)}/s"
+                _("{done} of {total} · {rate}/s").format(
+                    done=human_bytes(done), total=human_bytes(self.backup.dump_bytes), rate=human_bytes(rate)
+                )
             )
 
         chunks = iter_plain(self.cfg, self.backup, self.storage)
@@ -173,7 +180,9 @@ class _Run(SwapSteps):
                     owner=self.db.restore_owner,
                     maintenance_work_mem=mwm,
                 )
-                timing = f"; staged in {staged_in:.1f} s, pg_restore {result.seconds:.1f} s"
+                timing = _("; staged in {staged} s, pg_restore {seconds} s").format(
+                    staged=f"{staged_in:.1f}", seconds=f"{result.seconds:.1f}"
+                )
         else:
             closed = pg_restore.clear_sessions(
                 self.url, self.req.target, self.db.restore_sessions, self.db.hook_timeout_seconds
@@ -188,15 +197,15 @@ class _Run(SwapSteps):
                 on_progress=progress,
                 maintenance_work_mem=mwm,
             )
-        sessions = (
-            f"; {closed} sessions {'terminated' if self.db.restore_sessions == 'terminate' else 'ended'}"
-            if closed
-            else ""
-        )
+        sessions = ""  # "sessions" even for one: tests and people grep for it
+        if closed and self.db.restore_sessions == "terminate":
+            sessions = _("; {n} sessions terminated").format(n=closed)
+        elif closed:
+            sessions = _("; {n} sessions ended").format(n=closed)
         emptied = self.report.extra.get("emptied")
-        rec.detail = f"{human_bytes(result.bytes)} {result.mode} ({why}){sessions}{timing}" + (
-            f"; emptied first ({emptied})" if emptied else ""
-        )
+        rec.detail = _("{size} {mode} ({why})").format(
+            size=human_bytes(result.bytes), mode=result.mode, why=why
+        ) + sessions + timing + (_("; emptied first ({what})").format(what=emptied) if emptied else "")
 
     def _empty_if_exact(self, rec: StepRecord) -> None:
         """restore_clean = "exact" (or a safety dump going back): drop everything so the result is the backup."""
@@ -206,12 +215,18 @@ class _Run(SwapSteps):
         gone = pg_objects.reset_contents(self.url)
         # From here a failure leaves a partly restored target, even when streamed: say so.
         self.report.mode += ", emptied first"
-        self.report.extra["emptied"] = f"{why}; dropped {len(gone)} schemas and extensions"
+        self.report.extra["emptied"] = ngettext(
+            "{why}; dropped {n} schema or extension", "{why}; dropped {n} schemas and extensions", len(gone)
+        ).format(why=why, n=len(gone))
 
     def execute(self) -> RestoreReport:
         req, report = self.req, self.report
-        holder = f"restore {report.restore_id} asked by {req.requested_by}" + (
-            f" (job {req.job_id})" if req.job_id else ""
+        holder = (
+            _("restore {id} asked by {who} (job {job})").format(
+                id=report.restore_id, who=req.requested_by, job=req.job_id
+            )
+            if req.job_id
+            else _("restore {id} asked by {who}").format(id=report.restore_id, who=req.requested_by)
         )
         failed: str | None = None
         error: BackupbotError | None = None
@@ -219,7 +234,7 @@ class _Run(SwapSteps):
             with ExitStack() as held:
                 with self.step("lock") as rec:
                     held.enter_context(target_lock(self.state, req.target, holder, req.job_id))
-                    rec.detail = f"held by {holder}"
+                    rec.detail = _("held by {holder}").format(holder=holder)
                     if self.method_error is not None:
                         raise self.method_error
                 self._steps()
@@ -229,9 +244,9 @@ class _Run(SwapSteps):
                 exc
                 if isinstance(exc, BackupbotError)
                 else RestoreError(
-                    f"unexpected {type(exc).__name__} in the restore",
+                    _("unexpected {error} in the restore").format(error=type(exc).__name__),
                     detail=redact(str(exc), self.secrets)[:1000],
-                    hint="The bot's log has the details.",
+                    hint=_("The bot's log has the details."),
                 )
             )
         report.succeeded = failed is None
@@ -264,8 +279,8 @@ class _Run(SwapSteps):
         """Cancelling is honoured until the safety dump is stored; after that, stopping would do harm."""
         if self.cancel.is_set():
             raise RestoreError(
-                f"restore into '{self.req.target}' was cancelled before anything changed",
-                hint="Request it again when ready.",
+                _("restore into '{target}' was cancelled before anything changed").format(target=self.req.target),
+                hint=_("Request it again when ready."),
             )
 
     def _steps(self) -> None:
@@ -281,16 +296,33 @@ class _Run(SwapSteps):
             self.cfg,
             req.target,
             kind="pre-restore",
-            reason=f"before restoring {req.backup_id} ({report.restore_id})",
+            reason=_("before restoring {id} ({restore})").format(id=req.backup_id, restore=report.restore_id),
             requested_by=req.requested_by,
             cancel=self.cancel,
             url=self.url,  # the database about to be overwritten, whatever the dump URL reaches
         )
         report.safety_id = safety.id
-        rec.detail = f"{safety.id}, {human_bytes(safety.stored_bytes)} stored, read through the restore URL"
+        rec.detail = _("{id}, {size} stored, read through the restore URL").format(
+            id=safety.id, size=human_bytes(safety.stored_bytes)
+        )
 
     def _do_maintenance_on(self, rec: StepRecord) -> None:
         self.hook(rec, "maintenance_on", self.db.maintenance_on)
+
+    def _do_roles(self, rec: StepRecord) -> None:
+        """Create the roles the backup needs that the target's server lacks; never touch one that exists."""
+        stored = restore_roles.parse(globals_dump.load(self.cfg, self.backup, self.storage).decode())
+        referenced = restore_roles.referenced_roles(iter_plain(self.cfg, self.backup, self.storage))
+        chosen = restore_roles.plan(stored, referenced, restore_roles.existing_roles(self.url))
+        if not chosen.create:
+            rec.detail = chosen.line()
+            return
+        restore_roles.create(self.url, stored, chosen, self.secrets)
+        self.report.extra["roles_created"] = list(chosen.create)
+        rec.detail = _(
+            "created {what}. Passwords are never in a backup: give each created role that logs in a "
+            "password (`ALTER ROLE name PASSWORD '…'`) before the app connects with it"
+        ).format(what=chosen.line())
 
     def _do_restore(self, rec: StepRecord) -> None:
         self.restore(rec)
@@ -303,7 +335,7 @@ class _Run(SwapSteps):
 
     def _do_migrate(self, rec: StepRecord) -> None:
         if not self.db.migrate:
-            rec.status, rec.detail = "skipped", "no migrate command configured"
+            rec.status, rec.detail = "skipped", _("no migrate command configured")
             return
         env = {**_hook_env(self.req, self.report.restore_id, "migrate"), "DATABASE_URL": self._work_url()}
         res = hooks.run_argv(
@@ -318,7 +350,7 @@ class _Run(SwapSteps):
 
     def _do_health(self, rec: StepRecord) -> None:
         if not self.db.health_checks:
-            rec.status, rec.detail = "skipped", "no health_checks configured"
+            rec.status, rec.detail = "skipped", _("no health_checks configured")
         else:
             rec.detail = run_health_checks(self._work_url(), self.db, self.secrets)
 
@@ -337,12 +369,16 @@ class _Run(SwapSteps):
 
     def _failure(self, failed: str, error: BackupbotError | None) -> RestoreFailed:
         rec = self.report.step(failed)
-        nxt, _ = self._next(failed)
+        nxt, _undo = self._next(failed)
         cause = error.render() if error else ""
         return RestoreFailed(
-            f"restore into '{self.req.target}' stopped at step {rec.number} ({rec.title})",
-            detail=f"Target state: {self.report.state}.\n{redact(cause, self.secrets)}",
-            hint=f"Next: {nxt}" if nxt else None,
+            _("restore into '{target}' stopped at step {number} ({step})").format(
+                target=self.req.target, number=rec.number, step=rec.title
+            ),
+            detail=_("Target state: {state}.").format(state=self.report.state)
+            + "\n"
+            + redact(cause, self.secrets),
+            hint=_("Next: {action}").format(action=nxt) if nxt else None,
             report=self.report,
         )
 
@@ -352,7 +388,7 @@ class _Run(SwapSteps):
             report.error = error.as_dict()
         nxt, undo = self._next(failed)
         entry_steps = [
-            runbook.StepLine(s.number, s.title, s.status, s.seconds, s.detail) for s in report.steps
+            runbook.StepLine(s.number, s.title, status_text(s.status), s.seconds, s.detail) for s in report.steps
         ]
         rec = report.step("runbook")
         rec.status, rec.seconds = "running", None
@@ -364,7 +400,13 @@ class _Run(SwapSteps):
             target=req.target,
             target_where=describe_url(self.url),
             backup_id=b.id,
-            backup_line=f"database {b.database}, kind {b.kind}, taken {b.created_at:%Y-%m-%d %H:%M} UTC by {_named(b.requested_by or '?', req)}, {human_bytes(b.stored_bytes)}",
+            backup_line=_("database {db}, kind {kind}, taken {when} UTC by {who}, {size}").format(
+                db=b.database,
+                kind=b.kind,
+                when=f"{b.created_at:%Y-%m-%d %H:%M}",
+                who=_named(b.requested_by or "?", req),
+                size=human_bytes(b.stored_bytes),
+            ),
             requested_by=_named(req.requested_by, req),
             approved_by=tuple(_named(u, req) for u in req.approved_by),
             reason=req.reason,
@@ -376,7 +418,9 @@ class _Run(SwapSteps):
             safety_id=report.safety_id,
             undo_command=undo,
             next_action=nxt,
-            steps=entry_steps[:-1] + [runbook.StepLine(rec.number, rec.title, "ok", None, "this entry")],
+            steps=entry_steps[:-1]
+            + [runbook.StepLine(rec.number, rec.title, status_text("ok"), None, _("this entry"))],
+            notes=self._notes(),
         )
         report.runbook_text = runbook.render(entry)
         problems: list[str] = []
@@ -384,20 +428,38 @@ class _Run(SwapSteps):
             report.runbook_key = runbook.store(self.storage, entry, report.runbook_text)
         except Exception as exc:  # the entry is still posted and appended to the file
             problems.append(
-                f"bucket: {exc.message if isinstance(exc, BackupbotError) else type(exc).__name__}"
+                _("bucket: {error}").format(
+                    error=exc.message if isinstance(exc, BackupbotError) else type(exc).__name__
+                )
             )
         if self.db.runbook_file:
             try:
                 runbook.append_to_file(self.db.runbook_file, report.runbook_text)
             except BackupbotError as exc:
-                problems.append(f"file: {exc.message}")
+                problems.append(_("file: {error}").format(error=exc.message))
         rec.seconds = time.monotonic() - started
         where = ", ".join(w for w in (report.runbook_key, self.db.runbook_file) if w)
-        rec.status, rec.detail = ("failed", "; ".join(problems)) if problems else ("ok", f"stored: {where}")
+        rec.status, rec.detail = (
+            ("failed", "; ".join(problems)) if problems else ("ok", _("stored: {where}").format(where=where))
+        )
         rec.attachment = report.runbook_text
         if problems and report.succeeded:
             report.state = target_state("runbook", report.mode)
         self.on_step(rec)
+
+
+    def _notes(self) -> tuple[str, ...]:
+        """Lines of the runbook entry beyond the fixed ones: the roles this run created."""
+        created = self.report.extra.get("roles_created")
+        if not created:
+            return ()
+        return (
+            _(
+                "Roles created (without a password: a backup never holds passwords): {names}. Give each "
+                "one that logs in a password with `ALTER ROLE name PASSWORD '…'`; it cannot log in "
+                "with a password until then."
+            ).format(names=", ".join(created)),
+        )
 
 
 def run_restore(

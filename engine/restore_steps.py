@@ -17,6 +17,7 @@ import psycopg
 
 from core.config import DatabaseConfig
 from core.errors import RestoreError
+from core.i18n import _
 from core.redact import redact
 from engine.restore_plan import RestoreState
 
@@ -37,9 +38,14 @@ def target_lock(state: RestoreState | None, target: str, holder: str, job_id: in
     if not state.acquire_lock(name, holder, job_id=job_id, ttl_seconds=LOCK_TTL_SECONDS):
         held = state.lock_holder(name) or {}
         raise RestoreError(
-            f"'{target}' is already being restored by {held.get('holder', 'another run')}",
-            detail=f"The lock {name} was taken at {held.get('acquired_at', '?')}.",
-            hint="Wait for that restore to finish (its thread in the channel says how far it is), then run this one again.",
+            _("'{target}' is already being restored by {holder}").format(
+                target=target, holder=held.get("holder") or _("another run")
+            ),
+            detail=_("The lock {name} was taken at {when}.").format(name=name, when=held.get("acquired_at", "?")),
+            hint=_(
+                "Wait for that restore to finish (its thread in the channel says how far it is), then run this "
+                "one again."
+            ),
         )
     stop = threading.Event()
 
@@ -69,16 +75,18 @@ def run_health_checks(url: str, db: DatabaseConfig, secrets: list[str]) -> str:
                     row = conn.execute(sql).fetchone()  # type: ignore[call-overload]
             except psycopg.Error as exc:
                 raise RestoreError(
-                    f"health check failed on '{db.name}': {sql}",
+                    _("health check failed on '{db}': {sql}").format(db=db.name, sql=sql),
                     detail=redact(str(exc).strip(), secrets),
-                    hint="Fix the query in health_checks, or look at what the restore left behind.",
+                    hint=_("Fix the query in health_checks, or look at what the restore left behind."),
                 ) from None
             if row is None or row[0] is None or row[0] is False:
-                got = "no rows" if row is None else repr(row[0])
+                got = _("no rows") if row is None else repr(row[0])
                 raise RestoreError(
-                    f"health check failed on '{db.name}': {sql}",
-                    detail=f"It returned {got}; a check passes when it returns a row whose first value is true.",
-                    hint="Look at the restored data before taking the app out of maintenance.",
+                    _("health check failed on '{db}': {sql}").format(db=db.name, sql=sql),
+                    detail=_(
+                        "It returned {got}; a check passes when it returns a row whose first value is true."
+                    ).format(got=got),
+                    hint=_("Look at the restored data before taking the app out of maintenance."),
                 )
-            results.append(f"{sql} → {row[0]!r}")
-    return "; ".join(results) or "none configured"
+            results.append(f"`{sql}` → {row[0]!r}")  # the SQL is the team's syntax: shown as code
+    return "; ".join(results) or _("none configured")

@@ -7,14 +7,18 @@ exactly the backup; the old database is renamed, not dropped, so every write up 
 switch is kept and ``undo`` is two renames. The target is only touched by the switch,
 which is one transaction: any failure before or in it leaves the target as it was.
 
-What each swap is doing is written to the store (``restore:swaps``) before it happens,
-so a worker killed mid-swap is cleaned up on restart (the half-built database dropped,
-never the target), ``undo`` finds the previous database, and the scheduler drops it
-after ``keep_previous_hours``.
+What each swap is doing is written to the store before it happens, one kv row per restore
+(``restore:swap:<restore id>``, read, merged and written in one store transaction, so two
+processes updating records at once never lose each other's fields), so a worker killed
+mid-swap is cleaned up on restart (the half-built database dropped, never the target),
+``undo`` finds the previous database, and the scheduler drops it after
+``keep_previous_hours``. Records whose kept database is gone (or that never kept one) are
+deleted ``KEEP_RECORDS`` after their last change, so the store does not grow forever.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,20 +27,25 @@ from typing import Any
 from adapters import pg_databases
 from core.config import Config, DatabaseConfig
 from core.errors import RestoreError, UsageError
-from engine.restore_plan import RestoreState
+from core.i18n import N_, _
+from engine.restore_plan import RestoreState, store_stamp
 
-KEY = "restore:swaps"
+PREFIX = "restore:swap:"  # one kv row per swap restore
+LEGACY_KEY = "restore:swaps"  # before: every record in one kv value (moved to rows when met)
+KEEP_RECORDS = timedelta(days=90)
+# Phases after which nothing is kept on the server any more: the record only tells history.
+FINISHED = ("dropped", "undone-dropped", "discarded", "abandoned")
 
 SWAP_STEPS: tuple[tuple[str, str], ...] = (
-    ("lock", "Lock target"),
-    ("safety_dump", "Safety dump"),
-    ("maintenance_on", "Maintenance on"),
-    ("restore", "Restore into a new database"),
-    ("migrate", "Migrate the new database"),
-    ("health", "Health checks on the new database"),
-    ("switch", "Switch databases"),
-    ("maintenance_off", "Maintenance off"),
-    ("runbook", "Runbook entry"),
+    ("lock", N_("Lock target")),
+    ("safety_dump", N_("Safety dump")),
+    ("maintenance_on", N_("Maintenance on")),
+    ("restore", N_("Restore into a new database")),
+    ("migrate", N_("Migrate the new database")),
+    ("health", N_("Health checks on the new database")),
+    ("switch", N_("Switch databases")),
+    ("maintenance_off", N_("Maintenance off")),
+    ("runbook", N_("Runbook entry")),
 )
 # maintenance = "switch": the app keeps serving from the old database until just before the renames.
 SWITCH_STEPS: tuple[tuple[str, str], ...] = (
@@ -86,36 +95,46 @@ def choose_method(db: DatabaseConfig, url: str) -> tuple[str, str]:
     if db.restore_method == "swap":
         if not ok:
             raise RestoreError(
-                f'restore_method = "swap" but the restore role cannot swap databases: {why}',
-                hint='Grant the restore role CREATEDB and make it the owner of the database, or set restore_method = "clean".',
+                _('restore_method = "swap" but the restore role cannot swap databases: {why}').format(why=why),
+                hint=_(
+                    'Grant the restore role CREATEDB and make it the owner of the database, or set '
+                    'restore_method = "clean".'
+                ),
             )
         return "swap", f'restore_method = "swap"; {why}'
     if ok:
-        return "swap", f"{why}: the backup is built in a new database and switched in"
-    return "clean", f"{why}: restoring in place with pg_restore --clean"
+        return "swap", _("{why}: the backup is built in a new database and switched in").format(why=why)
+    return "clean", _("{why}: restoring in place with pg_restore --clean").format(why=why)
 
 
 def swap_state(failed: str, names: SwapNames, maintenance_ran: bool, maintenance: bool) -> str:
     """The target's state in words after step ``failed`` stopped a swap restore."""
-    unchanged = (
-        f"unchanged, serving under its name ({names.target}); the new database {names.new} was dropped"
-    )
-    if failed in ("lock", "safety_dump"):
-        return "unchanged" + (
-            " (no safety dump was stored, so nothing was restored)" if failed == "safety_dump" else ""
-        )
+    if failed == "lock":
+        return _("unchanged")
+    if failed == "safety_dump":
+        return _("unchanged (no safety dump was stored, so nothing was restored)")
     if failed == "maintenance_on":
-        return f"{unchanged}; maintenance mode may be partly on"
-    if failed in ("restore", "migrate", "health", "switch"):
-        return unchanged + (", still in maintenance" if maintenance and maintenance_ran else "")
-    if failed == "maintenance_off":
-        return (
-            f"restored (the new database is now {names.target}, the replaced one kept as {names.previous}), "
-            "but maintenance-off failed: the app may still be down"
+        return _(
+            "unchanged, serving under its name ({target}); the new database {new} was dropped; maintenance "
+            "mode may be partly on"
+        ).format(target=names.target, new=names.new)
+    if failed in ("roles", "restore", "migrate", "health", "switch"):
+        if maintenance and maintenance_ran:
+            return _(
+                "unchanged, serving under its name ({target}); the new database {new} was dropped, still in "
+                "maintenance"
+            ).format(target=names.target, new=names.new)
+        return _("unchanged, serving under its name ({target}); the new database {new} was dropped").format(
+            target=names.target, new=names.new
         )
+    if failed == "maintenance_off":
+        return _(
+            "restored (the new database is now {target}, the replaced one kept as {previous}), but "
+            "maintenance-off failed: the app may still be down"
+        ).format(target=names.target, previous=names.previous)
     if failed == "runbook":
-        return "restored and back in service; only the runbook entry is incomplete"
-    return "unknown"
+        return _("restored and back in service; only the runbook entry is incomplete")
+    return _("unknown")
 
 
 def next_action(
@@ -135,16 +154,27 @@ def next_action(
     if failed in (None, "runbook"):
         return None, undo
     if failed in ("lock", "safety_dump"):
-        return "fix the cause above and request the restore again; the target was not touched.", None
+        return _("fix the cause above and request the restore again; the target was not touched."), None
     if failed == "maintenance_off":
         return (
-            f"the data is in place; bring the app back by hand (`{off}`), or swap back with `{undo}`.",
+            _("the data is in place; bring the app back by hand (`{off}`), or swap back with `{undo}`.").format(
+                off=off, undo=undo
+            ),
             undo,
         )
-    back = f", then take the app out of maintenance (`{off}`)" if off and in_maintenance else ""
+    if off and in_maintenance:
+        return (
+            _(
+                "the target was not changed and still serves under its name: fix the cause above, then take "
+                "the app out of maintenance (`{off}`), and request the restore again."
+            ).format(off=off),
+            None,
+        )
     return (
-        f"the target was not changed and still serves under its name: fix the cause above{back}, "
-        "and request the restore again.",
+        _(
+            "the target was not changed and still serves under its name: fix the cause above, and request the "
+            "restore again."
+        ),
         None,
     )
 
@@ -152,26 +182,68 @@ def next_action(
 # ------------------------------------------------------------------ the store's record
 
 
+def _move_legacy(db: Any) -> None:
+    """Records kept in one kv value (before one row each) become rows; the old value goes."""
+    rows = list(db.query("SELECT value FROM kv WHERE key = ?", [LEGACY_KEY]))
+    if not rows:
+        return
+    for rid, rec in (json.loads(rows[0]["value"]) or {}).items():
+        if not list(db.query("SELECT key FROM kv WHERE key = ?", [PREFIX + rid])):
+            db.execute(
+                "INSERT OR REPLACE INTO kv (key, value, updated_at) VALUES (?, ?, ?)",
+                [PREFIX + rid, json.dumps(rec, default=str), store_stamp()],
+            )
+    db.execute("DELETE FROM kv WHERE key = ?", [LEGACY_KEY])
+
+
 def records(state: RestoreState | None) -> dict[str, dict[str, Any]]:
+    """Every swap record by restore id, oldest first."""
     if state is None:
         return {}
-    return dict(state.kv_get(KEY, {}) or {})
+    with state.transaction() as db:
+        _move_legacy(db)
+        rows = list(
+            db.query("SELECT key, value FROM kv WHERE key LIKE ? ORDER BY updated_at, key", [PREFIX + "%"])
+        )
+    found = {r["key"][len(PREFIX) :]: json.loads(r["value"]) for r in rows}
+    return dict(sorted(found.items(), key=lambda kv: (str(kv[1].get("created_at", "")), kv[0])))
 
 
 def remember(state: RestoreState | None, restore_id: str, **fields: Any) -> dict[str, Any]:
+    """Merge ``fields`` into the record of ``restore_id``: read and written in one store transaction."""
     if state is None:
         return dict(fields)
-    all_ = records(state)
-    rec = {**all_.get(restore_id, {}), **fields, "restore_id": restore_id}
-    all_[restore_id] = rec
-    state.kv_set(KEY, all_)
+    now = store_stamp()
+    with state.transaction() as db:
+        _move_legacy(db)
+        rows = list(db.query("SELECT value FROM kv WHERE key = ?", [PREFIX + restore_id]))
+        before = json.loads(rows[0]["value"]) if rows else {"created_at": now}
+        rec = {**before, **fields, "restore_id": restore_id, "updated_at": now}
+        db.execute(
+            "INSERT OR REPLACE INTO kv (key, value, updated_at) VALUES (?, ?, ?)",
+            [PREFIX + restore_id, json.dumps(rec, default=str), now],
+        )
     return rec
+
+
+def prune_records(state: RestoreState, now: datetime, keep: timedelta = KEEP_RECORDS) -> int:
+    """Delete records whose kept database is gone (or never was) and that did not change for ``keep``."""
+    cutoff = store_stamp(now - keep)
+    gone = 0
+    with state.transaction() as db:
+        _move_legacy(db)
+        rows = list(db.query("SELECT key, value, updated_at FROM kv WHERE key LIKE ?", [PREFIX + "%"]))
+        for row in rows:
+            rec = json.loads(row["value"])
+            if rec.get("phase") in FINISHED and str(row["updated_at"]) < cutoff:
+                gone += db.execute("DELETE FROM kv WHERE key = ?", [row["key"]]).rowcount
+    return gone
 
 
 def prepare(url: str, names: SwapNames) -> None:
     """An empty new database like the target; a leftover of the same name (a dead run) is dropped first."""
     if names.new == names.target:
-        raise RestoreError("refusing to build the restore into the target itself")
+        raise RestoreError(_("refusing to build the restore into the target itself"))
     with pg_databases.maintenance_connection(url) as conn:
         pg_databases.drop(conn, names.new)
         pg_databases.create_like(conn, names.new, names.target)
@@ -226,11 +298,13 @@ def recover(url: str, rec: dict[str, Any], state: RestoreState | None) -> str:
             pg_databases.rename(conn, names.previous, names.target)
         dropped = names.new != names.target and pg_databases.drop(conn, names.new)
     remember(state, rec["restore_id"], phase="abandoned")
-    return (
-        f"The half-built database {names.new} was dropped; "
-        if dropped
-        else "No half-built database was left; "
-    ) + f"{names.target} was not changed and serves under its name."
+    if dropped:
+        return _("The half-built database {new} was dropped; {target} was not changed and serves under its name.").format(
+            new=names.new, target=names.target
+        )
+    return _("No half-built database was left; {target} was not changed and serves under its name.").format(
+        target=names.target
+    )
 
 
 # ------------------------------------------------------------------------- undo
@@ -240,9 +314,9 @@ def find(state: RestoreState | None, restore_id: str) -> dict[str, Any]:
     rec = records(state).get(restore_id)
     if rec is None:
         raise UsageError(
-            f"no swap restore with id '{restore_id}'",
-            detail="Only restores run with the swap method keep the previous database for an undo.",
-            hint="The restore's thread and runbook entry show its id and its undo command.",
+            _("no swap restore with id '{id}'").format(id=restore_id),
+            detail=_("Only restores run with the swap method keep the previous database for an undo."),
+            hint=_("The restore's thread and runbook entry show its id and its undo command."),
         )
     return rec
 
@@ -264,7 +338,7 @@ def undo(
     from engine.restore_steps import target_lock
 
     rec = find(state, restore_id)
-    with target_lock(state, rec["target"], f"undo of {restore_id} by {holder}", job_id):
+    with target_lock(state, rec["target"], _("undo of {id} by {who}").format(id=restore_id, who=holder), job_id):
         return _undo(cfg, state, restore_id, rec, now)
 
 
@@ -273,9 +347,13 @@ def _undo(
 ) -> str:
     if rec.get("phase") != "switched":
         raise RestoreError(
-            f"restore {restore_id} cannot be undone by a swap: it is {rec.get('phase', 'unknown')}",
-            detail="Only a restore that switched databases, whose previous database is still kept, can be swapped back.",
-            hint="Restore its safety dump instead (the runbook entry names it).",
+            _("restore {id} cannot be undone by a swap: it is {phase}").format(
+                id=restore_id, phase=rec.get("phase", "unknown")
+            ),
+            detail=_(
+                "Only a restore that switched databases, whose previous database is still kept, can be swapped back."
+            ),
+            hint=_("Restore its safety dump instead (the runbook entry names it)."),
         )
     db = cfg.database(rec["target"])
     url = db.restore_url()
@@ -285,8 +363,8 @@ def _undo(
     with pg_databases.maintenance_connection(url) as conn:
         if not pg_databases.exists(conn, rec["previous"]):
             raise RestoreError(
-                f"the previous database {rec['previous']} is gone; nothing was changed",
-                hint="Restore the safety dump instead (the runbook entry names it).",
+                _("the previous database {name} is gone; nothing was changed").format(name=rec["previous"]),
+                hint=_("Restore the safety dump instead (the runbook entry names it)."),
             )
         done = pg_databases.switch(
             conn,
@@ -306,11 +384,23 @@ def _undo(
         undone_db=undone,
         drop_after=(when + timedelta(hours=db.keep_previous_hours)).isoformat(),
     )
-    return (
-        f"{rec['target_db']} is back as it was before {restore_id} (switched in {done.seconds:.1f} s"
-        f"{f', {done.sessions} sessions ended' if done.sessions else ''}); the restored database is kept as "
-        f"{undone} for {db.keep_previous_hours:g} h."
-    )
+    values = {
+        "db": rec["target_db"],
+        "id": restore_id,
+        "seconds": f"{done.seconds:.1f}",
+        "n": done.sessions,
+        "undone": undone,
+        "hours": f"{db.keep_previous_hours:g}",
+    }
+    if done.sessions:
+        return _(
+            "{db} is back as it was before {id} (switched in {seconds} s, {n} sessions ended); the restored "
+            "database is kept as {undone} for {hours} h."
+        ).format(**values)
+    return _(
+        "{db} is back as it was before {id} (switched in {seconds} s); the restored database is kept as "
+        "{undone} for {hours} h."
+    ).format(**values)
 
 
 # ------------------------------------------------------------- dropped after their time
@@ -350,20 +440,33 @@ def drop_expired(cfg: Config, state: RestoreState, now: datetime) -> list[Expire
             phase="dropped" if phase == "switched" else "undone-dropped",
             dropped_at=now.isoformat(),
         )
-        what = "the database it replaced" if phase == "switched" else "the restored database it undid"
-        kept = (
-            f"The safety dump {rec['safety_id']} still holds it."
-            if rec.get("safety_id") and phase == "switched"
-            else ""
-        )
-        out.append(
-            Expired(
-                rid,
-                rec["target"],
-                name,
-                rec.get("job_id"),
-                f"{name} ({what} in restore {rid}) was {'dropped' if gone else 'already gone'} after "
-                f"{cfg.database(rec['target']).keep_previous_hours:g} h; it can no longer be swapped back. {kept}".strip(),
-            )
-        )
+        values = {"name": name, "id": rid, "hours": f"{cfg.database(rec['target']).keep_previous_hours:g}"}
+        if phase == "switched":
+            text = (
+                _(
+                    "{name} (the database it replaced in restore {id}) was dropped after {hours} h; it can no "
+                    "longer be swapped back."
+                )
+                if gone
+                else _(
+                    "{name} (the database it replaced in restore {id}) was already gone after {hours} h; it can "
+                    "no longer be swapped back."
+                )
+            ).format(**values)
+        else:
+            text = (
+                _(
+                    "{name} (the restored database it undid in restore {id}) was dropped after {hours} h; it can "
+                    "no longer be swapped back."
+                )
+                if gone
+                else _(
+                    "{name} (the restored database it undid in restore {id}) was already gone after {hours} h; it "
+                    "can no longer be swapped back."
+                )
+            ).format(**values)
+        if rec.get("safety_id") and phase == "switched":
+            text += " " + _("The safety dump {id} still holds it.").format(id=rec["safety_id"])
+        out.append(Expired(rid, rec["target"], name, rec.get("job_id"), text))
+    prune_records(state, now)
     return out

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from adapters import pg_databases, pg_restore
 from adapters.pg_restore_overlap import restore_overlapped
 from core.errors import BackupbotError
+from core.i18n import _
 from core.units import human_bytes
 from engine import restore_swap
 from engine.decrypt import iter_plain
@@ -67,7 +68,9 @@ class SwapSteps:
         def progress(done: int) -> None:
             rate = done / max(time.monotonic() - started, 0.001)
             self.on_progress(
-                f"{human_bytes(done)} of {human_bytes(self.backup.dump_bytes)} · {human_bytes(rate)}/s"
+                _("{done} of {total} · {rate}/s").format(
+                    done=human_bytes(done), total=human_bytes(self.backup.dump_bytes), rate=human_bytes(rate)
+                )
             )
 
         chunks = iter_plain(self.cfg, self.backup, self.storage)
@@ -88,9 +91,13 @@ class SwapSteps:
             )
         restore_swap.remember(self.state, report.restore_id, phase="built")
         report.mode = f"swap, {result.mode}"
-        rec.detail = (
-            f"{human_bytes(result.bytes)} into the new database {names.new}, {result.mode} "
-            f"in {result.seconds:.1f} s ({why}); {names.target} not touched"
+        rec.detail = _("{size} into the new database {new}, {mode} in {seconds} s ({why}); {target} not touched").format(
+            size=human_bytes(result.bytes),
+            new=names.new,
+            mode=result.mode,
+            seconds=f"{result.seconds:.1f}",
+            why=why,
+            target=names.target,
         )
 
     def switch(self, rec: StepRecord) -> None:
@@ -100,12 +107,24 @@ class SwapSteps:
         )
         self.switched = True
         self.report.extra.update(switch_seconds=round(done.seconds, 3), previous_db=names.previous)
-        ended = f", {done.sessions} sessions ended" if done.sessions else ""
-        rec.detail = (
-            f"{names.new} is now {names.target} (owner, settings, grants and comment carried over); "
-            f"the replaced database is kept as {names.previous} for {self.db.keep_previous_hours:g} h; "
-            f"unavailable for {done.seconds:.2f} s{ended}"
-        )
+        values = {
+            "new": names.new,
+            "target": names.target,
+            "previous": names.previous,
+            "hours": f"{self.db.keep_previous_hours:g}",
+            "seconds": f"{done.seconds:.2f}",
+            "n": done.sessions,
+        }
+        if done.sessions:
+            rec.detail = _(
+                "{new} is now {target} (owner, settings, grants and comment carried over); the replaced database "
+                "is kept as {previous} for {hours} h; unavailable for {seconds} s, {n} sessions ended"
+            ).format(**values)
+        else:
+            rec.detail = _(
+                "{new} is now {target} (owner, settings, grants and comment carried over); the replaced database "
+                "is kept as {previous} for {hours} h; unavailable for {seconds} s"
+            ).format(**values)
 
     def writing_new(self) -> bool:
         return (

@@ -26,6 +26,7 @@ from adapters import pg_archive, pg_restore, pg_toc
 from adapters.storage import Storage, open_storage
 from core.config import Config
 from core.errors import IntegrityError, NotFoundError, PreflightError, UsageError
+from core.i18n import _
 from engine import scratch
 from engine.decrypt import iter_plain
 from engine.manifest import Manifest
@@ -66,14 +67,16 @@ def find_table(entries: list[pg_toc.TocEntry], wanted: str) -> pg_toc.TocEntry:
     names = sorted(f"{e.schema}.{e.tag}" for e in tables)
     if not found:
         raise NotFoundError(
-            f"the backup has no table '{wanted}'",
-            detail=f"Tables in it: {', '.join(names[:30])}{' …' if len(names) > 30 else ''}.",
-            hint="Write it as schema.table, e.g. public.invoices.",
+            _("the backup has no table '{table}'").format(table=wanted),
+            detail=_("Tables in it: {tables}.").format(
+                tables=", ".join(names[:30]) + (" …" if len(names) > 30 else "")
+            ),
+            hint=_("Write it as schema.table, e.g. public.invoices."),
         )
     raise UsageError(
-        f"'{wanted}' names a table in several schemas",
+        _("'{table}' names a table in several schemas").format(table=wanted),
         detail=", ".join(f"{e.schema}.{e.tag}" for e in found),
-        hint="Write it as schema.table.",
+        hint=_("Write it as schema.table."),
     )
 
 
@@ -126,9 +129,9 @@ def restore_table(
     fits, free = pg_restore.staging_room(where, need)
     if not fits:
         raise PreflightError(
-            f"not enough room in {where} to read {backup.id}",
-            detail=f"the dump is {need} bytes; {free} are free.",
-            hint="Set [runner] staging_dir to a disk with room for the dump.",
+            _("not enough room in {where} to read {id}").format(where=where, id=backup.id),
+            detail=_("the dump is {need} bytes; {free} are free.").format(need=need, free=free),
+            hint=_("Set [runner] staging_dir to a disk with room for the dump."),
         )
     ttl = timedelta(hours=cfg.verify.scratch_ttl_hours)
     with pg_restore.staged(iter_plain(cfg, backup, storage), where, prefix=scratch.staging_prefix()) as path:
@@ -149,9 +152,11 @@ def restore_table(
                 listing.unlink(missing_ok=True)
             if run.code != 0:
                 raise IntegrityError(
-                    f"table {wanted.schema}.{wanted.tag} of {backup.id} did not restore",
-                    detail=f"pg_restore exited with {run.code}:\n{run.stderr}",
-                    hint="A type or extension it needs may be missing on the verification server.",
+                    _("table {table} of {id} did not restore").format(
+                        table=f"{wanted.schema}.{wanted.tag}", id=backup.id
+                    ),
+                    detail=_("pg_restore exited with {code}:").format(code=run.code) + "\n" + run.stderr,
+                    hint=_("A type or extension it needs may be missing on the verification server."),
                 )
             name = f"{wanted.schema}.{wanted.tag}"
             rows, checksum = pg_archive.table_checksum(url, name)

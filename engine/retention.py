@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from core.config import PRE_EVENT_KINDS, RetentionPolicy
+from core.i18n import _
 
 SCHEDULED_KINDS = ("daily", "monthly")
 EVENT_KINDS = ("manual", *PRE_EVENT_KINDS)
@@ -83,7 +84,16 @@ class Decision:
         return tuple(r.rule for r in self.reasons)
 
     def explain(self) -> str:
-        return ", ".join(str(r) for r in self.reasons) if self.reasons else "no rule keeps it"
+        return ", ".join(reason_text(str(r)) for r in self.reasons) if self.reasons else _("no rule keeps it")
+
+
+def reason_text(reason: str) -> str:
+    """A kept backup's rule as a person reads it: the rule id stays (it is the setting's word),
+    the words around a date are translated. ``str(Reason)`` itself stays the stable id."""
+    rule, sep, rest = reason.partition(" until ")
+    if sep and rest.endswith(" UTC"):
+        return _("{rule} until {at} UTC").format(rule=rule, at=rest.removesuffix(" UTC"))
+    return reason
 
 
 def _day(t: datetime) -> str:

@@ -17,6 +17,11 @@ from pathlib import Path
 
 from adapters.storage import Storage
 from core.errors import BackupbotError
+from core.i18n import N_, _
+
+SAFETY_LABEL = N_("Safety dump of what was there before")
+# The surfaces a restore comes through (RunbookEntry.via), marked so the entry can name them in words.
+VIA = (N_("Slack"), N_("console"), N_("break-glass CLI"), N_("scheduled drill"))
 
 
 @dataclass(frozen=True)
@@ -47,7 +52,8 @@ class RunbookEntry:
     undo_command: str | None
     next_action: str | None
     steps: Sequence[StepLine]
-    safety_label: str = "Safety dump of what was there before"  # Neon: the preserved branch
+    safety_label: str = SAFETY_LABEL  # Neon: the preserved branch (an N_ constant, translated in render)
+    notes: tuple[str, ...] = ()  # more lines, already in words: e.g. the roles a restore created
 
     @property
     def key(self) -> str:
@@ -69,25 +75,38 @@ def _cell(text: str) -> str:
 
 
 def render(entry: RunbookEntry) -> str:
-    verdict = "succeeded" if entry.succeeded else "FAILED"
+    """The entry in the configured language; the step statuses come already in words."""
     took = (entry.finished_at - entry.started_at).total_seconds()
+    headline = (
+        _("## Restore {id}: succeeded") if entry.succeeded else _("## Restore {id}: FAILED")
+    ).format(id=entry.restore_id)
+    asked = (
+        _("- Asked by: {who}, reason: {reason}").format(who=entry.requested_by, reason=entry.reason)
+        if entry.reason
+        else _("- Asked by: {who}").format(who=entry.requested_by)
+    )
     lines = [
-        f"## Restore {entry.restore_id}: {verdict}",
+        headline,
         "",
-        f"- When: {entry.started_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC, took {_seconds(took)}",
-        f"- Target: {entry.target} ({entry.target_where})",
-        f"- Backup: {entry.backup_id} ({entry.backup_line})",
-        f"- Asked by: {entry.requested_by}" + (f", reason: {entry.reason}" if entry.reason else ""),
-        f"- Approved by: {', '.join(entry.approved_by) or 'nobody (break glass)'}",
-        f"- Via: {entry.via}",
-        f"- {entry.safety_label}: {entry.safety_id or 'none (the target was not touched)'}",
-        f"- Target now: {entry.state}",
+        _("- When: {when} UTC, took {took}").format(
+            when=f"{entry.started_at.astimezone(UTC):%Y-%m-%d %H:%M:%S}", took=_seconds(took)
+        ),
+        _("- Target: {target} ({where})").format(target=entry.target, where=entry.target_where),
+        _("- Backup: {id} ({line})").format(id=entry.backup_id, line=entry.backup_line),
+        asked,
+        _("- Approved by: {who}").format(who=", ".join(entry.approved_by) or _("nobody (break glass)")),
+        _("- Via: {via}").format(via=_(entry.via)),
+        "- {label}: {id}".format(
+            label=_(entry.safety_label), id=entry.safety_id or _("none (the target was not touched)")
+        ),
+        _("- Target now: {state}").format(state=entry.state),
     ]
     if entry.next_action:
-        lines.append(f"- Next: {entry.next_action}")
+        lines.append(_("- Next: {action}").format(action=entry.next_action))
     if entry.undo_command:
-        lines.append(f"- Undo: `{entry.undo_command}`")
-    lines += ["", "| # | Step | Result | Duration | Detail |", "|---|---|---|---|---|"]
+        lines.append(_("- Undo: `{command}`").format(command=entry.undo_command))
+    lines += [f"- {note}" for note in entry.notes]
+    lines += ["", _("| # | Step | Result | Duration | Detail |"), "|---|---|---|---|---|"]
     for s in entry.steps:
         lines.append(f"| {s.number} | {s.title} | {s.status} | {_seconds(s.seconds)} | {_cell(s.detail)} |")
     return "\n".join(lines) + "\n"
@@ -110,7 +129,9 @@ def append_to_file(path: str, text: str) -> None:
             fh.write(text)
     except OSError as exc:
         raise BackupbotError(
-            f"cannot append the runbook entry to {path}",
+            _("cannot append the runbook entry to {path}").format(path=path),
             detail=exc.strerror,
-            hint="Check runbook_file in the config and that the bot may write there; the entry is in the bucket.",
+            hint=_(
+                "Check runbook_file in the config and that the bot may write there; the entry is in the bucket."
+            ),
         ) from None

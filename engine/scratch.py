@@ -33,6 +33,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from core.config import Config
 from core.errors import ConfigError, PreflightError
+from core.i18n import _
 from core.redact import describe_url, redact
 
 log = logging.getLogger(__name__)
@@ -105,11 +106,14 @@ def server_url(cfg: Config) -> str:
             other = os.environ.get(env or "", "")
             if other and _where(other) == mine:
                 raise ConfigError(
-                    f"the verification server URL points at database '{db.name}'",
-                    detail=f"[verify] url_env ({cfg.verify.url_env}) and [databases.{db.name}] {setting} both "
-                    f"name {describe_url(url)}.",
-                    hint="Point [verify] url_env at the maintenance database (e.g. postgres) of a server where "
-                    "scratch databases may be created; never at a configured source or target.",
+                    _("the verification server URL points at database '{db}'").format(db=db.name),
+                    detail=_(
+                        "[verify] url_env ({env}) and [databases.{db}] {setting} both name {where}."
+                    ).format(env=cfg.verify.url_env, db=db.name, setting=setting, where=describe_url(url)),
+                    hint=_(
+                        "Point [verify] url_env at the maintenance database (e.g. postgres) of a server where "
+                        "scratch databases may be created; never at a configured source or target."
+                    ),
                 )
     return url
 
@@ -132,9 +136,9 @@ def _admin(url: str) -> psycopg.Connection[Any]:
         return psycopg.connect(url, autocommit=True, connect_timeout=10)
     except psycopg.OperationalError as exc:
         raise PreflightError(
-            "the verification server does not answer",
+            _("the verification server does not answer"),
             detail=f"{describe_url(url)}: {redact(str(exc).strip(), [url])}",
-            hint="Check [verify] url_env's server is up and its role may log in and create databases.",
+            hint=_("Check [verify] url_env's server is up and its role may log in and create databases."),
         ) from None
 
 
@@ -168,9 +172,9 @@ def create(
     except psycopg.Error as exc:
         book.remove(rec.name)
         raise PreflightError(
-            "the verification server refused to create a scratch database",
+            _("the verification server refused to create a scratch database"),
             detail=f"{describe_url(admin_url)}: {redact(str(exc).strip(), [admin_url])}",
-            hint="The [verify] role needs CREATEDB (ALTER ROLE … CREATEDB).",
+            hint=_("The [verify] role needs CREATEDB (ALTER ROLE … CREATEDB)."),
         ) from None
     return rec
 
@@ -184,16 +188,16 @@ def drop(admin_url: str, book: ScratchBook, name: str) -> None:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
     except psycopg.Error as exc:
         raise PreflightError(
-            f"scratch database {name} could not be dropped",
+            _("scratch database {name} could not be dropped").format(name=name),
             detail=f"{describe_url(admin_url)}: {redact(str(exc).strip(), [admin_url])}",
-            hint="It stays in the book and is dropped on the next start; or drop it by hand.",
+            hint=_("It stays in the book and is dropped on the next start; or drop it by hand."),
         ) from None
     book.remove(name)
 
 
 def _owner_gone(owner: str) -> bool:
-    host, _, rest = owner.partition(":")
-    pid_text, _, token = rest.partition(":")
+    host, _sep, rest = owner.partition(":")
+    pid_text, _sep, token = rest.partition(":")
     if host != socket.gethostname() or not pid_text.isdigit():
         return False  # another machine's process: only its job's end or the expiry tells
     pid = int(pid_text)

@@ -32,6 +32,7 @@ from adapters.pg_contents import ARCHIVE_KINDS, parse_archive_list
 from adapters.storage import Storage, open_storage
 from core.config import Config
 from core.errors import BackupbotError, IntegrityError, PreflightError
+from core.i18n import N_, _, ngettext
 from core.redact import redact
 from core.units import human_bytes
 from engine import scratch, verify_record
@@ -44,12 +45,17 @@ from engine.verify_report import STEPS, StepCallback, VerifyFailed, VerifyReport
 __all__ = ["STEPS", "StepCallback", "VerifyFailed", "VerifyReport", "VerifyStep", "verify_backup"]
 
 _KIND_NAMES = {
-    "index": "indexes",
-    "constraint": "constraints",
-    "fk_constraint": "foreign keys",
-    "sequence": "sequences",
-    "function": "functions",
+    "index": N_("indexes"),
+    "constraint": N_("constraints"),
+    "fk_constraint": N_("foreign keys"),
+    "sequence": N_("sequences"),
+    "function": N_("functions"),
 }
+
+
+def _kind_name(kind: str) -> str:
+    name = _KIND_NAMES.get(kind)
+    return _(name) if name else kind
 
 
 class _Run:
@@ -73,7 +79,7 @@ class _Run:
         self.report = VerifyReport(
             backup=backup,
             started_at=datetime.now(UTC),
-            steps=[VerifyStep(i, k, t) for i, (k, t) in enumerate(STEPS, 1)],
+            steps=[VerifyStep(i, k, _(t)) for i, (k, t) in enumerate(STEPS, 1)],
             purpose=purpose,
         )
         self.admin_url = ""
@@ -85,7 +91,7 @@ class _Run:
 
     def _check_cancel(self) -> None:
         if self.cancel.is_set():
-            raise PreflightError("verification was cancelled", hint="Run it again when ready.")
+            raise PreflightError(_("verification was cancelled"), hint=_("Run it again when ready."))
 
     # ------------------------------------------------------------------ steps
 
@@ -93,39 +99,44 @@ class _Run:
         archive = parse_archive_list(pg_archive.list_archive(path))
         recorded = self.backup.contents
         if not recorded or "tables" not in recorded:
-            rec.detail = (
-                f"archive lists {len(archive.tables)} tables; the manifest predates table lists, "
-                "so nothing to compare with"
-            )
+            rec.detail = _(
+                "archive lists {n} tables; the manifest predates table lists, so nothing to compare with"
+            ).format(n=len(archive.tables))
             return
         want = set(recorded.get("tables", {}))
         have = archive.tables
         problems = []
         if want - have:
             problems.append(
-                f"the archive lacks table(s) recorded at dump time: {', '.join(sorted(want - have))}"
+                _("the archive lacks table(s) recorded at dump time: {tables}").format(
+                    tables=", ".join(sorted(want - have))
+                )
             )
         if have - want:
             problems.append(
-                f"the archive has table(s) the manifest does not list: {', '.join(sorted(have - want))}"
+                _("the archive has table(s) the manifest does not list: {tables}").format(
+                    tables=", ".join(sorted(have - want))
+                )
             )
         counts = []
         for kind, recorded_n in sorted((recorded.get("objects") or {}).items()):
             if kind == "table" or kind not in ARCHIVE_KINDS:
                 continue
             found = archive.count(kind)
-            counts.append(f"{found} {_KIND_NAMES.get(kind, kind)}")
+            counts.append(f"{found} {_kind_name(kind)}")
             if found < int(recorded_n):
                 problems.append(
-                    f"{_KIND_NAMES.get(kind, kind)}: {found} in the archive, {recorded_n} at dump time"
+                    _("{kind}: {found} in the archive, {recorded} at dump time").format(
+                        kind=_kind_name(kind), found=found, recorded=recorded_n
+                    )
                 )
         if problems:
             raise IntegrityError(
-                f"backup {self.backup.id}: the archive does not hold what was dumped",
+                _("backup {id}: the archive does not hold what was dumped").format(id=self.backup.id),
                 detail="; ".join(problems),
-                hint="Do not rely on this backup; take a new one and verify it.",
+                hint=_("Do not rely on this backup; take a new one and verify it."),
             )
-        rec.detail = f"{len(have)} tables as recorded; " + ", ".join(counts)
+        rec.detail = _("{n} tables as recorded; {counts}").format(n=len(have), counts=", ".join(counts))
 
     def restore(self, rec: VerifyStep, path: Path) -> None:
         self.admin_url = scratch.server_url(self.cfg)
@@ -140,14 +151,18 @@ class _Run:
         self._check_cancel()
         url = scratch.url_for(self.admin_url, made.name)
         jobs = self.cfg.verify.jobs if pg_offsets.add_data_offsets(path) else 1
-        self.on_progress(f"pg_restore -j {jobs} into scratch database {made.name}")
+        self.on_progress(
+            _("pg_restore -j {jobs} into scratch database {name}").format(jobs=jobs, name=made.name)
+        )
         run = pg_archive.restore_into(url, path, jobs=jobs)
         if run.code != 0:
             raise IntegrityError(
-                f"backup {self.backup.id} did not restore cleanly into a scratch database",
-                detail=f"pg_restore exited with {run.code}:\n{run.stderr}",
-                hint="Read pg_restore's errors above; a missing extension or role on the verification server "
-                "is a setup problem, anything else means this backup would not restore either.",
+                _("backup {id} did not restore cleanly into a scratch database").format(id=self.backup.id),
+                detail=_("pg_restore exited with {code}:").format(code=run.code) + "\n" + run.stderr,
+                hint=_(
+                    "Read pg_restore's errors above; a missing extension or role on the verification server "
+                    "is a setup problem, anything else means this backup would not restore either."
+                ),
             )
         recorded = (self.backup.contents or {}).get("tables") or {}
         mode = (self.backup.contents or {}).get("row_counts", "exact")
@@ -156,39 +171,45 @@ class _Run:
         self.report.tables = {t: {"restored": counted[t], "recorded": recorded[t]} for t in sorted(recorded)}
         if missing:
             raise IntegrityError(
-                f"backup {self.backup.id}: restored, but {len(missing)} table(s) are missing",
-                detail=f"not in the scratch database: {', '.join(missing)}",
-                hint="Do not rely on this backup; take a new one and verify it.",
+                ngettext(
+                    "backup {id}: restored, but {n} table is missing",
+                    "backup {id}: restored, but {n} tables are missing",
+                    len(missing),
+                ).format(id=self.backup.id, n=len(missing)),
+                detail=_("not in the scratch database: {tables}").format(tables=", ".join(missing)),
+                hint=_("Do not rely on this backup; take a new one and verify it."),
             )
         if mode == "exact":
             wrong = [(t, counted[t], n) for t, n in recorded.items() if n is not None and counted[t] != n]
             if wrong:
                 raise IntegrityError(
-                    f"backup {self.backup.id}: restored row counts differ from the dump's",
+                    _("backup {id}: restored row counts differ from the dump's").format(id=self.backup.id),
                     detail="; ".join(
-                        f"table {t}: {got} rows restored, {want} counted at dump time"
+                        _("table {table}: {got} rows restored, {want} counted at dump time").format(
+                            table=t, got=got, want=want
+                        )
                         for t, got, want in wrong
                     ),
-                    hint="Do not rely on this backup; take a new one and verify it.",
+                    hint=_("Do not rely on this backup; take a new one and verify it."),
                 )
         rows = sum(n or 0 for n in counted.values())
         what = (
-            "every table present, row counts equal to the dump's"
+            _("every table present, row counts equal to the dump's")
             if mode == "exact" and recorded
-            else "every table present (row counts are estimates: presence checked only)"
+            else _("every table present (row counts are estimates: presence checked only)")
             if recorded
-            else "restored (the manifest predates row counts)"
+            else _("restored (the manifest predates row counts)")
         )
-        rec.detail = (
-            f"{len(counted)} tables, {rows} rows in {made.name}; {what}; pg_restore {run.seconds:.1f} s"
+        rec.detail = _("{tables} tables, {rows} rows in {name}; {what}; pg_restore {seconds} s").format(
+            tables=len(counted), rows=rows, name=made.name, what=what, seconds=f"{run.seconds:.1f}"
         )
 
     def cleanup(self, rec: VerifyStep) -> None:
         if not self.report.scratch:
-            rec.status, rec.detail = "skipped", "no scratch database was made"
+            rec.status, rec.detail = "skipped", _("no scratch database was made")
             return
         scratch.drop(self.admin_url, self.book, self.report.scratch)
-        rec.detail = f"{self.report.scratch} dropped"
+        rec.detail = _("{name} dropped").format(name=self.report.scratch)
 
     # -------------------------------------------------------------------- run
 
@@ -201,9 +222,11 @@ class _Run:
                 exc
                 if isinstance(exc, BackupbotError)
                 else BackupbotError(
-                    f"unexpected {type(exc).__name__} while verifying {self.backup.id}",
+                    _("unexpected {error} while verifying {id}").format(
+                        error=type(exc).__name__, id=self.backup.id
+                    ),
                     detail=redact(str(exc))[:1000],
-                    hint="The bot's log has the details.",
+                    hint=_("The bot's log has the details."),
                 )
             )
         try:
@@ -221,16 +244,22 @@ class _Run:
             self._check_cancel()
             if not fits:
                 raise PreflightError(
-                    f"not enough room in {where} to verify {self.backup.id}",
-                    detail=f"the dump is {human_bytes(need)}; {human_bytes(free)} are free.",
-                    hint="Set [runner] staging_dir to a disk with room for the dump.",
+                    _("not enough room in {where} to verify {id}").format(where=where, id=self.backup.id),
+                    detail=_("the dump is {need}; {free} are free.").format(
+                        need=human_bytes(need), free=human_bytes(free)
+                    ),
+                    hint=_("Set [runner] staging_dir to a disk with room for the dump."),
                 )
             started = time.monotonic()
 
             def progress(done: int) -> None:
                 rate = done / max(time.monotonic() - started, 0.001)
                 self.on_progress(
-                    f"{human_bytes(done)} of {human_bytes(self.backup.dump_bytes)} read · {human_bytes(rate)}/s"
+                    _("{done} of {total} read · {rate}/s").format(
+                        done=human_bytes(done),
+                        total=human_bytes(self.backup.dump_bytes),
+                        rate=human_bytes(rate),
+                    )
                 )
 
             staged = pg_restore.staged(
@@ -243,14 +272,15 @@ class _Run:
                 path = staged.__enter__()
             except IntegrityError as err:
                 raise IntegrityError(
-                    f"object {self.backup.key} failed its integrity check",
+                    _("object {key} failed its integrity check").format(key=self.backup.key),
                     detail=f"{err.message}. {err.detail or ''}".strip(),
-                    hint="The stored backup was altered or damaged; do not restore from it. Pick another "
-                    "with `backupbot list`.",
+                    hint=_(
+                        "The stored backup was altered or damaged; do not restore from it. Pick another "
+                        "with `backupbot list`."
+                    ),
                 ) from None
-            rec.detail = (
-                f"{self.backup.key}: every chunk authenticated, sha256 {self.backup.sha256[:12]}… matches, "
-                f"{human_bytes(self.backup.dump_bytes)} dump"
+            rec.detail = _("{key}: every chunk authenticated, sha256 {sha}… matches, {size} dump").format(
+                key=self.backup.key, sha=self.backup.sha256[:12], size=human_bytes(self.backup.dump_bytes)
             )
         try:
             with self.step("contents") as rec:
@@ -284,24 +314,26 @@ class _Run:
             }
         unrecorded = ""
         if cancelled:
-            report.result, unrecorded = "cancelled", " It was cancelled: no outcome was recorded."
+            report.result, unrecorded = "cancelled", " " + _("It was cancelled: no outcome was recorded.")
         else:
             try:
                 report.record_key = verify_record.write(self.storage, self.backup, report.outcome())
             except BackupbotError as exc:
                 error = error or exc
                 report.result = report.result if report.result != "passed" else "error"
-                unrecorded = " The outcome could not be written to the bucket."
+                unrecorded = " " + _("The outcome could not be written to the bucket.")
         if report.result != "passed":
             step = failed or report.steps[-1]
             cause = f"{error.message}" + (f"\n{error.detail}" if error.detail else "") if error else ""
-            verb = {"failed": "failed", "error": "could not finish", "cancelled": "was cancelled"}[
-                report.result
-            ]
+            said = {
+                "failed": N_("verification of backup {id} failed at step {number} ({title})"),
+                "error": N_("verification of backup {id} could not finish at step {number} ({title})"),
+                "cancelled": N_("verification of backup {id} was cancelled at step {number} ({title})"),
+            }[report.result]
             raise VerifyFailed(
-                f"verification of backup {self.backup.id} {verb} at step {step.number} ({step.title})",
+                _(said).format(id=self.backup.id, number=step.number, title=step.title),
                 detail=redact(cause),
-                hint=(error.hint if error and error.hint else "See the steps above.") + unrecorded,
+                hint=(error.hint if error and error.hint else _("See the steps above.")) + unrecorded,
                 report=report,
             )
         return report

@@ -16,6 +16,7 @@ from typing import Any
 
 from adapters.storage import Storage
 from core.errors import BackupbotError, NotFoundError
+from core.i18n import _
 from engine.manifest import MANIFEST_SUFFIX, Manifest
 from engine.manifest_cache import Entry, ManifestCache
 
@@ -123,12 +124,15 @@ def mark(outcome: dict[str, Any] | None) -> str:
         return ""
     day = str(outcome.get("verified_at", ""))[:10]
     step = outcome.get("failed_step")
-    at = f" (step {step})" if step else ""
     if outcome.get("result") == "passed":
-        return f"verified {day}"
+        return _("verified {day}").format(day=day)
     if outcome.get("result") == "failed":
-        return f"VERIFY FAILED {day}{at}"
-    return f"not verified: error {day}{at}"
+        if step:
+            return _("VERIFY FAILED {day} (step {step})").format(day=day, step=step)
+        return _("VERIFY FAILED {day}").format(day=day)
+    if step:
+        return _("not verified: error {day} (step {step})").format(day=day, step=step)
+    return _("not verified: error {day}").format(day=day)
 
 
 def icon(outcome: dict[str, Any] | None) -> str:

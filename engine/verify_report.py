@@ -12,13 +12,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.errors import IntegrityError
+from core.i18n import N_
 from engine.manifest import Manifest
 
+# (key, title): the key is stable (records, drill comparisons), the title is translated where a run starts.
 STEPS: tuple[tuple[str, str], ...] = (
-    ("integrity", "Integrity"),
-    ("contents", "Contents"),
-    ("restore", "Restore and count rows"),
-    ("cleanup", "Drop scratch database"),
+    ("integrity", N_("Integrity")),
+    ("contents", N_("Contents")),
+    ("restore", N_("Restore and count rows")),
+    ("cleanup", N_("Drop scratch database")),
 )
 
 

@@ -35,6 +35,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from core.config import Config
+from core.i18n import N_, _
 from core.redact import redact
 from jobs.events import Alert, Reporter
 from jobs.schedule_runs import PENDING_ALERTS, iso, mark_handled, parse_iso
@@ -146,8 +147,23 @@ def prune_delivered(store: Store, keep: timedelta = KEEP_DELIVERED) -> int:
 # ------------------------------------------------------- scheduled job failed / recovered
 
 
+# What a scheduled job of each kind is called in an alert ("Scheduled backup of `prod` failed").
+_NOUNS = {
+    "dump": N_("backup"),
+    "verify": N_("verify"),
+    "drill": N_("drill"),
+    "files_sync": N_("files sync"),
+    "files_verify": N_("files verify"),
+    "prune": N_("prune"),
+    "restore": N_("restore"),
+    "restore_table": N_("restore table"),
+    "branch": N_("branch"),
+}
+
+
 def _noun(job: Job) -> str:
-    return {"dump": "backup"}.get(job.kind, job.kind.replace("_", " "))
+    noun = _NOUNS.get(job.kind)
+    return _(noun) if noun else job.kind.replace("_", " ")
 
 
 def job_failed(cfg: Config, store: Store, reporter: Reporter, job: Job, entry: str) -> bool:
@@ -165,10 +181,17 @@ def job_failed(cfg: Config, store: Store, reporter: Reporter, job: Job, entry: s
             )
         return True
 
-    target = f" of `{job.database}`" if job.database else ""
-    error = job.error or {"message": f"{job.title} ended {job.status.label}"}
+    error = job.error or {"message": _("{job} ended {status}").format(job=job.title, status=job.status.label)}
+    if job.database:
+        title = _("Scheduled {what} of `{db}` {status} (job {id})").format(
+            what=_noun(job), db=job.database, status=job.status.label, id=job.id
+        )
+    else:
+        title = _("Scheduled {what} {status} (job {id})").format(
+            what=_noun(job), status=job.status.label, id=job.id
+        )
     alert = Alert(
-        title=f"Scheduled {_noun(job)}{target} {job.status.label} (job {job.id})",
+        title=title,
         severity="failure",
         database=job.database,
         error=error,
@@ -186,13 +209,19 @@ def job_succeeded(cfg: Config, store: Store, reporter: Reporter, job: Job, entry
         return
     key = f"schedule:{entry}:recovered:{state.get('job_id')}"
     claim = _claim_then_set(store, key, job.id, f"schedule:{entry}:failing", None)
-    target = f" of `{job.database}`" if job.database else ""
-    what = ""
+    if job.database:
+        works = _("Scheduled {what} of `{db}` works again (job {id}).").format(
+            what=_noun(job), db=job.database, id=job.id
+        )
+    else:
+        works = _("Scheduled {what} works again (job {id}).").format(what=_noun(job), id=job.id)
+    lines = [works]
     if job.result and job.result.get("backup_id"):
-        what = f": `{job.result['backup_id']}` stored"
+        lines.append(_("Backup `{backup}` is stored.").format(backup=job.result["backup_id"]))
+    since = str(state.get("since", "?"))[:16].replace("T", " ")
+    lines.append(_("It had been failing since {since} UTC.").format(since=since))
     alert = Alert(
-        title=f"Scheduled {_noun(job)}{target} works again (job {job.id}){what}. "
-        f"It had been failing since {state.get('since', '?')[:16].replace('T', ' ')} UTC.",
+        title=" ".join(lines),
         severity="recovered",
         database=job.database,
         job_id=job.id,
@@ -228,8 +257,10 @@ def check_deadman(cfg: Config, store: Store, reporter: Reporter, fresh: Freshnes
         key = f"{state['episode']}:recovered"
         recovered = _claim_then_set(store, key, iso(now), state_key, None)
         alert = Alert(
-            title=f"Backups of `{db.name}` are fresh again: `{fresh.newest_id}` is {_hours(age)} old "
-            f"(none had been taken since {state['stale_since']}).",
+            title=_(
+                "Backups of `{db}` are fresh again: `{newest}` is {age} old "
+                "(none had been taken since {since})."
+            ).format(db=db.name, newest=fresh.newest_id, age=_hours(age), since=state["stale_since"]),
             severity="recovered",
             database=db.name,
             mention=oncall_mention(cfg),
@@ -237,15 +268,21 @@ def check_deadman(cfg: Config, store: Store, reporter: Reporter, fresh: Freshnes
         return "recovered" if announce(store, reporter, key, alert, recovered) else "ok"
 
     if fresh.newest_id:
-        detail = f"The newest good backup is `{fresh.newest_id}`, taken {_fmt(fresh.reference)}."
+        detail = _("The newest good backup is `{id}`, taken {when}.").format(
+            id=fresh.newest_id, when=_fmt(fresh.reference)
+        )
     else:
-        detail = (
-            f"No backup of `{db.name}` exists; the schedule has been watched since {_fmt(fresh.reference)}."
+        detail = _("No backup of `{db}` exists; the schedule has been watched since {when}.").format(
+            db=db.name, when=_fmt(fresh.reference)
         )
     error = {
-        "message": f"no good backup of '{db.name}' for {_hours(age)} (limit {db.max_age_hours:g} h)",
+        "message": _("no good backup of '{db}' for {age} (limit {limit} h)").format(
+            db=db.name, age=_hours(age), limit=f"{db.max_age_hours:g}"
+        ),
         "detail": detail,
-        "hint": f"Check the scheduled job's alerts in this channel, then take one now with `/backup dump {db.name}`.",
+        "hint": _(
+            "Check the scheduled job's alerts in this channel, then take one now with `/backup dump {db}`."
+        ).format(db=db.name),
     }
     if not state:
         episode = f"deadman:{db.name}:{fresh.newest_id or 'none'}:{iso(fresh.reference)}"
@@ -257,7 +294,7 @@ def check_deadman(cfg: Config, store: Store, reporter: Reporter, fresh: Freshnes
             {"episode": episode, "alerted_at": iso(now), "stale_since": _fmt(fresh.reference)},
         )
         alert = Alert(
-            title=f"No good backup of `{db.name}` for {_hours(age)}",
+            title=_("No good backup of `{db}` for {age}").format(db=db.name, age=_hours(age)),
             severity="failure",
             database=db.name,
             error=error,
@@ -270,7 +307,7 @@ def check_deadman(cfg: Config, store: Store, reporter: Reporter, fresh: Freshnes
         return "quiet"
     key = f"{state['episode']}:reminder:{periods}"
     alert = Alert(
-        title=f"Reminder: still no good backup of `{db.name}` ({_hours(age)})",
+        title=_("Reminder: still no good backup of `{db}` ({age})").format(db=db.name, age=_hours(age)),
         severity="failure",
         database=db.name,
         error=error,

@@ -28,6 +28,7 @@ from typing import Any
 
 from core.config import Config
 from core.errors import BackupbotError, ConfigError
+from core.i18n import _
 from jobs.events import Reporter, guarded
 from jobs.freeze import frozen_error, is_frozen
 from jobs.queue import enqueue
@@ -56,7 +57,7 @@ def leads_text(cfg: Config, target: str) -> str:
         return f"<!subteam^{db.approver_group}>"
     if db.approvers:
         return ", ".join(f"<@{u}>" for u in db.approvers)
-    return "the leads (none configured for this database)"
+    return _("the leads (none configured for this database)")
 
 
 def is_approver(cfg: Config, target: str, user: str, directory: Any = None) -> bool:
@@ -91,10 +92,14 @@ def create_request(
     db = cfg.database(target)
     if not db.approvers and not db.approver_group:
         raise ConfigError(
-            f"nobody can approve restores into '{target}'",
-            detail=f"[databases.{target}] in {cfg.path} sets neither approvers nor approver_group.",
-            hint=f'Add approvers = ["U…"] or approver_group = "S…" under [databases.{target}]; '
-            "when Slack itself is down, `backupbot restore … --break-glass` runs without approval.",
+            _("nobody can approve restores into '{db}'").format(db=target),
+            detail=_("[databases.{db}] in {path} sets neither approvers nor approver_group.").format(
+                db=target, path=cfg.path
+            ),
+            hint=_(
+                'Add approvers = ["U…"] or approver_group = "S…" under [databases.{db}]; '
+                "when Slack itself is down, `backupbot restore … --break-glass` runs without approval."
+            ).format(db=target),
         )
     expires = (now or time.time()) + cfg.runner.approval_timeout_minutes * 60
     params = {
@@ -152,9 +157,13 @@ def approved_users(store: Store, job: Job) -> list[str]:
 
 def expired_error(job: Job, minutes: int) -> BackupbotError:
     return BackupbotError(
-        f"restore request {job.id} expired",
-        detail=f"Nobody approved it within {minutes} min; nothing was changed on '{job.database}'.",
-        hint=f"Ask again: `/backup restore {job.params.get('backup_id', 'ID')} --target {job.database}`.",
+        _("restore request {id} expired").format(id=job.id),
+        detail=_("Nobody approved it within {minutes} min; nothing was changed on '{db}'.").format(
+            minutes=minutes, db=job.database
+        ),
+        hint=_("Ask again: `/backup restore {backup} --target {db}`.").format(
+            backup=job.params.get("backup_id", "ID"), db=job.database
+        ),
     )
 
 
@@ -203,7 +212,7 @@ def decide(
     now = now or time.time()
     job = store.get_job(job_id)
     if job.kind != KIND:
-        return Decision("closed", job, False, f"Job {job_id} is not a restore request.")
+        return Decision("closed", job, False, _("Job {id} is not a restore request.").format(id=job_id))
     target = job.database or ""
     own = user == job.requested_by
     lead = is_approver(cfg, target, user, directory)  # may ask Slack: outside the write lock
@@ -213,8 +222,9 @@ def decide(
             "not_allowed",
             job,
             False,
-            f"You can't approve this: restores into `{target}` are approved by {leads_text(cfg, target)}. "
-            "Ask one of them.",
+            _("You can't approve this: restores into `{db}` are approved by {leads}. Ask one of them.").format(
+                db=target, leads=leads_text(cfg, target)
+            ),
         )
     if own and decision == "approve":
         store.audit(job.id, "approve_refused", user, {"why": "own request"})
@@ -222,7 +232,9 @@ def decide(
             "own_request",
             job,
             False,
-            f"You asked for this restore, so you can't approve it: ask {leads_text(cfg, target)}.",
+            _("You asked for this restore, so you can't approve it: ask {leads}.").format(
+                leads=leads_text(cfg, target)
+            ),
         )
     if decision == "approve" and (frozen := is_frozen(store, target)) is not None:
         store.audit(job.id, "approve_refused", user, {"why": "frozen", **frozen.as_dict()})
@@ -233,12 +245,19 @@ def decide(
         if job.status != JobStatus.AWAITING_APPROVAL:
             who = ", ".join(f"<@{u}>" for u in job.params.get("approved_by", []))
             store.audit(job.id, f"{decision}_ignored", user, {"status": str(job.status)})
-            already = f"already {job.status.label}" + (f" (approved by {who})" if who else "")
-            return Decision("closed", job, False, f"Restore request {job.id} is {already}; nothing changed.")
+            if who:
+                text = _("Restore request {id} is already {status} (approved by {who}); nothing changed.").format(
+                    id=job.id, status=job.status.label, who=who
+                )
+            else:
+                text = _("Restore request {id} is already {status}; nothing changed.").format(
+                    id=job.id, status=job.status.label
+                )
+            return Decision("closed", job, False, text)
         if float(job.params.get("expires_at", 0) or 0) <= now:
             _expire(store, job, cfg.runner.approval_timeout_minutes, user)
             return Decision(
-                "expired", store.get_job(job_id), True, "This request has expired; ask for the restore again."
+                "expired", store.get_job(job_id), True, _("This request has expired; ask for the restore again.")
             )
         current = job_binding(job)
         if binding_shown != current or job.params.get("binding") != current:
@@ -247,8 +266,10 @@ def decide(
                 "stale",
                 job,
                 False,
-                "This request changed since that message was shown; the old approval is void. "
-                "Look at the request again.",
+                _(
+                    "This request changed since that message was shown; the old approval is void. "
+                    "Look at the request again."
+                ),
             )
         inserted = db.execute(
             "INSERT OR IGNORE INTO approvals (job_id, user, decision, binding, at, detail) VALUES (?, ?, ?, ?, ?, ?)",
@@ -256,7 +277,7 @@ def decide(
         ).rowcount
         if not inserted:
             return Decision(
-                "duplicate", job, False, "You already answered this request; waiting for another lead."
+                "duplicate", job, False, _("You already answered this request; waiting for another lead.")
             )
         decisions = [*job.params.get("decisions", []), {"user": user, "decision": decision, "at": utcnow()}]
         if decision == "deny":
@@ -270,8 +291,12 @@ def decide(
                 detail={"binding": current},
                 params={**job.params, "decisions": decisions},
                 error={
-                    "message": f"restore request {job.id} was {verb} by <@{user}>",
-                    "detail": f"Nothing was changed on '{target}'.",
+                    "message": (
+                        _("restore request {id} was withdrawn by {user}")
+                        if own
+                        else _("restore request {id} was denied by {user}")
+                    ).format(id=job.id, user=f"<@{user}>"),
+                    "detail": _("Nothing was changed on '{db}'.").format(db=target),
                 },
             )
             return Decision("denied", store.get_job(job_id), True)
@@ -297,7 +322,9 @@ def decide(
             "approved_partial",
             store.get_job(job_id),
             True,
-            f"Approval recorded ({len(approvers)} of {required}); another lead has to approve too.",
+            _("Approval recorded ({have} of {need}); another lead has to approve too.").format(
+                have=len(approvers), need=required
+            ),
         )
 
 
@@ -315,7 +342,7 @@ def apply_decision(
         rep.failed(job, expired_error(job, cfg.runner.approval_timeout_minutes))
     elif job.status == JobStatus.CANCELLED:
         err = job.error or {}
-        rep.failed(job, BackupbotError(str(err.get("message", "denied")), detail=err.get("detail")))
+        rep.failed(job, BackupbotError(str(err.get("message") or _("the restore request was denied")), detail=err.get("detail")))
     elif job.status == JobStatus.AWAITING_APPROVAL:
         rep.awaiting_approval(job)  # one more approval recorded; still waiting for another lead
     else:

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from core.errors import BackupbotError
+from core.i18n import _
 from core.redact import redact
 from jobs.events import ProgressUpdate, Reporter, StepResult
 from jobs.store import Job, Store
@@ -42,9 +43,11 @@ class JobContext:
     def database(self) -> str:
         if not self.job.database:
             raise BackupbotError(
-                f"{self.job.title} names no database",
-                detail=f"Job kind '{self.job.kind}' needs a database and this job was created without one.",
-                hint="Queue it again naming the database.",
+                _("{job} names no database").format(job=self.job.title),
+                detail=_("Job kind '{kind}' needs a database and this job was created without one.").format(
+                    kind=self.job.kind
+                ),
+                hint=_("Queue it again naming the database."),
             )
         return self.job.database
 
@@ -52,11 +55,11 @@ class JobContext:
         """Raise ``JobCancelled`` if a cancel was asked for; kinds call it between steps."""
         if self.cancel.is_set():
             raise JobCancelled(
-                f"{self.job.title} was cancelled",
-                detail=f"Cancelled while running on database '{self.job.database}'."
+                _("{job} was cancelled").format(job=self.job.title),
+                detail=_("Cancelled while running on database '{db}'.").format(db=self.job.database)
                 if self.job.database
                 else None,
-                hint="Nothing was recorded for it; queue it again when ready.",
+                hint=_("Nothing was recorded for it; queue it again when ready."),
             )
 
     def progress(self, text: str, elapsed: float = 0.0, fraction: float | None = None) -> None:

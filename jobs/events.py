@@ -140,26 +140,26 @@ class LogReporter:
     def awaiting_approval(self, job: Job) -> None:
         approved = len(job.params.get("approved_by", []) or [])
         required = job.params.get("approvals_required", 1)
-        self.log.info("%s awaiting approval (%s of %s)", job.title, approved, required)
+        self.log.info("%s awaiting approval (%s of %s)", job.log_name, approved, required)
 
     def queued(self, job: Job) -> None:
-        self.log.info("%s queued by %s", job.title, job.requested_by or "system")
+        self.log.info("%s queued by %s", job.log_name, job.requested_by or "system")
 
     def started(self, job: Job) -> None:
-        self.log.info("%s started", job.title)
+        self.log.info("%s started", job.log_name)
 
     def progress(self, job: Job, update: ProgressUpdate) -> None:
-        self.log.info("%s: %s", job.title, update.text)
+        self.log.info("%s: %s", job.log_name, update.text)
 
     def step(self, job: Job, step: StepResult) -> None:
         took = f" ({step.duration:.1f} s)" if step.duration is not None else ""
-        self.log.info("%s: %s %s%s %s", job.title, step.name, step.status, took, step.detail)
+        self.log.info("%s: %s %s%s %s", job.log_name, step.name, step.status, took, step.detail)
 
     def finished(self, job: Job, outcome: Outcome) -> None:
-        self.log.info("%s done: %s", job.title, outcome.summary)
+        self.log.info("%s done: %s", job.log_name, outcome.summary)
 
     def failed(self, job: Job, error: BackupbotError) -> None:
-        self.log.warning("%s %s: %s", job.title, job.status, error.render().replace("\n", " | "))
+        self.log.warning("%s %s: %s", job.log_name, job.status, error.render().replace("\n", " | "))
 
     def alert(self, alert: Alert) -> None:
         self.log.warning("ALERT %s: %s", alert.severity, alert.title)

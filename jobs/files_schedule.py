@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from core.config import Config
+from core.i18n import _
 
 if TYPE_CHECKING:
     from jobs.scheduler import ScheduleEntry
@@ -31,7 +32,7 @@ def files_entries(cfg: Config) -> list[ScheduleEntry]:
         if not cron.strip():
             continue
         entry = ScheduleEntry(
-            kind, None, cron.strip(), files.timezone, {"reason": f"scheduled ({cron.strip()})"}
+            kind, None, cron.strip(), files.timezone, {"reason": _("scheduled ({cron})").format(cron=cron.strip())}
         )
         out.append(_check(entry, f"{cfg.path}: [files] ({setting})"))
     return out

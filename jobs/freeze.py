@@ -18,11 +18,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import BackupbotError
+from core.i18n import N_, _
 from core.slack_text import escape
 from jobs.audit import utcnow, write_audit
 from jobs.store import Store
 
 KEY_PREFIX = "freeze:"
+
+# What a refusal says, per action (the action itself is a key: it goes into the audit row).
+_REFUSED = {
+    "restore": N_("'{db}' is frozen: no restore until a lead unfreezes it"),
+    "prune": N_("'{db}' is frozen: no prune until a lead unfreezes it"),
+    "restore drill": N_("'{db}' is frozen: no restore drill until a lead unfreezes it"),
+    "undo": N_("'{db}' is frozen: no undo until a lead unfreezes it"),
+}
+_REFUSED_OTHER = N_("'{db}' is frozen: no {action} until a lead unfreezes it")
 
 
 class Frozen(BackupbotError):
@@ -46,10 +56,26 @@ class Freeze:
         """'2026-12-05 04:50 UTC' — what people read."""
         return f"{self.at[:16].replace('T', ' ')} UTC"
 
+    @property
+    def who(self) -> str:
+        """The freezer as Slack shows them: a mention for a Slack id, the CLI's user@host escaped."""
+        return f"<@{self.by}>" if self.by[:1] in ("U", "W") and self.by.isalnum() else _escape(self.by)
+
     def describe(self) -> str:
-        """'frozen by <@U1> since 2026-12-05 04:50 UTC: "incident 42"' (the reason as typed, unescaped)."""
-        who = f"<@{self.by}>" if self.by[:1] in ("U", "W") and self.by.isalnum() else _escape(self.by)
-        return f'frozen by {who} since {self.when}: "{self.shown_reason}"'
+        """'frozen by <@U1> since 2026-12-05 04:50 UTC: "incident 42"' (the reason escaped for Slack).
+
+        A phrase that follows the database's name ("`prod` is …"); a translation keeps it
+        usable there (Spanish: "congelada por …").
+        """
+        return _('frozen by {who} since {when}: "{reason}"').format(
+            who=self.who, when=self.when, reason=self.shown_reason
+        )
+
+    def sentence(self) -> str:
+        """'prod is frozen by <@U1> since …: "incident 42".' — the whole sentence, for step lines."""
+        return _('{db} is frozen by {who} since {when}: "{reason}".').format(
+            db=self.database, who=self.who, when=self.when, reason=self.shown_reason
+        )
 
     @property
     def shown_reason(self) -> str:
@@ -91,10 +117,20 @@ def all_freezes(store: Store) -> list[Freeze]:
 
 def frozen_error(freeze: Freeze, action: str) -> Frozen:
     """What a refused request says: which database, who froze it, when, why, and how it ends."""
+    refused = _REFUSED.get(action)
+    message = (
+        _(refused).format(db=freeze.database)
+        if refused
+        else _(_REFUSED_OTHER).format(db=freeze.database, action=action)
+    )
     return Frozen(
-        f"'{freeze.database}' is frozen: no {action} until a lead unfreezes it",
-        detail=f"{freeze.database} was {freeze.describe()}. Nothing was changed. Backups still run.",
-        hint=f"When the incident or audit is over, one of its leads runs `/backup unfreeze {freeze.database}`.",
+        message,
+        detail=_('{db} was frozen by {who} since {when}: "{reason}". Nothing was changed. Backups still run.').format(
+            db=freeze.database, who=freeze.who, when=freeze.when, reason=freeze.shown_reason
+        ),
+        hint=_("When the incident or audit is over, one of its leads runs `/backup unfreeze {db}`.").format(
+            db=freeze.database
+        ),
     )
 
 

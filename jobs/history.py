@@ -12,17 +12,36 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from core.i18n import N_, _
+from jobs.status import JobStatus
 from jobs.store import Job, Store
 
 OUTCOMES = {"succeeded", "failed", "cancelled", "expired", "interrupted"}
+# Audit events that are a lead's (or the requester's) decision, and how each reads.
 DECISIONS = {
-    "restore_approval": "approved",
-    "restore_approved": "approved",
-    "restore_denied": "denied",
-    "restore_withdrawn": "withdrew",
-    "approve_refused": "was refused approving",
-    "deny_refused": "was refused denying",
+    "restore_approval": N_("approved"),
+    "restore_approved": N_("approved"),
+    "restore_denied": N_("denied"),
+    "restore_withdrawn": N_("withdrew"),
+    "approve_refused": N_("was refused approving: {why}"),
+    "deny_refused": N_("was refused denying: {why}"),
 }
+# Why a click was refused: the key stored in the audit row, and how people read it.
+WHYS = {
+    "not an approver": N_("not an approver"),
+    "own request": N_("own request"),
+    "frozen": N_("frozen"),
+}
+# A refusal because of a freeze, per action (the action is a key in the audit row).
+REFUSED_FROZEN = {
+    "restore": N_("was refused a restore of {db}: it is frozen"),
+    "prune": N_("was refused a prune of {db}: it is frozen"),
+    "restore drill": N_("was refused a restore drill of {db}: it is frozen"),
+    "undo": N_("was refused an undo of {db}: it is frozen"),
+}
+REFUSED_FROZEN_OTHER = N_("was refused a {action} of {db}: it is frozen")
+# Scheduled jobs whose reason only repeats the schedule ("scheduled (0 3 * * * UTC)"): not shown.
+ROUTINE_SCHEDULES = ("dump:", "files_sync:", "files_verify:")
 OTHER = {
     "cancel_requested",
     "frozen",
@@ -50,33 +69,57 @@ class Entry:
         return f"{self.at[:16].replace('T', ' ')} UTC"
 
 
+def _routine(job: Job, reason: str) -> bool:
+    """Whether the reason only says the job was scheduled (older rows: the English prefix)."""
+    return str(job.params.get("schedule", "")).startswith(ROUTINE_SCHEDULES) or reason.startswith("scheduled")
+
+
+def _created(job: Job) -> str:
+    reason = str(job.params.get("reason") or "").strip()
+    if reason and _routine(job, reason):
+        reason = ""
+    if job.kind == "restore":
+        backup = job.params.get("backup_id", "?")
+        if reason:
+            return _('asked to restore {backup} into {db} ("{reason}")').format(
+                backup=backup, db=job.database, reason=reason
+            )
+        return _("asked to restore {backup} into {db}").format(backup=backup, db=job.database)
+    if job.database and reason:
+        return _('asked for a {kind} of {db} ("{reason}")').format(kind=job.kind, db=job.database, reason=reason)
+    if job.database:
+        return _("asked for a {kind} of {db}").format(kind=job.kind, db=job.database)
+    if reason:
+        return _('asked for a {kind} ("{reason}")').format(kind=job.kind, reason=reason)
+    return _("asked for a {kind}").format(kind=job.kind)
+
+
 def _job_what(job: Job | None, row: dict[str, Any]) -> str:
     detail = row["detail"]
     if job is None:
         return row["event"]
     if row["event"] == "created":
-        if job.kind == "restore":
-            what = f"asked to restore {job.params.get('backup_id', '?')} into {job.database}"
-        else:
-            what = f"asked for a {job.kind} of {job.database}" if job.database else f"asked for a {job.kind}"
-        reason = str(job.params.get("reason") or "").strip()
-        return what + (f' ("{reason}")' if reason and not reason.startswith("scheduled") else "")
+        return _created(job)
     if row["event"] in DECISIONS:
-        verb = DECISIONS[row["event"]]
         if row["event"] == "restore_approval":
-            return f"approved ({detail.get('have')} of {detail.get('need')})"
+            return _("approved ({have} of {need})").format(have=detail.get("have"), need=detail.get("need"))
         if "refused" in row["event"]:
-            return f"{verb}: {detail.get('why', '')}"
-        return verb
+            why = str(detail.get("why", ""))
+            why_text = WHYS.get(why)
+            refused = DECISIONS[row["event"]]
+            return _(refused).format(why=_(why_text) if why_text else why)
+        decided = DECISIONS[row["event"]]
+        return _(decided)
     if row["event"] == "cancel_requested":
-        return "asked to cancel it"
+        return _("asked to cancel it")
     if row["to_status"] in OUTCOMES:
         status = row["to_status"]
         if status == "succeeded":
             summary = (job.result or {}).get("summary", "") if job.status == "succeeded" else ""
-            return f"succeeded: {summary}" if summary else "succeeded"
+            return _("succeeded: {summary}").format(summary=summary) if summary else _("succeeded")
         message = (job.error or {}).get("message", "") if job.status == status else ""
-        return f"{status}: {message}" if message else status
+        label = JobStatus(status).label
+        return _("{status}: {message}").format(status=label, message=message) if message else label
     return row["event"]
 
 
@@ -84,17 +127,28 @@ def _other_what(row: dict[str, Any]) -> str:
     d = row["detail"]
     event = row["event"]
     if event == "frozen":
-        return f'froze {d.get("database")} ("{d.get("reason", "")}")'
+        return _('froze {db} ("{reason}")').format(db=d.get("database"), reason=d.get("reason", ""))
     if event == "unfrozen":
-        return f'unfroze {d.get("database")} (frozen by {d.get("by")} for "{d.get("reason", "")}")'
+        return _('unfroze {db} (frozen by {by} for "{reason}")').format(
+            db=d.get("database"), by=d.get("by"), reason=d.get("reason", "")
+        )
     if event == "refused_frozen":
-        return f"was refused a {d.get('action')} of {d.get('database')}: it is frozen"
+        action = str(d.get("action"))
+        refused = REFUSED_FROZEN.get(action)
+        if refused:
+            return _(refused).format(db=d.get("database"))
+        return _(REFUSED_FROZEN_OTHER).format(action=action, db=d.get("database"))
     if event.startswith("break_glass_restore_"):
         state = event.rsplit("_", 1)[1]
-        target = d.get("target", "?")
-        return f"break-glass restore of {d.get('backup_id', '?')} into {target}: {state}" + (
-            f' ("{d["reason"]}")' if state == "started" and d.get("reason") else ""
-        )
+        values = {"backup": d.get("backup_id", "?"), "db": d.get("target", "?"), "reason": d.get("reason")}
+        if state == "started" and d.get("reason"):
+            return _('break-glass restore of {backup} into {db}: started ("{reason}")').format(**values)
+        if state == "started":
+            return _("break-glass restore of {backup} into {db}: started").format(**values)
+        if state == "succeeded":
+            return _("break-glass restore of {backup} into {db}: succeeded").format(**values)
+        if state == "failed":
+            return _("break-glass restore of {backup} into {db}: failed").format(**values)
     return event
 
 

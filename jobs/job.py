@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.i18n import _
 from jobs.status import JobStatus
 
 
@@ -64,7 +65,14 @@ class Job:
 
     @property
     def title(self) -> str:
-        """How people refer to a job: `dump prod (job 12)`."""
+        """How people refer to a job: `dump prod (job 12)`, in the configured language."""
+        if self.database:
+            return _("{kind} {db} (job {id})").format(kind=self.kind, db=self.database, id=self.id)
+        return _("{kind} (job {id})").format(kind=self.kind, id=self.id)
+
+    @property
+    def log_name(self) -> str:
+        """The same reference for log lines, which stay English whatever the locale."""
         target = f" {self.database}" if self.database else ""
         return f"{self.kind}{target} (job {self.id})"
 

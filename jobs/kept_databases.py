@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from core.config import Config
+from core.i18n import _
 from engine import restore_swap
 from jobs.events import Alert, Reporter, StepResult
 from jobs.store import Store
@@ -20,7 +21,7 @@ def drop_and_tell(cfg: Config, store: Store, reporter: Reporter, now: datetime) 
     for item in dropped:
         job = store.find_job(item.job_id) if item.job_id else None
         if job is not None:
-            reporter.step(job, StepResult(name="Kept database dropped", status="ok", detail=item.message))
+            reporter.step(job, StepResult(name=_("Kept database dropped"), status="ok", detail=item.message))
         else:
             reporter.alert(Alert(title=item.message, severity="info", database=item.target))
     return len(dropped)

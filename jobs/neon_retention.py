@@ -12,6 +12,7 @@ import logging
 
 from core.config import Config
 from core.errors import BackupbotError
+from core.i18n import _
 from core.redact import redact
 from jobs.events import Reporter, StepResult
 from jobs.freeze import is_frozen
@@ -25,9 +26,7 @@ def prune_neon_branches(cfg: Config, store: Store, reporter: Reporter, job: Job)
 
     database = str(job.database)
     if (frozen := is_frozen(store, database)) is not None:
-        reporter.step(
-            job, StepResult("Neon branch retention", "skipped", detail=f"{database} is {frozen.describe()}")
-        )
+        reporter.step(job, StepResult(_("Neon branch retention"), "skipped", detail=frozen.sentence()))
         return "frozen"
     try:
         before = plan_branch_prune(cfg, database, store)
@@ -35,10 +34,12 @@ def prune_neon_branches(cfg: Config, store: Store, reporter: Reporter, job: Job)
         plan = apply_branch_prune(cfg, before, store) if before.to_delete else before
     except BackupbotError as exc:
         log.warning("Neon branch retention for %s failed: %s", database, redact(exc.render()))
-        reporter.step(job, StepResult("Neon branch retention", "failed", detail=redact(exc.message)))
+        reporter.step(job, StepResult(_("Neon branch retention"), "failed", detail=redact(exc.message)))
         return "failed"
     refused = [i for i in plan.items if i.action == REFUSED and i.branch.id not in newly_refused]
-    detail = plan.line() + "".join(f"; Neon refused to delete `{i.branch.name}`: {i.why}" for i in refused)
+    detail = plan.line() + "".join(
+        "; " + _("Neon refused to delete `{branch}`: {why}").format(branch=i.branch.name, why=i.why) for i in refused
+    )
     store.audit(job.id, "neon_branch_retention", "scheduler", {"line": detail})
-    reporter.step(job, StepResult("Neon branch retention", "ok", detail=detail))
+    reporter.step(job, StepResult(_("Neon branch retention"), "ok", detail=detail))
     return "ok"

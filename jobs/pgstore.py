@@ -31,6 +31,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 
 from core.errors import ConfigError
+from core.i18n import _
 from core.redact import describe_url, redact
 from jobs.audit import utcnow, write_audit
 from jobs.job import Job, encode_fields
@@ -85,9 +86,13 @@ class PgStore(Store):
         self.url = url or os.environ.get(STATE_URL_ENV, "")
         if not self.url.startswith(("postgresql://", "postgres://")):
             raise ConfigError(
-                "the state URL is not a PostgreSQL URL",
-                detail=f"{STATE_URL_ENV} (or [state] url_env) is set to {describe_url(self.url)!r}.",
-                hint="Set it to postgresql://user:password@host:5432/dbname, or unset it to keep the state in SQLite.",
+                _("the state URL is not a PostgreSQL URL"),
+                detail=_("{env} (or [state] url_env) is set to {url}.").format(
+                    env=STATE_URL_ENV, url=repr(describe_url(self.url))
+                ),
+                hint=_(
+                    "Set it to postgresql://user:password@host:5432/dbname, or unset it to keep the state in SQLite."
+                ),
             )
         self.schema = schema or DEFAULT_SCHEMA
         self.path = Path(path) if path else Path(".")
@@ -120,9 +125,11 @@ class PgStore(Store):
             )
         except psycopg.OperationalError as exc:
             raise ConfigError(
-                "cannot reach the state database",
+                _("cannot reach the state database"),
                 detail=redact(f"{describe_url(self.url)}: {str(exc).strip()}", [self.url]),
-                hint=f"Check {STATE_URL_ENV} (host, port, password) and that the server accepts connections.",
+                hint=_("Check {env} (host, port, password) and that the server accepts connections.").format(
+                    env=STATE_URL_ENV
+                ),
             ) from None
 
     @property
@@ -147,7 +154,7 @@ class PgStore(Store):
     def close(self) -> None:
         self._closed.set()
         with self._conns_lock:
-            for _, conn in self._conns:
+            for _thread, conn in self._conns:
                 try:
                     conn.close()
                 except psycopg.Error:
@@ -229,9 +236,13 @@ class PgStore(Store):
             have = int(row["v"] or 0) if row else 0
             if have > SCHEMA_VERSION:
                 raise StateSchemaError(
-                    f"the state database has schema version {have}; this bot knows up to {SCHEMA_VERSION}",
-                    detail=f"{self.describe()} was written by a newer backupbot; reading it could lose state.",
-                    hint="Deploy the newer backupbot (or point BACKUPBOT_STATE_URL at another schema).",
+                    _("the state database has schema version {have}; this bot knows up to {known}").format(
+                        have=have, known=SCHEMA_VERSION
+                    ),
+                    detail=_("{state} was written by a newer backupbot; reading it could lose state.").format(
+                        state=self.describe()
+                    ),
+                    hint=_("Deploy the newer backupbot (or point BACKUPBOT_STATE_URL at another schema)."),
                 )
             db.conn.execute(_JSON_EXTRACT)
             create_schema(db)  # type: ignore[arg-type]
@@ -260,7 +271,7 @@ class PgStore(Store):
                 with psycopg.connect(self.url, autocommit=True, connect_timeout=10) as conn:
                     conn.execute(f'LISTEN "{self._channel}"')
                     while not self._closed.is_set():
-                        for _ in conn.notifies(timeout=1.0):
+                        for _notice in conn.notifies(timeout=1.0):
                             self.job_queued.set_local()
             except psycopg.Error as exc:
                 log.warning("LISTEN on the state database failed, retrying: %s", redact(str(exc), [self.url]))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.errors import UsageError
+from core.i18n import _
 from jobs import kinds
 from jobs.events import Reporter, guarded
 from jobs.status import JobStatus
@@ -31,9 +32,9 @@ def enqueue(
     """Record a job for the runner; ``status=AWAITING_APPROVAL`` parks it until approved."""
     if kind not in kinds.names():
         raise UsageError(
-            f"unknown job kind '{kind}'",
-            detail=f"Known kinds: {', '.join(kinds.names())}.",
-            hint="This is a bug in the caller; report it with the command you ran.",
+            _("unknown job kind '{kind}'").format(kind=kind),
+            detail=_("Known kinds: {kinds}.").format(kinds=", ".join(kinds.names())),
+            hint=_("This is a bug in the caller; report it with the command you ran."),
         )
     job = store.create_job(
         kind,

@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from core.errors import BackupbotError
+from core.i18n import _
 from core.logs import event, job_context
 from core.redact import redact
 from jobs import kinds
@@ -36,6 +37,8 @@ from jobs.store import Job, Store
 
 log = logging.getLogger(__name__)
 
+SHUTDOWN = "shutdown"  # why a job was interrupted: this process was stopping while it ran
+DIED = "died"  # ... or the process running it is gone
 HEARTBEAT_EVERY = 5.0
 STALE_AFTER = 60.0
 RECOVER_EVERY = 10.0
@@ -103,14 +106,14 @@ class Runner:
         if self._thread:
             self._thread.join(timeout=5)
         deadline = time.monotonic() + timeout
-        for thread, _ in self._snapshot().values():
+        for thread, _cancel in self._snapshot().values():
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
         leftover = self._snapshot()
         if leftover:
             self._shutting_down = True
-            for _, cancel in leftover.values():
+            for _thread, cancel in leftover.values():
                 cancel.set()
-            for thread, _ in leftover.values():
+            for thread, _cancel in leftover.values():
                 thread.join(timeout=10)
 
     def cancel(self, job_id: int) -> bool:
@@ -210,7 +213,7 @@ class Runner:
             with job_context(job.id, job.database):
                 self._execute(job, cancel)
         except Exception:
-            log.exception("runner bookkeeping for %s failed", job.title)
+            log.exception("runner bookkeeping for %s failed", job.log_name)
         finally:
             with self._lock:
                 self._running.pop(job.id, None)
@@ -221,7 +224,7 @@ class Runner:
             cfg=self.cfg, store=self.store, job=job, reporter=self.reporter, cancel=cancel, clock=self.clock
         )
         self.reporter.started(job)
-        log.info("%s started", job.title, extra=event("job_started", kind=job.kind))
+        log.info("%s started", job.log_name, extra=event("job_started", kind=job.kind))
         try:
             kind = kinds.get_kind(job.kind)
             outcome = kind.run(ctx)
@@ -234,38 +237,40 @@ class Runner:
             job.id, JobStatus.RUNNING, JobStatus.SUCCEEDED, actor=self.worker_id, result=outcome.as_result()
         ):
             log.info(
-                "%s succeeded: %s", job.title, outcome.summary, extra=event("job_succeeded", kind=job.kind)
+                "%s succeeded: %s", job.log_name, outcome.summary, extra=event("job_succeeded", kind=job.kind)
             )
             self.reporter.finished(self.store.get_job(job.id), outcome)
         else:
             log.warning(
-                "%s finished but was no longer running (now %s)", job.title, self.store.get_job(job.id).status
+                "%s finished but was no longer running (now %s)", job.log_name, self.store.get_job(job.id).status
             )
 
     def _ended_badly(self, job: Job, cancel: threading.Event, exc: BaseException) -> None:
         if self._shutting_down:
-            self._interrupt(job, "the bot was shutting down while it ran")
+            self._interrupt(job, SHUTDOWN)
             return
         if isinstance(exc, BackupbotError):
             error = exc
         else:
-            log.error("%s crashed", job.title, exc_info=exc)
+            log.error("%s crashed", job.log_name, exc_info=exc)
             error = BackupbotError(
-                f"{job.title} failed unexpectedly",
+                _("{job} failed unexpectedly").format(job=job.title),
                 detail=redact(f"{type(exc).__name__}: {exc}"),
-                hint="This is a bug; the bot's log has the traceback. Retry the job; report it if it repeats.",
+                hint=_("This is a bug; the bot's log has the traceback. Retry the job; report it if it repeats."),
             )
         status = JobStatus.FAILED
         if cancel.is_set() or isinstance(exc, JobCancelled):
             status = JobStatus.CANCELLED
             if not isinstance(exc, JobCancelled):
                 error = JobCancelled(
-                    f"{job.title} was cancelled",
-                    detail=f"Stopped while running on database '{job.database}'." if job.database else None,
-                    hint="Nothing was recorded for it; queue it again when ready.",
+                    _("{job} was cancelled").format(job=job.title),
+                    detail=_("Stopped while running on database '{db}'.").format(db=job.database)
+                    if job.database
+                    else None,
+                    hint=_("Nothing was recorded for it; queue it again when ready."),
                 )
         safe = _redacted(error)
-        log.warning("%s %s: %s", job.title, status, safe.message, extra=event(f"job_{status}", kind=job.kind))
+        log.warning("%s %s: %s", job.log_name, status, safe.message, extra=event(f"job_{status}", kind=job.kind))
         if self.store.transition(
             job.id, JobStatus.RUNNING, status, actor=self.worker_id, error=safe.as_dict()
         ):
@@ -274,8 +279,8 @@ class Runner:
     # --------------------------------------------------------------- recovery
 
     def _worker_dead(self, job: Job) -> bool:
-        host, _, rest = job.worker.partition(":")
-        pid_text, _, _token = rest.partition(":")
+        host, _sep, rest = job.worker.partition(":")
+        pid_text, _sep, _token = rest.partition(":")
         stale = job.heartbeat_at is None or time.time() - job.heartbeat_at > self.stale_after
         if host != self.host or not pid_text.isdigit():
             return stale
@@ -290,11 +295,12 @@ class Runner:
         for job in self.store.list_jobs(statuses=[JobStatus.RUNNING], limit=1000):
             if job.worker == self.worker_id or not self._worker_dead(job):
                 continue
-            if self._interrupt(job, "the process running it stopped (crash, kill or redeploy)"):
+            if self._interrupt(job, DIED):
                 found.append(job)
         return found
 
     def _interrupt(self, job: Job, why: str) -> bool:
+        """``why`` is ``SHUTDOWN`` or ``DIED``: each is a whole sentence, so a translation can order it."""
         cleanup = ""
         try:
             kind = kinds.get_kind(job.kind)
@@ -302,14 +308,31 @@ class Runner:
                 ctx = JobContext(cfg=self.cfg, store=self.store, job=job, reporter=self.reporter)
                 cleanup = kind.on_interrupted(ctx) or ""
         except Exception as exc:  # cleanup is best effort; the interruption is still recorded
-            log.warning("cleanup after interrupted %s failed: %s", job.title, redact(str(exc)))
-            cleanup = "Cleaning up what it left behind failed; see the bot's log."
-        target = f" on database '{job.database}'" if job.database else ""
+            log.warning("cleanup after interrupted %s failed: %s", job.log_name, redact(str(exc)))
+            cleanup = _("Cleaning up what it left behind failed; see the bot's log.")
+        if job.database:
+            what = (
+                _("It was running on database '{db}' when the bot was shutting down.")
+                if why == SHUTDOWN
+                else _(
+                    "It was running on database '{db}' when the process running it stopped "
+                    "(crash, kill or redeploy)."
+                )
+            ).format(db=job.database)
+            hint = _("Nothing was recorded for it. Run it again, e.g. `/backup {kind} {db}`.").format(
+                kind=job.kind, db=job.database
+            )
+        else:
+            what = (
+                _("It was running when the bot was shutting down.")
+                if why == SHUTDOWN
+                else _("It was running when the process running it stopped (crash, kill or redeploy).")
+            )
+            hint = _("Nothing was recorded for it. Run it again.")
         error = BackupbotError(
-            f"{job.title} was interrupted",
-            detail=f"It was running{target} when {why}. {cleanup}".strip(),
-            hint="Nothing was recorded for it. Run it again"
-            + (f", e.g. `/backup {job.kind} {job.database}`." if job.database else "."),
+            _("{job} was interrupted").format(job=job.title),
+            detail=f"{what} {cleanup}".strip(),
+            hint=hint,
         )
         if self.store.transition(
             job.id, JobStatus.RUNNING, JobStatus.INTERRUPTED, actor=self.worker_id, error=error.as_dict()

@@ -22,11 +22,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from adapters.storage import Storage
 from core.config import Config
 from core.errors import BackupbotError
+from core.i18n import _, ngettext
 from core.redact import redact
 from jobs import schedule_runs
 from jobs.alerts import announce, oncall_mention
@@ -55,13 +56,31 @@ def _since(state: dict[str, str]) -> str:
 
 def _ids(ids: list[str]) -> str:
     shown = ", ".join(f"`{i}`" for i in ids[:SHOWN_IDS])
-    return shown + (f" and {len(ids) - SHOWN_IDS} more" if len(ids) > SHOWN_IDS else "")
+    if len(ids) <= SHOWN_IDS:
+        return shown
+    return _("{ids} and {n} more").format(ids=shown, n=len(ids) - SHOWN_IDS)
 
 
 def _error_text(exc: BaseException) -> str:
     if isinstance(exc, BackupbotError):
         return redact(exc.message)
-    return redact(f"unexpected {type(exc).__name__}: {exc}")
+    return redact(_("unexpected {error}: {text}").format(error=type(exc).__name__, text=exc))
+
+
+def _held_after_failure(plan: Any, last_failure: datetime | None) -> bool:
+    """Whether the guard held because the latest scheduled run failed (not because backups are old).
+
+    The same rule as ``engine.prune.guard_reason``, decided on the data and not on its
+    sentence, which is in the configured language.
+    """
+    from engine.prune import backup_ref
+    from engine.retention import SCHEDULED_KINDS
+
+    if last_failure is None:
+        return False
+    refs = [backup_ref(i.manifest) for i in plan.items]
+    good = [r.created_at for r in refs if r.good and r.kind in SCHEDULED_KINDS]
+    return not good or max(good) <= last_failure
 
 
 def apply_after_dump(
@@ -84,9 +103,10 @@ def apply_after_dump(
     database = str(job.database)
     frozen = is_frozen(store, database)
     if frozen is not None:
-        reporter.step(job, StepResult("retention", "skipped", detail=f"{database} is {frozen.describe()}"))
+        reporter.step(job, StepResult(_("retention"), "skipped", detail=frozen.sentence()))
         store.audit(job.id, "retention", "scheduler", {"skipped": "frozen", **frozen.as_dict()})
         return "frozen"
+    last_failure = None
     try:
         last_failure = schedule_runs.last_scheduled_failure(store, database)
         plan = plan_prune(cfg, database, now=now, last_failure=last_failure, storage=storage())
@@ -97,10 +117,9 @@ def apply_after_dump(
             log.warning("retention for %s failed: %s", database, redact(exc.render()))
         else:
             log.exception("retention for %s failed", database)
-        reporter.step(job, StepResult("retention", "failed", detail=text))
-        retention_failed(
-            cfg, store, alert_reporter, job, f"retention of '{database}' did not run: {text}", [], now
-        )
+        reporter.step(job, StepResult(_("retention"), "failed", detail=text))
+        message = _("retention of '{db}' did not run: {error}").format(db=database, error=text)
+        retention_failed(cfg, store, alert_reporter, job, message, [], now)
         store.audit(job.id, "retention", "scheduler", {"error": text})
         return "failed"
     summary = PruneSummary.of(plan)
@@ -111,18 +130,26 @@ def apply_after_dump(
         {"deleted": summary.ids_deleted, "guard": plan.guard, "failed": [i.backup_id for i in plan.failed]},
     )
     status = "failed" if plan.failed else ("skipped" if plan.guard else "ok")
-    reporter.step(job, StepResult("retention", status, detail=summary.line()))
+    reporter.step(job, StepResult(_("retention"), status, detail=summary.line()))
     if plan.guard or plan.failed:
-        log.warning("retention for %s: %s", database, summary.line())
+        # counts, not summary.line(): that is written in the team's language, logs stay English
+        log.warning(
+            "retention for %s: held=%s kept=%d deleted=%d failed=%d",
+            database,
+            bool(plan.guard),
+            summary.kept + summary.locked,
+            summary.deleted,
+            summary.failed,
+        )
     if plan.guard:
         held = [i.backup_id for i in plan.items if "pruning guard" in i.reasons]
-        retention_held(cfg, store, alert_reporter, job, plan.guard, held, now)
+        after_failure = _held_after_failure(plan, last_failure)
+        retention_held(cfg, store, alert_reporter, job, plan.guard, held, now, after_failure=after_failure)
         return "held"
     if plan.failed:
         tried = len(plan.failed) + len(plan.deleted)
-        message = (
-            f"retention of '{database}' could not delete {len(plan.failed)} of {tried} old backup(s): "
-            f"{plan.failed[0].error}"
+        message = _("retention of '{db}' could not delete {failed} of {n} old backup(s): {error}").format(
+            db=database, failed=len(plan.failed), n=tried, error=plan.failed[0].error
         )
         retention_failed(cfg, store, alert_reporter, job, message, [i.backup_id for i in plan.failed], now)
         return "failed"
@@ -135,7 +162,15 @@ def apply_after_dump(
 
 
 def retention_held(
-    cfg: Config, store: Store, reporter: Reporter, job: Job, guard: str, held: list[str], now: datetime
+    cfg: Config,
+    store: Store,
+    reporter: Reporter,
+    job: Job,
+    guard: str,
+    held: list[str],
+    now: datetime,
+    *,
+    after_failure: bool = False,
 ) -> bool:
     """The pruning guard kept backups the policy would delete: tell on-call once per streak.
 
@@ -152,25 +187,36 @@ def retention_held(
         store.kv_set(state_key, {"since": iso(now), "job_id": job.id, "reason": guard})
         return True
 
-    kept = f"{len(held)} backup(s) the retention policy would delete were kept: {_ids(held)}." if held else ""
-    if "failed" in guard:
-        hint = (
+    grows = _("The bucket grows until pruning resumes.")
+    if held:
+        kept = ngettext(
+            "{n} backup the retention policy would delete was kept: {ids}.",
+            "{n} backups the retention policy would delete were kept: {ids}.",
+            len(held),
+        ).format(n=len(held), ids=_ids(held))
+        detail = f"{kept} {grows}"
+    else:
+        detail = grows
+    if after_failure:
+        hint = _(
             "Fix the failing scheduled backup first (its alert is in this channel); pruning resumes by "
             "itself after the next good scheduled backup."
         )
     else:
-        hint = (
-            f"Check the backups' times with `/backup list {database}` and the clock of the host that runs "
+        hint = _(
+            "Check the backups' times with `/backup list {db}` and the clock of the host that runs "
             "jobs; pruning resumes by itself once a good scheduled backup is newer than the limit. "
-            f"`/backup prune {database}` shows what would be deleted."
-        )
+            "`/backup prune {db}` shows what would be deleted."
+        ).format(db=database)
     alert = Alert(
-        title=f"Retention of `{database}` is on hold: the pruning guard kept old backups after job {job.id}",
+        title=_("Retention of `{db}` is on hold: the pruning guard kept old backups after job {id}").format(
+            db=database, id=job.id
+        ),
         severity="warning",
         database=database,
         error={
-            "message": f"nothing was pruned on '{database}': {guard}",
-            "detail": f"{kept} The bucket grows until pruning resumes.".strip(),
+            "message": _("nothing was pruned on '{db}': {guard}").format(db=database, guard=guard),
+            "detail": detail,
             "hint": hint,
         },
         job_id=job.id,
@@ -190,8 +236,9 @@ def retention_resumed(cfg: Config, store: Store, reporter: Reporter, job: Job, l
         _held_key(database),
         f"retention-resumed:{database}:{job.id}",
         lambda since: (
-            f"Retention of `{database}` runs again (job {job.id}): {line}. "
-            f"The pruning guard had held it since {since}."
+            _("Retention of `{db}` runs again (job {id}): {line}.").format(db=database, id=job.id, line=line)
+            + " "
+            + _("The pruning guard had held it since {since}.").format(since=since)
         ),
     )
 
@@ -255,34 +302,43 @@ def retention_failed(
         return True
 
     backup_id = (job.result or {}).get("backup_id")
-    new = f"The new backup `{backup_id}` is stored and listed" if backup_id else "The new backup is stored"
-    if not_deleted:
-        left = (
-            f"{len(not_deleted)} backup(s) the retention policy would delete are still in the bucket: "
-            f"{_ids(not_deleted)}."
-        )
-        check = (
-            "Check that the bot's storage credentials may delete objects (`s3:DeleteObject` on the "
-            "bucket's prefix; no bucket policy or Object Lock refusing it)"
+    if backup_id:
+        new = _("The new backup `{backup}` is stored and listed; only the clean-up failed.").format(
+            backup=backup_id
         )
     else:
-        left = "No old backup was deleted."
-        check = (
-            "Check that the bucket answers and that the bot's storage credentials may list and delete "
-            "objects (`s3:ListBucket`, `s3:DeleteObject`)"
+        new = _("The new backup is stored; only the clean-up failed.")
+    plan_hint = _(
+        "Then run `backupbot prune --database {db}` to see the plan (`--confirm` deletes). Retention runs "
+        "again after each good scheduled backup; this channel hears when it works."
+    ).format(db=database)
+    if not_deleted:
+        left = ngettext(
+            "{n} backup the retention policy would delete is still in the bucket: {ids}.",
+            "{n} backups the retention policy would delete are still in the bucket: {ids}.",
+            len(not_deleted),
+        ).format(n=len(not_deleted), ids=_ids(not_deleted))
+        check = _(
+            "Check that the bot's storage credentials may delete objects (`s3:DeleteObject` on the "
+            "bucket's prefix; no bucket policy or Object Lock refusing it)."
         )
+    else:
+        left = _("No old backup was deleted.")
+        check = _(
+            "Check that the bucket answers and that the bot's storage credentials may list and delete "
+            "objects (`s3:ListBucket`, `s3:DeleteObject`)."
+        )
+    stay = _("Old backups stay, and are billed, until retention works.")
     alert = Alert(
-        title=f"Retention of `{database}` failed after job {job.id}: old backups were not deleted "
-        "(the new backup is fine)",
+        title=_(
+            "Retention of `{db}` failed after job {id}: old backups were not deleted (the new backup is fine)"
+        ).format(db=database, id=job.id),
         severity="warning",
         database=database,
         error={
             "message": message,
-            "detail": f"{new}; only the clean-up failed. {left} Old backups stay, and are billed, "
-            "until retention works.",
-            "hint": f"{check}, then run `backupbot prune --database {database}` to see the plan "
-            f"(`--confirm` deletes). Retention runs again after each good scheduled backup; "
-            "this channel hears when it works.",
+            "detail": f"{new} {left} {stay}",
+            "hint": f"{check} {plan_hint}",
         },
         job_id=job.id,
         mention=oncall_mention(cfg),
@@ -301,7 +357,8 @@ def retention_recovered(cfg: Config, store: Store, reporter: Reporter, job: Job,
         _failing_key(database),
         f"retention-recovered:{database}:{job.id}",
         lambda since: (
-            f"Retention of `{database}` works again (job {job.id}): {line}. "
-            f"It had been failing since {since}."
+            _("Retention of `{db}` works again (job {id}): {line}.").format(db=database, id=job.id, line=line)
+            + " "
+            + _("It had been failing since {since}.").format(since=since)
         ),
     )

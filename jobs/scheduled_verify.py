@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from core.config import Config
+from core.i18n import _
 from jobs.events import Reporter
 from jobs.queue import enqueue
 from jobs.store import Job, Store
@@ -37,12 +38,14 @@ def queue_after_nightly(cfg: Config, store: Store, reporter: Reporter, dump_job:
             "backup_id": backup_id,
             "schedule": f"verify:{dump_job.database}",
             "after_job": dump_job.id,
-            "reason": f"[verify] after_nightly: proves last night's backup `{backup_id}` restores",
+            "reason": _("[verify] after_nightly: proves last night's backup `{backup}` restores").format(
+                backup=backup_id
+            ),
         },
         requested_by="scheduler",
         channel=dump_job.channel or cfg.slack.channel,
         reporter=reporter,
         lane=scratch_lane(dump_job.database),
     )
-    log.info("queued %s after %s", job.title, dump_job.title)
+    log.info("queued %s after %s", job.log_name, dump_job.log_name)
     return job

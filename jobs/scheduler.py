@@ -52,6 +52,7 @@ from croniter import croniter
 from adapters.storage import Storage, open_storage
 from core.config import Config
 from core.errors import BackupbotError, ConfigError
+from core.i18n import _
 from jobs import alerts, housekeeping, kinds, schedule_runs, scheduled_retention, scheduled_verify
 from jobs.events import Reporter, guarded
 from jobs.scheduled_verify import scratch_lane
@@ -108,17 +109,17 @@ class ScheduleEntry:
 def _check(entry: ScheduleEntry, where: str) -> ScheduleEntry:
     if not croniter.is_valid(entry.cron):
         raise ConfigError(
-            f"schedule '{entry.cron}' is not a cron expression",
+            _("schedule '{cron}' is not a cron expression").format(cron=entry.cron),
             detail=f"{where} schedule = {entry.cron!r}.",
-            hint='Use five fields: minute hour day month weekday, e.g. "0 3 * * *" for 03:00 every day.',
+            hint=_('Use five fields: minute hour day month weekday, e.g. "0 3 * * *" for 03:00 every day.'),
         )
     try:
         ZoneInfo(entry.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(
-            f"unknown time zone '{entry.timezone}'",
+            _("unknown time zone '{tz}'").format(tz=entry.timezone),
             detail=f"{where} timezone = {entry.timezone!r}.",
-            hint='Use an IANA name such as "UTC", "America/Panama" or "Europe/Madrid".',
+            hint=_('Use an IANA name such as "UTC", "America/Panama" or "Europe/Madrid".'),
         ) from None
     return entry
 
@@ -134,7 +135,10 @@ def nightly_dumps(cfg: Config) -> list[ScheduleEntry]:
             db.name,
             db.schedule.strip(),
             db.timezone,
-            {"kind": "daily", "reason": f"scheduled ({db.schedule.strip()} {db.timezone})"},
+            {
+                "kind": "daily",
+                "reason": _("scheduled ({cron} {tz})").format(cron=db.schedule.strip(), tz=db.timezone),
+            },
         )
         out.append(_check(entry, f"{cfg.path}: [databases.{db.name}]"))
     return out
@@ -154,16 +158,17 @@ def monthly_drills(cfg: Config) -> list[ScheduleEntry]:
         if not db.drill_target and not cfg.verify.url_env:
             log.warning("no restore drill for %s: set drill_target or [verify] url_env", db.name)
             continue
-        into = f"`{db.drill_target}`" if db.drill_target else "a scratch database"
-        approval = (
-            f"standing approval: drill_target = {db.drill_target!r} in [databases.{db.name}] of {cfg.path}"
-            if db.drill_target
-            else "no approval needed: scratch database, no configured database is touched"
-        )
-        params = {
-            "drill_target": db.drill_target,
-            "reason": f"monthly restore drill into {into} ({approval})",
-        }
+        if db.drill_target:
+            reason = _(
+                "monthly restore drill into `{target}` (standing approval: drill_target = {quoted} "
+                "in [databases.{db}] of {path})"
+            ).format(target=db.drill_target, quoted=repr(db.drill_target), db=db.name, path=cfg.path)
+        else:
+            reason = _(
+                "monthly restore drill into a scratch database "
+                "(no approval needed: scratch database, no configured database is touched)"
+            )
+        params = {"drill_target": db.drill_target, "reason": reason}
         # Queued behind what else writes to the drill target (its dumps and restores), or beside
         # the database's own dumps when it only restores into a scratch database.
         lane = db.drill_target or scratch_lane(db.name)
@@ -212,9 +217,9 @@ class Scheduler:
         self.keep_bookkeeping = keep_bookkeeping
         if cfg.alerts.deadman_reminder_hours <= 0:
             raise ConfigError(
-                "deadman_reminder_hours must be more than 0",
+                _("deadman_reminder_hours must be more than 0"),
                 detail=f"{cfg.path}: [alerts] deadman_reminder_hours = {cfg.alerts.deadman_reminder_hours:g}.",
-                hint="Set how many hours apart the stale-backup alert is repeated, e.g. 24.",
+                hint=_("Set how many hours apart the stale-backup alert is repeated, e.g. 24."),
             )
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._last_deadman: datetime | None = None
@@ -228,9 +233,9 @@ class Scheduler:
         for entry in self.entries:
             if entry.job_kind not in known:
                 raise ConfigError(
-                    f"schedule names unknown job kind '{entry.job_kind}'",
-                    detail=f"Known kinds: {', '.join(sorted(known))}.",
-                    hint="Remove the entry or upgrade backupbot.",
+                    _("schedule names unknown job kind '{kind}'").format(kind=entry.job_kind),
+                    detail=_("Known kinds: {kinds}.").format(kinds=", ".join(sorted(known))),
+                    hint=_("Remove the entry or upgrade backupbot."),
                 )
 
     @property
@@ -362,7 +367,7 @@ class Scheduler:
         )
         if job is not None:
             caught_up = f" (catching up; {missed} earlier slot(s) skipped)" if missed > 0 else ""
-            log.info("scheduled %s for slot %s%s", job.title, schedule_runs.iso(slot), caught_up)
+            log.info("scheduled %s for slot %s%s", job.log_name, schedule_runs.iso(slot), caught_up)
             self.reporter.queued(job)
         return job
 
@@ -390,7 +395,7 @@ class Scheduler:
                 elif job.status == JobStatus.SUCCEEDED:
                     self._succeeded(job, entry, now)
             except Exception:
-                log.exception("follow-up of %s failed", job.title)
+                log.exception("follow-up of %s failed", job.log_name)
 
     def _succeeded(self, job: Job, entry: str, now: datetime) -> None:
         alerts.job_succeeded(self.cfg, self.store, self.alert_reporter, job, entry)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import UsageError
+from core.i18n import _
 from jobs.store import Store
 
 _SKIP = re.compile(r"^(sqlite_|schema_version$)")
@@ -79,7 +80,7 @@ def _pg_shape(store: Store, name: str) -> TableShape:
         "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
         [db.schema, name],
     ).fetchall()
-    _, pks = db._table_info(name)
+    _ident, pks = db._table_info(name)
     index_rows = db.conn.execute(
         "SELECT c.relname AS name, i.indisunique AS uniq, "
         "array(SELECT a.attname FROM unnest(i.indkey) WITH ORDINALITY k(n, o) "
@@ -111,9 +112,11 @@ def copy_state(source: Store, dest: Store) -> dict[str, int]:
     ]
     if busy:
         raise UsageError(
-            f"the destination state already holds rows ({', '.join(sorted(busy))})",
-            detail=f"{dest.describe()} is not empty; copying into it would mix two histories. Nothing was copied.",
-            hint="Copy into an empty state (a new database, schema or state directory).",
+            _("the destination state already holds rows ({tables})").format(tables=", ".join(sorted(busy))),
+            detail=_(
+                "{dest} is not empty; copying into it would mix two histories. Nothing was copied."
+            ).format(dest=dest.describe()),
+            hint=_("Copy into an empty state (a new database, schema or state directory)."),
         )
     counts: dict[str, int] = {}
     with dest.transaction() as db:
@@ -143,7 +146,7 @@ def _advance_identities(dest: Store, shapes: list[TableShape]) -> None:
     """Ids were copied as they were; new rows must continue after them."""
     db: Any = dest.db
     for shape in shapes:
-        ident, _ = db._table_info(shape.name)
+        ident, _pks = db._table_info(shape.name)
         if ident:
             db.conn.execute(
                 f'SELECT setval(pg_get_serial_sequence(%s, %s), GREATEST((SELECT max("{ident}") FROM "{shape.name}"), 1))',

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from core.i18n import N_, _
+
 
 class JobStatus(StrEnum):
     QUEUED = "queued"
@@ -27,7 +29,9 @@ class JobStatus(StrEnum):
 
     @property
     def label(self) -> str:
-        return _LABELS[self]
+        """The state as people read it, in the configured language; the value stays the stored key."""
+        label = _LABELS[self]  # marked with N_ where the table is defined
+        return _(label)
 
     @property
     def emoji(self) -> str:
@@ -39,14 +43,14 @@ TERMINAL = frozenset(set(JobStatus) - ACTIVE)
 CANCELLABLE = ACTIVE
 
 _LABELS = {
-    JobStatus.QUEUED: "queued",
-    JobStatus.AWAITING_APPROVAL: "awaiting approval",
-    JobStatus.RUNNING: "running",
-    JobStatus.SUCCEEDED: "done",
-    JobStatus.FAILED: "failed",
-    JobStatus.CANCELLED: "cancelled",
-    JobStatus.EXPIRED: "expired",
-    JobStatus.INTERRUPTED: "interrupted",
+    JobStatus.QUEUED: N_("queued"),
+    JobStatus.AWAITING_APPROVAL: N_("awaiting approval"),
+    JobStatus.RUNNING: N_("running"),
+    JobStatus.SUCCEEDED: N_("done"),
+    JobStatus.FAILED: N_("failed"),
+    JobStatus.CANCELLED: N_("cancelled"),
+    JobStatus.EXPIRED: N_("expired"),
+    JobStatus.INTERRUPTED: N_("interrupted"),
 }
 
 _EMOJI = {

@@ -34,6 +34,7 @@ from typing import Any
 import sqlite_utils
 
 from core.errors import NotFoundError
+from core.i18n import _
 from jobs.audit import read_audit, utcnow, write_audit
 from jobs.job import Job, encode_fields
 from jobs.locks import LocksAndState
@@ -205,8 +206,8 @@ class Store(LocksAndState):
         job = self.find_job(job_id)
         if job is None:
             raise NotFoundError(
-                f"there is no job {job_id}",
-                hint="`/backup status` lists recent jobs with their numbers.",
+                _("there is no job {id}").format(id=job_id),
+                hint=_("`/backup status` lists recent jobs with their numbers."),
             )
         return job
 
@@ -317,7 +318,7 @@ class Store(LocksAndState):
                 JobStatus.CANCELLED,
                 actor=actor,
                 cancel_requested=True,
-                error={"message": f"cancelled by {actor} before it started"},
+                error={"message": _("cancelled by {actor} before it started").format(actor=actor)},
             ):
                 return self.get_job(job_id)
             job = self.get_job(job_id)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.errors import BackupbotError
+from core.i18n import _
 from jobs.context import JobContext
 from jobs.events import Outcome
 
@@ -61,9 +62,9 @@ def get_kind(name: str) -> JobKind:
         module = _MODULES.get(name)
         if module is None:
             raise BackupbotError(
-                f"unknown job kind '{name}'",
-                detail=f"Known kinds: {', '.join(names())}.",
-                hint="The job was written by a newer or older version of backupbot; queue it again.",
+                _("unknown job kind '{kind}'").format(kind=name),
+                detail=_("Known kinds: {kinds}.").format(kinds=", ".join(names())),
+                hint=_("The job was written by a newer or older version of backupbot; queue it again."),
             )
         kind: JobKind = importlib.import_module(module).KIND
         _loaded[name] = kind

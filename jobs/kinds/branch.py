@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.i18n import _
 from core.units import human_bytes
 from jobs.context import JobContext
 from jobs.events import Outcome
@@ -13,7 +14,7 @@ def run(ctx: JobContext) -> Outcome:
 
     params = ctx.job.params
     at = parse_time(str(params["at"])) if params.get("at") else None
-    with ctx.step(f"Neon branch of {ctx.database}"):
+    with ctx.step(_("Neon branch of {db}").format(db=ctx.database)):
         b = create_backup_branch(
             ctx.cfg,
             ctx.database,
@@ -25,18 +26,18 @@ def run(ctx: JobContext) -> Outcome:
             git_sha=str(params.get("git_sha", "")),
             keep=bool(params.get("keep")),
             now=ctx.clock() if ctx.clock else None,
-            on_wait=lambda text: ctx.progress(f"waiting for Neon: {text}"),
+            on_wait=lambda text: ctx.progress(_("waiting for Neon: {text}").format(text=text)),
         )
     fields = [
-        ("Branch", f"`{b.name}` ({b.id})"),
-        ("Parent", f"`{b.parent_name or b.parent_id}` at {b.point_in_time}"),
-        ("Size", human_bytes(b.size_bytes)),
-        ("Expires", b.expires_at or "never (--keep)"),
+        (_("Branch"), f"`{b.name}` ({b.id})"),
+        (_("Parent"), _("`{parent}` at {at}").format(parent=b.parent_name or b.parent_id, at=b.point_in_time)),
+        (_("Size"), human_bytes(b.size_bytes)),
+        (_("Expires"), b.expires_at or _("never (--keep)")),
     ]
     if b.reason:
-        fields.append(("Reason", b.reason))
+        fields.append((_("Reason"), b.reason))
     return Outcome(
-        summary=f"Neon backup branch `{b.name}` is ready",
+        summary=_("Neon backup branch `{name}` is ready").format(name=b.name),
         fields=tuple(fields),
         data={"branch": b.as_dict()},
     )

@@ -8,6 +8,7 @@ scheduled job: the scheduler alerts on-call with a Retry button.
 
 from __future__ import annotations
 
+from core.i18n import _
 from engine.drill import compare_lines, run_drill
 from engine.restore_plan import RestoreFailed
 from engine.restore_steps import lock_name
@@ -41,18 +42,26 @@ def run(ctx: JobContext) -> Outcome:
         ctx.store.update_job(ctx.job.id, result={"restore": failed.report.restore_id})
         raise
     prev = report.previous
-    previous = f"{prev['seconds']:.1f} s on {str(prev['at'])[:10]}" if prev else "none (first drill)"
+    if prev:
+        previous = _("{seconds} s on {day}").format(seconds=f"{prev['seconds']:.1f}", day=str(prev["at"])[:10])
+    else:
+        previous = _("none (first drill)")
     fields = [
-        ("Backup", f"`{report.backup_id}`"),
-        ("Restored into", report.into),
-        ("Recovery time", f"{report.seconds:.1f} s (previous drill: {previous})"),
-        ("Steps", "\n".join(compare_lines(report))),
-        ("Approval", report.approval),
+        (_("Backup"), f"`{report.backup_id}`"),
+        (_("Restored into"), report.into),
+        (
+            _("Recovery time"),
+            _("{seconds} s (previous drill: {previous})").format(seconds=f"{report.seconds:.1f}", previous=previous),
+        ),
+        (_("Steps"), "\n".join(compare_lines(report))),
+        (_("Approval"), report.approval),
     ]
     if report.runbook_key:
-        fields.append(("Runbook", f"`{report.runbook_key}`"))
+        fields.append((_("Runbook"), f"`{report.runbook_key}`"))
     return Outcome(
-        summary=f"Monthly restore drill of `{database}` passed: recovered in {report.seconds:.1f} s",
+        summary=_("Monthly restore drill of `{db}` passed: recovered in {seconds} s").format(
+            db=database, seconds=f"{report.seconds:.1f}"
+        ),
         fields=tuple(fields),
         data=report.record() | {"database": database, "runbook_key": report.runbook_key, "previous": prev},
     )
@@ -66,8 +75,8 @@ def on_interrupted(ctx: JobContext) -> str:
             db.execute("DELETE FROM locks WHERE name = ? AND job_id = ?", [lock_name(target), ctx.job.id])
     mine = [r.name for r in StoreScratchBook(ctx.store).all() if r.job_id == ctx.job.id]
     said = drop_job_scratch(ctx, mine) if mine else ""
-    where = f"The drill target '{target}' may be in maintenance or partly restored. " if target else ""
-    return (where + said).strip()
+    where = _("The drill target '{db}' may be in maintenance or partly restored.").format(db=target) if target else ""
+    return f"{where} {said}".strip()
 
 
 KIND = JobKind(

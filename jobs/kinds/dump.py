@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.i18n import _
 from core.units import human_bytes
 from jobs.context import JobContext
 from jobs.events import Outcome
@@ -34,15 +35,19 @@ def run(ctx: JobContext) -> Outcome:
 
     def on_progress(p: Any) -> None:
         ctx.progress(
-            f"{human_bytes(p.bytes_in)} read · {human_bytes(p.bytes_out)} stored · "
-            f"{human_bytes(p.rate)}/s · {human_duration(p.elapsed)}",
+            _("{read} read · {stored} stored · {rate}/s · {elapsed}").format(
+                read=human_bytes(p.bytes_in),
+                stored=human_bytes(p.bytes_out),
+                rate=human_bytes(p.rate),
+                elapsed=human_duration(p.elapsed),
+            ),
             elapsed=p.elapsed,
         )
 
     def on_upload(key: str, upload_id: str) -> None:
         ctx.store.update_job(ctx.job.id, params={**params, "upload": {"key": key, "upload_id": upload_id}})
 
-    with ctx.step(f"pg_dump → zstd → encrypt → upload ({database})"):
+    with ctx.step(_("pg_dump → zstd → encrypt → upload ({db})").format(db=database)):
         manifest = run_dump(
             ctx.cfg,
             database,
@@ -55,16 +60,16 @@ def run(ctx: JobContext) -> Outcome:
             on_upload=on_upload,
         )
     fields = [
-        ("Database", database),
-        ("Backup", f"`{manifest.id}`"),
-        ("Stored", human_bytes(manifest.stored_bytes)),
-        ("Dump size", human_bytes(manifest.dump_bytes)),
-        ("Duration", human_duration(manifest.duration_seconds)),
+        (_("Database"), database),
+        (_("Backup"), f"`{manifest.id}`"),
+        (_("Stored"), human_bytes(manifest.stored_bytes)),
+        (_("Dump size"), human_bytes(manifest.dump_bytes)),
+        (_("Duration"), human_duration(manifest.duration_seconds)),
     ]
     if manifest.reason:
-        fields.append(("Reason", manifest.reason))
+        fields.append((_("Reason"), manifest.reason))
     return Outcome(
-        summary=f"Backup `{manifest.id}` stored",
+        summary=_("Backup `{id}` stored").format(id=manifest.id),
         fields=tuple(fields),
         data={
             "backup_id": manifest.id,
@@ -83,18 +88,20 @@ def on_interrupted(ctx: JobContext) -> str:
 
     upload = ctx.job.params.get("upload")
     if not isinstance(upload, dict) or not upload.get("upload_id"):
-        return "Its upload had not started, so nothing was left behind."
+        return _("Its upload had not started, so nothing was left behind.")
     key, upload_id = str(upload["key"]), str(upload["upload_id"])
     try:
         aborted = open_storage(ctx.cfg.storage).abort_upload(key, upload_id)
     except BackupbotError as err:
-        return (
-            f"Its partial upload of {key} could NOT be aborted ({err.message}); "
-            f"`/backup prune {ctx.database} --confirm` (or `backupbot prune --confirm`) removes it once it is a day old."
-        )
+        return _(
+            "Its partial upload of {key} could NOT be aborted ({error}); `/backup prune {db} --confirm` "
+            "(or `backupbot prune --confirm`) removes it once it is a day old."
+        ).format(key=key, error=err.message, db=ctx.database)
     if aborted:
-        return f"Its partial upload of {key} was aborted."
-    return f"Its upload of {key} was already gone (completed or aborted), so nothing was left behind."
+        return _("Its partial upload of {key} was aborted.").format(key=key)
+    return _("Its upload of {key} was already gone (completed or aborted), so nothing was left behind.").format(
+        key=key
+    )
 
 
 KIND = JobKind(

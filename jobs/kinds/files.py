@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.errors import BackupbotError
+from core.i18n import _, ngettext
 from jobs.context import JobContext
 from jobs.events import Alert, Outcome
 from jobs.kinds import JobKind
@@ -38,7 +39,7 @@ def safe(text: str, limit: int = 200) -> str:
 def run_sync(ctx: JobContext) -> Outcome:
     from engine.files_sync import sync_files
 
-    with ctx.step("list the app's bucket → copy new and changed files → encrypt → upload"):
+    with ctx.step(_("list the app's bucket → copy new and changed files → encrypt → upload")):
         result = sync_files(
             ctx.cfg,
             on_progress=lambda text: ctx.progress(safe(text)),
@@ -46,31 +47,39 @@ def run_sync(ctx: JobContext) -> Outcome:
             now=ctx.clock() if ctx.clock else None,
         )
     run = result.run
-    record = f"`{run.id}`" if run else "none"
+    record = f"`{run.id}`" if run else _("none")
     if result.copied:
-        summary = (
-            f"Copied {len(result.copied)} new or changed file(s) of the app's {result.total} into the backup"
-        )
+        # English says "file(s)" either way; the plural forms let a translation agree with the count.
+        summary = ngettext(
+            "Copied {n} new or changed file(s) of the app's {total} into the backup",
+            "Copied {n} new or changed file(s) of the app's {total} into the backup",
+            len(result.copied),
+        ).format(n=len(result.copied), total=result.total)
     elif result.gone:
-        summary = (
-            f"No new or changed files; {len(result.gone)} file(s) gone from the app's bucket are noted "
-            "(their copies are kept)"
-        )
+        summary = ngettext(
+            "No new or changed files; {n} file(s) gone from the app's bucket are noted (their copies are kept)",
+            "No new or changed files; {n} file(s) gone from the app's bucket are noted (their copies are kept)",
+            len(result.gone),
+        ).format(n=len(result.gone))
     elif result.total == 0:
-        summary = "The app's bucket holds no files under the configured prefixes"
+        summary = _("The app's bucket holds no files under the configured prefixes")
     else:
-        summary = f"Nothing changed in the app's bucket: all {result.total} file(s) were already backed up"
+        summary = ngettext(
+            "Nothing changed in the app's bucket: all {n} file(s) were already backed up",
+            "Nothing changed in the app's bucket: all {n} file(s) were already backed up",
+            result.total,
+        ).format(n=result.total)
     fields = [
-        ("Source", safe(run.source if run else ctx.cfg.files.source_url)),
-        ("Copied", str(len(result.copied))),
-        ("Unchanged", str(result.unchanged)),
-        ("Record", record),
+        (_("Source"), safe(run.source if run else ctx.cfg.files.source_url)),
+        (_("Copied"), str(len(result.copied))),
+        (_("Unchanged"), str(result.unchanged)),
+        (_("Record"), record),
     ]
     if result.copied:
         names = fit([("", [f"`{safe(p)}`" for p in result.copied])], FIELD_BUDGET, "backupbot files list")
-        fields.append(("New or changed", "\n".join(names)))
+        fields.append((_("New or changed"), "\n".join(names)))
     if result.gone:
-        fields.append(("Gone from the source (copies kept)", str(len(result.gone))))
+        fields.append((_("Gone from the source (copies kept)"), str(len(result.gone))))
     return Outcome(
         summary=summary,
         fields=tuple(fields),
@@ -101,7 +110,7 @@ def fit(
     used = 0
 
     def more(n: int) -> str:
-        return f"… and {n} more (`{command}` lists all)"
+        return _("… and {n} more (`{command}` lists all)").format(n=n, command=command)
 
     for heading, lines in sections:
         if not lines:
@@ -131,18 +140,27 @@ def _cert_lines(certs: list[Any]) -> list[str]:
 def report_lines(report: Any) -> tuple[str, list[str]]:
     """Counts, bad files, then expired and expiring certificates: the body of the channel's report."""
     ok = report.ok
-    counts = (
-        f"{report.checked} file(s) checked in `{report.run_id}`: {ok['xml']} XML and "
-        f"{ok['certificate']} certificate file(s) good, {ok['other']} other file(s) match their sha256, "
-        f"{len(report.bad)} bad; {len(report.expired)} certificate(s) expired, "
-        f"{len(report.expiring)} expire within {report.warning_days} days."
+    counts = _(
+        "{checked} file(s) checked in `{run}`: {xml} XML and {certs} certificate file(s) good, "
+        "{other} other file(s) match their sha256, {bad} bad; {expired} certificate(s) expired, "
+        "{expiring} expire within {days} days."
+    ).format(
+        checked=report.checked,
+        run=report.run_id,
+        xml=ok["xml"],
+        certs=ok["certificate"],
+        other=ok["other"],
+        bad=len(report.bad),
+        expired=len(report.expired),
+        expiring=len(report.expiring),
+        days=report.warning_days,
     )
     lines = fit(
         [
-            ("Bad files:", [f"• `{safe(f.path)}` — {safe(f.problem, 240)}" for f in report.bad]),
-            ("Expired certificates:", ["• " + line for line in _cert_lines(report.expired)]),
+            (_("Bad files:"), [f"• `{safe(f.path)}` — {safe(f.problem, 240)}" for f in report.bad]),
+            (_("Expired certificates:"), ["• " + line for line in _cert_lines(report.expired)]),
             (
-                f"Expiring within {report.warning_days} days:",
+                _("Expiring within {days} days:").format(days=report.warning_days),
                 ["• " + line for line in _cert_lines(report.expiring)],
             ),
         ],
@@ -157,7 +175,7 @@ def _alert_oncall(ctx: JobContext, err: FilesCheckFailed) -> None:
     schedule_runs.ensure_schema(ctx.store)
     key = f"files-bad:{ctx.job.id}"
     alert = Alert(
-        title=f"The backup of the app's files has bad files (job {ctx.job.id})",
+        title=_("The backup of the app's files has bad files (job {id})").format(id=ctx.job.id),
         severity="failure",
         error=err.as_dict(),
         job_id=ctx.job.id,
@@ -171,7 +189,7 @@ def run_verify(ctx: JobContext) -> Outcome:
     from engine.files_verify import verify_files
 
     at = parse_at(ctx.job.params.get("at"))
-    with ctx.step("decrypt each backed-up file → check XML and certificates"):
+    with ctx.step(_("decrypt each backed-up file → check XML and certificates")):
         report = verify_files(
             ctx.cfg,
             at,
@@ -182,24 +200,32 @@ def run_verify(ctx: JobContext) -> Outcome:
     counts, lines = report_lines(report)
     if report.bad:
         err = FilesCheckFailed(
-            f"{len(report.bad)} of {report.checked} backed-up app file(s) failed the check",
+            ngettext(
+                "{bad} of {n} backed-up app file(s) failed the check",
+                "{bad} of {n} backed-up app file(s) failed the check",
+                report.checked,
+            ).format(bad=len(report.bad), n=report.checked),
             detail="\n".join([counts, *lines]),
-            hint="Compare with the app's bucket: a bad file there is the app's to fix (then run "
-            "`/backup files sync`); a damaged copy here means restoring it from an earlier backup "
-            "(`backupbot files restore PATH --at DATE -o FILE`).",
+            hint=_(
+                "Compare with the app's bucket: a bad file there is the app's to fix (then run "
+                "`/backup files sync`); a damaged copy here means restoring it from an earlier backup "
+                "(`backupbot files restore PATH --at DATE -o FILE`)."
+            ),
         )
         if "schedule" not in ctx.job.params:  # the scheduler alerts for its own runs
             _alert_oncall(ctx, err)
         raise err
-    summary = f"All {report.checked} backed-up app file(s) are good"
-    fields: list[tuple[str, str]] = [("Checked", counts)]
+    summary = ngettext(
+        "All {n} backed-up app file(s) are good", "All {n} backed-up app file(s) are good", report.checked
+    ).format(n=report.checked)
+    fields: list[tuple[str, str]] = [(_("Checked"), counts)]
     if report.expired:
         fields.append(
-            ("Expired certificates", "\n".join(fit([("", _cert_lines(report.expired))], FIELD_BUDGET)))
+            (_("Expired certificates"), "\n".join(fit([("", _cert_lines(report.expired))], FIELD_BUDGET)))
         )
     if report.expiring:
         expiring = "\n".join(fit([("", _cert_lines(report.expiring))], FIELD_BUDGET))
-        fields.append((f"Expiring within {report.warning_days} days", expiring))
+        fields.append((_("Expiring within {days} days").format(days=report.warning_days), expiring))
     return Outcome(summary=summary, fields=tuple(fields), data=report.to_dict())
 
 
@@ -207,7 +233,9 @@ def on_sync_interrupted(ctx: JobContext) -> str:
     from adapters.storage import open_storage
 
     aborted = open_storage(ctx.cfg.storage).abort_incomplete("files/data/")
-    return f"{aborted} partial upload(s) aborted." if aborted else "No partial upload was left behind."
+    if not aborted:
+        return _("No partial upload was left behind.")
+    return ngettext("{n} partial upload(s) aborted.", "{n} partial upload(s) aborted.", aborted).format(n=aborted)
 
 
 SYNC = JobKind(

@@ -7,6 +7,7 @@ It is still a ``restore`` job (one gate, one card, one expiry for every restore)
 from __future__ import annotations
 
 from core.errors import RestoreError
+from core.i18n import _
 from engine.neon_restore import run_neon_restore, undo_command
 from engine.restore_plan import RestoreFailed
 from engine.restore_report import RestoreRequest
@@ -23,9 +24,11 @@ def run_neon(ctx: JobContext) -> Outcome:
     required = max(1, int(params.get("approvals_required", 1)))
     if len(approvers) < required:
         raise RestoreError(
-            f"restore job {job.id} into '{target}' has no valid approval",
-            detail=f"{len(approvers)} of {required} approvals match the source, target and requester shown.",
-            hint="Nothing was changed. Ask for the restore again with `/backup restore`.",
+            _("restore job {id} into '{db}' has no valid approval").format(id=job.id, db=target),
+            detail=_("{have} of {need} approvals match the source, target and requester shown.").format(
+                have=len(approvers), need=required
+            ),
+            hint=_("Nothing was changed. Ask for the restore again with `/backup restore`."),
         )
     request = RestoreRequest(
         backup_id=str(params["backup_id"]),
@@ -47,16 +50,21 @@ def run_neon(ctx: JobContext) -> Outcome:
         raise
     total = sum(s.seconds or 0 for s in report.steps)
     fields = (
-        ("Source", f"`{request.backup_id}`"),
-        ("Target", f"`{target}` (Neon branch `{params['neon_target_branch_name']}`)"),
-        ("Approved by", ", ".join(f"<@{u}>" for u in approvers)),
-        ("Preserved as", f"`{report.preserved}`"),
-        ("Runbook", f"`{report.runbook_key}`"),
-        ("Duration", f"{total:.1f} s"),
-        ("Undo", f"`{undo_command(report.preserved, target, report.restore_id)}`"),
+        (_("Source"), f"`{request.backup_id}`"),
+        (
+            _("Target"),
+            _("`{db}` (Neon branch `{branch}`)").format(db=target, branch=params["neon_target_branch_name"]),
+        ),
+        (_("Approved by"), ", ".join(f"<@{u}>" for u in approvers)),
+        (_("Preserved as"), f"`{report.preserved}`"),
+        (_("Runbook"), f"`{report.runbook_key}`"),
+        (_("Duration"), f"{total:.1f} s"),
+        (_("Undo"), f"`{undo_command(report.preserved, target, report.restore_id)}`"),
     )
     return Outcome(
-        summary=f"Restored `{request.backup_id}` into `{target}`: {report.state}",
+        summary=_("Restored `{backup}` into `{db}`: {state}").format(
+            backup=request.backup_id, db=target, state=report.state
+        ),
         fields=fields,
         data={
             "restore_id": report.restore_id,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from core.errors import RestoreError
+from core.i18n import _
 from engine import restore_swap
 from engine.catalog import get_backup
 from engine.restore import RestoreRequest, StepRecord, run_restore
@@ -55,9 +56,11 @@ def run(ctx: JobContext) -> Outcome:
     required = max(1, int(params.get("approvals_required", 1)))
     if len(approvers) < required:
         raise RestoreError(
-            f"restore job {job.id} into '{target}' has no valid approval",
-            detail=f"{len(approvers)} of {required} approvals match the backup, target and requester shown.",
-            hint="Nothing was changed. Ask for the restore again with `/backup restore`.",
+            _("restore job {id} into '{db}' has no valid approval").format(id=job.id, db=target),
+            detail=_("{have} of {need} approvals match the backup, target and requester shown.").format(
+                have=len(approvers), need=required
+            ),
+            hint=_("Nothing was changed. Ask for the restore again with `/backup restore`."),
         )
     if str(params["backup_id"]).startswith(UNDO_PREFIX):
         return _undo(ctx, str(params["backup_id"])[len(UNDO_PREFIX) :], approvers)
@@ -88,26 +91,29 @@ def run(ctx: JobContext) -> Outcome:
         )
         raise
     fields = [
-        ("Backup", f"`{manifest.id}`"),
-        ("Target", f"`{target}`"),
-        ("Approved by", ", ".join(f"<@{u}>" for u in approvers)),
-        ("Safety dump", f"`{report.safety_id}`"),
-        ("Runbook", f"`{report.runbook_key}`"),
-        ("Duration", f"{sum(s.seconds or 0 for s in report.steps):.0f} s"),
+        (_("Backup"), f"`{manifest.id}`"),
+        (_("Target"), f"`{target}`"),
+        (_("Approved by"), ", ".join(f"<@{u}>" for u in approvers)),
+        (_("Safety dump"), f"`{report.safety_id}`"),
+        (_("Runbook"), f"`{report.runbook_key}`"),
+        (_("Duration"), f"{sum(s.seconds or 0 for s in report.steps):.0f} s"),
     ]
     if report.extra.get("method") == "swap":
         fields.append(
             (
-                "Undo",
-                f"`/backup undo {report.restore_id}` swaps the replaced database "
-                f"`{report.extra.get('previous_db')}` back while it is kept",
+                _("Undo"),
+                _("`/backup undo {id}` swaps the replaced database `{previous}` back while it is kept").format(
+                    id=report.restore_id, previous=report.extra.get("previous_db")
+                ),
             )
         )
     if report.safety_id:
-        label = "Undo from the safety dump" if report.extra.get("method") == "swap" else "Undo"
+        label = _("Undo from the safety dump") if report.extra.get("method") == "swap" else _("Undo")
         fields.append((label, f"`{undo_command(report.safety_id, target, report.restore_id)}`"))
     return Outcome(
-        summary=f"Restored `{manifest.id}` into `{target}`: {report.state}",
+        summary=_("Restored `{backup}` into `{db}`: {state}").format(
+            backup=manifest.id, db=target, state=report.state
+        ),
         fields=tuple(fields),
         data={
             "restore_id": report.restore_id,
@@ -124,16 +130,16 @@ UNDO_PREFIX = "undo:"  # an undo request is a restore job whose "backup" is the 
 
 def _undo(ctx: JobContext, restore_id: str, approvers: list[str]) -> Outcome:
     """Swap back a swap restore, after the same approval a restore needs."""
-    with ctx.step("Swap back"):
+    with ctx.step(_("Swap back")):
         text = restore_swap.undo(
             ctx.cfg, ctx.store, restore_id, holder=ctx.job.requested_by, job_id=ctx.job.id
         )
     ctx.store.audit(ctx.job.id, "restore_undone", ctx.job.requested_by, {"restore_id": restore_id})
     return Outcome(
-        summary=f"Undid restore `{restore_id}`: {text}",
+        summary=_("Undid restore `{id}`: {text}").format(id=restore_id, text=text),
         fields=(
-            ("Target", f"`{ctx.job.database}`"),
-            ("Approved by", ", ".join(f"<@{u}>" for u in approvers)),
+            (_("Target"), f"`{ctx.job.database}`"),
+            (_("Approved by"), ", ".join(f"<@{u}>" for u in approvers)),
         ),
         data={"undo_of": restore_id},
     )
@@ -146,25 +152,25 @@ def on_interrupted(ctx: JobContext) -> str:
         db.execute("DELETE FROM locks WHERE name = ? AND job_id = ?", [lock_name(target), ctx.job.id])
     preserved = ctx.job.params.get("preserve_under_name")
     if preserved:  # a Neon restore: Neon kept the state before as a branch, if it got that far
-        return (
-            f"The target '{target}' may be in maintenance or being restored by Neon. If `/backup branches "
-            f"{target}` lists `{preserved}`, `backupbot restore neon:{preserved} --target {target} "
-            f'--break-glass --reason "…"` puts back what was there before.'
-        )
+        return _(
+            "The target '{db}' may be in maintenance or being restored by Neon. If `/backup branches {db}` "
+            'lists `{preserved}`, `backupbot restore neon:{preserved} --target {db} --break-glass --reason "…"` '
+            "puts back what was there before."
+        ).format(db=target, preserved=preserved)
     swaps = [r for r in restore_swap.records(ctx.store).values() if r.get("job_id") == ctx.job.id]
     if swaps:
         rec = swaps[-1]
         if rec.get("phase") in ("building", "built", "switching"):
             return restore_swap.recover(ctx.cfg.database(target).restore_url(), rec, ctx.store)
         if rec.get("phase") == "switched":
-            return (
-                f"The restore had switched databases: '{target}' holds the backup, the replaced database is "
-                f"kept as {rec['previous']}. Check the app; `/backup undo {rec['restore_id']}` swaps it back."
-            )
-    return (
-        f"The target '{target}' may be in maintenance or partly restored. If a pre-restore backup of it was "
-        f'listed, `backupbot restore <that id> --target {target} --break-glass --reason "…"` puts it back.'
-    )
+            return _(
+                "The restore had switched databases: '{db}' holds the backup, the replaced database is "
+                "kept as {previous}. Check the app; `/backup undo {id}` swaps it back."
+            ).format(db=target, previous=rec["previous"], id=rec["restore_id"])
+    return _(
+        "The target '{db}' may be in maintenance or partly restored. If a pre-restore backup of it was "
+        'listed, `backupbot restore <that id> --target {db} --break-glass --reason "…"` puts it back.'
+    ).format(db=target)
 
 
 KIND = JobKind(

@@ -7,6 +7,7 @@ and when the scratch database will be dropped.
 
 from __future__ import annotations
 
+from core.i18n import _, ngettext
 from engine.catalog import get_backup
 from engine.restore_table import copy_back_commands, restore_table
 from jobs.context import JobContext
@@ -19,26 +20,39 @@ from jobs.scratch_book import StoreScratchBook
 def run(ctx: JobContext) -> Outcome:
     params = ctx.job.params
     manifest = get_backup(ctx.cfg, str(params.get("backup_id") or f"latest:{ctx.database}"))
-    with ctx.step(f"restore {params['table']} of {manifest.id} into a scratch database"):
+    with ctx.step(
+        _("restore {table} of {backup} into a scratch database").format(table=params["table"], backup=manifest.id)
+    ):
         result = restore_table(
             ctx.cfg, manifest, str(params["table"]), StoreScratchBook(ctx.store), job_id=ctx.job.id
         )
     hours = ctx.cfg.verify.scratch_ttl_hours
     commands = "\n".join(copy_back_commands(ctx.cfg, result))
     return Outcome(
-        summary=f"Table `{result.table}` of `{manifest.id}` is in scratch database `{result.scratch_db}` "
-        f"on {result.server.rsplit('/', 1)[0]}: {result.rows} rows",
+        summary=ngettext(
+            "Table `{table}` of `{backup}` is in scratch database `{scratch}` on {server}: {rows} row",
+            "Table `{table}` of `{backup}` is in scratch database `{scratch}` on {server}: {rows} rows",
+            result.rows,
+        ).format(
+            table=result.table,
+            backup=manifest.id,
+            scratch=result.scratch_db,
+            server=result.server.rsplit("/", 1)[0],
+            rows=result.rows,
+        ),
         fields=(
-            ("Backup", f"`{manifest.id}`"),
-            ("Connect", f'`psql "{result.conninfo}"`'),
-            ("Rows", str(result.rows)),
+            (_("Backup"), f"`{manifest.id}`"),
+            (_("Connect"), f'`psql "{result.conninfo}"`'),
+            (_("Rows"), str(result.rows)),
             (
-                "Dropped at",
-                f"{result.expires_at:%Y-%m-%d %H:%M} UTC (in {hours:g} h, [verify] scratch_ttl_hours)",
+                _("Dropped at"),
+                _("{at} UTC (in {hours} h, [verify] scratch_ttl_hours)").format(
+                    at=f"{result.expires_at:%Y-%m-%d %H:%M}", hours=f"{hours:g}"
+                ),
             ),
-            ("Copy rows back by hand", f"```\n{commands}\n```"),
+            (_("Copy rows back by hand"), f"```\n{commands}\n```"),
             (
-                "Came with it",
+                _("Came with it"),
                 ", ".join(r for r in result.restored if not r.startswith("TABLE "))[:900] or "-",
             ),
         ),
@@ -56,7 +70,7 @@ def run(ctx: JobContext) -> Outcome:
 
 def on_interrupted(ctx: JobContext) -> str:
     mine = [r.name for r in StoreScratchBook(ctx.store).all() if r.job_id == ctx.job.id]
-    return drop_job_scratch(ctx, mine) if mine else "It had not made a scratch database."
+    return drop_job_scratch(ctx, mine) if mine else _("It had not made a scratch database.")
 
 
 KIND = JobKind(

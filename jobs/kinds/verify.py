@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from core.i18n import _, ngettext
 from engine.catalog import get_backup
 from engine.verify import VerifyFailed, VerifyStep, verify_backup
 from jobs.context import JobContext
@@ -52,12 +53,12 @@ def run(ctx: JobContext) -> Outcome:
         raise
     timings = ", ".join(f"{s.title} {s.seconds or 0:.1f} s" for s in report.steps)
     return Outcome(
-        summary=f"Backup `{manifest.id}` verified: all 4 steps passed",
+        summary=_("Backup `{id}` verified: all 4 steps passed").format(id=manifest.id),
         fields=(
-            ("Backup", f"`{manifest.id}`"),
-            ("Database", manifest.database),
-            ("Steps", timings),
-            ("Outcome", f"`{report.record_key}`"),
+            (_("Backup"), f"`{manifest.id}`"),
+            (_("Database"), manifest.database),
+            (_("Steps"), timings),
+            (_("Outcome"), f"`{report.record_key}`"),
         ),
         data=report.outcome() | {"record_key": report.record_key},
     )
@@ -68,7 +69,7 @@ def on_interrupted(ctx: JobContext) -> str:
     book = StoreScratchBook(ctx.store)
     mine = [r for r in book.all() if r.job_id == ctx.job.id]
     if not mine:
-        return "It had not made a scratch database."
+        return _("It had not made a scratch database.")
     return drop_job_scratch(ctx, [r.name for r in mine])
 
 
@@ -85,8 +86,14 @@ def drop_job_scratch(ctx: JobContext, names: list[str]) -> str:
         except BackupbotError:
             left.append(name)
     if left:
-        return f"Scratch database {', '.join(left)} could not be dropped yet; the next verification drops it."
-    return f"Its scratch database {', '.join(names)} was dropped."
+        return ngettext(
+            "Scratch database {names} could not be dropped yet; the next verification drops it.",
+            "Scratch databases {names} could not be dropped yet; the next verification drops them.",
+            len(left),
+        ).format(names=", ".join(left))
+    return ngettext(
+        "Its scratch database {names} was dropped.", "Its scratch databases {names} were dropped.", len(names)
+    ).format(names=", ".join(names))
 
 
 KIND = JobKind(

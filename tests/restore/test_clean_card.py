@@ -88,3 +88,29 @@ def test_clean_exact_equals_the_backup_and_its_undo_brings_back_the_partitioned_
     assert undo.succeeded, undo.state
     assert pg.table_checksums(scene.target_url) == before_rows
     assert schema(scene.target_url) == before_schema
+
+
+def test_break_glass_clean_over_a_partitioned_target_is_refused_at_preflight(
+    swap_scene: SwapScene,  # noqa: F811
+) -> None:
+    """Break glass skips the approval, not the preflight: the same refusal as in Slack, nothing changed."""
+    from engine.catalog import list_backups
+    from jobs.store import Store
+    from tests.engine.conftest import run_cli
+
+    scene = swap_scene
+    use_clean(scene)
+    before_rows, before_schema = pg.table_checksums(scene.target_url), schema(scene.target_url)
+    proc = run_cli(
+        "restore", scene.backup.id, "--target", "staging", "--break-glass", "--reason", "slack is down"
+    )
+    assert proc.returncode != 0
+    assert f"restore of {scene.backup.id} into 'staging' cannot run" in proc.stderr
+    assert "partitioned tables the backup replaces (public.events)" in proc.stderr
+    assert "Nothing was changed" in proc.stderr
+    assert "[1/8]" not in proc.stderr  # no step started
+    assert pg.table_checksums(scene.target_url) == before_rows and schema(scene.target_url) == before_schema
+    assert not [m for m in list_backups(scene.cfg, "staging") if m.kind == "pre-restore"]
+    assert (scene.tmp / "hooks.log").exists() is False
+    events = [r["event"] for r in Store.for_config(scene.cfg).audit_rows()]
+    assert "break_glass_restore_started" not in events
