@@ -137,17 +137,16 @@ def test_a_command_typed_wrong_is_refused_in_spanish(
     assert english_err["message"] == "which database?" and spanish_err["message"] == "¿qué base de datos?"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the not-found message is built in engine/catalog.py, which the engine area translates; "
-    "once that is merged this passes, and strict=True makes that visible: remove the marker then",
-)
 def test_an_unknown_backup_id_is_refused_in_spanish(deployment: tuple[str, str]) -> None:
-    es, _en = deployment
-    refused = cli(es, "show", "app-20990101T000000Z-manual-9zzz")
+    es, en = deployment
+    wanted = "app-20990101T000000Z-manual-9zzz"
+    refused = cli(es, "show", wanted)
     assert refused.returncode == 1 and refused.stdout == ""
-    assert refused.stderr.startswith("ERROR: ") and "SUGERENCIA: " in refused.stderr
+    assert refused.stderr.splitlines()[0] == f"ERROR: ninguna copia de seguridad tiene el id '{wanted}'"
+    assert "SUGERENCIA: Ejecuta `backupbot list` para ver los ids" in refused.stderr
     no_english(refused.stderr)
+    spanish_json, english_json = (json.loads(cli(c, "--json", "show", wanted).stdout) for c in (es, en))
+    assert spanish_json["error"] == english_json["error"] == "NotFoundError"
 
 
 def test_a_storage_fault_is_explained_in_spanish(
