@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from core.config import EncryptionConfig
 from core.errors import ConfigError, IntegrityError
+from core.i18n import _
 
 ALGORITHM_V1 = "AES-256-GCM-chunked-v1"
 ALGORITHM = "AES-256-GCM-chunked-v2"  # v2: chunks also authenticate the backup's identity
@@ -64,18 +65,22 @@ class KeyRing:
 
     def current(self) -> tuple[str, bytes]:
         if self.current_id is None:
-            raise ConfigError("no encryption key is loaded", hint="Run `backupbot keygen`.")
+            raise ConfigError(_("no encryption key is loaded"), hint=_("Run `backupbot keygen`."))
         return self.current_id, self.keys[self.current_id]
 
     def get(self, wanted_id: str, what: str) -> bytes:
         if wanted_id in self.keys:
             return self.keys[wanted_id]
-        loaded = ", ".join(f"{kid} (from {src})" for kid, src in self.sources.items()) or "none"
+        loaded = ", ".join(
+            _("{key_id} (from {env})").format(key_id=kid, env=src) for kid, src in self.sources.items()
+        )
         raise IntegrityError(
-            f"{what} was encrypted with key id {wanted_id}, which is not loaded",
-            detail=f"Keys loaded: {loaded}.",
-            hint="Export the key that has that id and list its environment variable in "
-            "[encryption] old_key_envs (or key_env).",
+            _("{what} was encrypted with key id {key_id}, which is not loaded").format(what=what, key_id=wanted_id),
+            detail=_("Keys loaded: {keys}.").format(keys=loaded) if loaded else _("Keys loaded: none."),
+            hint=_(
+                "Export the key that has that id and list its environment variable in "
+                "[encryption] old_key_envs (or key_env)."
+            ),
         )
 
 
@@ -86,10 +91,12 @@ def _decode_key(env_name: str, value: str) -> bytes:
         raw = b""
     if len(raw) != 32:
         raise ConfigError(
-            f"the encryption key in {env_name} is not valid",
-            detail=f"{env_name} must hold base64 of exactly 32 random bytes (44 characters).",
-            hint="Generate one with `backupbot keygen` and keep it somewhere safe: without it backups "
-            "cannot be decrypted.",
+            _("the encryption key in {env} is not valid").format(env=env_name),
+            detail=_("{env} must hold base64 of exactly 32 random bytes (44 characters).").format(env=env_name),
+            hint=_(
+                "Generate one with `backupbot keygen` and keep it somewhere safe: without it backups "
+                "cannot be decrypted."
+            ),
         )
     return raw
 
@@ -107,9 +114,11 @@ def load_keyring(enc: EncryptionConfig, require_current: bool = True) -> KeyRing
         sources[current_id] = enc.key_env
     elif require_current:
         raise ConfigError(
-            f"the encryption key is not set: {enc.key_env} is empty",
-            detail=f"[encryption] key_env names {enc.key_env}; backups are encrypted with it before upload.",
-            hint=f"Run `backupbot keygen`, store the key safely and export {enc.key_env}=<key>.",
+            _("the encryption key is not set: {env} is empty").format(env=enc.key_env),
+            detail=_("[encryption] key_env names {env}; backups are encrypted with it before upload.").format(
+                env=enc.key_env
+            ),
+            hint=_("Run `backupbot keygen`, store the key safely and export {env}=<key>.").format(env=enc.key_env),
         )
     for env_name in enc.old_key_envs:
         old = os.environ.get(env_name, "")
@@ -121,9 +130,13 @@ def load_keyring(enc: EncryptionConfig, require_current: bool = True) -> KeyRing
         sources.setdefault(kid, env_name)
     if not keys and not require_current:
         raise ConfigError(
-            "no encryption key is set",
-            detail=f"Neither {enc.key_env} nor any of old_key_envs ({', '.join(enc.old_key_envs) or 'none'}) is set.",
-            hint=f"Export {enc.key_env} with the key the backups were made with.",
+            _("no encryption key is set"),
+            detail=_("Neither {env} nor any of old_key_envs ({old}) is set.").format(
+                env=enc.key_env, old=", ".join(enc.old_key_envs)
+            )
+            if enc.old_key_envs
+            else _("Neither {env} nor any of old_key_envs (none) is set.").format(env=enc.key_env),
+            hint=_("Export {env} with the key the backups were made with.").format(env=enc.key_env),
         )
     return KeyRing(current_id, keys, sources)
 
@@ -138,9 +151,9 @@ def unwrap_data_key(master: bytes, master_id: str, wrapped: bytes, what: str) ->
         return AESGCM(master).decrypt(wrapped[:12], wrapped[12:], _WRAP_AAD + master_id.encode())
     except InvalidTag:
         raise IntegrityError(
-            f"{what}: the wrapped data key does not open with key {master_id}",
-            detail="The object header or manifest was altered, or a different key has the same id.",
-            hint="Restore from another backup; this one cannot be trusted.",
+            _("{what}: the wrapped data key does not open with key {key_id}").format(what=what, key_id=master_id),
+            detail=_("The object header or manifest was altered, or a different key has the same id."),
+            hint=_("Restore from another backup; this one cannot be trusted."),
         ) from None
 
 
@@ -262,8 +275,10 @@ class Decryptor:
         return IntegrityError(
             f"{self.what}: {message}",
             detail=detail,
-            hint="The stored object was altered, truncated or belongs to another backup; restore from "
-            "another backup (`backupbot list`).",
+            hint=_(
+                "The stored object was altered, truncated or belongs to another backup; restore from "
+                "another backup (`backupbot list`)."
+            ),
         )
 
     def _parse_header(self) -> bool:
@@ -271,13 +286,18 @@ class Decryptor:
             return False
         magic, version, chunk_size, raw_id, wrapped_len = _HEADER.unpack_from(self._buf)
         if magic != MAGIC:
-            raise self._fail("not a backupbot encrypted object", "The object does not start with the header.")
+            raise self._fail(_("not a backupbot encrypted object"), _("The object does not start with the header."))
         if version not in (1, 2) or wrapped_len != _WRAPPED_LEN or not 0 < chunk_size <= 64 * 1024 * 1024:
-            raise self._fail("unsupported header", f"version {version}, chunk size {chunk_size}.")
+            raise self._fail(
+                _("unsupported header"),
+                _("version {version}, chunk size {size}.").format(version=version, size=chunk_size),
+            )
         if self.expected_version is not None and version != self.expected_version:
             raise self._fail(
-                "header format does not match the manifest",
-                f"header says format {version}, manifest says {self.expected_version}.",
+                _("header format does not match the manifest"),
+                _("header says format {header}, manifest says {manifest}.").format(
+                    header=version, manifest=self.expected_version
+                ),
             )
         total = _HEADER.size + wrapped_len
         if len(self._buf) < total:
@@ -285,8 +305,8 @@ class Decryptor:
         kid = raw_id.hex()
         if self.expected_key_id and kid != self.expected_key_id:
             raise self._fail(
-                "header key id does not match the manifest",
-                f"header says {kid}, manifest says {self.expected_key_id}.",
+                _("header key id does not match the manifest"),
+                _("header says {header}, manifest says {manifest}.").format(header=kid, manifest=self.expected_key_id),
             )
         header = bytes(self._buf[:total])
         master = self.ring.get(kid, self.what)
@@ -311,8 +331,8 @@ class Decryptor:
         if self._done:
             if data:
                 raise self._fail(
-                    "data after the last chunk",
-                    f"{len(data)} unexpected bytes after chunk {self._index - 1}.",
+                    _("data after the last chunk"),
+                    _("{n} unexpected bytes after chunk {index}.").format(n=len(data), index=self._index - 1),
                 )
             return []
         self._buf += data
@@ -329,9 +349,11 @@ class Decryptor:
                     out.append(self._open(bytes(view[pos : pos + record]), last=False))
                 except InvalidTag:
                     raise self._fail(
-                        f"chunk {self._index} failed authentication",
-                        f"Chunk {self._index} (bytes {pos}..{pos + record} of this read) was changed, "
-                        "reordered or comes from another object.",
+                        _("chunk {index} failed authentication").format(index=self._index),
+                        _(
+                            "Chunk {index} (bytes {start}..{end} of this read) was changed, "
+                            "reordered or comes from another object."
+                        ).format(index=self._index, start=pos, end=pos + record),
                     ) from None
                 pos += record
         finally:
@@ -343,12 +365,13 @@ class Decryptor:
         if self._done:
             return []
         if self._header is None:
-            raise self._fail("object is truncated", "It ends before the end of the encryption header.")
+            raise self._fail(_("object is truncated"), _("It ends before the end of the encryption header."))
         rest = bytes(self._buf)
         self._buf = bytearray()
         if len(rest) < TAG_SIZE:
             raise self._fail(
-                "object is truncated", f"It ends inside chunk {self._index} ({len(rest)} bytes, no tag)."
+                _("object is truncated"),
+                _("It ends inside chunk {index} ({n} bytes, no tag).").format(index=self._index, n=len(rest)),
             )
         try:
             plain = self._open(rest, last=True)
@@ -357,12 +380,14 @@ class Decryptor:
                 self._open(rest, last=False)
             except InvalidTag:
                 raise self._fail(
-                    f"chunk {self._index} failed authentication",
-                    f"The final chunk {self._index} was changed, cut short or comes from another object.",
+                    _("chunk {index} failed authentication").format(index=self._index),
+                    _("The final chunk {index} was changed, cut short or comes from another object.").format(
+                        index=self._index
+                    ),
                 ) from None
             raise self._fail(
-                "object is truncated",
-                f"It ends after chunk {self._index - 1}, which is not marked as the last chunk.",
+                _("object is truncated"),
+                _("It ends after chunk {index}, which is not marked as the last chunk.").format(index=self._index - 1),
             ) from None
         self._done = True
         return [plain]

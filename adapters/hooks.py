@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from core.errors import BackupbotError
+from core.i18n import _
 from core.redact import redact, redact_url
 
 OUTPUT_TAIL_CHARS = 3000
@@ -94,7 +95,10 @@ def run_argv(
 ) -> HookResult:
     """Run an argv without a shell in its own process group; kill the group on timeout."""
     if not argv:
-        raise HookError(f"hook '{name}' is empty", hint=f"Set {name} to an argv list or remove it.")
+        raise HookError(
+            _("hook '{name}' is empty").format(name=name),
+            hint=_("Set {name} to an argv list or remove it.").format(name=name),
+        )
     what = redact(" ".join(argv), list(secrets))
     full_env = {**os.environ, **(env or {})}
     started = time.monotonic()
@@ -109,33 +113,42 @@ def run_argv(
             start_new_session=True,
         )
     except FileNotFoundError:
-        where = f" in {cwd}" if cwd else ""
+        if cwd:
+            message = _("hook '{name}' could not start: {program} not found in {cwd}").format(
+                name=name, program=argv[0], cwd=cwd
+            )
+        else:
+            message = _("hook '{name}' could not start: {program} not found").format(name=name, program=argv[0])
         raise HookError(
-            f"hook '{name}' could not start: {argv[0]} not found{where}",
+            message,
             detail=f"{name} = {what}",
-            hint="Use a path that exists on the bot's machine (relative paths are resolved from the "
-            "working directory, migrate_cwd for migrate), or install the program.",
+            hint=_(
+                "Use a path that exists on the bot's machine (relative paths are resolved from the "
+                "working directory, migrate_cwd for migrate), or install the program."
+            ),
         ) from None
     except PermissionError:
         raise HookError(
-            f"hook '{name}' could not start: {argv[0]} is not executable",
+            _("hook '{name}' could not start: {program} is not executable").format(name=name, program=argv[0]),
             detail=f"{name} = {what}",
-            hint=f"chmod +x {argv[0]}, or put the interpreter first in the argv.",
+            hint=_("`chmod +x {program}`, or put the interpreter first in the argv.").format(program=argv[0]),
         ) from None
     except NotADirectoryError:
         raise HookError(
-            f"hook '{name}' could not start: its directory {cwd} does not exist",
-            hint="Fix migrate_cwd in the config.",
+            _("hook '{name}' could not start: its directory {cwd} does not exist").format(name=name, cwd=cwd),
+            hint=_("Fix migrate_cwd in the config."),
         ) from None
     try:
-        out, _ = proc.communicate(timeout=timeout)
+        out, _err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         out = _kill_group(proc)
         tail = _tail(out, secrets)
         raise HookError(
-            f"hook '{name}' did not finish within {timeout:g} s and was stopped",
-            detail=f"{name} = {what}" + (f"\nlast output:\n{tail}" if tail else ""),
-            hint="Check why it hangs (run it by hand), or raise hook_timeout_seconds for this database.",
+            _("hook '{name}' did not finish within {seconds} s and was stopped").format(
+                name=name, seconds=f"{timeout:g}"
+            ),
+            detail=_detail(name, what, tail),
+            hint=_("Check why it hangs (run it by hand), or raise hook_timeout_seconds for this database."),
         ) from None
     except BaseException:
         _kill_group(proc)
@@ -144,11 +157,18 @@ def run_argv(
     tail = _tail(out, secrets)
     if proc.returncode != 0:
         raise HookError(
-            f"hook '{name}' failed with exit code {proc.returncode}",
-            detail=f"{name} = {what}" + (f"\nlast output:\n{tail}" if tail else ""),
-            hint="Read its output above, fix the cause, and run it again by hand.",
+            _("hook '{name}' failed with exit code {code}").format(name=name, code=proc.returncode),
+            detail=_detail(name, what, tail),
+            hint=_("Read its output above, fix the cause, and run it again by hand."),
         )
     return HookResult(what=what, returncode=0, output=tail, seconds=seconds)
+
+
+def _detail(name: str, what: str, tail: str) -> str:
+    """The setting as it ran, then the end of what it printed (the label translated, the output not)."""
+    if not tail:
+        return f"{name} = {what}"
+    return f"{name} = {what}\n" + _("last output:") + f"\n{tail}"
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> bytes:
@@ -159,7 +179,7 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> bytes:
         except ProcessLookupError:
             pass
         try:
-            out, _ = proc.communicate(timeout=grace)
+            out, _err = proc.communicate(timeout=grace)
             return out or b""
         except subprocess.TimeoutExpired:
             continue
@@ -186,10 +206,12 @@ def _check_webhook_url(url: str, name: str) -> None:
     loopback = parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1")
     if parts.scheme != "https" and not loopback:
         raise HookError(
-            f"hook '{name}' is not an https:// URL",
+            _("hook '{name}' is not an https:// URL").format(name=name),
             detail=f"{name} = {_show_url(url)}",
-            hint="Webhooks must use https:// (plain http is accepted only for 127.0.0.1); "
-            "or give an argv list to run a command.",
+            hint=_(
+                "Webhooks must use https:// (plain http is accepted only for 127.0.0.1); "
+                "or give an argv list to run a command."
+            ),
         )
 
 
@@ -214,17 +236,22 @@ def _run_webhook(
             status = resp.status
     except urllib.error.HTTPError as exc:
         body = exc.read(4096) if exc.fp else b""
+        detail = f"{name} = {shown}"
+        if body:
+            detail += "\n" + _("response:") + "\n" + _tail(body, secrets)
         raise HookError(
-            f"hook '{name}' answered HTTP {exc.code}",
-            detail=f"{name} = {shown}" + (f"\nresponse:\n{_tail(body, secrets)}" if body else ""),
-            hint="Check the webhook's service and its logs; the request is retried only when the step is run again.",
+            _("hook '{name}' answered HTTP {code}").format(name=name, code=exc.code),
+            detail=detail,
+            hint=_(
+                "Check the webhook's service and its logs; the request is retried only when the step is run again."
+            ),
         ) from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise HookError(
-            f"hook '{name}' could not be reached",
+            _("hook '{name}' could not be reached").format(name=name),
             detail=f"{name} = {shown}: {redact(str(reason), list(secrets))}",
-            hint="Check the URL and that the service is up and reachable from the bot's machine.",
+            hint=_("Check the URL and that the service is up and reachable from the bot's machine."),
         ) from None
     return HookResult(
         what=shown, returncode=status, output=_tail(body, secrets), seconds=time.monotonic() - started

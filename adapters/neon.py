@@ -24,6 +24,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_e
 
 from core.config import Config, DatabaseConfig
 from core.errors import BackupbotError, ConfigError
+from core.i18n import _
 from core.redact import redact
 
 log = logging.getLogger(__name__)
@@ -104,16 +105,20 @@ class NeonClient:
     def for_database(cls, cfg: Config, db: DatabaseConfig) -> NeonClient:
         if not db.neon_project_id:
             raise ConfigError(
-                f"database '{db.name}' is not on Neon",
-                detail=f"[databases.{db.name}] in {cfg.path} has no neon_project_id.",
-                hint=f'Add neon_project_id = "your-project-id" under [databases.{db.name}] to use Neon branches.',
+                _("database '{db}' is not on Neon").format(db=db.name),
+                detail=_("[databases.{db}] in {path} has no neon_project_id.").format(db=db.name, path=cfg.path),
+                hint=_(
+                    'Add `neon_project_id = "your-project-id"` under [databases.{db}] to use Neon branches.'
+                ).format(db=db.name),
             )
         key = os.environ.get(cfg.neon.api_key_env, "")
         if not key:
             raise ConfigError(
-                "the Neon API key is not set",
-                detail=f"[neon] api_key_env names {cfg.neon.api_key_env}, which is empty or unset.",
-                hint=f"Export {cfg.neon.api_key_env} with a Neon API key (Neon console → Account → API keys).",
+                _("the Neon API key is not set"),
+                detail=_("[neon] api_key_env names {env}, which is empty or unset.").format(env=cfg.neon.api_key_env),
+                hint=_("Export {env} with a Neon API key (Neon console → Account → API keys).").format(
+                    env=cfg.neon.api_key_env
+                ),
             )
         return cls(
             key,
@@ -164,13 +169,18 @@ class NeonClient:
                 method, self.base_url + path, json=body, params=params, headers=headers, timeout=self.timeout
             )
         except (requests.Timeout, requests.ConnectionError) as exc:
-            kind = "timed out" if isinstance(exc, requests.Timeout) else "lost its connection"
+            timed_out = isinstance(exc, requests.Timeout)
             if method == "GET":
-                raise _Transient(0, f"the request {kind}", rid) from None
+                said = _("the request timed out") if timed_out else _("the request lost its connection")
+                raise _Transient(0, said, rid) from None
+            if timed_out:
+                message = _("Neon {method} {path} timed out; it may or may not have happened")
+            else:
+                message = _("Neon {method} {path} lost its connection; it may or may not have happened")
             raise NeonUnknownOutcome(
-                f"Neon {method} {path} {kind}; it may or may not have happened",
-                detail=f"Request id {rid}.",
-                hint="Look at the project in the Neon console before repeating it.",
+                message.format(method=method, path=path),
+                detail=_("Request id {rid}.").format(rid=rid),
+                hint=_("Look at the project in the Neon console before repeating it."),
             ) from None
         try:
             data = resp.json() if resp.content else None
@@ -182,7 +192,7 @@ class NeonClient:
         code = str((data or {}).get("code", "")) if isinstance(data, dict) else ""
         status = resp.status_code
         if not message and status >= 500:
-            message = f"a non-JSON {status} page" if data is None else resp.reason or ""
+            message = _("a non-JSON {status} page").format(status=status) if data is None else resp.reason or ""
         if status in (423, 429, 503) or (status >= 500 and method == "GET"):
             # the spec: 423 and 503 are always safe to retry, GETs are idempotent; 429 asks to wait
             retry_after = resp.headers.get("Retry-After")
@@ -190,9 +200,11 @@ class NeonClient:
             raise _Transient(status, message or resp.reason or "", rid, after)
         if status >= 500:  # a 524 or 502 on a POST: Neon may have done it anyway
             raise NeonUnknownOutcome(
-                f"Neon answered {status} to {method} {path}; it may or may not have happened",
-                detail=self._clean(f"Neon said: {message} (request id {rid})."),
-                hint="Look at the project in the Neon console (Branches, Operations) before repeating it.",
+                _("Neon answered {status} to {method} {path}; it may or may not have happened").format(
+                    status=status, method=method, path=path
+                ),
+                detail=self._clean(_("Neon said: {message} (request id {rid}).").format(message=message, rid=rid)),
+                hint=_("Look at the project in the Neon console (Branches, Operations) before repeating it."),
             )
         raise self._error(resp.status_code, code, message, rid, method, path)
 
@@ -204,62 +216,91 @@ class NeonClient:
                 ops = self._once("GET", f"/projects/{pid}/operations", None, {"limit": 50}) or {}
                 busy = [o for o in ops.get("operations", []) if o.get("status") in IN_FLIGHT]
                 running = "; ".join(
-                    f"{o.get('action')} on {o.get('branch_id', '?')} ({o.get('status')}, since {o.get('created_at')})"
+                    _("{action} on {branch} ({status}, since {time})").format(
+                        action=o.get("action"),
+                        branch=o.get("branch_id", "?"),
+                        status=o.get("status"),
+                        time=o.get("created_at"),
+                    )
                     for o in busy
                 )
             except Exception:  # noqa: BLE001 - the listing is a courtesy; the error below stands
                 running = ""
-        what = {
-            423: "the project was busy with another operation",
-            429: "Neon kept rate-limiting the requests",
-            0: "Neon did not answer",
-        }.get(last.status, f"Neon kept answering {last.status}")
+        if last.status == 423:
+            what = _("the project was busy with another operation")
+        elif last.status == 429:
+            what = _("Neon kept rate-limiting the requests")
+        elif last.status == 0:
+            what = _("Neon did not answer")
+        else:
+            what = _("Neon kept answering {status}").format(status=last.status)
+        if last.status:
+            detail = _("Last answer: {status} {message} (request id {rid}).").format(
+                status=last.status, message=last.message, rid=last.rid
+            )
+        else:
+            detail = _("Last answer: none {message} (request id {rid}).").format(message=last.message, rid=last.rid)
+        if running:
+            detail += " " + _("Still running: {operations}.").format(operations=running)
         return NeonError(
-            f"gave up on Neon {method} {path} after {self.retry_seconds:.0f} s: {what}",
-            detail=self._clean(
-                f"Last answer: {last.status or 'none'} {last.message} (request id {last.rid})."
-                + (f" Still running: {running}." if running else "")
+            _("gave up on Neon {method} {path} after {seconds} s: {what}").format(
+                method=method, path=path, seconds=f"{self.retry_seconds:.0f}", what=what
             ),
-            hint="Nothing more was sent. Wait for the running operation to finish "
-            "(Neon console → Operations), then run the command again.",
+            detail=self._clean(detail),
+            hint=_(
+                "Nothing more was sent. Wait for the running operation to finish "
+                "(Neon console → Operations), then run the command again."
+            ),
         )
 
     def _error(self, status: int, code: str, message: str, rid: str, method: str, path: str) -> NeonError:
         parts = path.strip("/").split("/")
         pid = parts[1] if len(parts) > 1 else "?"
-        said = self._clean(f"Neon said: {status} {code + ': ' if code else ''}{message} (request id {rid}).")
+        said = self._clean(
+            _("Neon said: {message} (request id {rid}).").format(
+                message=f"{status} {code + ': ' if code else ''}{message}", rid=rid
+            )
+        )
         db = self.database or "DB"
         if status in (401, 403):
             return NeonAuthError(
-                f"Neon refused the API key ({status})",
+                _("Neon refused the API key ({status})").format(status=status),
                 detail=said,
-                hint=f"Check that ${self.key_env} holds a valid Neon API key with access to project '{pid}' "
-                "(an org- or project-scoped key); keys are made in the Neon console under API keys.",
+                hint=_(
+                    "Check that ${env} holds a valid Neon API key with access to project '{project}' "
+                    "(an org- or project-scoped key); keys are made in the Neon console under API keys."
+                ).format(env=self.key_env, project=pid),
             )
         if status == 404:
             if len(parts) > 3 and parts[2] == "branches" and "project" not in message.lower():
                 return NeonNotFound(
-                    f"Neon branch '{parts[3]}' not found in project '{pid}'",
+                    _("Neon branch '{branch}' not found in project '{project}'").format(branch=parts[3], project=pid),
                     detail=said,
-                    hint=f"`/backup branches {db}` lists the branches; check neon_branch in [databases.{db}].",
+                    hint=_("`/backup branches {db}` lists the branches; check neon_branch in [databases.{db}].").format(
+                        db=db
+                    ),
                 )
             if len(parts) > 3 and parts[2] == "snapshots":
                 return NeonNotFound(
-                    f"Neon snapshot '{parts[3]}' not found in project '{pid}'",
+                    _("Neon snapshot '{snapshot}' not found in project '{project}'").format(
+                        snapshot=parts[3], project=pid
+                    ),
                     detail=said,
-                    hint=f"`/backup branches {db}` lists the project's snapshots.",
+                    hint=_("`/backup branches {db}` lists the project's snapshots.").format(db=db),
                 )
             return NeonNotFound(
-                f"Neon project '{pid}' not found",
+                _("Neon project '{project}' not found").format(project=pid),
                 detail=said,
-                hint=f"Check neon_project_id in [databases.{db}] (Neon console → Settings → Project ID) "
-                "and that the key can see that project.",
+                hint=_(
+                    "Check neon_project_id in [databases.{db}] (Neon console → Settings → Project ID) "
+                    "and that the key can see that project."
+                ).format(db=db),
             )
         if status == 409:
             return NeonConflict(
-                "a Neon branch with that name already exists",
+                _("a Neon branch with that name already exists"),
                 detail=said,
-                hint="Pick another --name, or look at the existing one with `/backup branches`.",
+                hint=_("Pick another --name, or look at the existing one with `/backup branches`."),
             )
         if status == 422 and code.endswith("LIMIT_EXCEEDED"):
             count = "?"
@@ -270,16 +311,22 @@ class NeonClient:
             except Exception:  # noqa: BLE001 - the count only improves the message
                 pass
             return NeonLimit(
-                f"Neon project '{pid}' is at its branch limit ({count} branches exist)",
+                _("Neon project '{project}' is at its branch limit ({count} branches exist)").format(
+                    project=pid, count=count
+                ),
                 detail=said,
-                hint=f"Delete branches you no longer need: `/backup prune {db}` shows which backup branches are "
-                f"past their expiry and a lead deletes them with `/backup prune {db} --confirm`; or delete "
-                "branches in the Neon console, or raise the plan's branch limit.",
+                hint=_(
+                    "Delete branches you no longer need: `/backup prune {db}` shows which backup branches are "
+                    "past their expiry and a lead deletes them with `/backup prune {db} --confirm`; or delete "
+                    "branches in the Neon console, or raise the plan's branch limit."
+                ).format(db=db),
             )
         return NeonRefused(
-            f"Neon refused {method} {path} ({status})",
+            _("Neon refused {method} {path} ({status})").format(method=method, path=path, status=status),
             detail=said,
-            hint="Nothing was changed by this call. Read Neon's message above; the Neon console shows the project.",
+            hint=_(
+                "Nothing was changed by this call. Read Neon's message above; the Neon console shows the project."
+            ),
         )
 
     # ------------------------------------------------------------------ endpoints
@@ -297,7 +344,7 @@ class NeonClient:
         return dict(data["branch"]), dict((data.get("annotation") or {}).get("value", {}) or {})
 
     def branch_named(self, pid: str, name: str) -> dict[str, Any] | None:
-        found, _ = self.branches(pid, search=name)
+        found, _annotations = self.branches(pid, search=name)
         return next((b for b in found if b.get("name") == name), None)
 
     def databases(self, pid: str, bid: str) -> list[str]:
@@ -349,24 +396,34 @@ class NeonClient:
                 del pending[op_id]
                 if op["status"] in FAILED:
                     raise NeonError(
-                        f"Neon operation {op['action']} on branch {op.get('branch_id', '?')} {op['status']}",
-                        detail=self._clean(
-                            f"Neon's error: {op.get('error') or 'none given'} (operation {op_id}, "
-                            f"request id {self.last_request_id})."
+                        _("Neon operation {action} on branch {branch} {status}").format(
+                            action=op["action"], branch=op.get("branch_id", "?"), status=op["status"]
                         ),
-                        hint="Look at the operation in the Neon console (Operations); nothing after this step ran.",
+                        detail=self._clean(
+                            _("Neon's error: {error} (operation {operation}, request id {rid}).").format(
+                                error=op.get("error") or _("none given"), operation=op_id, rid=self.last_request_id
+                            )
+                        ),
+                        hint=_("Look at the operation in the Neon console (Operations); nothing after this step ran."),
                     )
                 done.append(op)
             if not pending:
                 break
             if time.monotonic() > deadline:
                 still = "; ".join(
-                    f"{o['action']} on {o.get('branch_id', '?')} ({o['status']})" for o in pending.values()
+                    _("{action} on {branch} ({status})").format(
+                        action=o["action"], branch=o.get("branch_id", "?"), status=o["status"]
+                    )
+                    for o in pending.values()
                 )
                 raise NeonError(
-                    f"Neon operations still running after {self.operation_timeout:.0f} s",
-                    detail=f"Still running: {still} (last request id {self.last_request_id}).",
-                    hint="They may still finish; watch them in the Neon console (Operations) before retrying.",
+                    _("Neon operations still running after {seconds} s").format(
+                        seconds=f"{self.operation_timeout:.0f}"
+                    ),
+                    detail=_("Still running: {operations} (last request id {rid}).").format(
+                        operations=still, rid=self.last_request_id
+                    ),
+                    hint=_("They may still finish; watch them in the Neon console (Operations) before retrying."),
                 )
             if on_wait:
                 on_wait(", ".join(f"{o['action']} {o['status']}" for o in pending.values()))

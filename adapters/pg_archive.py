@@ -20,6 +20,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from core.errors import PreflightError
+from core.i18n import _
 from core.redact import redact
 
 STDERR_TAIL = 2500
@@ -46,9 +47,9 @@ def list_archive(path: Path) -> str:
     proc = subprocess.run(["pg_restore", "--list", str(path)], capture_output=True, check=False)
     if proc.returncode != 0:
         raise PreflightError(
-            "pg_restore --list could not read the backup",
+            _("`pg_restore --list` could not read the backup"),
             detail=redact(proc.stderr.decode("utf-8", "replace"))[-STDERR_TAIL:],
-            hint="The archive is damaged or needs a newer pg_restore.",
+            hint=_("The archive is damaged or needs a newer pg_restore."),
         )
     return proc.stdout.decode("utf-8", "replace")
 
@@ -72,7 +73,7 @@ def connect(url: str) -> psycopg.Connection[Any]:
 
 def split_name(table: str) -> tuple[str, str]:
     """``schema.name`` as the manifest keys it (the first dot separates: schema names rarely hold one)."""
-    schema, _, name = table.partition(".")
+    schema, _sep, name = table.partition(".")
     return schema, name
 
 

@@ -25,6 +25,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from core.errors import PreflightError, RestoreError
+from core.i18n import _
 from core.redact import describe_url, redact
 
 MAINTENANCE_DATABASES = ("postgres", "template1")
@@ -62,10 +63,12 @@ def maintenance_connection(url: str) -> Iterator[psycopg.Connection]:
             yield conn
         return
     raise RestoreError(
-        "cannot reach a maintenance database on the target's server",
-        detail=f"{describe_url(url)} with database postgres or template1: {last}",
-        hint="The restore role must be able to connect to the postgres database to create and rename "
-        'databases; or set restore_method = "clean".',
+        _("cannot reach a maintenance database on the target's server"),
+        detail=_("{where} with database postgres or template1: {error}").format(where=describe_url(url), error=last),
+        hint=_(
+            "The restore role must be able to connect to the postgres database to create and rename "
+            'databases; or set `restore_method = "clean"`.'
+        ),
     )
 
 
@@ -75,7 +78,7 @@ class Identity:
     database: str
 
     def describe(self) -> str:
-        return f"database {self.database} on server {self.system_identifier}"
+        return _("database {db} on server {server}").format(db=self.database, server=self.system_identifier)
 
 
 def identity(url: str) -> Identity:
@@ -87,9 +90,9 @@ def identity(url: str) -> Identity:
             ).fetchone()
     except psycopg.Error as exc:
         raise PreflightError(
-            "cannot tell which database a URL reaches",
+            _("cannot tell which database a URL reaches"),
             detail=f"{describe_url(url)}: {redact(str(exc), [_password(url)]).strip()}",
-            hint="Check that the server is up and the role can log in.",
+            hint=_("Check that the server is up and the role can log in."),
         ) from None
     assert row is not None
     return Identity(str(row[0]), str(row[1]))
@@ -105,16 +108,16 @@ def swap_rights(url: str) -> tuple[bool, str]:
                 " WHERE r.rolname = current_user AND d.datname = current_database()"
             ).fetchone()
     except psycopg.Error as exc:
-        return False, f"cannot check the restore role's rights ({type(exc).__name__})"
+        return False, _("cannot check the restore role's rights ({error})").format(error=type(exc).__name__)
     assert row is not None
     superuser, createdb, owns, user = bool(row[0]), bool(row[1]), bool(row[2]), str(row[3])
     if superuser:
-        return True, f"role {user} is a superuser"
+        return True, _("role {role} is a superuser").format(role=user)
     if not createdb:
-        return False, f"role {user} may not create databases (no CREATEDB)"
+        return False, _("role {role} may not create databases (no CREATEDB)").format(role=user)
     if not owns:
-        return False, f"role {user} does not own the target database, so it may not rename it"
-    return True, f"role {user} may create databases and owns the target"
+        return False, _("role {role} does not own the target database, so it may not rename it").format(role=user)
+    return True, _("role {role} may create databases and owns the target").format(role=user)
 
 
 def exists(conn: psycopg.Connection, name: str) -> bool:
@@ -135,7 +138,7 @@ def create_like(conn: psycopg.Connection, new: str, like: str) -> None:
         (like,),
     ).fetchone()
     if row is None:
-        raise RestoreError(f"database {like} does not exist on the target's server")
+        raise RestoreError(_("database {db} does not exist on the target's server").format(db=like))
     encoding, collate, ctype, provider, icu, tablespace = row
     parts = [
         sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING {} LC_COLLATE {} LC_CTYPE {}").format(
@@ -184,11 +187,16 @@ def end_sessions(conn: psycopg.Connection, name: str, mode: str, timeout: float)
         time.sleep(0.05)
     left = _pids(conn, name)
     if left:
-        waited = "" if mode == "terminate" else f" after waiting {timeout:g} s"
+        if mode == "terminate":
+            message = _("{n} sessions are still open on '{db}'")
+        else:
+            message = _("{n} sessions are still open on '{db}' after waiting {seconds} s")
         raise RestoreError(
-            f"{len(left)} sessions are still open on '{name}'{waited}",
-            hint='Stop the app (maintenance mode) or set restore_sessions = "terminate" and give the '
-            "restore role pg_signal_backend.",
+            message.format(n=len(left), db=name, seconds=f"{timeout:g}"),
+            hint=_(
+                'Stop the app (maintenance mode) or set `restore_sessions = "terminate"` and give the '
+                "restore role pg_signal_backend."
+            ),
         )
     return len(pids)
 
@@ -204,7 +212,7 @@ def _settings(conn: psycopg.Connection, name: str) -> list[tuple[str | None, str
     out: list[tuple[str | None, str, str]] = []
     for role, config in rows:
         for item in config or []:
-            key, _, value = str(item).partition("=")
+            key, _sep, value = str(item).partition("=")
             out.append((role, key, value))
     return out
 
@@ -221,7 +229,7 @@ def describe_database(conn: psycopg.Connection, name: str) -> dict[str, object]:
         (name,),
     ).fetchone()
     if row is None:
-        raise RestoreError(f"database {name} does not exist on the target's server")
+        raise RestoreError(_("database {db} does not exist on the target's server").format(db=name))
     return {
         "owner": row[0],
         "connection_limit": row[1],
@@ -260,7 +268,7 @@ def carry_over(conn: psycopg.Connection, source: str, dest: str) -> None:
     if not about["default_grants"]:
         conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(d))
         for grant in about["grants"]:  # type: ignore[attr-defined]
-            who, _, priv = str(grant).partition(":")
+            who, _sep, priv = str(grant).partition(":")
             option = priv.endswith("*")
             grantee = sql.SQL("PUBLIC") if who == "PUBLIC" else sql.Identifier(who)
             conn.execute(
@@ -299,11 +307,11 @@ def switch(
     """
     started = time.monotonic()
     if not exists(conn, new):
-        raise RestoreError(f"the restored database {new} is missing; nothing was switched")
+        raise RestoreError(_("the restored database {db} is missing; nothing was switched").format(db=new))
     if exists(conn, previous):
         raise RestoreError(
-            f"a database named {previous} already exists; nothing was switched",
-            hint="Drop or rename it, then run the restore again.",
+            _("a database named {db} already exists; nothing was switched").format(db=previous),
+            hint=_("Drop or rename it, then run the restore again."),
         )
     allowed = allows_connections(conn, target)
     set_connections(conn, target, False)

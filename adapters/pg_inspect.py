@@ -20,6 +20,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from adapters.pg_objects import DbObject, from_toc_line
 from core.errors import PreflightError
+from core.i18n import _, ngettext
 from core.redact import describe_url, redact
 
 STDERR_TAIL_CHARS = 2500
@@ -63,18 +64,21 @@ class ArchiveSummary:
 
     def describe(self) -> str:
         keys = self.count("INDEX") + self.count("CONSTRAINT")
+        tables = self.count("TABLE")
         parts = [
-            _plural(self.count("TABLE"), "table"),
-            f"{keys} {'index or constraint' if keys == 1 else 'indexes and constraints'}",
+            ngettext("{n} table", "{n} tables", tables).format(n=tables),
+            ngettext("{n} index or constraint", "{n} indexes and constraints", keys).format(n=keys),
         ]
-        for kind, label in (
-            ("VIEW", "view"),
-            ("SEQUENCE", "sequence"),
-            ("MATERIALIZED VIEW", "mat. view"),
-        ):
-            if self.count(kind):
-                parts.append(_plural(self.count(kind), label))
-        return ", ".join(parts) + f" in {', '.join(self.schemas) or 'no schema'}"
+        views, sequences, matviews = self.count("VIEW"), self.count("SEQUENCE"), self.count("MATERIALIZED VIEW")
+        if views:
+            parts.append(ngettext("{n} view", "{n} views", views).format(n=views))
+        if sequences:
+            parts.append(ngettext("{n} sequence", "{n} sequences", sequences).format(n=sequences))
+        if matviews:
+            parts.append(ngettext("{n} mat. view", "{n} mat. views", matviews).format(n=matviews))
+        if not self.schemas:
+            return _("{objects} in no schema").format(objects=", ".join(parts))
+        return _("{objects} in {schemas}").format(objects=", ".join(parts), schemas=", ".join(self.schemas))
 
 
 @dataclass(frozen=True)
@@ -88,11 +92,9 @@ class Session:
 
     def describe(self) -> str:
         app = f" ({self.application})" if self.application else ""
-        return f"pid {self.pid} {self.user}{app} from {self.client or 'local socket'}, {self.state}"
-
-
-def _plural(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
+        return _("pid {pid} {user} from {client}, {state}").format(
+            pid=self.pid, user=f"{self.user}{app}", client=self.client or _("local socket"), state=self.state
+        )
 
 
 @dataclass(frozen=True)
@@ -148,8 +150,8 @@ def _pg_restore_version() -> str:
         out = subprocess.run(["pg_restore", "--version"], capture_output=True, text=True, check=True).stdout
     except (FileNotFoundError, subprocess.CalledProcessError):
         raise PreflightError(
-            "pg_restore is not installed on the bot's machine",
-            hint="Install the PostgreSQL client tools (apt-get install postgresql-client-NN, NN ≥ the server's).",
+            _("pg_restore is not installed on the bot's machine"),
+            hint=_("Install the PostgreSQL client tools (`apt-get install postgresql-client-NN`, NN ≥ the server's)."),
         ) from None
     return out.strip().rsplit(" ", 1)[-1]
 
@@ -187,9 +189,9 @@ def summarize_archive(chunks: Iterable[bytes]) -> ArchiveSummary:
         t.join()
     if proc.returncode != 0:
         raise PreflightError(
-            "pg_restore --list could not read the backup",
+            _("`pg_restore --list` could not read the backup"),
             detail=redact(out.get("stderr", b"").decode("utf-8", "replace"))[-STDERR_TAIL_CHARS:],
-            hint="The backup may not be a custom-format dump, or it needs a newer pg_restore.",
+            hint=_("The backup may not be a custom-format dump, or it needs a newer pg_restore."),
         )
     return parse_list(out.get("stdout", b"").decode("utf-8", "replace"))
 
@@ -200,9 +202,9 @@ def connect_target(url: str, database: str) -> Iterator[psycopg.Connection]:
         conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
     except psycopg.OperationalError as exc:
         raise PreflightError(
-            f"cannot connect to the restore target '{database}'",
+            _("cannot connect to the restore target '{db}'").format(db=database),
             detail=f"{describe_url(url)}: {redact(str(exc), [password_of(url)]).strip()}",
-            hint="Check that the server is up and that the restore URL's role can log in.",
+            hint=_("Check that the server is up and that the restore URL's role can log in."),
         ) from None
     with conn:
         yield conn
@@ -253,13 +255,17 @@ def version_problems(archive: ArchiveSummary, target: TargetInfo) -> tuple[list[
     ours = _pg_restore_version()
     if major(archive.dumped_by) > major(ours):
         blocking.append(
-            f"the backup was made by pg_dump {archive.dumped_by} and this pg_restore is {ours}: "
-            f"install postgresql-client-{major(archive.dumped_by)} or newer"
+            _(
+                "the backup was made by pg_dump {dumped_by} and this pg_restore is {ours}: "
+                "install postgresql-client-{major} or newer"
+            ).format(dumped_by=archive.dumped_by, ours=ours, major=major(archive.dumped_by))
         )
     if major(archive.dumped_from) > target.server_major:
         warnings.append(
-            f"the backup comes from PostgreSQL {archive.dumped_from}, the target runs {target.server_version}: "
-            "restoring into an older server can fail on newer syntax"
+            _(
+                "the backup comes from PostgreSQL {dumped_from}, the target runs {version}: "
+                "restoring into an older server can fail on newer syntax"
+            ).format(dumped_from=archive.dumped_from, version=target.server_version)
         )
     return blocking, warnings
 

@@ -28,6 +28,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from adapters.pg_inspect import STDERR_TAIL_CHARS, _sessions, connect_target
 from adapters.pg_offsets import OffsetFinder
 from core.errors import RestoreError
+from core.i18n import _
 from core.redact import redact
 
 DEFAULT_MAINTENANCE_WORK_MEM = "512MB"
@@ -62,12 +63,17 @@ def clear_sessions(url: str, database: str, mode: str, timeout: float) -> int:
                 time.sleep(0.5)
         left = _sessions(conn)
     if left:
-        waited = "" if mode == "terminate" else f" after waiting {timeout:g} s"
+        if mode == "terminate":
+            message = _("{n} sessions are still open on '{db}'; nothing was restored")
+        else:
+            message = _("{n} sessions are still open on '{db}' after waiting {seconds} s; nothing was restored")
         raise RestoreError(
-            f"{len(left)} sessions are still open on '{database}'{waited}; nothing was restored",
+            message.format(n=len(left), db=database, seconds=f"{timeout:g}"),
             detail="; ".join(s.describe() for s in left[:5]),
-            hint='Stop the app (maintenance mode) or set restore_sessions = "terminate" and give the '
-            "restore role pg_signal_backend.",
+            hint=_(
+                'Stop the app (maintenance mode) or set `restore_sessions = "terminate"` and give the '
+                "restore role pg_signal_backend."
+            ),
         )
     return len(sessions)
 
@@ -91,8 +97,8 @@ def session_options(maintenance_work_mem: str) -> str:
     """
     if not MAINTENANCE_WORK_MEM_RE.match(maintenance_work_mem):
         raise RestoreError(
-            f"restore_maintenance_work_mem = {maintenance_work_mem!r} is not a size",
-            hint='Write it as a number with kB, MB or GB, e.g. "512MB".',
+            _("restore_maintenance_work_mem = {value} is not a size").format(value=repr(maintenance_work_mem)),
+            hint=_('Write it as a number with kB, MB or GB, e.g. "512MB".'),
         )
     return f"-c maintenance_work_mem={maintenance_work_mem} -c synchronous_commit=off"
 
@@ -130,16 +136,17 @@ def _make_durable(url: str, database: str) -> None:
 
 
 def _failure(database: str, mode: str, code: int, stderr: str) -> RestoreError:
-    state = (
-        "unchanged (the restore ran in one transaction and was rolled back)"
-        if mode.startswith("streamed")
-        else "partially restored"
-    )
+    if mode.startswith("streamed"):
+        state = _("target state: unchanged (the restore ran in one transaction and was rolled back)")
+    else:
+        state = _("target state: partially restored")
     return RestoreError(
-        f"pg_restore into '{database}' failed with exit code {code}",
-        detail=f"target state: {state}\n{stderr[-STDERR_TAIL_CHARS:]}",
-        hint="Read pg_restore's errors above (a missing role or extension is common; "
-        'restore_owner = "no-owner" skips ownership).',
+        _("pg_restore into '{db}' failed with exit code {code}").format(db=database, code=code),
+        detail=f"{state}\n{stderr[-STDERR_TAIL_CHARS:]}",
+        hint=_(
+            "Read pg_restore's errors above (a missing role or extension is common; "
+            '`restore_owner = "no-owner"` skips ownership).'
+        ),
     )
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from adapters import pg_offsets
 from adapters.pg_restore import RestoreResult, _command, _failure, _make_durable, staged
 from core.errors import RestoreError
+from core.i18n import _
 from core.redact import redact
 
 
@@ -92,7 +93,7 @@ def restore_overlapped(
         reader.join()
         raise
     if not size:
-        raise RestoreError(f"the dump for '{database}' was empty")
+        raise RestoreError(_("the dump for '{db}' was empty").format(db=database))
     _make_durable(url, database)
     return RestoreResult(
         mode=f"overlapped: tables and rows while staging ({data_done:.1f} s), then pg_restore -j {n} "

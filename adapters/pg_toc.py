@@ -14,6 +14,7 @@ from pathlib import Path
 
 from adapters.pg_offsets import _Malformed, _Reader, _version
 from core.errors import IntegrityError
+from core.i18n import _
 
 
 @dataclass(frozen=True)
@@ -33,9 +34,9 @@ def read_toc(path: Path) -> list[TocEntry]:
             return _entries(r)
         except _Malformed as exc:
             raise IntegrityError(
-                "the backup's table of contents cannot be read",
+                _("the backup's table of contents cannot be read"),
                 detail=str(exc),
-                hint="The archive is damaged or was written by a pg_dump newer than this reader knows.",
+                hint=_("The archive is damaged or was written by a pg_dump newer than this reader knows."),
             ) from None
 
 
@@ -45,13 +46,13 @@ def _entries(r: _Reader) -> list[TocEntry]:
         r.byte()
     else:
         r.int_()
-    for _ in range(7):
+    for _i in range(7):
         r.int_()
-    for _ in range(3):  # database name, server version, pg_dump version
+    for _i in range(3):  # database name, server version, pg_dump version
         r.str_()
     count = r.int_()
     out: list[TocEntry] = []
-    for _ in range(count):
+    for _i in range(count):
         dump_id = r.int_()
         r.int_()  # had dumper
         r.str_()  # table oid

@@ -26,6 +26,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from core.errors import PreflightError
+from core.i18n import _
 from core.redact import describe_url, redact
 
 CONNECT_TIMEOUT = 10
@@ -58,9 +59,9 @@ def _split_secret(url: str) -> tuple[str, dict[str, str]]:
         params = conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
         raise PreflightError(
-            "the database URL cannot be parsed",
+            _("the database URL cannot be parsed"),
             detail=redact(str(exc), [url]),
-            hint="Use postgresql://USER:PASSWORD@HOST:5432/DBNAME (percent-encode special characters).",
+            hint=_("Use postgresql://USER:PASSWORD@HOST:5432/DBNAME (percent-encode special characters)."),
         ) from None
     env: dict[str, str] = {}
     password = params.pop("password", None)
@@ -77,9 +78,9 @@ def server_info(url: str, database: str) -> ServerInfo:
     except psycopg.ProgrammingError:
         # libpq quotes pieces of the bad string in its message, so it is not shown.
         raise PreflightError(
-            f"the connection URL of database '{database}' cannot be parsed",
-            detail=f"{where}: not a valid postgresql:// URL or key=value connection string.",
-            hint="Use postgresql://USER:PASSWORD@HOST:5432/DBNAME (percent-encode special characters).",
+            _("the connection URL of database '{db}' cannot be parsed").format(db=database),
+            detail=_("{where}: not a valid postgresql:// URL or key=value connection string.").format(where=where),
+            hint=_("Use postgresql://USER:PASSWORD@HOST:5432/DBNAME (percent-encode special characters)."),
         ) from None
     try:
         with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT, autocommit=True) as conn:
@@ -95,15 +96,15 @@ def server_info(url: str, database: str) -> ServerInfo:
             head = _prisma_head(conn)
     except psycopg.OperationalError as exc:
         raise PreflightError(
-            f"database '{database}' does not answer",
+            _("database '{db}' does not answer").format(db=database),
             detail=f"{where}: {redact(str(exc).strip(), [url])}",
-            hint="Check that the server is up and the dump URL's host, port, user and password are right.",
+            hint=_("Check that the server is up and the dump URL's host, port, user and password are right."),
         ) from None
     except psycopg.Error as exc:
         raise PreflightError(
-            f"database '{database}' refused the preflight queries",
+            _("database '{db}' refused the preflight queries").format(db=database),
             detail=f"{where}: {redact(str(exc).strip(), [url])}",
-            hint="The dump role needs CONNECT and read access (GRANT pg_read_all_data TO the role).",
+            hint=_("The dump role needs CONNECT and read access (`GRANT pg_read_all_data TO` the role)."),
         ) from None
     return ServerInfo(version, major, tables, head)
 
@@ -159,16 +160,25 @@ def find_pg_dump(server_major: int, database: str, server_version: str) -> PgDum
         seen.append(tool)
     if not seen:
         raise PreflightError(
-            "pg_dump is not installed",
-            detail=f"No pg_dump on PATH or in /usr/lib/postgresql/*/bin (needed for database '{database}').",
-            hint=f"Install the PostgreSQL {server_major} client tools (apt-get install postgresql-client-{server_major}).",
+            _("pg_dump is not installed"),
+            detail=_("No pg_dump on PATH or in /usr/lib/postgresql/*/bin (needed for database '{db}').").format(
+                db=database
+            ),
+            hint=_(
+                "Install the PostgreSQL {major} client tools (`apt-get install postgresql-client-{major}`)."
+            ).format(major=server_major),
         )
     best = seen[0]
     raise PreflightError(
-        f"pg_dump {best.version} is older than the server of database '{database}' ({server_version})",
-        detail=f"{best.path} is major version {best.major}; the server is {server_major}. "
-        "pg_dump refuses to dump a newer server.",
-        hint=f"Install postgresql-client-{server_major} (or newer) and make sure its pg_dump comes first on PATH.",
+        _("pg_dump {version} is older than the server of database '{db}' ({server})").format(
+            version=best.version, db=database, server=server_version
+        ),
+        detail=_(
+            "{path} is major version {major}; the server is {server_major}. pg_dump refuses to dump a newer server."
+        ).format(path=best.path, major=best.major, server_major=server_major),
+        hint=_(
+            "Install postgresql-client-{major} (or newer) and make sure its pg_dump comes first on PATH."
+        ).format(major=server_major),
     )
 
 
@@ -217,7 +227,9 @@ class DumpProcess:
             )
         except OSError as exc:
             raise PreflightError(
-                f"cannot start {tool.path}", detail=exc.strerror, hint="Check the PostgreSQL client install."
+                _("cannot start {path}").format(path=tool.path),
+                detail=exc.strerror,
+                hint=_("Check the PostgreSQL client install."),
             ) from None
         assert self.proc.stdout is not None and self.proc.stderr is not None
         self.stdout: IO[bytes] = self.proc.stdout

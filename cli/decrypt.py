@@ -15,19 +15,20 @@ from cli.dump import add_json_flag
 from cli.output import emit_json
 from core.config import Config, load_config
 from core.errors import StorageError, UsageError
+from core.i18n import _
 from engine.catalog import get_backup
 from engine.decrypt import iter_plain
 from engine.manifest import Manifest
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("decrypt", help="write the verified plain custom-format dump to FILE or stdout")
-    p.add_argument("backup_id", metavar="ID")
-    p.add_argument("-o", "--output", help="file to write (default: stdout)")
+    p = sub.add_parser("decrypt", help=_("write the verified plain custom-format dump to FILE or stdout"))
+    p.add_argument("backup_id", metavar="ID", help=_("backup id, unique prefix, or latest:<database>"))
+    p.add_argument("-o", "--output", help=_("file to write (default: stdout)"))
     p.add_argument(
         "--roles",
         action="store_true",
-        help="the roles and memberships stored beside it (globals = true), as SQL",
+        help=_("the roles and memberships stored beside it (globals = true), as SQL"),
     )
     add_json_flag(p)
     p.set_defaults(func=run)
@@ -42,8 +43,10 @@ def _reader_left(backup: str, written: int) -> int:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())  # Python's flush at exit must not hit the pipe again
     print(
-        f"backupbot decrypt: the reader closed the pipe after {written} bytes of backup {backup}; stopped there "
-        "(exit 141). Expected with `pg_restore --list`; the part not read was not verified.",
+        _(
+            "backupbot decrypt: the reader closed the pipe after {n} bytes of backup {id}; stopped there "
+            "(exit 141). Expected with `pg_restore --list`; the part not read was not verified."
+        ).format(n=written, id=backup),
         file=sys.stderr,
     )
     return 141
@@ -57,8 +60,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.output:
         if sys.stdout.isatty():
             raise UsageError(
-                "refusing to write a binary dump to the terminal",
-                hint="Use -o FILE, or pipe it: backupbot decrypt ID | pg_restore --list",
+                _("refusing to write a binary dump to the terminal"),
+                hint=_("Use -o FILE, or pipe it: `backupbot decrypt ID | pg_restore --list`"),
             )
         out = sys.stdout.buffer
         written = 0
@@ -82,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise StorageError(
-            f"cannot write {final}", detail=exc.strerror, hint="Check the path and free space."
+            _("cannot write {path}").format(path=final), detail=exc.strerror, hint=_("Check the path and free space.")
         ) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -93,7 +96,10 @@ def run(args: argparse.Namespace) -> int:
         )
     else:
         print(
-            f"{final}: {size} bytes, backup {manifest.id} verified (every chunk and sha256)", file=sys.stderr
+            _("{path}: {n} bytes, backup {id} verified (every chunk and sha256)").format(
+                path=final, n=size, id=manifest.id
+            ),
+            file=sys.stderr,
         )
     return 0
 
@@ -105,9 +111,9 @@ def _roles(cfg: Config, manifest: Manifest, output: str | None) -> int:
 
     if not manifest.globals_key:
         raise UsageError(
-            f"backup {manifest.id} has no roles stored beside it",
-            detail=manifest.globals_note or "It was taken without globals = true.",
-            hint="Set globals = true for the database; later backups will have them.",
+            _("backup {id} has no roles stored beside it").format(id=manifest.id),
+            detail=manifest.globals_note or _("It was taken without `globals = true`."),
+            hint=_("Set `globals = true` for the database; later backups will have them."),
         )
     sql = globals_dump.load(cfg, manifest, open_storage(cfg.storage))
     if output:

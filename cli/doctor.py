@@ -9,14 +9,17 @@ import argparse
 
 from cli.dump import add_json_flag
 from cli.output import emit_json
+from core.i18n import _
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "doctor",
-        help="check the config, databases, bucket, keys, Slack and hooks; exit 0 only when all pass",
-        description="Each check prints OK, WARN, FAIL (with the fix) or skip. Only a probe object under "
-        "doctor/ in the bucket is written, and deleted again.",
+        help=_("check the config, databases, bucket, keys, Slack and hooks; exit 0 only when all pass"),
+        description=_(
+            "Each check prints OK, WARN, FAIL (with the fix) or skip. Only a probe object under "
+            "doctor/ in the bucket is written, and deleted again."
+        ),
     )
     add_json_flag(p)
     p.set_defaults(func=run)

@@ -6,24 +6,25 @@ import argparse
 import sys
 import threading
 
-from cli.output import emit_json, human_size
+from cli.output import emit_json, human_size, print_fields
 from core.config import BACKUP_KINDS, load_config
+from core.i18n import _
 from core.identity import cli_identity
 from engine.dump import Progress, run_dump
 
 
 def add_json_flag(p: argparse.ArgumentParser) -> None:
     """``--json`` also after the subcommand; SUPPRESS keeps it from overriding the global flag."""
-    p.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
+    p.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=_("machine-readable output"))
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("dump", help="take an encrypted backup of a database now")
-    p.add_argument("--database", "-d", help="configured database name (default: the only one configured)")
+    p = sub.add_parser("dump", help=_("take an encrypted backup of a database now"))
+    p.add_argument("--database", "-d", help=_("configured database name (default: the only one configured)"))
     p.add_argument("--kind", default="manual", choices=[k for k in BACKUP_KINDS if k != "pre-restore"])
-    p.add_argument("--reason", default="", help="why (shown in list and in the manifest)")
+    p.add_argument("--reason", default="", help=_("why (shown in list and in the manifest)"))
     p.add_argument(
-        "--git-sha", help="commit being deployed (default for pre-* kinds: $GIT_SHA or $SOURCE_VERSION)"
+        "--git-sha", help=_("commit being deployed (default for pre-* kinds: $GIT_SHA or $SOURCE_VERSION)")
     )
     p.add_argument("--requested-by", default=cli_identity(), help=argparse.SUPPRESS)
     add_json_flag(p)
@@ -40,10 +41,13 @@ class ProgressLine:
     def __call__(self, p: Progress) -> None:
         if not self.enabled:
             return
-        sys.stderr.write(
-            f"\r  read {human_size(p.bytes_in)}, stored {human_size(p.bytes_out)}, "
-            f"{human_size(p.rate)}/s, {p.elapsed:.0f} s   "
+        line = _("read {read}, stored {stored}, {rate}/s, {seconds} s").format(
+            read=human_size(p.bytes_in),
+            stored=human_size(p.bytes_out),
+            rate=human_size(p.rate),
+            seconds=f"{p.elapsed:.0f}",
         )
+        sys.stderr.write(f"\r  {line}   ")
         sys.stderr.flush()
         self.shown = True
 
@@ -61,9 +65,11 @@ def pick_database(cfg_databases: dict[str, object], given: str | None) -> str:
     if len(cfg_databases) == 1:
         return next(iter(cfg_databases))
     raise UsageError(
-        "which database?",
-        detail=f"Configured: {', '.join(sorted(cfg_databases)) or 'none'}.",
-        hint="Pass --database NAME.",
+        _("which database?"),
+        detail=_("Configured: {names}.").format(names=", ".join(sorted(cfg_databases)))
+        if cfg_databases
+        else _("Configured: none."),
+        hint=_("Pass --database NAME."),
     )
 
 
@@ -88,10 +94,17 @@ def run(args: argparse.Namespace) -> int:
         emit_json(manifest.to_dict())
         return 0
     secs = max(manifest.duration_seconds, 1e-3)
-    print(f"backup {manifest.id} stored")
-    print(f"  key:        {manifest.key}")
-    print(f"  dump size:  {human_size(manifest.dump_bytes)} (plain pg_dump -Fc)")
-    print(f"  stored:     {human_size(manifest.stored_bytes)} (zstd + AES-256-GCM)")
-    print(f"  duration:   {manifest.duration_seconds:.1f} s ({human_size(manifest.dump_bytes / secs)}/s)")
-    print(f"  sha256:     {manifest.sha256}")
+    # The id stays the second word of the first line in every language (`awk 'NR==1 {print $2}'`);
+    # a script that needs more reads --json.
+    print(_("backup {id} stored").format(id=manifest.id))
+    print_fields(
+        [
+            (_("key:"), manifest.key),
+            (_("dump size:"), _("{size} (plain pg_dump -Fc)").format(size=human_size(manifest.dump_bytes))),
+            (_("stored:"), _("{size} (zstd + AES-256-GCM)").format(size=human_size(manifest.stored_bytes))),
+            (_("duration:"), f"{manifest.duration_seconds:.1f} s ({human_size(manifest.dump_bytes / secs)}/s)"),
+            ("sha256:", manifest.sha256),
+        ],
+        indent="  ",
+    )
     return 0

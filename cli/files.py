@@ -13,38 +13,39 @@ import sys
 from cli.dump import add_json_flag
 from cli.output import emit_json, human_size
 from core.config import load_config
+from core.i18n import _, ngettext
 from engine.files_restore import list_files, parse_at, restore_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("files", help="back up, check, list and restore the application's files")
+    p = sub.add_parser("files", help=_("back up, check, list and restore the application's files"))
     verbs = p.add_subparsers(dest="files_command", metavar="ACTION")
     verbs.required = True
 
-    s = verbs.add_parser("sync", help="copy new and changed files of the app's bucket into the backup")
+    s = verbs.add_parser("sync", help=_("copy new and changed files of the app's bucket into the backup"))
     add_json_flag(s)
     s.set_defaults(func=run_sync)
 
-    v = verbs.add_parser("verify", help="decrypt every backed-up file and check its XML or certificate")
-    v.add_argument("--at", help="check the backup as it was at DATE (default: the newest)")
+    v = verbs.add_parser("verify", help=_("decrypt every backed-up file and check its XML or certificate"))
+    v.add_argument("--at", help=_("check the backup as it was at DATE (default: the newest)"))
     add_json_flag(v)
     v.set_defaults(func=run_verify)
 
-    ls = verbs.add_parser("list", help="the files in the backup, as they were at a date")
-    ls.add_argument("--at", help="DATE (2026-12-01: end of that day, UTC) or time (2026-12-01T14:00Z)")
+    ls = verbs.add_parser("list", help=_("the files in the backup, as they were at a date"))
+    ls.add_argument("--at", help=_("DATE (2026-12-01: end of that day, UTC) or time (2026-12-01T14:00Z)"))
     add_json_flag(ls)
     ls.set_defaults(func=run_list)
 
-    r = verbs.add_parser("restore", help="get one file back as it was at a date")
-    r.add_argument("path", help="the file's key in the app's bucket, e.g. certs/signing.p12")
-    r.add_argument("--at", help="DATE (2026-12-01: end of that day, UTC) or time (2026-12-01T14:00Z)")
+    r = verbs.add_parser("restore", help=_("get one file back as it was at a date"))
+    r.add_argument("path", help=_("the file's key in the app's bucket, e.g. certs/signing.p12"))
+    r.add_argument("--at", help=_("DATE (2026-12-01: end of that day, UTC) or time (2026-12-01T14:00Z)"))
     r.add_argument(
         "-o",
         "--output",
         required=True,
-        help="file to write (- for stdout); never overwritten without --force",
+        help=_("file to write (- for stdout); never overwritten without --force"),
     )
-    r.add_argument("--force", action="store_true", help="replace --output if it exists")
+    r.add_argument("--force", action="store_true", help=_("replace --output if it exists"))
     add_json_flag(r)
     r.set_defaults(func=run_restore)
 
@@ -67,16 +68,18 @@ def run_sync(args: argparse.Namespace) -> int:
         )
         return 0
     print(
-        f"copied {len(result.copied)} file(s) ({human_size(result.copied_bytes)}), {result.unchanged} unchanged"
+        _("copied {n} file(s) ({size}), {unchanged} unchanged").format(n=len(result.copied), size=human_size(result.copied_bytes), unchanged=result.unchanged)
     )
     for path in result.copied:
         print(f"  + {path}")
     for path in result.gone:
-        print(f"  - {path} (gone from the source; its copies stay)")
+        print("  - " + _("{path} (gone from the source; its copies stay)").format(path=path))
     if run:
-        print(
-            f"record: {run.id} ({len(run.files)} file(s))" + ("" if result.wrote_manifest else ", unchanged")
-        )
+        if result.wrote_manifest:
+            text = _("record: {id} ({n} file(s))")
+        else:
+            text = _("record: {id} ({n} file(s)), unchanged")
+        print(text.format(id=run.id, n=len(run.files)))
     return 0
 
 
@@ -89,17 +92,27 @@ def run_verify(args: argparse.Namespace) -> int:
         return 1 if report.bad else 0
     ok = report.ok
     print(
-        f"{report.checked} file(s) checked in {report.run_id}: {ok['xml']} XML and {ok['certificate']} "
-        f"certificate file(s) good, {ok['other']} other file(s) match their sha256, {len(report.bad)} bad"
-    )
-    for f in report.bad:
-        print(f"  BAD       {f.path}: {f.problem}")
-    for c in report.expired:
-        print(f"  EXPIRED   {c.path}: {c.subject}, {c.not_after:%Y-%m-%d}")
-    for c in report.expiring:
-        print(
-            f"  EXPIRING  {c.path}: {c.subject}, {c.not_after:%Y-%m-%d} (within {report.warning_days} days)"
+        _(
+            "{n} file(s) checked in {run}: {xml} XML and {certs} certificate file(s) good, "
+            "{other} other file(s) match their sha256, {bad} bad"
+        ).format(
+            n=report.checked,
+            run=report.run_id,
+            xml=ok["xml"],
+            certs=ok["certificate"],
+            other=ok["other"],
+            bad=len(report.bad),
         )
+    )
+    marks = {"bad": _("BAD"), "expired": _("EXPIRED"), "expiring": _("EXPIRING")}
+    width = max(len(m) for m in marks.values()) + 2
+    for f in report.bad:
+        print(f"  {marks['bad']:<{width}}{f.path}: {f.problem}")
+    for c in report.expired:
+        print(f"  {marks['expired']:<{width}}{c.path}: {c.subject}, {c.not_after:%Y-%m-%d}")
+    for c in report.expiring:
+        within = ngettext("(within {n} day)", "(within {n} days)", report.warning_days).format(n=report.warning_days)
+        print(f"  {marks['expiring']:<{width}}{c.path}: {c.subject}, {c.not_after:%Y-%m-%d} {within}")
     return 1 if report.bad else 0
 
 
@@ -114,9 +127,18 @@ def run_list(args: argparse.Namespace) -> int:
             }
         )
         return 0
-    print(f"{run.id} ({run.created_at:%Y-%m-%d %H:%M} UTC): {len(run.files)} file(s)")
+    print(
+        _("{id} ({time} UTC): {n} file(s)").format(
+            id=run.id, time=f"{run.created_at:%Y-%m-%d %H:%M}", n=len(run.files)
+        )
+    )
     for f in run.files:
-        print(f"  {f.path}  {human_size(f.size)}  sha256 {f.sha256[:16]}  copied in {f.copied_in}")
+        print(
+            "  "
+            + _("{path}  {size}  sha256 {sha}  copied in {run}").format(
+                path=f.path, size=human_size(f.size), sha=f.sha256[:16], run=f.copied_in
+            )
+        )
     return 0
 
 
@@ -126,9 +148,16 @@ def run_restore(args: argparse.Namespace) -> int:
         emit_json(vars(done))
     elif args.output != "-":
         print(
-            f"restored {done.path} as it was in {done.run_id} (copied in {done.copied_in}) to {done.output}"
+            _("restored {path} as it was in {run} (copied in {copied}) to {output}").format(
+                path=done.path, run=done.run_id, copied=done.copied_in, output=done.output
+            )
         )
-        print(f"  {human_size(done.size)}, sha256 {done.sha256} (verified)")
+        print("  " + _("{size}, sha256 {sha} (verified)").format(size=human_size(done.size), sha=done.sha256))
     else:
-        print(f"restored {done.path} from {done.run_id}, sha256 {done.sha256} (verified)", file=sys.stderr)
+        print(
+            _("restored {path} from {run}, sha256 {sha} (verified)").format(
+                path=done.path, run=done.run_id, sha=done.sha256
+            ),
+            file=sys.stderr,
+        )
     return 0

@@ -18,13 +18,14 @@ from adapters.crypto import key_id, load_keyring
 from cli.dump import add_json_flag
 from cli.output import emit_json
 from core.config import load_config
+from core.i18n import _
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("keygen", help="print a new encryption key (base64 of 32 random bytes) and its key id")
+    p = sub.add_parser("keygen", help=_("print a new encryption key (base64 of 32 random bytes) and its key id"))
     add_json_flag(p)
     p.set_defaults(func=run)
-    q = sub.add_parser("key-id", help="print the key id of each encryption key set in the environment")
+    q = sub.add_parser("key-id", help=_("print the key id of each encryption key set in the environment"))
     add_json_flag(q)
     q.set_defaults(func=run_key_id)
 
@@ -37,7 +38,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(key)
         print(
-            f"key id: {key_id(raw)}  (store it with the key; backups name the id of the key they need)",
+            _("key id: {key_id}  (store it with the key; backups name the id of the key they need)").format(
+                key_id=key_id(raw)
+            ),
             file=sys.stderr,
         )
     return 0
@@ -54,6 +57,7 @@ def run_key_id(args: argparse.Namespace) -> int:
         emit_json(rows)
         return 0
     for row in rows:
-        role = "current: encrypts new backups" if row["current"] else "old: decrypts older backups"
+        role = _("current: encrypts new backups") if row["current"] else _("old: decrypts older backups")
+        # The key id and the variable stay the first two words for a script; the role is for people.
         print(f"{row['key_id']}  {row['env']}  ({role})")
     return 0

@@ -10,6 +10,7 @@ from adapters.storage import open_storage
 from cli.dump import add_json_flag
 from cli.output import emit_json, human_size
 from core.config import load_config
+from core.i18n import _
 from engine import verify_record
 from engine.catalog import list_backups
 from engine.manifest_cache import ManifestCache
@@ -17,16 +18,16 @@ from jobs.people import display, names_if_store
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("list", help="list backups (read from the bucket's manifests)")
-    p.add_argument("--database", "-d", help="only this database")
-    p.add_argument("--limit", type=_count, default=0, metavar="N", help="only the newest N (default: all)")
+    p = sub.add_parser("list", help=_("list backups (read from the bucket's manifests)"))
+    p.add_argument("--database", "-d", help=_("only this database"))
+    p.add_argument("--limit", type=_count, default=0, metavar="N", help=_("only the newest N (default: all)"))
     add_json_flag(p)
     p.set_defaults(func=run)
 
 
 def _count(text: str) -> int:
     if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
+        raise argparse.ArgumentTypeError(_("expected a whole number, got {text}").format(text=repr(text)))
     return int(text)
 
 
@@ -51,11 +52,14 @@ def run(args: argparse.Namespace) -> int:
         emit_json([m.to_dict() | {"verification": checked.get(m.id)} for m in backups])
         return 0
     if not backups:
-        print("no backups" + (f" of {args.database}" if args.database else ""))
+        if args.database:
+            print(_("no backups of {db}").format(db=args.database))
+        else:
+            print(_("no backups"))
         return 0
     now = datetime.now(UTC)
     known = names_if_store(cfg)
-    rows = [("ID", "DATABASE", "KIND", "AGE", "SIZE", "BY", "VERIFIED", "REASON")]
+    rows = [(_("ID"), _("DATABASE"), _("KIND"), _("AGE"), _("SIZE"), _("BY"), _("VERIFIED"), _("REASON"))]
     for m in backups:
         rows.append(
             (
@@ -74,7 +78,9 @@ def run(args: argparse.Namespace) -> int:
         print("  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1])
     if len(backups) < total:
         print(
-            f"({len(backups)} of {total:,} shown, newest first; without --limit all are listed)",
+            _("({shown} of {total} shown, newest first; without --limit all are listed)").format(
+                shown=len(backups), total=f"{total:,}"
+            ),
             file=sys.stderr,
         )
     return 0

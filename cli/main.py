@@ -12,9 +12,12 @@ import importlib
 import logging
 import os
 import sys
+import tomllib
 
 from cli.output import emit_error
+from core.config_types import DEFAULT_CONFIG
 from core.errors import BackupbotError
+from core.i18n import SUPPORTED_LOCALES, _, set_locale
 from core.redact import redact
 
 log = logging.getLogger("backupbot")
@@ -38,14 +41,38 @@ SUBCOMMANDS = [
 ]
 
 
+def _config_locale(argv: list[str]) -> str:
+    """The ``[slack] locale`` of the config this command will read, looked up before parsing.
+
+    Why before: the help texts and argparse's errors are built with the parser, before any
+    subcommand loads the config (which sets the locale for the rest of the run). Only the one
+    setting is read here; a missing, unreadable or invalid file leaves English, and the
+    subcommand then reports the problem itself with the full config check.
+    """
+    path = ""
+    for i, arg in enumerate(argv):
+        if arg == "--config" and i + 1 < len(argv):
+            path = argv[i + 1]
+        elif arg.startswith("--config="):
+            path = arg.split("=", 1)[1]
+    path = path or os.environ.get("BACKUPBOT_CONFIG") or DEFAULT_CONFIG
+    try:
+        with open(path, "rb") as fh:
+            slack = tomllib.load(fh).get("slack", {})
+    except (OSError, tomllib.TOMLDecodeError, ValueError):
+        return "en"
+    code = slack.get("locale", "en") if isinstance(slack, dict) else "en"
+    return code if code in SUPPORTED_LOCALES else "en"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="backupbot", description="Encrypted PostgreSQL backups, restores and rotation."
+        prog="backupbot", description=_("Encrypted PostgreSQL backups, restores and rotation.")
     )
     parser.add_argument(
-        "--config", help="path to backupbot.toml (default: $BACKUPBOT_CONFIG or ./backupbot.toml)"
+        "--config", help=_("path to backupbot.toml (default: $BACKUPBOT_CONFIG or ./backupbot.toml)")
     )
-    parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    parser.add_argument("--json", action="store_true", help=_("machine-readable output on stdout"))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in SUBCOMMANDS:
@@ -73,6 +100,7 @@ def _people_named(err: BackupbotError, args: argparse.Namespace) -> BackupbotErr
 
 
 def main(argv: list[str] | None = None) -> int:
+    set_locale(_config_locale(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -81,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         emit_error(_people_named(err, args), getattr(args, "json", False))
         return err.exit_code
     except KeyboardInterrupt:
-        print("ERROR: interrupted; nothing was recorded for the unfinished operation.", file=sys.stderr)
+        print(_("ERROR: interrupted; nothing was recorded for the unfinished operation."), file=sys.stderr)
         return 130
     except BrokenPipeError:
         # `backupbot list | head`: the reader left; say nothing more and keep Python from
@@ -92,8 +120,11 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks in pipelines
         if os.environ.get("BACKUPBOT_DEBUG"):
             raise
-        print(f"ERROR: unexpected failure: {type(exc).__name__}: {redact(str(exc))}", file=sys.stderr)
-        print("HINT: run again with BACKUPBOT_DEBUG=1 for the traceback, and report it.", file=sys.stderr)
+        print(
+            _("ERROR: unexpected failure: {error}").format(error=f"{type(exc).__name__}: {redact(str(exc))}"),
+            file=sys.stderr,
+        )
+        print(_("HINT: run again with BACKUPBOT_DEBUG=1 for the traceback, and report it."), file=sys.stderr)
         return 1
 
 

@@ -11,19 +11,17 @@ import argparse
 import sys
 from typing import Any
 
-from cli.output import emit_json
+from cli.output import emit_json, print_fields, step_line
 from core.config import Config
 from core.errors import UsageError
+from core.i18n import _
 
 
 def _step_line(rec: Any) -> None:
     if rec.status == "running":
         print(f"[{rec.number}/8] {rec.title} …", file=sys.stderr, flush=True)
         return
-    took = f" ({rec.seconds:.1f} s)" if rec.seconds is not None else ""
-    print(
-        f"[{rec.number}/8] {rec.title}: {rec.status}{took} {rec.detail}".rstrip(), file=sys.stderr, flush=True
-    )
+    print(step_line(rec.number, 8, rec.title, rec.status, rec.seconds, rec.detail), file=sys.stderr, flush=True)
 
 
 def run_neon(cfg: Config, args: argparse.Namespace, store: Any, who: str, announce: Any) -> int:
@@ -45,23 +43,25 @@ def run_neon(cfg: Config, args: argparse.Namespace, store: Any, who: str, announ
                     "source": ref,
                     "target": args.target,
                     "plan": plan.summary(),
-                    "steps": [t for _, t in STEPS],
+                    "steps": [title for _step, title in STEPS],
                     "request_in_slack": slack,
                     "break_glass": glass,
                 }
             )
             return 0
-        print(f"Dry run: nothing was changed. Restoring {ref} into '{args.target}' would:")
+        print(_("Dry run: nothing was changed. Restoring {ref} into '{target}' would:").format(ref=ref, target=args.target))
         for name, value in plan.summary().items():
             print(f"  {name + ':':<20} {value.replace('`', '')}")
-        print("Steps: " + " → ".join(t for _, t in STEPS))
-        print(f"\nAsk for it in Slack (a lead approves):  {slack}")
-        print(f"Only if Slack is down:                  {glass}")
+        print(_("Steps: {steps}").format(steps=" → ".join(_(title) for _step, title in STEPS)))
+        print()
+        print_fields(
+            [(_("Ask for it in Slack (a lead approves):"), slack), (_("Only if Slack is down:"), glass)], gap=2
+        )
         return 0
     if not args.reason.strip():
         raise UsageError(
-            "--break-glass needs --reason",
-            detail="A restore without approval is written to the runbook and announced; it must say why.",
+            _("--break-glass needs --reason"),
+            detail=_("A restore without approval is written to the runbook and announced; it must say why."),
             hint=glass,
         )
     from jobs.freeze import check_not_frozen
@@ -75,8 +75,10 @@ def run_neon(cfg: Config, args: argparse.Namespace, store: Any, who: str, announ
     )
     announce(
         cfg,
-        f":rotating_light: Break-glass Neon restore by {who}: {ref} into *{args.target}*, reason: {args.reason}. "
-        f"The current state is preserved as `{plan.preserve}`. No Slack approval was asked for.",
+        _(
+            ":rotating_light: Break-glass Neon restore by {who}: {ref} into *{target}*, reason: {reason}. "
+            "The current state is preserved as `{preserved}`. No Slack approval was asked for."
+        ).format(who=who, ref=ref, target=args.target, reason=args.reason, preserved=plan.preserve),
     )
     request = RestoreRequest(
         backup_id=ref, target=args.target, requested_by=who, reason=args.reason, via="break-glass CLI"
@@ -87,7 +89,10 @@ def run_neon(cfg: Config, args: argparse.Namespace, store: Any, who: str, announ
     except RestoreFailed as failed:
         store.audit(None, "break_glass_restore_failed", who, {"restore_id": failed.report.restore_id})
         announce(
-            cfg, f":x: Break-glass Neon restore into *{args.target}* failed.\n{failed.report.runbook_text}"
+            cfg,
+            _(":x: Break-glass Neon restore into *{target}* failed.").format(target=args.target)
+            + "\n"
+            + failed.report.runbook_text,
         )
         raise
     store.audit(
@@ -97,7 +102,10 @@ def run_neon(cfg: Config, args: argparse.Namespace, store: Any, who: str, announ
         {"restore_id": report.restore_id, "preserved": report.preserved},
     )
     announce(
-        cfg, f":white_check_mark: Break-glass Neon restore into *{args.target}* done.\n{report.runbook_text}"
+        cfg,
+        _(":white_check_mark: Break-glass Neon restore into *{target}* done.").format(target=args.target)
+        + "\n"
+        + report.runbook_text,
     )
     if args.json:
         emit_json(

@@ -20,26 +20,38 @@ from cli.dump import add_json_flag
 from cli.output import emit_json
 from core.config import load_config
 from core.errors import BackupbotError
+from core.i18n import N_, _
 from core.redact import redact
 from engine.prune import DELETE, DELETED, FAILED, PrunePlan, PruneSummary, apply_prune, plan_prune
-from engine.uploads import STALE_AFTER, StaleUpload, abort_stale, stale_uploads
+from engine.uploads import ABORTED, GONE, STALE_AFTER, WOULD_ABORT, StaleUpload, abort_stale, stale_uploads
+from engine.uploads import FAILED as UPLOAD_FAILED
+
+# Actions are keys (in --json, compared); these are how a person reads them.
+_PRUNE_LABELS = {DELETE: N_("would delete"), DELETED: N_("deleted"), FAILED: N_("FAILED")}
+_UPLOAD_LABELS = {
+    WOULD_ABORT: N_("would abort"),
+    ABORTED: N_("aborted"),
+    GONE: N_("gone"),
+    UPLOAD_FAILED: N_("FAILED"),
+}
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "prune",
-        help="apply the retention policy (dry run unless --confirm)",
-        description="List each backup with kept/deleted and the rule that keeps it. "
-        "Nothing is deleted without --confirm.",
+        help=_("apply the retention policy (dry run unless --confirm)"),
+        description=_(
+            "List each backup with kept/deleted and the rule that keeps it. Nothing is deleted without --confirm."
+        ),
     )
-    p.add_argument("--database", "-d", help="one configured database (default: all)")
-    p.add_argument("--confirm", action="store_true", help="really delete (manifest first, then object)")
+    p.add_argument("--database", "-d", help=_("one configured database (default: all)"))
+    p.add_argument("--confirm", action="store_true", help=_("really delete (manifest first, then object)"))
     p.add_argument(
         "--uploads-older-than",
         type=float,
         default=STALE_AFTER.total_seconds() / 3600,
         metavar="HOURS",
-        help="unfinished uploads older than this are leftovers to abort (default: 24)",
+        help=_("unfinished uploads older than this are leftovers to abort (default: 24)"),
     )
     add_json_flag(p)
     p.set_defaults(func=run)
@@ -107,25 +119,28 @@ def run(args: argparse.Namespace) -> int:
                 _print_neon(cfg, plan.database, bool(args.confirm))
         _print_uploads(uploads, older, bool(args.confirm))
     if uploads_error:
-        print(f"ERROR: unfinished uploads were not checked: {uploads_error}", file=sys.stderr)
-    failed_uploads = bool(uploads_error) or any(u.action == "FAILED" for u in uploads)
+        print(_("ERROR: unfinished uploads were not checked: {error}").format(error=uploads_error), file=sys.stderr)
+    failed_uploads = bool(uploads_error) or any(u.action == UPLOAD_FAILED for u in uploads)
     return 1 if any(p.failed for p in plans) or failed_uploads else 0
 
 
 def _print_uploads(uploads: list[StaleUpload], older: timedelta, confirm: bool) -> None:
     hours = f"{older.total_seconds() / 3600:g} h"
     if not uploads:
-        print(f"unfinished uploads older than {hours}: none")
+        print(_("unfinished uploads older than {hours}: none").format(hours=hours))
         return
-    print(f"unfinished uploads older than {hours} (leftovers of interrupted dumps):")
+    print(_("unfinished uploads older than {hours} (leftovers of interrupted dumps):").format(hours=hours))
     for u in uploads:
         started = u.upload.started.astimezone(UTC)
         error = f"  ({u.error})" if u.error else ""
-        print(
-            f"  {u.action:<12} {u.upload.key}  started {started:%Y-%m-%d %H:%M}  id {u.upload.upload_id}{error}"
+        msgid = _UPLOAD_LABELS.get(u.action)
+        label = _(msgid) if msgid else u.action
+        what = _("{key}  started {time}  id {upload_id}").format(
+            key=u.upload.key, time=f"{started:%Y-%m-%d %H:%M}", upload_id=u.upload.upload_id
         )
+        print(f"  {label:<12} {what}{error}")
     if not confirm:
-        print("  (dry run: nothing was aborted; add --confirm to abort them)")
+        print("  " + _("(dry run: nothing was aborted; add --confirm to abort them)"))
 
 
 def _print_neon(cfg: Any, database: str, confirm: bool) -> None:
@@ -141,17 +156,18 @@ def _print_neon(cfg: Any, database: str, confirm: bool) -> None:
 
 
 def _label(action: str) -> str:
-    return {DELETE: "would delete", DELETED: "deleted", FAILED: "FAILED"}.get(action, "kept")
+    msgid = _PRUNE_LABELS.get(action)
+    return _(msgid) if msgid else _("kept")
 
 
 def _print_plan(plan: PrunePlan, confirm: bool) -> None:
     print(f"{plan.database}:")
     if not plan.items:
-        print("  no backups")
+        print("  " + _("no backups"))
     for item in plan.items:
         created = item.manifest.created_at.astimezone(UTC)
         print(f"  {_label(item.action):<12} {item.backup_id:<48} {created:%Y-%m-%d %H:%M}  {item.explain()}")
     summary = PruneSummary.of(plan)
     print(f"  {summary.line()}")
     if not confirm and plan.to_delete and not plan.guard:
-        print("  (dry run: nothing was deleted; add --confirm to delete)")
+        print("  " + _("(dry run: nothing was deleted; add --confirm to delete)"))

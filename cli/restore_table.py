@@ -5,17 +5,18 @@ from __future__ import annotations
 import argparse
 
 from cli.dump import add_json_flag
-from cli.output import emit_json
+from cli.output import emit_json, print_fields
 from core.config import load_config
+from core.i18n import _, ngettext
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "restore-table",
-        help="restore one table of a backup into a scratch database on the [verify] server",
+        help=_("restore one table of a backup into a scratch database on the [verify] server"),
     )
-    p.add_argument("backup_id", metavar="ID", help="backup id, unique prefix, or latest:<database>")
-    p.add_argument("table", metavar="TABLE", help="table or schema.table")
+    p.add_argument("backup_id", metavar="ID", help=_("backup id, unique prefix, or latest:<database>"))
+    p.add_argument("table", metavar="TABLE", help=_("table or schema.table"))
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -46,11 +47,22 @@ def run(args: argparse.Namespace) -> int:
         )
         return 0
     print(
-        f"Table {result.table} of {manifest.id}: {result.rows} rows in scratch database {result.scratch_db}"
+        ngettext(
+            "Table {table} of {id}: {n} row in scratch database {scratch}",
+            "Table {table} of {id}: {n} rows in scratch database {scratch}",
+            result.rows,
+        ).format(table=result.table, id=manifest.id, n=result.rows, scratch=result.scratch_db)
     )
-    print(f'Connect:  psql "{result.conninfo}"')
-    print(f"Dropped:  after {result.expires_at:%Y-%m-%d %H:%M} UTC ([verify] scratch_ttl_hours)")
-    print("Copy rows back by hand (into a side table first, then into the real one):")
+    print_fields(
+        [
+            (_("Connect:"), f'psql "{result.conninfo}"'),
+            (
+                _("Dropped:"),
+                _("after {time} UTC ([verify] scratch_ttl_hours)").format(time=f"{result.expires_at:%Y-%m-%d %H:%M}"),
+            ),
+        ]
+    )
+    print(_("Copy rows back by hand (into a side table first, then into the real one):"))
     for line in commands:
         print(f"  {line}")
     return 0

@@ -14,19 +14,20 @@ from pathlib import Path
 from cli.output import emit_json
 from core.config import load_config
 from core.errors import UsageError
+from core.i18n import _, ngettext
 from jobs.state_copy import copy_state
 from jobs.store import DB_FILE, Store, state_url
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("state", help="copy the bot's state between SQLite and PostgreSQL")
+    p = sub.add_parser("state", help=_("copy the bot's state between SQLite and PostgreSQL"))
     ops = p.add_subparsers(dest="state_command", metavar="import|export")
     ops.required = True
-    imp = ops.add_parser("import", help="copy a SQLite state file into the PostgreSQL state (BACKUPBOT_STATE_URL)")
-    imp.add_argument("--from", dest="path", help=f"the SQLite file (default: STATE_DIR/{DB_FILE})")
+    imp = ops.add_parser("import", help=_("copy a SQLite state file into the PostgreSQL state (BACKUPBOT_STATE_URL)"))
+    imp.add_argument("--from", dest="path", help=_("the SQLite file (default: STATE_DIR/{file})").format(file=DB_FILE))
     imp.set_defaults(func=run)
-    exp = ops.add_parser("export", help="copy the PostgreSQL state (BACKUPBOT_STATE_URL) into a SQLite file")
-    exp.add_argument("--to", dest="path", help=f"the SQLite file to create (default: STATE_DIR/{DB_FILE})")
+    exp = ops.add_parser("export", help=_("copy the PostgreSQL state (BACKUPBOT_STATE_URL) into a SQLite file"))
+    exp.add_argument("--to", dest="path", help=_("the SQLite file to create (default: STATE_DIR/{file})").format(file=DB_FILE))
     exp.set_defaults(func=run)
 
 
@@ -35,16 +36,22 @@ def run(args: argparse.Namespace) -> int:
     url = state_url(cfg)
     if not url:
         raise UsageError(
-            f"backupbot state {args.state_command} needs the PostgreSQL state's URL",
-            detail=f"{cfg.state.url_env} is not set, so there is no PostgreSQL state to copy to or from.",
-            hint=f"Set {cfg.state.url_env}=postgresql://user:password@host/dbname and run it again.",
+            _("`backupbot state {command}` needs the PostgreSQL state's URL").format(command=args.state_command),
+            detail=_("{env} is not set, so there is no PostgreSQL state to copy to or from.").format(
+                env=cfg.state.url_env
+            ),
+            hint=_("Set {env}=postgresql://user:password@host/dbname and run it again.").format(
+                env=cfg.state.url_env
+            ),
         )
     path = Path(args.path) if args.path else Path(cfg.state_dir) / DB_FILE
     if args.state_command == "import" and not path.is_file():
         raise UsageError(
-            f"there is no SQLite state at {path}",
-            detail="Nothing was copied.",
-            hint="Pass the file with --from PATH (the bot keeps it in its state directory as backupbot.sqlite3).",
+            _("there is no SQLite state at {path}").format(path=path),
+            detail=_("Nothing was copied."),
+            hint=_("Pass the file with --from PATH (the bot keeps it in its state directory as {file}).").format(
+                file=DB_FILE
+            ),
         )
     pg = Store(path, url=url, schema=cfg.state.schema)
     sqlite = Store(path, url="")
@@ -57,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         emit_json({"from": source.describe(), "to": dest.describe(), "rows": counts})
         return 0
-    print(f"copied the state from {source.describe()} to {dest.describe()}:")
+    print(_("copied the state from {source} to {dest}:").format(source=source.describe(), dest=dest.describe()))
     for name, n in sorted(counts.items()):
-        print(f"  {name:<24} {n} rows")
+        print(f"  {name:<24} " + ngettext("{n} row", "{n} rows", n).format(n=n))
     return 0

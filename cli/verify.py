@@ -12,8 +12,9 @@ import sys
 from typing import TYPE_CHECKING
 
 from cli.dump import add_json_flag
-from cli.output import emit_json
+from cli.output import emit_json, step_line
 from core.config import Config, load_config
+from core.i18n import _
 
 if TYPE_CHECKING:
     from engine.verify import VerifyReport
@@ -21,9 +22,9 @@ if TYPE_CHECKING:
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
-        "verify", help="prove a backup restores (checksum, contents, scratch restore, row counts)"
+        "verify", help=_("prove a backup restores (checksum, contents, scratch restore, row counts)")
     )
-    p.add_argument("backup_id", metavar="ID", help="backup id, unique prefix, or latest:<database>")
+    p.add_argument("backup_id", metavar="ID", help=_("backup id, unique prefix, or latest:<database>"))
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -35,10 +36,7 @@ def _line(rec: object) -> None:
     if rec.status == "running":
         print(f"[{rec.number}/4] {rec.title} …", file=sys.stderr, flush=True)
         return
-    took = f" ({rec.seconds:.1f} s)" if rec.seconds is not None else ""
-    print(
-        f"[{rec.number}/4] {rec.title}: {rec.status}{took} {rec.detail}".rstrip(), file=sys.stderr, flush=True
-    )
+    print(step_line(rec.number, 4, rec.title, rec.status, rec.seconds, rec.detail), file=sys.stderr, flush=True)
 
 
 def _announce(cfg: Config, report: VerifyReport) -> None:
@@ -47,11 +45,17 @@ def _announce(cfg: Config, report: VerifyReport) -> None:
 
     b = report.backup
     if report.passed:
-        text = f":white_check_mark: Backup {b.id} of *{b.database}* verified from the CLI: all 4 steps passed"
+        text = _(":white_check_mark: Backup {id} of *{db}* verified from the CLI: all 4 steps passed").format(
+            id=b.id, db=b.database
+        )
     else:
         step = next((s for s in report.steps if s.status == "failed"), None)
-        where = f" at step {step.number} ({step.title}): {step.detail}" if step else ""
-        text = f":x: Verification of backup {b.id} of *{b.database}* failed{where}"
+        if step:
+            text = _(":x: Verification of backup {id} of *{db}* failed at step {n} ({title}): {detail}").format(
+                id=b.id, db=b.database, n=step.number, title=step.title, detail=step.detail
+            )
+        else:
+            text = _(":x: Verification of backup {id} of *{db}* failed").format(id=b.id, db=b.database)
     times = ", ".join(f"{s.title} {s.seconds or 0:.1f} s" for s in report.steps if s.seconds is not None)
     announce(cfg, f"{text}\n{times}")
 
@@ -77,5 +81,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(report.outcome() | {"record_key": report.record_key})
     else:
-        print(f"{manifest.id}: verified, all 4 steps passed in {report.seconds:.1f} s ({report.record_key})")
+        print(
+            _("{id}: verified, all 4 steps passed in {seconds} s ({record})").format(
+                id=manifest.id, seconds=f"{report.seconds:.1f}", record=report.record_key
+            )
+        )
     return 0

@@ -11,12 +11,13 @@ import argparse
 import os
 
 from cli.dump import add_json_flag
-from cli.output import emit_json
+from cli.output import emit_json, in_english, print_fields
 from core.config import load_config, state_dir_origin
+from core.i18n import _
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("where", help="show the config file, state folder and storage in use")
+    p = sub.add_parser("where", help=_("show the config file, state folder and storage in use"))
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -26,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     info = {
         "config": cfg.path,
         "state_dir": cfg.state_dir,
-        "state_dir_from": state_dir_origin(cfg),
+        "state_dir_from": in_english(lambda: state_dir_origin(cfg)),
         "state_dir_exists": os.path.isdir(cfg.state_dir),
         "storage": cfg.storage.url
         if cfg.storage.url.startswith("file://")
@@ -36,8 +37,13 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(info)
         return 0
-    print(f"config:    {info['config']}")
-    print(f"state:     {info['state_dir']} ({info['state_dir_from']})")
-    print(f"storage:   {info['storage']}")
-    print(f"databases: {', '.join(info['databases']) or 'none'}")
+    print_fields(
+        [
+            (_("config:"), str(info["config"])),
+            (_("state:"), f"{info['state_dir']} ({state_dir_origin(cfg)})"),
+            (_("storage:"), str(info["storage"])),
+            (_("databases:"), ", ".join(sorted(cfg.databases)) or _("none configured")),
+        ],
+        gap=1,
+    )
     return 0

@@ -15,10 +15,39 @@ from datetime import datetime
 from typing import Any
 
 from core.errors import StorageError
+from core.i18n import N_, _
 
 # Called once a multipart upload (or a local temp file) exists, with (key, upload id), so a
 # job can record exactly which leftover is its own should its process die.
 UploadStarted = Callable[[str, str], None]
+
+
+# What a request was doing, as an infinitive phrase that completes the sentences of
+# ``s3_errors.storage_error`` and ``LocalStorage._error``
+# ("storage refused to " + "read KEY in STORAGE"). The dict keys are what callers pass.
+ACTIONS = {
+    "read": N_("read {key} in {storage}"),
+    "write": N_("write {key} in {storage}"),
+    "upload": N_("upload {key} in {storage}"),
+    "start the upload of": N_("start the upload of {key} in {storage}"),
+    "complete the upload of": N_("complete the upload of {key} in {storage}"),
+    "abort the upload of": N_("abort the upload of {key} in {storage}"),
+    "remove the partial upload of": N_("remove the partial upload of {key} in {storage}"),
+    "list open uploads under": N_("list open uploads under {key} in {storage}"),
+    "list": N_("list {key} in {storage}"),
+    "check": N_("check {key} in {storage}"),
+    "delete": N_("delete {key} in {storage}"),
+    "create": N_("create {key} in {storage}"),
+}
+
+
+def describe_action(action: str, key: str, storage: str) -> str:
+    """``read backups/x in s3://b/`` in the reader's language; ``key`` "" is the bucket itself."""
+    phrase = ACTIONS.get(action)
+    shown = key or _("(bucket)")
+    if phrase is None:  # an action nobody listed: still a readable phrase, in English
+        return f"{action} {shown} in {storage}"
+    return _(phrase).format(key=shown, storage=storage)
 
 
 class ObjectExistsError(StorageError):
@@ -93,7 +122,7 @@ class Storage(abc.ABC):
         """
         dirs = set()
         for o in self.list(prefix):
-            head, slash, _ = o.key[len(prefix) :].partition("/")
+            head, slash, _rest = o.key[len(prefix) :].partition("/")
             if slash:
                 dirs.add(f"{prefix}{head}/")
         return sorted(dirs)

@@ -24,9 +24,11 @@ from adapters.storage.base import (
     PutResult,
     Storage,
     UploadStarted,
+    describe_action,
 )
 from core.config import StorageConfig
 from core.errors import NotFoundError, StorageError
+from core.i18n import _
 
 _TMP_MARK = ".partial-"
 _READ_BLOCK = 1024 * 1024
@@ -40,14 +42,16 @@ class LocalStorage(Storage):
     def _path(self, key: str) -> Path:
         clean = key.lstrip("/")
         if ".." in Path(clean).parts:
-            raise StorageError(f"refusing object key {key!r}", detail="Keys may not contain '..'.")
+            raise StorageError(
+                _("refusing object key {key}").format(key=repr(key)), detail=_("Keys may not contain '..'.")
+            )
         return self.root / clean
 
     def _error(self, action: str, key: str, exc: OSError) -> StorageError:
         return StorageError(
-            f"cannot {action} {key} in {self.describe()}",
+            _("cannot {action}").format(action=describe_action(action, key, self.describe())),
             detail=exc.strerror or str(exc),
-            hint="Check that the folder exists and the bot's user may write to it.",
+            hint=_("Check that the folder exists and the bot's user may write to it."),
         )
 
     def put_stream(
@@ -94,10 +98,14 @@ class LocalStorage(Storage):
 
     def _exists(self, key: str) -> ObjectExistsError:
         return ObjectExistsError(
-            f"{key} already exists in {self.describe()}: an object is already there",
-            detail="It was written by another process at the same moment; it was not overwritten.",
-            hint="backupbot never overwrites a stored object; nothing was replaced. Run the operation "
-            "again: it picks a new name.",
+            _("{key} already exists in {storage}: an object is already there").format(
+                key=key, storage=self.describe()
+            ),
+            detail=_("It was written by another process at the same moment; it was not overwritten."),
+            hint=_(
+                "backupbot never overwrites a stored object; nothing was replaced. Run the operation "
+                "again: it picks a new name."
+            ),
         )
 
     def put_bytes(
@@ -110,7 +118,9 @@ class LocalStorage(Storage):
         try:
             fh = open(path, "rb")  # noqa: SIM115 - closed by the generator
         except FileNotFoundError:
-            raise NotFoundError(f"object {key} does not exist in {self.describe()}") from None
+            raise NotFoundError(
+                _("object {key} does not exist in {storage}").format(key=key, storage=self.describe())
+            ) from None
         except OSError as exc:
             raise self._error("read", key, exc) from None
         return self._read(fh)
@@ -145,7 +155,7 @@ class LocalStorage(Storage):
                 yield ObjectInfo(key, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC), etag)
 
     def list_dirs(self, prefix: str) -> list[str]:
-        folder, _, stem = prefix.rpartition("/")
+        folder, _sep, stem = prefix.rpartition("/")
         base = self._path(folder) if folder else self.root
         try:
             names = [e.name for e in os.scandir(base) if e.is_dir() and e.name.startswith(stem)]
@@ -171,7 +181,9 @@ class LocalStorage(Storage):
         try:
             st = self._path(key).stat()
         except FileNotFoundError:
-            raise NotFoundError(f"object {key} does not exist in {self.describe()}") from None
+            raise NotFoundError(
+                _("object {key} does not exist in {storage}").format(key=key, storage=self.describe())
+            ) from None
         return {"size": st.st_size, "last_modified": datetime.fromtimestamp(st.st_mtime, UTC)}
 
     def check_writable(self) -> None:
@@ -204,7 +216,10 @@ class LocalStorage(Storage):
 
     def abort_upload(self, key: str, upload_id: str) -> bool:
         if not upload_id.startswith(_TMP_MARK) or "/" in upload_id:
-            raise StorageError(f"refusing upload id {upload_id!r}", detail="Not a temp file of this store.")
+            raise StorageError(
+                _("refusing upload id {upload_id}").format(upload_id=repr(upload_id)),
+                detail=_("Not a temp file of this store."),
+            )
         tmp = self._path(key).with_name(upload_id)
         try:
             tmp.unlink()

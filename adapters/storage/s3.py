@@ -37,11 +37,13 @@ from adapters.storage.base import (
     PutResult,
     Storage,
     UploadStarted,
+    describe_action,
 )
 from adapters.storage.s3_actions import denied
 from adapters.storage.s3_errors import error_code, http_status, is_transient, storage_error
 from core.config import StorageConfig
 from core.errors import NotFoundError, StorageError
+from core.i18n import _, ngettext
 from core.redact import redact
 
 log = logging.getLogger(__name__)
@@ -89,7 +91,7 @@ def _botocore_session() -> botocore.session.Session:
     return session
 
 
-def _content_md5(request: Any, **_: Any) -> None:
+def _content_md5(request: Any, **_kwargs: Any) -> None:
     """DeleteObjects with a Content-MD5, which MinIO, Ceph and other S3-compatible stores demand.
 
     botocore sends only a CRC32 checksum since 1.36 (AWS takes either); without the MD5 those
@@ -103,9 +105,17 @@ def _content_md5(request: Any, **_: Any) -> None:
 
 def _split_url(url: str) -> tuple[str, str]:
     rest = url[len("s3://") :]
-    bucket, _, prefix = rest.partition("/")
+    bucket, _sep, prefix = rest.partition("/")
     prefix = prefix.strip("/")
     return bucket, f"{prefix}/" if prefix else ""
+
+
+def _objects(n: int) -> str:
+    return ngettext("{n} object", "{n} objects", n).format(n=n)
+
+
+def _missing(key: str, storage: str) -> NotFoundError:
+    return NotFoundError(_("object {key} does not exist in {storage}").format(key=key, storage=storage))
 
 
 class S3Storage(Storage):
@@ -153,7 +163,8 @@ class S3Storage(Storage):
         return where
 
     def _error(self, action: str, key: str, exc: BaseException) -> StorageError:
-        where = f"{action} {key or '(bucket)'} in {self.describe()}"
+        """``action`` is a key of ``s3_errors.ACTIONS`` ("read", "write", …)."""
+        where = describe_action(action, key, self.describe())
         return storage_error(where, exc, self.cfg.max_attempts, denied(exc, self.bucket, self._key(key)))
 
     def _call(self, action: str, key: str, fn: Callable[..., T], **kwargs: Any) -> T:
@@ -257,10 +268,14 @@ class S3Storage(Storage):
 
     def _exists(self, key: str) -> ObjectExistsError:
         return ObjectExistsError(
-            f"{key} already exists in {self.describe()}: an object is already there",
-            detail="It was written by another process at the same moment; it was not overwritten.",
-            hint="backupbot never overwrites a stored object; nothing was replaced. Run the operation "
-            "again: it picks a new name.",
+            _("{key} already exists in {storage}: an object is already there").format(
+                key=key, storage=self.describe()
+            ),
+            detail=_("It was written by another process at the same moment; it was not overwritten."),
+            hint=_(
+                "backupbot never overwrites a stored object; nothing was replaced. Run the operation "
+                "again: it picks a new name."
+            ),
         )
 
     def put_stream(
@@ -359,12 +374,12 @@ class S3Storage(Storage):
             pool.shutdown(wait=True, cancel_futures=True)
             left = None
             if upload_id is not None and not self._abort(full, upload_id):
-                left = (
-                    f"The partial upload of {key} (upload id {upload_id}) could not be aborted; "
+                left = _(
+                    "The partial upload of {key} (upload id {upload_id}) could not be aborted; "
                     "`backupbot prune --confirm` (in Slack `/backup prune DATABASE --confirm`) removes it once "
                     "it is a day old, or the bucket's "
                     "lifecycle rule for incomplete multipart uploads does."
-                )
+                ).format(key=key, upload_id=upload_id)
             if isinstance(exc, (ClientError, BotoCoreError)):
                 err = self._error("upload", key, exc)
                 err.upload_left = left  # type: ignore[attr-defined]
@@ -456,11 +471,11 @@ class S3Storage(Storage):
             except ClientError as exc:
                 if error_code(exc) in _NO_BATCH_DELETE or str(http_status(exc)) in _NO_BATCH_DELETE:
                     return failed | super().delete_many(todo[start:])
-                text = self._error("delete", f"{len(batch)} objects", exc).message
+                text = self._error("delete", _objects(len(batch)), exc).message
                 failed.update(dict.fromkeys(batch, text))
                 continue
             except BotoCoreError as exc:
-                text = self._error("delete", f"{len(batch)} objects", exc).message
+                text = self._error("delete", _objects(len(batch)), exc).message
                 failed.update(dict.fromkeys(batch, text))
                 continue
             for err in resp.get("Errors", []):
@@ -509,7 +524,7 @@ class S3Storage(Storage):
             resp = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
         except ClientError as exc:
             if error_code(exc) in ("NoSuchKey", "404"):
-                raise NotFoundError(f"object {key} does not exist in {self.describe()}") from None
+                raise _missing(key, self.describe()) from None
             raise self._error("read", key, exc) from None
         except BotoCoreError as exc:
             raise self._error("read", key, exc) from None
@@ -563,7 +578,7 @@ class S3Storage(Storage):
             resp = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
         except ClientError as exc:
             if http_status(exc) == 404:
-                raise NotFoundError(f"object {key} does not exist in {self.describe()}") from None
+                raise _missing(key, self.describe()) from None
             raise self._error("check", key, exc) from None
         except BotoCoreError as exc:
             raise self._error("check", key, exc) from None

@@ -5,6 +5,11 @@ provider's new error code or a better hint lands here, a change in how parts are
 uploaded lands there. The tenacity retry around a part and every message a person reads
 use the same rules, so what is retried and what is reported as permanent cannot drift apart.
 Permanent errors (403, no such bucket, bad credentials) are never retried and carry a hint.
+
+Messages: ``where`` is a whole infinitive phrase in the reader's language ("read {key} in
+{storage}", built by ``base.describe_action``), and each message here is a sentence
+that phrase completes ("storage refused to {where}"). Both halves are translated; the phrase is
+one unit, so a language can place the key and the storage where it needs them.
 """
 
 from __future__ import annotations
@@ -20,23 +25,31 @@ from botocore.exceptions import (
 )
 
 from core.errors import StorageError
+from core.i18n import N_, _
 from core.redact import redact
 
 _PERMANENT = {
-    "AccessDenied": "Check the credentials (boto3's chain: env, profile, instance role) and that the "
-    "policy allows s3:PutObject, s3:GetObject, s3:ListBucket, s3:DeleteObject and s3:AbortMultipartUpload.",
-    "InvalidAccessKeyId": "The access key is not known to this endpoint; check AWS_ACCESS_KEY_ID and endpoint_url.",
-    "SignatureDoesNotMatch": "The secret key is wrong for this access key; check AWS_SECRET_ACCESS_KEY.",
-    "NoSuchBucket": "Create the bucket or fix [storage] url.",
-    "PermanentRedirect": "The bucket is in another region; set [storage] region.",
-    "AuthorizationHeaderMalformed": "The bucket is in another region; set [storage] region.",
-    "NotImplemented": "The endpoint does not support something asked of it, most often server-side "
-    'encryption (MinIO without a KMS, some R2/B2 setups): set [storage] sse = "none" (backups stay '
-    "encrypted client-side with AES-256-GCM); `backupbot doctor` says which the endpoint accepts.",
-    "PreconditionFailed": "An object with this key is already in the bucket and backupbot never overwrites "
-    "one (it writes with If-None-Match: *); nothing was replaced. Run the dump again for a new id.",
+    "AccessDenied": N_(
+        "Check the credentials (boto3's chain: env, profile, instance role) and that the "
+        "policy allows s3:PutObject, s3:GetObject, s3:ListBucket, s3:DeleteObject and s3:AbortMultipartUpload."
+    ),
+    "InvalidAccessKeyId": N_(
+        "The access key is not known to this endpoint; check AWS_ACCESS_KEY_ID and endpoint_url."
+    ),
+    "SignatureDoesNotMatch": N_("The secret key is wrong for this access key; check AWS_SECRET_ACCESS_KEY."),
+    "NoSuchBucket": N_("Create the bucket or fix [storage] url."),
+    "PermanentRedirect": N_("The bucket is in another region; set [storage] region."),
+    "AuthorizationHeaderMalformed": N_("The bucket is in another region; set [storage] region."),
+    "NotImplemented": N_(
+        "The endpoint does not support something asked of it, most often server-side "
+        'encryption (MinIO without a KMS, some R2/B2 setups): set [storage] sse = "none" (backups stay '
+        "encrypted client-side with AES-256-GCM); `backupbot doctor` says which the endpoint accepts."
+    ),
+    "PreconditionFailed": N_(
+        "An object with this key is already in the bucket and backupbot never overwrites "
+        "one (it writes with If-None-Match: *); nothing was replaced. Run the dump again for a new id."
+    ),
 }
-
 
 def http_status(exc: BaseException) -> int:
     """The HTTP status of a ``ClientError``, 0 for anything that never got an answer."""
@@ -75,28 +88,36 @@ def storage_error(where: str, exc: BaseException, max_attempts: int, denied: str
     code = error_code(exc)
     if isinstance(exc, NoCredentialsError):
         return StorageError(
-            f"no S3 credentials to {where}",
-            detail="boto3 found no credentials in the environment, a profile or an instance role.",
-            hint="Export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE).",
+            _("no S3 credentials to {where}").format(where=where),
+            detail=_("boto3 found no credentials in the environment, a profile or an instance role."),
+            hint=_("Export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)."),
         )
     if denied and (code == "AccessDenied" or http_status(exc) == 403):
-        action, _, arn = denied.partition(" denied on ")
+        action, _sep, arn = denied.partition(" denied on ")
         return StorageError(
-            f"storage refused to {where}: {code or 'HTTP 403'} ({denied})",
+            _("storage refused to {where}: {code} ({action} denied on {arn})").format(
+                where=where, code=code or "HTTP 403", action=action, arn=arn
+            ),
             detail=redact(str(exc)),
-            hint=f"Grant {action} on {arn} to this credential (docs/iam/ has the policy for each role: "
-            "the bot, a deploy pipeline, a break-glass reader).",
+            hint=_(
+                "Grant {action} on {arn} to this credential (docs/iam/ has the policy for each role: "
+                "the bot, a deploy pipeline, a break-glass reader, the reader of the `[files]` source)."
+            ).format(action=action, arn=arn),
         )
     if code in _PERMANENT or http_status(exc) == 403:
+        hint = _PERMANENT.get(code, _PERMANENT["AccessDenied"])
         return StorageError(
-            f"storage refused to {where}: {code or 'HTTP 403'}",
+            _("storage refused to {where}: {code}").format(where=where, code=code or "HTTP 403"),
             detail=redact(str(exc)),
-            hint=_PERMANENT.get(code, _PERMANENT["AccessDenied"]),
+            hint=_(hint),
         )
     if is_transient(exc) or isinstance(exc, BotoCoreError):
         return StorageError(
-            f"storage kept failing to {where}",
-            detail=redact(str(exc)) + f" (after {max_attempts} attempts per request)",
-            hint="The storage service is failing or unreachable; check its status, endpoint_url and the network, then retry.",
+            _("storage kept failing to {where}").format(where=where),
+            detail=_("{error} (after {n} attempts per request)").format(error=redact(str(exc)), n=max_attempts),
+            hint=_(
+                "The storage service is failing or unreachable; check its status, endpoint_url and the network, "
+                "then retry."
+            ),
         )
-    return StorageError(f"storage failed to {where}", detail=redact(str(exc)))
+    return StorageError(_("storage failed to {where}").format(where=where), detail=redact(str(exc)))

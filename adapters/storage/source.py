@@ -25,6 +25,7 @@ from adapters.storage.s3 import S3Storage
 from adapters.storage.s3_errors import error_code, http_status
 from core.config_types import FilesConfig, StorageConfig
 from core.errors import ConfigError, NotFoundError, StorageError
+from core.i18n import _
 
 
 class SourceChanged(StorageError):
@@ -35,9 +36,13 @@ def _env(name: str, setting: str) -> str:
     value = os.environ.get(name, "")
     if not value:
         raise ConfigError(
-            f"the credentials for the application's bucket are not set: {name} is empty",
-            detail=f"[files] {setting} names the environment variable {name}, which is empty or unset.",
-            hint=f"Export {name} in the bot's environment, or remove {setting} to use the [storage] credentials.",
+            _("the credentials for the application's bucket are not set: {env} is empty").format(env=name),
+            detail=_("[files] {setting} names the environment variable {env}, which is empty or unset.").format(
+                setting=setting, env=name
+            ),
+            hint=_(
+                "Export {env} in the bot's environment, or remove {setting} to use the [storage] credentials."
+            ).format(env=name, setting=setting),
         )
     return value
 
@@ -67,9 +72,9 @@ class _AppBucket(S3Storage):
             return boto3.session.Session(**kwargs)
         except BotoCoreError as exc:  # e.g. ProfileNotFound
             raise ConfigError(
-                "cannot open the application's bucket with the configured credentials",
+                _("cannot open the application's bucket with the configured credentials"),
                 detail=str(exc),
-                hint="Check [files] profile (it must exist in ~/.aws/config) or the *_env settings.",
+                hint=_("Check [files] profile (it must exist in ~/.aws/config) or the *_env settings."),
             ) from None
 
 
@@ -98,9 +103,13 @@ class SourceBucket:
             resp = s3.client.get_object(**kwargs)
         except ClientError as exc:
             if http_status(exc) == 412 or error_code(exc) == "PreconditionFailed":
-                raise SourceChanged(f"{key} changed in {self.describe()} while it was being copied") from None
+                raise SourceChanged(
+                    _("{key} changed in {storage} while it was being copied").format(key=key, storage=self.describe())
+                ) from None
             if error_code(exc) in ("NoSuchKey", "404"):
-                raise NotFoundError(f"object {key} does not exist in {self.describe()}") from None
+                raise NotFoundError(
+                    _("object {key} does not exist in {storage}").format(key=key, storage=self.describe())
+                ) from None
             raise s3._error("read", key, exc) from None
         except BotoCoreError as exc:
             raise s3._error("read", key, exc) from None

@@ -5,7 +5,8 @@ their access keys and their policies (docs/iam/*.json with BUCKET and PREFIX fil
 edited otherwise) are created first; then moto's ``/moto-api/reset-auth`` sets the number of
 unauthenticated requests still allowed to 0, so from then on every request is checked against
 the signing user's policies: action and resource. moto does not evaluate policy conditions
-(``s3:prefix``, ``s3:if-none-match``), so what those add is proved by AWS, not here.
+(``s3:prefix``, ``s3:if-none-match``, ``s3:ObjectCreationOperation``): a statement's Condition
+block is taken as met, so what those add is proved by AWS, not here (the README says how).
 
 moto also names the action of a request after its API operation (``s3:ListObjectsV2``,
 ``s3:HeadObject``, ``s3:CreateMultipartUpload``) where AWS uses the IAM action (``s3:ListBucket``,
@@ -31,6 +32,7 @@ from tests.support.s3server import S3Server, start_s3_server
 
 POLICIES = Path(__file__).resolve().parents[2] / "docs" / "iam"
 PREFIX = "bb"
+APP_PREFIX = "prod"  # the prefix of `[files] source_url` in the app's bucket
 ADMIN_POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 
 
@@ -78,6 +80,7 @@ class IAMServer:
     s3: S3Server
     bucket: str
     users: dict[str, Credential] = field(default_factory=dict)
+    app_bucket: str = ""  # the application's own bucket, which `[files]` reads
 
     @property
     def endpoint_url(self) -> str:
@@ -98,7 +101,11 @@ class IAMServer:
         return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
 
 
-def start_iam_server(roles: tuple[str, ...] = ("bot", "pipeline", "reader")) -> IAMServer:
+def start_iam_server(
+    roles: tuple[str, ...] = ("bot", "pipeline", "reader"),
+    app_roles: tuple[str, ...] = ("files-source-reader",),
+) -> IAMServer:
+    """Roles in ``roles`` get their policy on the backup bucket; ``app_roles`` theirs on the app's bucket."""
     s3 = start_s3_server()
     bucket = s3.new_bucket(object_lock=True)  # so the bot policy is tried with Object Lock too
     iam = boto3.client(
@@ -108,11 +115,16 @@ def start_iam_server(roles: tuple[str, ...] = ("bot", "pipeline", "reader")) -> 
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
-    server = IAMServer(s3, bucket)
-    for role in ("admin", *roles):
+    server = IAMServer(s3, bucket, app_bucket=s3.new_bucket() if app_roles else "")
+    for role in ("admin", *roles, *app_roles):
         name = f"backupbot-{role}-{uuid.uuid4().hex[:6]}"
         iam.create_user(UserName=name)
-        text = json.dumps(ADMIN_POLICY) if role == "admin" else as_moto_checks_it(policy_text(role, bucket))
+        if role == "admin":
+            text = json.dumps(ADMIN_POLICY)
+        elif role in app_roles:
+            text = as_moto_checks_it(policy_text(role, server.app_bucket, APP_PREFIX))
+        else:
+            text = as_moto_checks_it(policy_text(role, bucket))
         iam.put_user_policy(UserName=name, PolicyName=f"backupbot-{role}", PolicyDocument=text)
         key = iam.create_access_key(UserName=name)["AccessKey"]
         server.users[role] = Credential(key["AccessKeyId"], key["SecretAccessKey"])
