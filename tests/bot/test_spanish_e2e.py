@@ -200,13 +200,6 @@ def test_a_dump_and_an_approved_restore_in_spanish_what_bot_builds_is_spanish(
     assert not left, "English in what bot/ built:\n" + "\n".join(f"{w}: {t!r}" for t, w in left.items())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="English still comes from adapters/, translated elsewhere: the restore card's 'Backup holds' "
-    "value from adapters/pg_inspect.py ('3 tables, 5 indexes and constraints, 1 view, 4 sequences in public') "
-    "and its 'Safety dump' value from adapters/pg_databases.py ('database bbtgt_… on server 77157…'). "
-    "commands/, jobs/ and engine/ messages are Spanish; every text bot/ builds itself is Spanish (the test above).",
-)
 def test_a_dump_and_an_approved_restore_speak_spanish_in_every_slack_text(
     bot: Bot,
     fake: FakeSlack,
