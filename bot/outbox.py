@@ -208,6 +208,12 @@ class Outbox:
         with self.store.transaction() as db:
             db.execute("UPDATE slack_outbox SET seen_at = ? WHERE owner = ?", [now, self.owner])
             db.execute("UPDATE slack_first_post SET seen_at = ? WHERE owner = ?", [now, self.owner])
+            # Once the job's ts is stored, the ts itself says it has its message (_claim reads it
+            # first, in the same transaction as the claim): the claim has done its work.
+            db.execute(
+                "DELETE FROM slack_first_post WHERE job_id IN "
+                "(SELECT id FROM jobs WHERE message_ts IS NOT NULL AND message_ts != '')"
+            )
             others = list(
                 db.query(
                     "SELECT id, owner, seen_at FROM slack_outbox WHERE owner != ? ORDER BY id", [self.owner]
@@ -385,8 +391,8 @@ class Outbox:
         """The job as it is now, once this process may post its first message (or it has one).
 
         One transaction reads the job's ts and takes the claim, so a process that posted and
-        stored the ts in between is seen; the claim stays (one small row a job), so the job
-        is claimed once for good.
+        stored the ts in between is seen; the sweep deletes the claim once the ts is stored,
+        so the table holds only jobs whose first message is still on its way.
         """
         now = time.time()
         with self.store.transaction() as db:

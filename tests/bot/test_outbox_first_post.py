@@ -68,6 +68,13 @@ def test_two_processes_post_a_jobs_first_message_once(store: Store, fake_slack: 
     assert "running (job 1)" in messages[0].text
     assert store.get_job(job.id).message_ts == messages[0].ts
     assert posts(fake_slack) == 1
+    later = outbox(fake_slack, store)
+    try:
+        later._sweep(grace=0)
+    finally:
+        later.close()
+    # the claim has done its work once the ts is stored: the sweep deletes it, the table does not grow
+    assert list(store.db.query("SELECT job_id FROM slack_first_post")) == []
 
 
 def test_a_claim_of_a_process_that_is_gone_is_taken_over(store: Store, fake_slack: FakeSlack) -> None:
