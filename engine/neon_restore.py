@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -22,13 +22,13 @@ from adapters import hooks
 from adapters.neon import NeonClient, NeonUnknownOutcome
 from adapters.storage import open_storage
 from core.config import Config
-from core.errors import BackupbotError, RestoreError
+from core.errors import BackupbotError
 from core.i18n import N_, _
 from core.redact import redact
 from engine import runbook
 from engine.restore_plan import RestoreFailed, RestoreState
 from engine.restore_report import ProgressCallback, RestoreRequest, StepCallback, StepRecord, status_text
-from engine.restore_steps import run_health_checks, target_lock
+from engine.restore_steps import run_health_checks, run_locked
 from engine.steps import timed_step
 
 STEPS: tuple[tuple[str, str], ...] = (
@@ -232,32 +232,7 @@ class _NeonRun:
 
     def execute(self) -> NeonRestoreReport:
         req, report = self.req, self.report
-        holder = (
-            _("restore {id} asked by {who} (job {job})").format(
-                id=report.restore_id, who=req.requested_by, job=req.job_id
-            )
-            if req.job_id
-            else _("restore {id} asked by {who}").format(id=report.restore_id, who=req.requested_by)
-        )
-        failed: str | None = None
-        error: BackupbotError | None = None
-        try:
-            with ExitStack() as held:
-                with self.step("lock") as rec:
-                    held.enter_context(target_lock(self.state, req.target, holder, req.job_id))
-                    rec.detail = _("held by {holder}").format(holder=holder)
-                self._steps()
-        except Exception as exc:
-            failed = next((s.key for s in report.steps if s.status == "failed"), "lock")
-            error = (
-                exc
-                if isinstance(exc, BackupbotError)
-                else RestoreError(
-                    _("unexpected {error} in the restore").format(error=type(exc).__name__),
-                    detail=redact(str(exc), self.secrets)[:1000],
-                    hint=_("The bot's log has the details."),
-                )
-            )
+        failed, error = run_locked(report, req, self.step, self.state, self.secrets, self._steps)
         report.succeeded = failed is None
         if failed in _STATE:
             state = _STATE[failed][0 if hooks.is_configured(self.db.maintenance_on) else 1]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -54,7 +54,7 @@ from engine.restore_report import (
     success_state,
     with_roles,
 )
-from engine.restore_steps import run_health_checks, target_lock
+from engine.restore_steps import run_health_checks, run_locked
 from engine.restore_swap_steps import SwapSteps
 from engine.steps import timed_step
 
@@ -221,34 +221,12 @@ class _Run(SwapSteps):
 
     def execute(self) -> RestoreReport:
         req, report = self.req, self.report
-        holder = (
-            _("restore {id} asked by {who} (job {job})").format(
-                id=report.restore_id, who=req.requested_by, job=req.job_id
-            )
-            if req.job_id
-            else _("restore {id} asked by {who}").format(id=report.restore_id, who=req.requested_by)
-        )
-        failed: str | None = None
-        error: BackupbotError | None = None
-        try:
-            with ExitStack() as held:
-                with self.step("lock") as rec:
-                    held.enter_context(target_lock(self.state, req.target, holder, req.job_id))
-                    rec.detail = _("held by {holder}").format(holder=holder)
-                    if self.method_error is not None:
-                        raise self.method_error
-                self._steps()
-        except Exception as exc:  # every failure still gets its runbook entry and its "what now"
-            failed = next((s.key for s in report.steps if s.status == "failed"), "lock")
-            error = (
-                exc
-                if isinstance(exc, BackupbotError)
-                else RestoreError(
-                    _("unexpected {error} in the restore").format(error=type(exc).__name__),
-                    detail=redact(str(exc), self.secrets)[:1000],
-                    hint=_("The bot's log has the details."),
-                )
-            )
+
+        def method_known() -> None:
+            if self.method_error is not None:
+                raise self.method_error
+
+        failed, error = run_locked(report, req, self.step, self.state, self.secrets, self._steps, method_known)
         report.succeeded = failed is None
         if failed and self.method == "swap" and not self.switched and self.writing_new():
             self._discard()

@@ -10,13 +10,14 @@ Health checks are the team's own SQL, run read-only with a time limit.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from typing import Any
 
 import psycopg
 
 from core.config import DatabaseConfig
-from core.errors import RestoreError
+from core.errors import BackupbotError, RestoreError
 from core.i18n import _
 from core.redact import redact
 from engine.restore_plan import RestoreState
@@ -41,7 +42,9 @@ def target_lock(state: RestoreState | None, target: str, holder: str, job_id: in
             _("'{target}' is already being restored by {holder}").format(
                 target=target, holder=held.get("holder") or _("another run")
             ),
-            detail=_("The lock {name} was taken at {when}.").format(name=name, when=held.get("acquired_at", "?")),
+            detail=_("The lock {name} was taken at {when}.").format(
+                name=name, when=held.get("acquired_at", "?")
+            ),
             hint=_(
                 "Wait for that restore to finish (its thread in the channel says how far it is), then run this "
                 "one again."
@@ -90,3 +93,46 @@ def run_health_checks(url: str, db: DatabaseConfig, secrets: list[str]) -> str:
                 )
             results.append(f"`{sql}` → {row[0]!r}")  # the SQL is the team's syntax: shown as code
     return "; ".join(results) or _("none configured")
+
+
+def run_locked(
+    report: Any,
+    req: Any,
+    step: Callable[[str], AbstractContextManager[Any]],
+    state: RestoreState | None,
+    secrets: Sequence[str],
+    steps: Callable[[], None],
+    after_lock: Callable[[], None] | None = None,
+) -> tuple[str | None, BackupbotError | None]:
+    """Take the target's lock as the "lock" step, run ``steps`` under it; never raise.
+
+    Both restores (a dump's and a Neon one) end the same way whatever happened: the failed
+    step's key and the error as a person reads it, so the caller can still write the runbook
+    entry and say the target's state. An exception that is not ours becomes a RestoreError
+    without its text's secrets.
+    """
+    holder = (
+        _("restore {id} asked by {who} (job {job})").format(
+            id=report.restore_id, who=req.requested_by, job=req.job_id
+        )
+        if req.job_id
+        else _("restore {id} asked by {who}").format(id=report.restore_id, who=req.requested_by)
+    )
+    try:
+        with ExitStack() as held:
+            with step("lock") as rec:
+                held.enter_context(target_lock(state, req.target, holder, req.job_id))
+                rec.detail = _("held by {holder}").format(holder=holder)
+                if after_lock is not None:
+                    after_lock()
+            steps()
+    except Exception as exc:  # every failure still gets its runbook entry and its "what now"
+        failed = next((s.key for s in report.steps if s.status == "failed"), "lock")
+        if isinstance(exc, BackupbotError):
+            return failed, exc
+        return failed, RestoreError(
+            _("unexpected {error} in the restore").format(error=type(exc).__name__),
+            detail=redact(str(exc), secrets)[:1000],
+            hint=_("The bot's log has the details."),
+        )
+    return None, None
