@@ -7,22 +7,16 @@ request; nothing is restored until enough leads approve it.
 
 from __future__ import annotations
 
-import logging
-
 from commands.base import Invocation, Reply
-from core.errors import BackupbotError
+from commands.requesting import ask_leads
 from core.i18n import _
-from core.redact import redact
-
-log = logging.getLogger(__name__)
 
 
 def prepare_neon(ref: str, target: str, reason: str, source_db: str | None, inv: Invocation) -> Reply:
-    from commands.grammar import error_text
     from engine.neon_restore_plan import plan_neon_restore
-    from jobs.approvals import create_request, leads_text
+    from jobs.approvals import create_request
 
-    try:
+    def post() -> tuple[int, str, str]:
         plan = plan_neon_restore(inv.cfg, ref, target, source_db=source_db)
         job = create_request(
             inv.store,
@@ -36,27 +30,9 @@ def prepare_neon(ref: str, target: str, reason: str, source_db: str | None, inv:
             reporter=inv.reporter,
             extra=plan.params(),
         )
-    except BackupbotError as err:
-        return Reply(error_text(err))
-    except Exception:
-        log.exception("preparing a Neon restore request failed")
-        return Reply(
-            ":warning: " + _("something went wrong preparing the restore request; the bot's log has details.")
+        posted = _("Restore request {job} posted: {source} into `{target}` (Neon branch `{branch}`).").format(
+            job=job.id, source=plan.source.ref, target=target, branch=plan.target_branch["name"]
         )
-    minutes = inv.cfg.runner.approval_timeout_minutes
-    return Reply(
-        redact(
-            _(
-                "Restore request {job} posted: {source} into `{target}` (Neon branch `{branch}`). "
-                "{leads} can approve it within {minutes} min."
-            ).format(
-                job=job.id,
-                source=plan.source.ref,
-                target=target,
-                branch=plan.target_branch["name"],
-                leads=leads_text(inv.cfg, target),
-                minutes=minutes,
-            )
-        ),
-        job_id=job.id,
-    )
+        return job.id, target, posted
+
+    return ask_leads(inv, "Neon restore", post)

@@ -13,10 +13,9 @@ import logging
 from dataclasses import dataclass
 
 from commands.base import ArgParser, Invocation, Reply, Subcommand, resolve_database
+from commands.requesting import ask_leads
 from core.config import Config
-from core.errors import BackupbotError
 from core.i18n import N_, _
-from core.redact import redact
 from core.slack_text import escape
 
 log = logging.getLogger(__name__)
@@ -51,7 +50,6 @@ def request(ns: argparse.Namespace, cfg: Config) -> RestoreCommand:
 
 
 def _prepare(req: RestoreCommand, inv: Invocation) -> Reply:
-    from commands.grammar import error_text
     from engine.neon_restore_plan import is_neon_ref
 
     if is_neon_ref(req.backup_ref):
@@ -60,9 +58,9 @@ def _prepare(req: RestoreCommand, inv: Invocation) -> Reply:
         return prepare_neon(req.backup_ref, req.target, req.reason, req.source_db, inv)
     from engine.catalog import get_backup
     from engine.restore_plan import preflight, require_ok
-    from jobs.approvals import create_request, leads_text
+    from jobs.approvals import create_request
 
-    try:
+    def post() -> tuple[int, str, str]:
         manifest = get_backup(inv.cfg, req.backup_ref)
         pre = preflight(inv.cfg, manifest, req.target, state=inv.store)
         require_ok(pre)
@@ -80,29 +78,12 @@ def _prepare(req: RestoreCommand, inv: Invocation) -> Reply:
             summary=summary,
             reporter=inv.reporter,
         )
-    except BackupbotError as err:
-        return Reply(error_text(err))
-    except Exception:
-        log.exception("preparing a restore request failed")
-        return Reply(
-            ":warning: " + _("something went wrong preparing the restore request; the bot's log has details.")
+        posted = _("Restore request {job} posted: {backup} into `{target}`.").format(
+            job=job.id, backup=escape(manifest.id), target=req.target
         )
-    minutes = inv.cfg.runner.approval_timeout_minutes
-    return Reply(
-        redact(
-            _(
-                "Restore request {job} posted: {backup} into `{target}`. "
-                "{leads} can approve it within {minutes} min."
-            ).format(
-                job=job.id,
-                backup=escape(manifest.id),
-                target=req.target,
-                leads=leads_text(inv.cfg, req.target),
-                minutes=minutes,
-            )
-        ),
-        job_id=job.id,
-    )
+        return job.id, req.target, posted
+
+    return ask_leads(inv, "restore", post)
 
 
 def handle(req: RestoreCommand, inv: Invocation) -> Reply:

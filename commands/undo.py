@@ -14,10 +14,10 @@ import logging
 from dataclasses import dataclass
 
 from commands.base import ArgParser, Invocation, Reply, Subcommand
+from commands.requesting import ask_leads
 from core.config import Config
 from core.errors import BackupbotError
 from core.i18n import N_, _
-from core.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +40,12 @@ def request(ns: argparse.Namespace, cfg: Config) -> UndoCommand:
 
 
 def _prepare(req: UndoCommand, inv: Invocation) -> Reply:
-    from commands.grammar import error_text
     from engine import restore_swap
-    from jobs.approvals import create_request, leads_text
+    from jobs.approvals import create_request
     from jobs.freeze import check_not_frozen
     from jobs.kinds.restore import UNDO_PREFIX
 
-    try:
+    def post() -> tuple[int, str, str]:
         rec = restore_swap.find(inv.store, req.restore_id)
         target = str(rec["target"])
         check_not_frozen(inv.store, target, "undo", actor=inv.user)
@@ -82,28 +81,12 @@ def _prepare(req: UndoCommand, inv: Invocation) -> Reply:
             summary=summary,
             reporter=inv.reporter,
         )
-    except BackupbotError as err:
-        return Reply(error_text(err))
-    except Exception:
-        log.exception("preparing an undo request failed")
-        return Reply(
-            ":warning: " + _("something went wrong preparing the undo request; the bot's log has details.")
+        posted = _("Undo request {job} posted: swap back {restore} on `{target}`.").format(
+            job=job.id, restore=req.restore_id, target=target
         )
-    return Reply(
-        redact(
-            _(
-                "Undo request {job} posted: swap back {restore} on `{target}`. "
-                "{leads} can approve it within {minutes} min."
-            ).format(
-                job=job.id,
-                restore=req.restore_id,
-                target=target,
-                leads=leads_text(inv.cfg, target),
-                minutes=inv.cfg.runner.approval_timeout_minutes,
-            )
-        ),
-        job_id=job.id,
-    )
+        return job.id, target, posted
+
+    return ask_leads(inv, "undo", post)
 
 
 def handle(req: UndoCommand, inv: Invocation) -> Reply:
