@@ -75,7 +75,9 @@ class KeyRing:
             _("{key_id} (from {env})").format(key_id=kid, env=src) for kid, src in self.sources.items()
         )
         raise IntegrityError(
-            _("{what} was encrypted with key id {key_id}, which is not loaded").format(what=what, key_id=wanted_id),
+            _("{what} was encrypted with key id {key_id}, which is not loaded").format(
+                what=what, key_id=wanted_id
+            ),
             detail=_("Keys loaded: {keys}.").format(keys=loaded) if loaded else _("Keys loaded: none."),
             hint=_(
                 "Export the key that has that id and list its environment variable in "
@@ -92,7 +94,9 @@ def _decode_key(env_name: str, value: str) -> bytes:
     if len(raw) != 32:
         raise ConfigError(
             _("the encryption key in {env} is not valid").format(env=env_name),
-            detail=_("{env} must hold base64 of exactly 32 random bytes (44 characters).").format(env=env_name),
+            detail=_("{env} must hold base64 of exactly 32 random bytes (44 characters).").format(
+                env=env_name
+            ),
             hint=_(
                 "Generate one with `backupbot keygen` and keep it somewhere safe: without it backups "
                 "cannot be decrypted."
@@ -118,7 +122,9 @@ def load_keyring(enc: EncryptionConfig, require_current: bool = True) -> KeyRing
             detail=_("[encryption] key_env names {env}; backups are encrypted with it before upload.").format(
                 env=enc.key_env
             ),
-            hint=_("Run `backupbot keygen`, store the key safely and export {env}=<key>.").format(env=enc.key_env),
+            hint=_("Run `backupbot keygen`, store the key safely and export {env}=<key>.").format(
+                env=enc.key_env
+            ),
         )
     for env_name in enc.old_key_envs:
         old = os.environ.get(env_name, "")
@@ -151,7 +157,9 @@ def unwrap_data_key(master: bytes, master_id: str, wrapped: bytes, what: str) ->
         return AESGCM(master).decrypt(wrapped[:12], wrapped[12:], _WRAP_AAD + master_id.encode())
     except InvalidTag:
         raise IntegrityError(
-            _("{what}: the wrapped data key does not open with key {key_id}").format(what=what, key_id=master_id),
+            _("{what}: the wrapped data key does not open with key {key_id}").format(
+                what=what, key_id=master_id
+            ),
             detail=_("The object header or manifest was altered, or a different key has the same id."),
             hint=_("Restore from another backup; this one cannot be trusted."),
         ) from None
@@ -286,7 +294,9 @@ class Decryptor:
             return False
         magic, version, chunk_size, raw_id, wrapped_len = _HEADER.unpack_from(self._buf)
         if magic != MAGIC:
-            raise self._fail(_("not a backupbot encrypted object"), _("The object does not start with the header."))
+            raise self._fail(
+                _("not a backupbot encrypted object"), _("The object does not start with the header.")
+            )
         if version not in (1, 2) or wrapped_len != _WRAPPED_LEN or not 0 < chunk_size <= 64 * 1024 * 1024:
             raise self._fail(
                 _("unsupported header"),
@@ -306,7 +316,9 @@ class Decryptor:
         if self.expected_key_id and kid != self.expected_key_id:
             raise self._fail(
                 _("header key id does not match the manifest"),
-                _("header says {header}, manifest says {manifest}.").format(header=kid, manifest=self.expected_key_id),
+                _("header says {header}, manifest says {manifest}.").format(
+                    header=kid, manifest=self.expected_key_id
+                ),
             )
         header = bytes(self._buf[:total])
         master = self.ring.get(kid, self.what)
@@ -387,7 +399,9 @@ class Decryptor:
                 ) from None
             raise self._fail(
                 _("object is truncated"),
-                _("It ends after chunk {index}, which is not marked as the last chunk.").format(index=self._index - 1),
+                _("It ends after chunk {index}, which is not marked as the last chunk.").format(
+                    index=self._index - 1
+                ),
             ) from None
         self._done = True
         return [plain]

@@ -118,7 +118,9 @@ def run_argv(
                 name=name, program=argv[0], cwd=cwd
             )
         else:
-            message = _("hook '{name}' could not start: {program} not found").format(name=name, program=argv[0])
+            message = _("hook '{name}' could not start: {program} not found").format(
+                name=name, program=argv[0]
+            )
         raise HookError(
             message,
             detail=f"{name} = {what}",
@@ -129,7 +131,9 @@ def run_argv(
         ) from None
     except PermissionError:
         raise HookError(
-            _("hook '{name}' could not start: {program} is not executable").format(name=name, program=argv[0]),
+            _("hook '{name}' could not start: {program} is not executable").format(
+                name=name, program=argv[0]
+            ),
             detail=f"{name} = {what}",
             hint=_("`chmod +x {program}`, or put the interpreter first in the argv.").format(program=argv[0]),
         ) from None

@@ -106,7 +106,9 @@ class NeonClient:
         if not db.neon_project_id:
             raise ConfigError(
                 _("database '{db}' is not on Neon").format(db=db.name),
-                detail=_("[databases.{db}] in {path} has no neon_project_id.").format(db=db.name, path=cfg.path),
+                detail=_("[databases.{db}] in {path} has no neon_project_id.").format(
+                    db=db.name, path=cfg.path
+                ),
                 hint=_(
                     'Add `neon_project_id = "your-project-id"` under [databases.{db}] to use Neon branches.'
                 ).format(db=db.name),
@@ -115,7 +117,9 @@ class NeonClient:
         if not key:
             raise ConfigError(
                 _("the Neon API key is not set"),
-                detail=_("[neon] api_key_env names {env}, which is empty or unset.").format(env=cfg.neon.api_key_env),
+                detail=_("[neon] api_key_env names {env}, which is empty or unset.").format(
+                    env=cfg.neon.api_key_env
+                ),
                 hint=_("Export {env} with a Neon API key (Neon console → Account → API keys).").format(
                     env=cfg.neon.api_key_env
                 ),
@@ -192,7 +196,9 @@ class NeonClient:
         code = str((data or {}).get("code", "")) if isinstance(data, dict) else ""
         status = resp.status_code
         if not message and status >= 500:
-            message = _("a non-JSON {status} page").format(status=status) if data is None else resp.reason or ""
+            message = (
+                _("a non-JSON {status} page").format(status=status) if data is None else resp.reason or ""
+            )
         if status in (423, 429, 503) or (status >= 500 and method == "GET"):
             # the spec: 423 and 503 are always safe to retry, GETs are idempotent; 429 asks to wait
             retry_after = resp.headers.get("Retry-After")
@@ -203,7 +209,9 @@ class NeonClient:
                 _("Neon answered {status} to {method} {path}; it may or may not have happened").format(
                     status=status, method=method, path=path
                 ),
-                detail=self._clean(_("Neon said: {message} (request id {rid}).").format(message=message, rid=rid)),
+                detail=self._clean(
+                    _("Neon said: {message} (request id {rid}).").format(message=message, rid=rid)
+                ),
                 hint=_("Look at the project in the Neon console (Branches, Operations) before repeating it."),
             )
         raise self._error(resp.status_code, code, message, rid, method, path)
@@ -239,7 +247,9 @@ class NeonClient:
                 status=last.status, message=last.message, rid=last.rid
             )
         else:
-            detail = _("Last answer: none {message} (request id {rid}).").format(message=last.message, rid=last.rid)
+            detail = _("Last answer: none {message} (request id {rid}).").format(
+                message=last.message, rid=last.rid
+            )
         if running:
             detail += " " + _("Still running: {operations}.").format(operations=running)
         return NeonError(
@@ -274,11 +284,13 @@ class NeonClient:
         if status == 404:
             if len(parts) > 3 and parts[2] == "branches" and "project" not in message.lower():
                 return NeonNotFound(
-                    _("Neon branch '{branch}' not found in project '{project}'").format(branch=parts[3], project=pid),
-                    detail=said,
-                    hint=_("`/backup branches {db}` lists the branches; check neon_branch in [databases.{db}].").format(
-                        db=db
+                    _("Neon branch '{branch}' not found in project '{project}'").format(
+                        branch=parts[3], project=pid
                     ),
+                    detail=said,
+                    hint=_(
+                        "`/backup branches {db}` lists the branches; check neon_branch in [databases.{db}]."
+                    ).format(db=db),
                 )
             if len(parts) > 3 and parts[2] == "snapshots":
                 return NeonNotFound(
@@ -401,10 +413,14 @@ class NeonClient:
                         ),
                         detail=self._clean(
                             _("Neon's error: {error} (operation {operation}, request id {rid}).").format(
-                                error=op.get("error") or _("none given"), operation=op_id, rid=self.last_request_id
+                                error=op.get("error") or _("none given"),
+                                operation=op_id,
+                                rid=self.last_request_id,
                             )
                         ),
-                        hint=_("Look at the operation in the Neon console (Operations); nothing after this step ran."),
+                        hint=_(
+                            "Look at the operation in the Neon console (Operations); nothing after this step ran."
+                        ),
                     )
                 done.append(op)
             if not pending:
@@ -423,7 +439,9 @@ class NeonClient:
                     detail=_("Still running: {operations} (last request id {rid}).").format(
                         operations=still, rid=self.last_request_id
                     ),
-                    hint=_("They may still finish; watch them in the Neon console (Operations) before retrying."),
+                    hint=_(
+                        "They may still finish; watch them in the Neon console (Operations) before retrying."
+                    ),
                 )
             if on_wait:
                 on_wait(", ".join(f"{o['action']} {o['status']}" for o in pending.values()))

@@ -64,7 +64,9 @@ def maintenance_connection(url: str) -> Iterator[psycopg.Connection]:
         return
     raise RestoreError(
         _("cannot reach a maintenance database on the target's server"),
-        detail=_("{where} with database postgres or template1: {error}").format(where=describe_url(url), error=last),
+        detail=_("{where} with database postgres or template1: {error}").format(
+            where=describe_url(url), error=last
+        ),
         hint=_(
             "The restore role must be able to connect to the postgres database to create and rename "
             'databases; or set `restore_method = "clean"`.'
@@ -116,7 +118,9 @@ def swap_rights(url: str) -> tuple[bool, str]:
     if not createdb:
         return False, _("role {role} may not create databases (no CREATEDB)").format(role=user)
     if not owns:
-        return False, _("role {role} does not own the target database, so it may not rename it").format(role=user)
+        return False, _("role {role} does not own the target database, so it may not rename it").format(
+            role=user
+        )
     return True, _("role {role} may create databases and owns the target").format(role=user)
 
 

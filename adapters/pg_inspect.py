@@ -69,7 +69,11 @@ class ArchiveSummary:
             ngettext("{n} table", "{n} tables", tables).format(n=tables),
             ngettext("{n} index or constraint", "{n} indexes and constraints", keys).format(n=keys),
         ]
-        views, sequences, matviews = self.count("VIEW"), self.count("SEQUENCE"), self.count("MATERIALIZED VIEW")
+        views, sequences, matviews = (
+            self.count("VIEW"),
+            self.count("SEQUENCE"),
+            self.count("MATERIALIZED VIEW"),
+        )
         if views:
             parts.append(ngettext("{n} view", "{n} views", views).format(n=views))
         if sequences:
@@ -151,7 +155,9 @@ def _pg_restore_version() -> str:
     except (FileNotFoundError, subprocess.CalledProcessError):
         raise PreflightError(
             _("pg_restore is not installed on the bot's machine"),
-            hint=_("Install the PostgreSQL client tools (`apt-get install postgresql-client-NN`, NN ≥ the server's)."),
+            hint=_(
+                "Install the PostgreSQL client tools (`apt-get install postgresql-client-NN`, NN ≥ the server's)."
+            ),
         ) from None
     return out.strip().rsplit(" ", 1)[-1]
 

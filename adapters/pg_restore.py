@@ -66,7 +66,9 @@ def clear_sessions(url: str, database: str, mode: str, timeout: float) -> int:
         if mode == "terminate":
             message = _("{n} sessions are still open on '{db}'; nothing was restored")
         else:
-            message = _("{n} sessions are still open on '{db}' after waiting {seconds} s; nothing was restored")
+            message = _(
+                "{n} sessions are still open on '{db}' after waiting {seconds} s; nothing was restored"
+            )
         raise RestoreError(
             message.format(n=len(left), db=database, seconds=f"{timeout:g}"),
             detail="; ".join(s.describe() for s in left[:5]),
@@ -97,7 +99,9 @@ def session_options(maintenance_work_mem: str) -> str:
     """
     if not MAINTENANCE_WORK_MEM_RE.match(maintenance_work_mem):
         raise RestoreError(
-            _("restore_maintenance_work_mem = {value} is not a size").format(value=repr(maintenance_work_mem)),
+            _("restore_maintenance_work_mem = {value} is not a size").format(
+                value=repr(maintenance_work_mem)
+            ),
             hint=_('Write it as a number with kB, MB or GB, e.g. "512MB".'),
         )
     return f"-c maintenance_work_mem={maintenance_work_mem} -c synchronous_commit=off"

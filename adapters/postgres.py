@@ -79,7 +79,9 @@ def server_info(url: str, database: str) -> ServerInfo:
         # libpq quotes pieces of the bad string in its message, so it is not shown.
         raise PreflightError(
             _("the connection URL of database '{db}' cannot be parsed").format(db=database),
-            detail=_("{where}: not a valid postgresql:// URL or key=value connection string.").format(where=where),
+            detail=_("{where}: not a valid postgresql:// URL or key=value connection string.").format(
+                where=where
+            ),
             hint=_("Use postgresql://USER:PASSWORD@HOST:5432/DBNAME (percent-encode special characters)."),
         ) from None
     try:
@@ -161,9 +163,9 @@ def find_pg_dump(server_major: int, database: str, server_version: str) -> PgDum
     if not seen:
         raise PreflightError(
             _("pg_dump is not installed"),
-            detail=_("No pg_dump on PATH or in /usr/lib/postgresql/*/bin (needed for database '{db}').").format(
-                db=database
-            ),
+            detail=_(
+                "No pg_dump on PATH or in /usr/lib/postgresql/*/bin (needed for database '{db}')."
+            ).format(db=database),
             hint=_(
                 "Install the PostgreSQL {major} client tools (`apt-get install postgresql-client-{major}`)."
             ).format(major=server_major),

@@ -285,7 +285,10 @@ def main() -> int:
                 ("swap", "backupbot swap, staged (new database, renamed in)"),
                 ("switch", 'backupbot swap, maintenance = "switch"'),
                 ("clean", "backupbot clean (pg_restore --clean in place)"),
-                ("streamed", "backupbot swap, streamed (no staging, no -j: auto's choice without a spare core)"),
+                (
+                    "streamed",
+                    "backupbot swap, streamed (no staging, no -j: auto's choice without a spare core)",
+                ),
             ):
                 unavailable_s = statistics.median(down[side])
                 sw = f"; switch {statistics.median(switch[side]):.2f} s" if switch[side] else ""

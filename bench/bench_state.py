@@ -101,7 +101,11 @@ def main() -> int:
                     state_dir = procs[0].workdir / "state"
                     store = Store(state_dir / "backupbot.sqlite3", url=url or "")
                     with ThreadPoolExecutor(args.concurrency) as pool:  # every web thread has its connection
-                        list(pool.map(lambda _, front=procs[0]: front.command("status"), range(args.concurrency * 2)))
+                        list(
+                            pool.map(
+                                lambda _, front=procs[0]: front.command("status"), range(args.concurrency * 2)
+                            )
+                        )
                     lat, per_minute = run_shape(procs[0], store, args.jobs, args.concurrency)
                     store.close()
                 rows.append((shape, lat, per_minute))
@@ -112,7 +116,9 @@ def main() -> int:
         fake.stop()
         s3.stop()
         pg.drop_database(source)
-    print(f"\n{args.jobs} signed `/backup dump` requests ({args.concurrency} at a time) over 4 databases, 2 cores\n")
+    print(
+        f"\n{args.jobs} signed `/backup dump` requests ({args.concurrency} at a time) over 4 databases, 2 cores\n"
+    )
     print("| state store | acks | p50 ms | p99 ms | max ms | jobs/minute |")
     print("|---|---|---|---|---|---|")
     for shape, lat, per_minute in rows:

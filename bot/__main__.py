@@ -44,7 +44,9 @@ def _slack(cfg: Config, store: Store) -> int:
     if not app_token and not secret:
         raise ConfigError(
             _("SLACK_SIGNING_SECRET is not set"),
-            detail=_("SLACK_BOT_TOKEN is set, so the bot serves Slack over HTTP, which needs the signing secret."),
+            detail=_(
+                "SLACK_BOT_TOKEN is set, so the bot serves Slack over HTTP, which needs the signing secret."
+            ),
             hint=_(
                 "Export SLACK_SIGNING_SECRET (Basic Information → App Credentials), or SLACK_APP_TOKEN for Socket Mode."
             ),
@@ -75,7 +77,11 @@ def _slack(cfg: Config, store: Store) -> int:
         host = os.environ.get("HOST", "0.0.0.0")  # noqa: S104 - a PaaS routes to the container's interface
         guard = RequestGuard(secret or "", store.path.parent, store)
         server = make_server(
-            app, host, int(os.environ.get("PORT", "3000")), *_observability(cfg, store, runner, scheduler), guard=guard
+            app,
+            host,
+            int(os.environ.get("PORT", "3000")),
+            *_observability(cfg, store, runner, scheduler),
+            guard=guard,
         )
         threading.Thread(target=server.run, name="http", daemon=True).start()
         log.info("listening on http://%s:%s/slack/events", host, server.effective_port)

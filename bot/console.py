@@ -73,7 +73,9 @@ class ConsoleReporter:
     was not printed yet, under the same lock, and the late ``queued`` call prints nothing.
     """
 
-    def __init__(self, out: IO[str], interval: float, names: Callable[[], dict[str, str]] | None = None) -> None:
+    def __init__(
+        self, out: IO[str], interval: float, names: Callable[[], dict[str, str]] | None = None
+    ) -> None:
         self.out = out
         self.interval = interval
         self.names = names or dict
@@ -145,7 +147,9 @@ class ConsoleReporter:
 
     def alert(self, alert: Alert) -> None:
         detail = f": {alert.error.get('message')}" if alert.error else ""
-        line = _("ALERT [{severity}] {title}{detail}").format(severity=alert.severity, title=alert.title, detail=detail)
+        line = _("ALERT [{severity}] {title}{detail}").format(
+            severity=alert.severity, title=alert.title, detail=detail
+        )
         self._say(None, line)
 
 

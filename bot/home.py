@@ -133,9 +133,9 @@ def _drill_line(store: Store, name: str) -> str:
         if job.status == JobStatus.SUCCEEDED:
             seconds = (job.result or {}).get("seconds")
             if isinstance(seconds, int | float):
-                return _(":white_check_mark: last drill passed {day}, recovered in {seconds} s (job {id})").format(
-                    day=day, seconds=f"{seconds:.1f}", id=job.id
-                )
+                return _(
+                    ":white_check_mark: last drill passed {day}, recovered in {seconds} s (job {id})"
+                ).format(day=day, seconds=f"{seconds:.1f}", id=job.id)
             return _(":white_check_mark: last drill passed {day} (job {id})").format(day=day, id=job.id)
         return _(":x: last drill {status} {day} (job {id}): `/backup status {id}`").format(
             status=status_label(job.status), day=day, id=job.id
@@ -158,7 +158,9 @@ def _database_blocks(cfg: Config, store: Store, now: datetime, errors: list[str]
 
         newest, verified = {}, {}
         errors.append(
-            _(":warning: The bucket could not be listed: {error}").format(error=escape(cut(redact(str(exc)), 300)))
+            _(":warning: The bucket could not be listed: {error}").format(
+                error=escape(cut(redact(str(exc)), 300))
+            )
         )
     runs = _next_runs(cfg, now)
     blocks: list[Block] = []
@@ -194,7 +196,9 @@ def _database_blocks(cfg: Config, store: Store, now: datetime, errors: list[str]
         blocks.append(
             bk.section(
                 ngettext(
-                    "…and {n} more database (`/backup list`)", "…and {n} more databases (`/backup list`)", left
+                    "…and {n} more database (`/backup list`)",
+                    "…and {n} more databases (`/backup list`)",
+                    left,
                 ).format(n=left)
             )
         )
@@ -250,7 +254,9 @@ def build_home(cfg: Config, store: Store, user: str, directory: Any = None, note
             "db": escape(job.database or "?"),
             "who": mention(job.requested_by),
         }
-        head = _(":raised_hand: *Restore request {id}*: `{backup}` into `{db}`, asked by {who}").format(**values)
+        head = _(":raised_hand: *Restore request {id}*: `{backup}` into `{db}`, asked by {who}").format(
+            **values
+        )
         if reason:
             head += f' — "{escape(cut(str(reason), 500))}"'
         count = _("Approvals: {have} of {required} · expires at {expires}").format(

@@ -34,6 +34,7 @@ _STATUS = {200: "200 OK", 401: "401 Unauthorized", 413: "413 Payload Too Large"}
 HealthCheck = Callable[[], tuple[bool, bytes]]
 MetricsText = Callable[[], bytes]
 
+
 def _answer(start_response: Callable[..., Any], status: int, body: dict[str, str]) -> list[bytes]:
     data = json.dumps(body).encode()
     start_response(
@@ -83,7 +84,9 @@ def wsgi_app(
                 start_response("200 OK", [("Content-Type", "text/plain")])
                 return [b"ok\n"]
             ok, body = health()
-            start_response("200 OK" if ok else "503 Service Unavailable", [("Content-Type", "application/json")])
+            start_response(
+                "200 OK" if ok else "503 Service Unavailable", [("Content-Type", "application/json")]
+            )
             return [body]
         if path == "/metrics" and metrics is not None:
             from prometheus_client import CONTENT_TYPE_LATEST
@@ -107,7 +110,9 @@ def wsgi_app(
         )
         if not verdict.forward:
             refused.note(verdict)
-            return _answer(start_response, verdict.status, {} if verdict.status == 200 else {"error": "invalid request"})
+            return _answer(
+                start_response, verdict.status, {} if verdict.status == 200 else {"error": "invalid request"}
+            )
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         answered: list[Any] = []

@@ -170,7 +170,8 @@ class StoreCollector:
             "backupbot_pending_approvals", "Restore requests waiting for a lead's approval.", value=pending
         )
         yield CounterMetricFamily(
-            "backupbot_alerts_sent", "Alerts handed to Slack (failures, stale backups, retention).",
+            "backupbot_alerts_sent",
+            "Alerts handed to Slack (failures, stale backups, retention).",
             value=float(self.store.kv_get(ALERTS_SENT_KEY, 0) or 0),
         )
         tick = GaugeMetricFamily(

@@ -409,10 +409,13 @@ class Outbox:
             owner, seen_at = rows[0]["owner"], float(rows[0]["seen_at"] or 0.0)
             if owner == self.owner:
                 return fresh  # ours from an earlier attempt (Slack did not take the post)
-            if _owner_gone(owner, seen_at, now) and db.execute(
-                "UPDATE slack_first_post SET owner = ?, seen_at = ? WHERE job_id = ? AND owner = ?",
-                [self.owner, now, job.id, owner],
-            ).rowcount:
+            if (
+                _owner_gone(owner, seen_at, now)
+                and db.execute(
+                    "UPDATE slack_first_post SET owner = ?, seen_at = ? WHERE job_id = ? AND owner = ?",
+                    [self.owner, now, job.id, owner],
+                ).rowcount
+            ):
                 log.info("posting the message of job %s, which a process that is gone had claimed", job.id)
                 return fresh
         raise PostedElsewhere(job.id)

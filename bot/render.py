@@ -58,6 +58,7 @@ _LABELS = {
     JobStatus.INTERRUPTED: N_("interrupted"),
 }
 
+
 def step_label(status: str) -> str:
     """A step's status as the thread line shows it (the values themselves are keys)."""
     labels = {
@@ -90,7 +91,12 @@ def what(job: Job) -> str:
 
 
 def headline(job: Job) -> str:
-    values = {"emoji": job.status.emoji, "noun": escape(noun(job)), "status": status_label(job.status), "id": job.id}
+    values = {
+        "emoji": job.status.emoji,
+        "noun": escape(noun(job)),
+        "status": status_label(job.status),
+        "id": job.id,
+    }
     if job.database:
         return _("{emoji} *{noun} of `{db}`* — {status} (job {id})").format(db=escape(job.database), **values)
     return _("{emoji} *{noun}* — {status} (job {id})").format(**values)
@@ -126,7 +132,9 @@ def job_text(job: Job, progress: str = "") -> str:
             if k != "Backup"
         ]
     if job.error and job.status.terminal and job.status != JobStatus.SUCCEEDED:
-        lines += [escape(job.error[k], job_people(job)) for k in ("message", "detail", "hint") if job.error.get(k)]
+        lines += [
+            escape(job.error[k], job_people(job)) for k in ("message", "detail", "hint") if job.error.get(k)
+        ]
     text = chat_commands(redact("\n".join(line for line in lines if line)))
     return fit_text(restore_text(job, text) if job.kind == "restore" else text)
 
@@ -171,7 +179,9 @@ def _error_parts(error: dict[str, Any], people: frozenset[str]) -> tuple[str, li
     detail = escape(error["detail"], people).split("\n") if error.get("detail") else []
     hint = ""
     if error.get("hint"):
-        hint = _("_Next:_ {hint}").format(hint=chat_commands(cut(escape(error["hint"], people), ERROR_HINT_SHOWN)))
+        hint = _("_Next:_ {hint}").format(
+            hint=chat_commands(cut(escape(error["hint"], people), ERROR_HINT_SHOWN))
+        )
     return message, detail, hint
 
 

@@ -99,7 +99,9 @@ def decision_lines(job: Job) -> list[str]:
     return lines
 
 
-def _button(job: Job, action: str, label: str, style: str, title: str, text: str, go: str) -> bk.ButtonElement:
+def _button(
+    job: Job, action: str, label: str, style: str, title: str, text: str, go: str
+) -> bk.ButtonElement:
     value = json.dumps({"job": job.id, "binding": job.params.get("binding", "")})
     return bk.button(action, label, value, style, bk.confirm(title, text, go, _("Back")))
 
@@ -177,9 +179,9 @@ def restore_text(job: Job, text: str) -> str:
     lines = [first, *summary_lines(job), *decision_lines(job)]
     if job.status == JobStatus.AWAITING_APPROVAL:
         lines.append(
-            _("Approve or deny: `/backup approve {id}` or `/backup deny {id}`, or the buttons in Slack.").format(
-                id=job.id
-            )
+            _(
+                "Approve or deny: `/backup approve {id}` or `/backup deny {id}`, or the buttons in Slack."
+            ).format(id=job.id)
         )
     if rest:
         lines.append(rest)
@@ -228,9 +230,13 @@ def console_awaiting(job: Job) -> str:
                 more,
             ).format(who=_mention(approver), have=have, required=required, n=more, db=db, expires=expires)
         )
-    asked = _("awaiting approval: {what}, asked by {who}.").format(what=_what(job), who=_mention(job.requested_by))
+    asked = _("awaiting approval: {what}, asked by {who}.").format(
+        what=_what(job), who=_mention(job.requested_by)
+    )
     until = ngettext(
-        "Nothing runs until a lead of `{db}` approves.", "Nothing runs until {n} leads of `{db}` approve.", required
+        "Nothing runs until a lead of `{db}` approves.",
+        "Nothing runs until {n} leads of `{db}` approve.",
+        required,
     ).format(n=required, db=db)
     lines = [
         f"{asked} {until}",

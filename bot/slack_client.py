@@ -65,7 +65,9 @@ def check_app_token(token: str) -> str:
     if not token or token.startswith("xapp-"):
         return token
     if token.startswith("xoxb-"):
-        detail = _("Socket Mode needs a token starting with xapp-; SLACK_APP_TOKEN holds a bot token (xoxb-).")
+        detail = _(
+            "Socket Mode needs a token starting with xapp-; SLACK_APP_TOKEN holds a bot token (xoxb-)."
+        )
     else:
         detail = _("Socket Mode needs a token starting with xapp-; SLACK_APP_TOKEN holds {start}.").format(
             start=f"'{redact(token)[:12]}…'"

@@ -126,6 +126,8 @@ def run_branches(args: argparse.Namespace) -> int:
     for s in listing.snapshots:
         print(
             "  "
-            + _("snapshot {name} taken {time}").format(name=s["name"], time=s.get("timestamp") or s["created_at"])
+            + _("snapshot {name} taken {time}").format(
+                name=s["name"], time=s.get("timestamp") or s["created_at"]
+            )
         )
     return 0

@@ -85,7 +85,9 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise StorageError(
-            _("cannot write {path}").format(path=final), detail=exc.strerror, hint=_("Check the path and free space.")
+            _("cannot write {path}").format(path=final),
+            detail=exc.strerror,
+            hint=_("Check the path and free space."),
         ) from None
     except BaseException:
         tmp.unlink(missing_ok=True)

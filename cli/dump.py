@@ -15,7 +15,9 @@ from engine.dump import Progress, run_dump
 
 def add_json_flag(p: argparse.ArgumentParser) -> None:
     """``--json`` also after the subcommand; SUPPRESS keeps it from overriding the global flag."""
-    p.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=_("machine-readable output"))
+    p.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help=_("machine-readable output")
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -102,7 +104,10 @@ def run(args: argparse.Namespace) -> int:
             (_("key:"), manifest.key),
             (_("dump size:"), _("{size} (plain pg_dump -Fc)").format(size=human_size(manifest.dump_bytes))),
             (_("stored:"), _("{size} (zstd + AES-256-GCM)").format(size=human_size(manifest.stored_bytes))),
-            (_("duration:"), f"{manifest.duration_seconds:.1f} s ({human_size(manifest.dump_bytes / secs)}/s)"),
+            (
+                _("duration:"),
+                f"{manifest.duration_seconds:.1f} s ({human_size(manifest.dump_bytes / secs)}/s)",
+            ),
             ("sha256:", manifest.sha256),
         ],
         indent="  ",

@@ -68,7 +68,9 @@ def run_sync(args: argparse.Namespace) -> int:
         )
         return 0
     print(
-        _("copied {n} file(s) ({size}), {unchanged} unchanged").format(n=len(result.copied), size=human_size(result.copied_bytes), unchanged=result.unchanged)
+        _("copied {n} file(s) ({size}), {unchanged} unchanged").format(
+            n=len(result.copied), size=human_size(result.copied_bytes), unchanged=result.unchanged
+        )
     )
     for path in result.copied:
         print(f"  + {path}")
@@ -111,7 +113,9 @@ def run_verify(args: argparse.Namespace) -> int:
     for c in report.expired:
         print(f"  {marks['expired']:<{width}}{c.path}: {c.subject}, {c.not_after:%Y-%m-%d}")
     for c in report.expiring:
-        within = ngettext("(within {n} day)", "(within {n} days)", report.warning_days).format(n=report.warning_days)
+        within = ngettext("(within {n} day)", "(within {n} days)", report.warning_days).format(
+            n=report.warning_days
+        )
         print(f"  {marks['expiring']:<{width}}{c.path}: {c.subject}, {c.not_after:%Y-%m-%d} {within}")
     return 1 if report.bad else 0
 

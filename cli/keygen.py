@@ -22,7 +22,9 @@ from core.i18n import _
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("keygen", help=_("print a new encryption key (base64 of 32 random bytes) and its key id"))
+    p = sub.add_parser(
+        "keygen", help=_("print a new encryption key (base64 of 32 random bytes) and its key id")
+    )
     add_json_flag(p)
     p.set_defaults(func=run)
     q = sub.add_parser("key-id", help=_("print the key id of each encryption key set in the environment"))

@@ -21,7 +21,9 @@ def _step_line(rec: Any) -> None:
     if rec.status == "running":
         print(f"[{rec.number}/8] {rec.title} …", file=sys.stderr, flush=True)
         return
-    print(step_line(rec.number, 8, rec.title, rec.status, rec.seconds, rec.detail), file=sys.stderr, flush=True)
+    print(
+        step_line(rec.number, 8, rec.title, rec.status, rec.seconds, rec.detail), file=sys.stderr, flush=True
+    )
 
 
 def run_neon(cfg: Config, args: argparse.Namespace, store: Any, who: str, announce: Any) -> int:
@@ -49,13 +51,18 @@ def run_neon(cfg: Config, args: argparse.Namespace, store: Any, who: str, announ
                 }
             )
             return 0
-        print(_("Dry run: nothing was changed. Restoring {ref} into '{target}' would:").format(ref=ref, target=args.target))
+        print(
+            _("Dry run: nothing was changed. Restoring {ref} into '{target}' would:").format(
+                ref=ref, target=args.target
+            )
+        )
         for name, value in plan.summary().items():
             print(f"  {name + ':':<20} {value.replace('`', '')}")
         print(_("Steps: {steps}").format(steps=" → ".join(_(title) for _step, title in STEPS)))
         print()
         print_fields(
-            [(_("Ask for it in Slack (a lead approves):"), slack), (_("Only if Slack is down:"), glass)], gap=2
+            [(_("Ask for it in Slack (a lead approves):"), slack), (_("Only if Slack is down:"), glass)],
+            gap=2,
         )
         return 0
     if not args.reason.strip():

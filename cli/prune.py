@@ -119,7 +119,10 @@ def run(args: argparse.Namespace) -> int:
                 _print_neon(cfg, plan.database, bool(args.confirm))
         _print_uploads(uploads, older, bool(args.confirm))
     if uploads_error:
-        print(_("ERROR: unfinished uploads were not checked: {error}").format(error=uploads_error), file=sys.stderr)
+        print(
+            _("ERROR: unfinished uploads were not checked: {error}").format(error=uploads_error),
+            file=sys.stderr,
+        )
     failed_uploads = bool(uploads_error) or any(u.action == UPLOAD_FAILED for u in uploads)
     return 1 if any(p.failed for p in plans) or failed_uploads else 0
 

@@ -58,7 +58,9 @@ def run(args: argparse.Namespace) -> int:
             (_("Connect:"), f'psql "{result.conninfo}"'),
             (
                 _("Dropped:"),
-                _("after {time} UTC ([verify] scratch_ttl_hours)").format(time=f"{result.expires_at:%Y-%m-%d %H:%M}"),
+                _("after {time} UTC ([verify] scratch_ttl_hours)").format(
+                    time=f"{result.expires_at:%Y-%m-%d %H:%M}"
+                ),
             ),
         ]
     )

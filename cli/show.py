@@ -40,11 +40,16 @@ def run(args: argparse.Namespace) -> int:
             (_("tables"), str(m.table_count)),
             (_("migration head"), str(head.get("name") or "-")),
             (_("dump size"), _("{size} ({n} bytes)").format(size=human_size(m.dump_bytes), n=m.dump_bytes)),
-            (_("stored size"), _("{size} ({n} bytes)").format(size=human_size(m.stored_bytes), n=m.stored_bytes)),
+            (
+                _("stored size"),
+                _("{size} ({n} bytes)").format(size=human_size(m.stored_bytes), n=m.stored_bytes),
+            ),
             ("sha256", m.sha256),
             (
                 _("encryption"),
-                _("{algorithm} key id {key_id}").format(algorithm=m.encryption.get("algorithm"), key_id=m.key_id),
+                _("{algorithm} key id {key_id}").format(
+                    algorithm=m.encryption.get("algorithm"), key_id=m.key_id
+                ),
             ),
             (
                 _("compression"),

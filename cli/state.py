@@ -23,11 +23,21 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("state", help=_("copy the bot's state between SQLite and PostgreSQL"))
     ops = p.add_subparsers(dest="state_command", metavar="import|export")
     ops.required = True
-    imp = ops.add_parser("import", help=_("copy a SQLite state file into the PostgreSQL state (BACKUPBOT_STATE_URL)"))
-    imp.add_argument("--from", dest="path", help=_("the SQLite file (default: STATE_DIR/{file})").format(file=DB_FILE))
+    imp = ops.add_parser(
+        "import", help=_("copy a SQLite state file into the PostgreSQL state (BACKUPBOT_STATE_URL)")
+    )
+    imp.add_argument(
+        "--from", dest="path", help=_("the SQLite file (default: STATE_DIR/{file})").format(file=DB_FILE)
+    )
     imp.set_defaults(func=run)
-    exp = ops.add_parser("export", help=_("copy the PostgreSQL state (BACKUPBOT_STATE_URL) into a SQLite file"))
-    exp.add_argument("--to", dest="path", help=_("the SQLite file to create (default: STATE_DIR/{file})").format(file=DB_FILE))
+    exp = ops.add_parser(
+        "export", help=_("copy the PostgreSQL state (BACKUPBOT_STATE_URL) into a SQLite file")
+    )
+    exp.add_argument(
+        "--to",
+        dest="path",
+        help=_("the SQLite file to create (default: STATE_DIR/{file})").format(file=DB_FILE),
+    )
     exp.set_defaults(func=run)
 
 
@@ -36,7 +46,9 @@ def run(args: argparse.Namespace) -> int:
     url = state_url(cfg)
     if not url:
         raise UsageError(
-            _("`backupbot state {command}` needs the PostgreSQL state's URL").format(command=args.state_command),
+            _("`backupbot state {command}` needs the PostgreSQL state's URL").format(
+                command=args.state_command
+            ),
             detail=_("{env} is not set, so there is no PostgreSQL state to copy to or from.").format(
                 env=cfg.state.url_env
             ),
@@ -49,9 +61,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(
             _("there is no SQLite state at {path}").format(path=path),
             detail=_("Nothing was copied."),
-            hint=_("Pass the file with --from PATH (the bot keeps it in its state directory as {file}).").format(
-                file=DB_FILE
-            ),
+            hint=_(
+                "Pass the file with --from PATH (the bot keeps it in its state directory as {file})."
+            ).format(file=DB_FILE),
         )
     pg = Store(path, url=url, schema=cfg.state.schema)
     sqlite = Store(path, url="")
@@ -64,7 +76,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         emit_json({"from": source.describe(), "to": dest.describe(), "rows": counts})
         return 0
-    print(_("copied the state from {source} to {dest}:").format(source=source.describe(), dest=dest.describe()))
+    print(
+        _("copied the state from {source} to {dest}:").format(source=source.describe(), dest=dest.describe())
+    )
     for name, n in sorted(counts.items()):
         print(f"  {name:<24} " + ngettext("{n} row", "{n} rows", n).format(n=n))
     return 0

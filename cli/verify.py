@@ -36,7 +36,9 @@ def _line(rec: object) -> None:
     if rec.status == "running":
         print(f"[{rec.number}/4] {rec.title} …", file=sys.stderr, flush=True)
         return
-    print(step_line(rec.number, 4, rec.title, rec.status, rec.seconds, rec.detail), file=sys.stderr, flush=True)
+    print(
+        step_line(rec.number, 4, rec.title, rec.status, rec.seconds, rec.detail), file=sys.stderr, flush=True
+    )
 
 
 def _announce(cfg: Config, report: VerifyReport) -> None:
@@ -51,9 +53,9 @@ def _announce(cfg: Config, report: VerifyReport) -> None:
     else:
         step = next((s for s in report.steps if s.status == "failed"), None)
         if step:
-            text = _(":x: Verification of backup {id} of *{db}* failed at step {n} ({title}): {detail}").format(
-                id=b.id, db=b.database, n=step.number, title=step.title, detail=step.detail
-            )
+            text = _(
+                ":x: Verification of backup {id} of *{db}* failed at step {n} ({title}): {detail}"
+            ).format(id=b.id, db=b.database, n=step.number, title=step.title, detail=step.detail)
         else:
             text = _(":x: Verification of backup {id} of *{db}* failed").format(id=b.id, db=b.database)
     times = ", ".join(f"{s.title} {s.seconds or 0:.1f} s" for s in report.steps if s.seconds is not None)

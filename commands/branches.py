@@ -58,7 +58,9 @@ def render_listing(listing: object) -> list[str]:
     lines = [
         _(
             "*Neon backup branches of `{db}`* (project `{project}`, its branch `{branch}`; {count}, newest first)"
-        ).format(db=listing.database, project=listing.project_id, branch=own["name"], count=len(listing.backups))
+        ).format(
+            db=listing.database, project=listing.project_id, branch=own["name"], count=len(listing.backups)
+        )
     ]
     for b in listing.backups[:SHOW]:
         by = (
@@ -114,7 +116,8 @@ def render(req: BranchesRequest, inv: Invocation) -> Reply:
 
 def handle(req: BranchesRequest, inv: Invocation) -> Reply:
     return Reply(
-        _("Looking up Neon backup branches of `{db}`…").format(db=req.database), later=lambda: render(req, inv)
+        _("Looking up Neon backup branches of `{db}`…").format(db=req.database),
+        later=lambda: render(req, inv),
     )
 
 

@@ -69,9 +69,7 @@ def render_list(req: FilesRequest, inv: Invocation) -> Reply:
     ]
     for f in run.files[:SHOW]:
         copied = _("copied in `{run}`").format(run=escape(f.copied_in))
-        lines.append(
-            f"• `{escape(safe(f.path))}` · {f.size} B · sha256 {escape(f.sha256[:12])} · {copied}"
-        )
+        lines.append(f"• `{escape(safe(f.path))}` · {f.size} B · sha256 {escape(f.sha256[:12])} · {copied}")
     if len(run.files) > SHOW:
         lines.append(_("… and {n} more not shown here.").format(n=len(run.files) - SHOW))
     return Reply("\n".join(lines))
@@ -80,7 +78,10 @@ def render_list(req: FilesRequest, inv: Invocation) -> Reply:
 def handle(req: FilesRequest, inv: Invocation) -> Reply:
     if req.action == "sync":
         return _queue(
-            inv, "files_sync", {}, lambda job: _("Queued a backup of the app's files as job {job}.").format(job=job)
+            inv,
+            "files_sync",
+            {},
+            lambda job: _("Queued a backup of the app's files as job {job}.").format(job=job),
         )
     if req.action == "verify":
         params = {"at": req.at} if req.at else {}

@@ -46,9 +46,9 @@ def _check_lead(inv: Invocation, database: str, lift: bool) -> None:
             ),
         )
     raise NotAllowed(
-        (_("only a lead of '{db}' may unfreeze it") if lift else _("only a lead of '{db}' may freeze it")).format(
-            db=database
-        ),
+        (
+            _("only a lead of '{db}' may unfreeze it") if lift else _("only a lead of '{db}' may freeze it")
+        ).format(db=database),
         detail=_("Leads for {db} are {leads}.").format(db=database, leads=leads_text(inv.cfg, database)),
         hint=_("Ask one of them."),
     )
@@ -120,9 +120,9 @@ def handle_unfreeze(req: FreezeCommand, inv: Invocation) -> Reply:
         return Reply(_("`{db}` is not frozen; nothing changed.").format(db=req.database))
     return Reply(
         ":sunny: "
-        + _(
-            "<@{user}> unfroze `{db}` (it was {state}). Restores and prunes of it are allowed again."
-        ).format(user=inv.user, db=req.database, state=lifted.describe()),
+        + _("<@{user}> unfroze `{db}` (it was {state}). Restores and prunes of it are allowed again.").format(
+            user=inv.user, db=req.database, state=lifted.describe()
+        ),
         ephemeral=False,
     )
 

@@ -66,7 +66,9 @@ def handle(req: HistoryRequest, inv: Invocation) -> Reply:
         return Reply(_("No history yet for all databases."))
     if req.database:
         head = ngettext(
-            "*History of `{db}`* (newest first, {n} shown)", "*History of `{db}`* (newest first, {n} shown)", n
+            "*History of `{db}`* (newest first, {n} shown)",
+            "*History of `{db}`* (newest first, {n} shown)",
+            n,
         ).format(db=req.database, n=n)
     else:
         head = ngettext(

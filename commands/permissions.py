@@ -102,5 +102,7 @@ def check_allowed(slack: SlackConfig, user: str, channel: str, directory: GroupD
     raise NotAllowed(
         _("you are not allowed to run backupbot commands"),
         detail=detail,
-        hint=_("Ask a team lead to add your Slack user id to [slack] allowed_users, or add you to the group."),
+        hint=_(
+            "Ask a team lead to add your Slack user id to [slack] allowed_users, or add you to the group."
+        ),
     )

@@ -60,7 +60,9 @@ def handle(req: VerifyCommand, inv: Invocation) -> Reply:
             backup=req.backup_ref, db=req.database, job=job
         )
 
-    return queue_job(inv, "verify", req.database, {"backup_id": req.backup_ref}, said, lane=scratch_lane(req.database))
+    return queue_job(
+        inv, "verify", req.database, {"backup_id": req.backup_ref}, said, lane=scratch_lane(req.database)
+    )
 
 
 SPEC = Subcommand(

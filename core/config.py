@@ -166,7 +166,9 @@ def _env_names(key: str, value: Any, where: str, path: str) -> None:
         detail = (
             _("{path}: {where}.{key} holds a connection URL (not shown: it may contain a password).")
             if "://" in name
-            else _("{path}: {where}.{key} does not hold a variable name (not shown: it may contain a password).")
+            else _(
+                "{path}: {where}.{key} does not hold a variable name (not shown: it may contain a password)."
+            )
         )
         raise ConfigError(
             _("setting '{key}' in {where} must name an environment variable").format(key=key, where=where),
@@ -354,7 +356,9 @@ def parse_config(raw: dict[str, Any], path: str) -> Config:
         raise ConfigError(
             _("storage url must start with s3:// or file://"),
             detail=setting_at(path, f"[storage] url = {storage.url!r}"),
-            hint=_('Use "s3://bucket/prefix" for S3 and S3-compatible stores, "file:///path" for a local folder.'),
+            hint=_(
+                'Use "s3://bucket/prefix" for S3 and S3-compatible stores, "file:///path" for a local folder.'
+            ),
         )
     if storage.url.startswith("s3://") and not storage.url[5:].split("/")[0]:
         raise ConfigError(
@@ -432,7 +436,9 @@ def parse_config(raw: dict[str, Any], path: str) -> Config:
                 detail=_("{path}: {where} sets neon_branch = {branch} but no neon_project_id.").format(
                     path=path, where=where, branch=repr(db.neon_branch)
                 ),
-                hint=_('Add neon_project_id = "…" (Neon console → Settings → Project ID) or remove neon_branch.'),
+                hint=_(
+                    'Add neon_project_id = "…" (Neon console → Settings → Project ID) or remove neon_branch.'
+                ),
             )
         if db.approvals_required < 1:
             raise ConfigError(
@@ -444,7 +450,9 @@ def parse_config(raw: dict[str, Any], path: str) -> Config:
         use_either = _('Use "{first}" or "{second}".')
         sessions_hint = use_either.format(first="terminate", second="wait")
         _one_of(db.restore_sessions, ("terminate", "wait"), "restore_sessions", where, path, sessions_hint)
-        _one_of(db.restore_owner, ("no-owner", "keep"), "restore_owner", where, path, use.format(value="no-owner"))
+        _one_of(
+            db.restore_owner, ("no-owner", "keep"), "restore_owner", where, path, use.format(value="no-owner")
+        )
         if db.restore_method not in ("auto", "swap", "clean"):
             raise ConfigError(
                 _('restore_method must be "auto", "swap" or "clean"'),
@@ -459,7 +467,9 @@ def parse_config(raw: dict[str, Any], path: str) -> Config:
             raise ConfigError(
                 _('restore_mode must be "auto", "staged" or "streamed"'),
                 detail=setting_at(path, f"{where}: {db.restore_mode!r}"),
-                hint=_('Use "auto": staged with pg_restore -j where there are cores to spare, streamed elsewhere.'),
+                hint=_(
+                    'Use "auto": staged with pg_restore -j where there are cores to spare, streamed elsewhere.'
+                ),
             )
         if not re.fullmatch(r"[1-9][0-9]*(kB|MB|GB)", db.restore_maintenance_work_mem):
             raise ConfigError(
@@ -520,7 +530,9 @@ def _check_drill_targets(databases: dict[str, DatabaseConfig], path: str) -> Non
         where = f"[databases.{db.name}] drill_target"
         if db.drill_target == db.name or db.drill_target not in databases:
             raise ConfigError(
-                _("drill_target '{target}' is not another configured database").format(target=db.drill_target),
+                _("drill_target '{target}' is not another configured database").format(
+                    target=db.drill_target
+                ),
                 detail=_("{path}: {where} = {target}; configured: {names}.").format(
                     path=path, where=where, target=repr(db.drill_target), names=", ".join(sorted(databases))
                 ),
@@ -535,5 +547,7 @@ def _check_drill_targets(databases: dict[str, DatabaseConfig], path: str) -> Non
                 detail=_("{path}: {where}: the drill restores into it through its restore URL.").format(
                     path=path, where=where
                 ),
-                hint=_('Add restore_url_env = "…" under [databases.{target}].').format(target=db.drill_target),
+                hint=_('Add restore_url_env = "…" under [databases.{target}].').format(
+                    target=db.drill_target
+                ),
             )

@@ -31,7 +31,9 @@ def parse_files(table: Any, path: str, build: Any) -> FilesConfig | None:
         raise ConfigError(
             _('[files] needs the application\'s bucket as source_url = "s3://BUCKET/prefix"'),
             detail=setting_at(path, f"[files] source_url = {url!r}"),
-            hint=_('Write source_url = "s3://app-bucket" (the bucket the app keeps its certificates and XML in).'),
+            hint=_(
+                'Write source_url = "s3://app-bucket" (the bucket the app keeps its certificates and XML in).'
+            ),
         )
     envs = table.pop("password_envs", {})
     if not isinstance(envs, dict) or not all(
@@ -56,7 +58,9 @@ def parse_files(table: Any, path: str, build: Any) -> FilesConfig | None:
         raise ConfigError(
             _("[files] needs both access_key_id_env and secret_access_key_env, or neither"),
             detail=_("{path}: only one of them is set.").format(path=path),
-            hint=_("Name both environment variables, or remove both to use the same credentials as [storage]."),
+            hint=_(
+                "Name both environment variables, or remove both to use the same credentials as [storage]."
+            ),
         )
     for prefix in files.prefixes:
         if not prefix or prefix.startswith("/") or ".." in prefix.split("/"):

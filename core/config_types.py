@@ -23,7 +23,6 @@ BACKUP_KINDS = ("daily", "monthly", "manual", *PRE_EVENT_KINDS)
 DB_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
-
 def setting_at(path: str, setting: str) -> str:
     """``file: [section] key = value.`` — the detail of a config error that names a setting as written.
 

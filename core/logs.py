@@ -67,7 +67,11 @@ class TextFormatter(logging.Formatter):
         if f["job_id"] is not None or f["database"]:
             parts = [f"job {f['job_id']}" if f["job_id"] is not None else "", f["database"] or ""]
             where = "[" + " ".join(p for p in parts if p) + "] "
-        at = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        at = (
+            datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z")
+        )
         line = f"{at} {record.levelname} {record.name}: {where}{_message(record, self)}"
         return line.replace("\r", "").replace("\n", " ⏎ ")
 
@@ -77,7 +81,9 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
-            "at": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "at": datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
             "level": record.levelname,
             "logger": record.name,
             **_fields(record),

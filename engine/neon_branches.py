@@ -86,15 +86,21 @@ def pick_neon_database(cfg: Config, name: str | None, usage: str) -> str:
             return on_neon[0]
         raise UsageError(
             _("which database?"),
-            detail=_("Databases on Neon: {names}.").format(names=", ".join(on_neon) or pgettext("databases", "none")),
+            detail=_("Databases on Neon: {names}.").format(
+                names=", ".join(on_neon) or pgettext("databases", "none")
+            ),
             hint=_("Usage: `{usage}`").format(usage=usage),
         )
     db = cfg.database(name)
     if not db.neon_project_id:
         raise UsageError(
             _("database '{name}' is not on Neon").format(name=name),
-            detail=_("Databases on Neon: {names}.").format(names=", ".join(on_neon) or pgettext("databases", "none")),
-            hint=_('Add neon_project_id = "…" under [databases.{name}] in {path}.').format(name=name, path=cfg.path),
+            detail=_("Databases on Neon: {names}.").format(
+                names=", ".join(on_neon) or pgettext("databases", "none")
+            ),
+            hint=_('Add neon_project_id = "…" under [databases.{name}] in {path}.').format(
+                name=name, path=cfg.path
+            ),
         )
     return name
 
@@ -192,7 +198,9 @@ def create_backup_branch(
     if name:
         if name in taken:
             raise UsageError(
-                _("a Neon branch named '{name}' already exists in project '{project}'").format(name=name, project=pid),
+                _("a Neon branch named '{name}' already exists in project '{project}'").format(
+                    name=name, project=pid
+                ),
                 hint=_("Pick another --name, or leave it out for {default}.").format(
                     default=f"backup-{now:%Y%m%d}-N"
                 ),
@@ -231,9 +239,9 @@ def create_backup_branch(
                 if note != body["annotation_value"]:  # someone else's branch took the name meanwhile
                     if name:
                         raise UsageError(
-                            _("a Neon branch named '{name}' appeared in project '{project}' while this one was made").format(
-                                name=name, project=pid
-                            ),
+                            _(
+                                "a Neon branch named '{name}' appeared in project '{project}' while this one was made"
+                            ).format(name=name, project=pid),
                             hint=_("Pick another --name; the other branch was left alone."),
                         ) from None
                     continue

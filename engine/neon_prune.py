@@ -86,20 +86,31 @@ def plan_branch_prune(
         if not b.made_by_bot or b.id == own:
             action, why = (
                 KEEP,
-                _("not made as a backup branch by this bot") if b.id != own else _("the database's own branch"),
+                _("not made as a backup branch by this bot")
+                if b.id != own
+                else _("the database's own branch"),
             )
         elif b.preserved:
-            action, why = KEEP, _("preserved by a restore (its undo); delete it in Neon when no longer needed")
+            action, why = (
+                KEEP,
+                _("preserved by a restore (its undo); delete it in Neon when no longer needed"),
+            )
         elif b.id == newest:
             action, why = KEEP, _("the newest backup branch")
         elif refused:
             action, why = REFUSED, _("Neon refused earlier: {said}; not asked again").format(said=refused)
         elif expires is not None and expires <= now:
-            action, why = DELETE, _("expired {when} and Neon has not deleted it yet").format(when=b.expires_at)
+            action, why = (
+                DELETE,
+                _("expired {when} and Neon has not deleted it yet").format(when=b.expires_at),
+            )
         elif b.keep:
             action, why = KEEP, _("made with --keep")
         elif expires is None and days > 0 and b.created_at <= now - timedelta(days=days):
-            action, why = DELETE, _("older than pre_event_days ({days}) and made without an expiry").format(days=days)
+            action, why = (
+                DELETE,
+                _("older than pre_event_days ({days}) and made without an expiry").format(days=days),
+            )
         elif b.expires_at:
             action, why = KEEP, _("expires {when}").format(when=b.expires_at)
         else:
@@ -127,7 +138,11 @@ def apply_branch_prune(cfg: Config, plan: BranchPrunePlan, state: Any = None) ->
             out.append(replace(item, action=REFUSED, why=said))
         except BackupbotError as exc:
             out.append(
-                replace(item, action=KEEP, why=_("delete failed, will try again: {error}").format(error=exc.message))
+                replace(
+                    item,
+                    action=KEEP,
+                    why=_("delete failed, will try again: {error}").format(error=exc.message),
+                )
             )
     return BranchPrunePlan(plan.database, plan.project_id, tuple(out))
 

@@ -215,7 +215,11 @@ class _NeonRun:
             "POST /snapshots/{snapshot}/restore into {id}, then finalize_restore: the restored branch took the name "
             "`{branch}` and its computes (new id {new}); the old one is preserved as `{preserve}`"
         ).format(
-            snapshot=sid, id=target_id, branch=self.p["neon_target_branch_name"], new=new["id"], preserve=preserve
+            snapshot=sid,
+            id=target_id,
+            branch=self.p["neon_target_branch_name"],
+            new=new["id"],
+            preserve=preserve,
         )
 
     def wait(self, rec: StepRecord) -> None:
@@ -293,7 +297,9 @@ class _NeonRun:
         if failed in (None, "runbook"):
             return None
         if failed in ("lock", "maintenance_on") or (failed == "restore" and not self.report.preserved):
-            return _("fix the cause above and request the restore again; Neon was not asked to change anything.")
+            return _(
+                "fix the cause above and request the restore again; Neon was not asked to change anything."
+            )
         return _("fix the cause above; to put back what was there before: `{undo}`").format(undo=undo)
 
     def _write_runbook(self, failed: str | None, error: BackupbotError | None) -> None:
@@ -305,7 +311,8 @@ class _NeonRun:
         self.on_step(rec)
         started = time.monotonic()
         lines = [
-            runbook.StepLine(s.number, s.title, status_text(s.status), s.seconds, s.detail) for s in report.steps
+            runbook.StepLine(s.number, s.title, status_text(s.status), s.seconds, s.detail)
+            for s in report.steps
         ]
         entry = runbook.RunbookEntry(
             restore_id=report.restore_id,

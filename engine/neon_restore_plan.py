@@ -57,7 +57,8 @@ def parse_source(ref: str) -> NeonSource:
         source = NeonSource("branch", text[len("neon:") :])
     else:
         raise UsageError(
-            _("'{ref}' is not a Neon source").format(ref=ref), hint=_("Usage: `/backup {usage}`").format(usage=USAGE)
+            _("'{ref}' is not a Neon source").format(ref=ref),
+            hint=_("Usage: `/backup {usage}`").format(usage=USAGE),
         )
     if not source.value:
         raise UsageError(
@@ -94,7 +95,9 @@ class NeonPlan:
             return _("Neon snapshot `{name}` (taken {when})").format(
                 name=s["name"], when=s.get("timestamp") or s["created_at"]
             )
-        return _("`{name}` as it was at {when}").format(name=self.target_branch["name"], when=self.source.value)
+        return _("`{name}` as it was at {when}").format(
+            name=self.target_branch["name"], when=self.source.value
+        )
 
     def summary(self) -> dict[str, str]:
         """The request card: what is overwritten, what stays, where the way back is."""
@@ -106,9 +109,9 @@ class NeonPlan:
             "Target": _("`{target}`: Neon project `{project}`, branch `{name}` ({id})").format(
                 target=self.target, project=self.project_id, name=b["name"], id=b["id"]
             ),
-            "Will overwrite": _("the whole branch `{name}`, {size}, every database on it: {databases}").format(
-                name=b["name"], size=size, databases=dbs
-            ),
+            "Will overwrite": _(
+                "the whole branch `{name}`, {size}, every database on it: {databases}"
+            ).format(name=b["name"], size=size, databases=dbs),
             "Connection strings": _(
                 "stay the same (the branch keeps its computes); open connections are cut briefly"
             ),
@@ -139,7 +142,9 @@ def neon_target(cfg: Config, target: str) -> DatabaseConfig:
         raise UsageError(
             _("database '{target}' is not on Neon, so it cannot be restored from Neon").format(target=target),
             detail=_("[databases.{target}] has no neon_project_id.").format(target=target),
-            hint=_("Restore a dump instead: `/backup restore latest --target {target}`.").format(target=target),
+            hint=_("Restore a dump instead: `/backup restore latest --target {target}`.").format(
+                target=target
+            ),
         )
     return db
 
@@ -152,9 +157,13 @@ def plan_neon_restore(
     db = neon_target(cfg, target)
     if source_db and cfg.database(source_db).neon_project_id != db.neon_project_id:
         raise UsageError(
-            _("'{source}' and '{target}' are in different Neon projects").format(source=source_db, target=target),
+            _("'{source}' and '{target}' are in different Neon projects").format(
+                source=source_db, target=target
+            ),
             detail=_("Neon restores a branch from a branch, a moment or a snapshot of the same project."),
-            hint=_("Name a branch of '{target}': `/backup branches {target}` lists them.").format(target=target),
+            hint=_("Name a branch of '{target}': `/backup branches {target}` lists them.").format(
+                target=target
+            ),
         )
     client = NeonClient.for_database(cfg, db)
     pid = db.neon_project_id
@@ -183,7 +192,9 @@ def plan_neon_restore(
         if found["id"] == branch["id"]:
             raise UsageError(
                 _("'{source}' is the target's own branch").format(source=source.value),
-                hint=_("To go back in time on it, use `neon@TIMESTAMP --target {target}`.").format(target=target),
+                hint=_("To go back in time on it, use `neon@TIMESTAMP --target {target}`.").format(
+                    target=target
+                ),
             )
         plan.source_branch = found
     elif source.kind == "time":

@@ -203,9 +203,12 @@ class _Run(SwapSteps):
         elif closed:
             sessions = _("; {n} sessions ended").format(n=closed)
         emptied = self.report.extra.get("emptied")
-        rec.detail = _("{size} {mode} ({why})").format(
-            size=human_bytes(result.bytes), mode=result.mode, why=why
-        ) + sessions + timing + (_("; emptied first ({what})").format(what=emptied) if emptied else "")
+        rec.detail = (
+            _("{size} {mode} ({why})").format(size=human_bytes(result.bytes), mode=result.mode, why=why)
+            + sessions
+            + timing
+            + (_("; emptied first ({what})").format(what=emptied) if emptied else "")
+        )
 
     def _empty_if_exact(self, rec: StepRecord) -> None:
         """restore_clean = "exact" (or a safety dump going back): drop everything so the result is the backup."""
@@ -226,7 +229,9 @@ class _Run(SwapSteps):
             if self.method_error is not None:
                 raise self.method_error
 
-        failed, error = run_locked(report, req, self.step, self.state, self.secrets, self._steps, method_known)
+        failed, error = run_locked(
+            report, req, self.step, self.state, self.secrets, self._steps, method_known
+        )
         report.succeeded = failed is None
         if failed and self.method == "swap" and not self.switched and self.writing_new():
             self._discard()
@@ -257,7 +262,9 @@ class _Run(SwapSteps):
         """Cancelling is honoured until the safety dump is stored; after that, stopping would do harm."""
         if self.cancel.is_set():
             raise RestoreError(
-                _("restore into '{target}' was cancelled before anything changed").format(target=self.req.target),
+                _("restore into '{target}' was cancelled before anything changed").format(
+                    target=self.req.target
+                ),
                 hint=_("Request it again when ready."),
             )
 
@@ -366,7 +373,8 @@ class _Run(SwapSteps):
             report.error = error.as_dict()
         nxt, undo = self._next(failed)
         entry_steps = [
-            runbook.StepLine(s.number, s.title, status_text(s.status), s.seconds, s.detail) for s in report.steps
+            runbook.StepLine(s.number, s.title, status_text(s.status), s.seconds, s.detail)
+            for s in report.steps
         ]
         rec = report.step("runbook")
         rec.status, rec.seconds = "running", None
@@ -424,7 +432,6 @@ class _Run(SwapSteps):
         if problems and report.succeeded:
             report.state = target_state("runbook", report.mode)
         self.on_step(rec)
-
 
     def _notes(self) -> tuple[str, ...]:
         """Lines of the runbook entry beyond the fixed ones: the roles this run created."""

@@ -97,18 +97,22 @@ def clean_fields(
         "{n} of the target's {all} table", "{n} of the target's {all} tables", all_tables
     ).format(n=tables, all=all_tables)
     objects = ngettext(
-        "{n} object the backup also has ({tables})", "{n} objects the backup also has ({tables})", len(replaced)
+        "{n} object the backup also has ({tables})",
+        "{n} objects the backup also has ({tables})",
+        len(replaced),
     ).format(n=len(replaced), tables=of_tables)
     fields = {
         "Will replace": (
-            _("{objects}; everything else is dropped first") if exact else _("{objects}; nothing else is touched")
+            _("{objects}; everything else is dropped first")
+            if exact
+            else _("{objects}; nothing else is touched")
         ).format(objects=objects)
     }
     blocking: list[str] = []
     if not exact:  # not every table of the target: only those the backup has too
-        fields["Will overwrite"] = _("{tables} (those the backup also has) and the backup's other objects").format(
-            tables=of_tables
-        )
+        fields["Will overwrite"] = _(
+            "{tables} (those the backup also has) and the backup's other objects"
+        ).format(tables=of_tables)
     if exact:
         fields["Will drop"] = (
             _("everything else in the target first ({why}): {names}").format(why=why, names=names)
@@ -147,7 +151,9 @@ def globals_line(manifest: Manifest) -> str:
         return _("no: {why}; the roles it refers to must already exist on the target server").format(
             why=manifest.globals_note
         )
-    return _("no: the roles it refers to must already exist on the target server (globals = true stores them)")
+    return _(
+        "no: the roles it refers to must already exist on the target server (globals = true stores them)"
+    )
 
 
 def roles_line(cfg: Config, manifest: Manifest, url: str, storage: Storage | None) -> str:
@@ -163,7 +169,9 @@ def roles_line(cfg: Config, manifest: Manifest, url: str, storage: Storage | Non
         chosen = restore_roles.plan(stored, referenced, restore_roles.existing_roles(url))
     except Exception as exc:  # noqa: BLE001 - the card says so; the restore's own step reads them again
         why = exc.message if isinstance(exc, BackupbotError) else type(exc).__name__
-        return _("could not be checked ({error}); the restore checks again before it restores").format(error=why)
+        return _("could not be checked ({error}); the restore checks again before it restores").format(
+            error=why
+        )
     line = chosen.line()
     if chosen.create:
         line = _(
@@ -171,9 +179,9 @@ def roles_line(cfg: Config, manifest: Manifest, url: str, storage: Storage | Non
             "created ones need a password before they can log in"
         ).format(roles=line)
     if chosen.guessed:
-        line = _("{roles} (the backup's table of contents could not be read: every stored role counts)").format(
-            roles=line
-        )
+        line = _(
+            "{roles} (the backup's table of contents could not be read: every stored role counts)"
+        ).format(roles=line)
     return line
 
 
@@ -200,7 +208,9 @@ def swap_plan_lines(db: DatabaseConfig, mode: str, roles: bool = False) -> list[
         ),
         "maintenance_on": _("Maintenance on: {hook}").format(hook=hook(db.maintenance_on)),
         "roles": roles_plan_line(),
-        "restore": _("Restore into a new database on the target's server, no --clean ({how})").format(how=how),
+        "restore": _("Restore into a new database on the target's server, no --clean ({how})").format(
+            how=how
+        ),
         "migrate": _("Migrate the new database: {command}").format(command=migrate),
         "health": _("Health checks on the new database: {checks}").format(
             checks="; ".join(db.health_checks) or _("none configured")

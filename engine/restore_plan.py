@@ -177,7 +177,12 @@ def remember(state: RestoreState | None, target: str, dump_bytes: int, seconds: 
     """Add this restore to the history the estimate reads; read and written in one store transaction."""
     if state is None:
         return
-    entry = {"target": target, "bytes": dump_bytes, "seconds": round(seconds, 2), "at": datetime.now(UTC).isoformat()}
+    entry = {
+        "target": target,
+        "bytes": dump_bytes,
+        "seconds": round(seconds, 2),
+        "at": datetime.now(UTC).isoformat(),
+    }
     with state.transaction() as db:
         rows = list(db.query("SELECT value FROM kv WHERE key = ?", [HISTORY_KEY]))
         history = list((json.loads(rows[0]["value"]) if rows else []) or [])
@@ -261,7 +266,9 @@ def preflight(
     if manifest.globals_key:
         fields["Roles to create"] = restore_card.roles_line(cfg, manifest, url, storage)
     fields["Expected duration"] = (
-        _("about {time} ({basis})").format(time=human_age(seconds), basis=basis) if seconds is not None else basis
+        _("about {time} ({basis})").format(time=human_age(seconds), basis=basis)
+        if seconds is not None
+        else basis
     )
     if method == "swap":
         fields["Will overwrite"] = _(
@@ -375,7 +382,9 @@ def plan_lines(cfg: Config, target: str, mode: str, method: str = "clean", roles
         migrate = _("{command} (in {cwd})").format(command=" ".join(db.migrate), cwd=db.migrate_cwd)
     else:
         migrate = " ".join(db.migrate) if db.migrate else _("skipped")
-    where = ", ".join(w for w in (_("bucket {prefix}").format(prefix=f"runbook/{target}/"), db.runbook_file) if w)
+    where = ", ".join(
+        w for w in (_("bucket {prefix}").format(prefix=f"runbook/{target}/"), db.runbook_file) if w
+    )
     lines = [
         _("Lock target '{target}'").format(target=target),
         _("Safety dump of '{target}' (kind pre-restore)").format(target=target),
@@ -420,7 +429,9 @@ def next_action(
                 "the target was not restored; check the app and run `{off}`, fix the hook, and request the "
                 "restore again."
             ).format(off=off), undo
-        return _("the target was not restored; check the app, fix the hook, and request the restore again."), undo
+        return _(
+            "the target was not restored; check the app, fix the hook, and request the restore again."
+        ), undo
     if failed == "maintenance_off":
         return _("the data is in place; bring the app back by hand (`{off}`).").format(off=off), undo
     if failed == "roles":

@@ -32,7 +32,9 @@ from core.redact import redact
 
 IDENT = r'(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)'
 _CREATE = re.compile(rf"^CREATE ROLE ({IDENT});$")
-_ALTER_WITH = re.compile(rf"^ALTER ROLE ({IDENT}) WITH((?: [A-Z]+| CONNECTION LIMIT -?\d+| VALID UNTIL '[^']*')*);$")
+_ALTER_WITH = re.compile(
+    rf"^ALTER ROLE ({IDENT}) WITH((?: [A-Z]+| CONNECTION LIMIT -?\d+| VALID UNTIL '[^']*')*);$"
+)
 _ALTER_SET = re.compile(rf"^ALTER ROLE ({IDENT}) SET .+;$")
 _COMMENT = re.compile(rf"^COMMENT ON ROLE ({IDENT}) IS '.*';$")
 _GRANT = re.compile(rf"^GRANT ({IDENT}) TO ({IDENT})(.*);$")
@@ -86,7 +88,9 @@ def parse(text: str) -> StoredGlobals:
             if name in roles:
                 roles[name].extra.append(line)
         elif m := _GRANT.match(line):
-            members.append(Membership(unquote(m.group(1)), unquote(m.group(2)), "WITH ADMIN OPTION" in m.group(3)))
+            members.append(
+                Membership(unquote(m.group(1)), unquote(m.group(2)), "WITH ADMIN OPTION" in m.group(3))
+            )
     return StoredGlobals(roles, tuple(members))
 
 

@@ -95,9 +95,11 @@ def choose_method(db: DatabaseConfig, url: str) -> tuple[str, str]:
     if db.restore_method == "swap":
         if not ok:
             raise RestoreError(
-                _('restore_method = "swap" but the restore role cannot swap databases: {why}').format(why=why),
+                _('restore_method = "swap" but the restore role cannot swap databases: {why}').format(
+                    why=why
+                ),
                 hint=_(
-                    'Grant the restore role CREATEDB and make it the owner of the database, or set '
+                    "Grant the restore role CREATEDB and make it the owner of the database, or set "
                     'restore_method = "clean".'
                 ),
             )
@@ -157,9 +159,9 @@ def next_action(
         return _("fix the cause above and request the restore again; the target was not touched."), None
     if failed == "maintenance_off":
         return (
-            _("the data is in place; bring the app back by hand (`{off}`), or swap back with `{undo}`.").format(
-                off=off, undo=undo
-            ),
+            _(
+                "the data is in place; bring the app back by hand (`{off}`), or swap back with `{undo}`."
+            ).format(off=off, undo=undo),
             undo,
         )
     if off and in_maintenance:
@@ -299,9 +301,9 @@ def recover(url: str, rec: dict[str, Any], state: RestoreState | None) -> str:
         dropped = names.new != names.target and pg_databases.drop(conn, names.new)
     remember(state, rec["restore_id"], phase="abandoned")
     if dropped:
-        return _("The half-built database {new} was dropped; {target} was not changed and serves under its name.").format(
-            new=names.new, target=names.target
-        )
+        return _(
+            "The half-built database {new} was dropped; {target} was not changed and serves under its name."
+        ).format(new=names.new, target=names.target)
     return _("No half-built database was left; {target} was not changed and serves under its name.").format(
         target=names.target
     )
@@ -338,7 +340,9 @@ def undo(
     from engine.restore_steps import target_lock
 
     rec = find(state, restore_id)
-    with target_lock(state, rec["target"], _("undo of {id} by {who}").format(id=restore_id, who=holder), job_id):
+    with target_lock(
+        state, rec["target"], _("undo of {id} by {who}").format(id=restore_id, who=holder), job_id
+    ):
         return _undo(cfg, state, restore_id, rec, now)
 
 

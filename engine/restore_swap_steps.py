@@ -91,7 +91,9 @@ class SwapSteps:
             )
         restore_swap.remember(self.state, report.restore_id, phase="built")
         report.mode = f"swap, {result.mode}"
-        rec.detail = _("{size} into the new database {new}, {mode} in {seconds} s ({why}); {target} not touched").format(
+        rec.detail = _(
+            "{size} into the new database {new}, {mode} in {seconds} s ({why}); {target} not touched"
+        ).format(
             size=human_bytes(result.bytes),
             new=names.new,
             mode=result.mode,

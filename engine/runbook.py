@@ -77,9 +77,9 @@ def _cell(text: str) -> str:
 def render(entry: RunbookEntry) -> str:
     """The entry in the configured language; the step statuses come already in words."""
     took = (entry.finished_at - entry.started_at).total_seconds()
-    headline = (
-        _("## Restore {id}: succeeded") if entry.succeeded else _("## Restore {id}: FAILED")
-    ).format(id=entry.restore_id)
+    headline = (_("## Restore {id}: succeeded") if entry.succeeded else _("## Restore {id}: FAILED")).format(
+        id=entry.restore_id
+    )
     asked = (
         _("- Asked by: {who}, reason: {reason}").format(who=entry.requested_by, reason=entry.reason)
         if entry.reason

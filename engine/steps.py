@@ -28,7 +28,9 @@ def timed_step(rec: R, on_step: Callable[[R], None], secrets: Sequence[str] = ()
         yield rec
     except BaseException as exc:
         rec.status, rec.seconds = "failed", time.monotonic() - started
-        rec.detail = redact(exc.message if isinstance(exc, BackupbotError) else type(exc).__name__, tuple(secrets))
+        rec.detail = redact(
+            exc.message if isinstance(exc, BackupbotError) else type(exc).__name__, tuple(secrets)
+        )
         on_step(rec)
         raise
     rec.seconds = time.monotonic() - started

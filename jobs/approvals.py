@@ -222,9 +222,9 @@ def decide(
             "not_allowed",
             job,
             False,
-            _("You can't approve this: restores into `{db}` are approved by {leads}. Ask one of them.").format(
-                db=target, leads=leads_text(cfg, target)
-            ),
+            _(
+                "You can't approve this: restores into `{db}` are approved by {leads}. Ask one of them."
+            ).format(db=target, leads=leads_text(cfg, target)),
         )
     if own and decision == "approve":
         store.audit(job.id, "approve_refused", user, {"why": "own request"})
@@ -246,9 +246,9 @@ def decide(
             who = ", ".join(f"<@{u}>" for u in job.params.get("approved_by", []))
             store.audit(job.id, f"{decision}_ignored", user, {"status": str(job.status)})
             if who:
-                text = _("Restore request {id} is already {status} (approved by {who}); nothing changed.").format(
-                    id=job.id, status=job.status.label, who=who
-                )
+                text = _(
+                    "Restore request {id} is already {status} (approved by {who}); nothing changed."
+                ).format(id=job.id, status=job.status.label, who=who)
             else:
                 text = _("Restore request {id} is already {status}; nothing changed.").format(
                     id=job.id, status=job.status.label
@@ -257,7 +257,10 @@ def decide(
         if float(job.params.get("expires_at", 0) or 0) <= now:
             _expire(store, job, cfg.runner.approval_timeout_minutes, user)
             return Decision(
-                "expired", store.get_job(job_id), True, _("This request has expired; ask for the restore again.")
+                "expired",
+                store.get_job(job_id),
+                True,
+                _("This request has expired; ask for the restore again."),
             )
         current = job_binding(job)
         if binding_shown != current or job.params.get("binding") != current:
@@ -342,7 +345,12 @@ def apply_decision(
         rep.failed(job, expired_error(job, cfg.runner.approval_timeout_minutes))
     elif job.status == JobStatus.CANCELLED:
         err = job.error or {}
-        rep.failed(job, BackupbotError(str(err.get("message") or _("the restore request was denied")), detail=err.get("detail")))
+        rep.failed(
+            job,
+            BackupbotError(
+                str(err.get("message") or _("the restore request was denied")), detail=err.get("detail")
+            ),
+        )
     elif job.status == JobStatus.AWAITING_APPROVAL:
         rep.awaiting_approval(job)  # one more approval recorded; still waiting for another lead
     else:

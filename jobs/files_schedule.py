@@ -32,7 +32,11 @@ def files_entries(cfg: Config) -> list[ScheduleEntry]:
         if not cron.strip():
             continue
         entry = ScheduleEntry(
-            kind, None, cron.strip(), files.timezone, {"reason": _("scheduled ({cron})").format(cron=cron.strip())}
+            kind,
+            None,
+            cron.strip(),
+            files.timezone,
+            {"reason": _("scheduled ({cron})").format(cron=cron.strip())},
         )
         out.append(_check(entry, f"{cfg.path}: [files] ({setting})"))
     return out

@@ -125,9 +125,9 @@ def frozen_error(freeze: Freeze, action: str) -> Frozen:
     )
     return Frozen(
         message,
-        detail=_('{db} was frozen by {who} since {when}: "{reason}". Nothing was changed. Backups still run.').format(
-            db=freeze.database, who=freeze.who, when=freeze.when, reason=freeze.shown_reason
-        ),
+        detail=_(
+            '{db} was frozen by {who} since {when}: "{reason}". Nothing was changed. Backups still run.'
+        ).format(db=freeze.database, who=freeze.who, when=freeze.when, reason=freeze.shown_reason),
         hint=_("When the incident or audit is over, one of its leads runs `/backup unfreeze {db}`.").format(
             db=freeze.database
         ),

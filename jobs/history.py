@@ -86,7 +86,9 @@ def _created(job: Job) -> str:
             )
         return _("asked to restore {backup} into {db}").format(backup=backup, db=job.database)
     if job.database and reason:
-        return _('asked for a {kind} of {db} ("{reason}")').format(kind=job.kind, db=job.database, reason=reason)
+        return _('asked for a {kind} of {db} ("{reason}")').format(
+            kind=job.kind, db=job.database, reason=reason
+        )
     if job.database:
         return _("asked for a {kind} of {db}").format(kind=job.kind, db=job.database)
     if reason:

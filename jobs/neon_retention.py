@@ -38,7 +38,8 @@ def prune_neon_branches(cfg: Config, store: Store, reporter: Reporter, job: Job)
         return "failed"
     refused = [i for i in plan.items if i.action == REFUSED and i.branch.id not in newly_refused]
     detail = plan.line() + "".join(
-        "; " + _("Neon refused to delete `{branch}`: {why}").format(branch=i.branch.name, why=i.why) for i in refused
+        "; " + _("Neon refused to delete `{branch}`: {why}").format(branch=i.branch.name, why=i.why)
+        for i in refused
     )
     store.audit(job.id, "neon_branch_retention", "scheduler", {"line": detail})
     reporter.step(job, StepResult(_("Neon branch retention"), "ok", detail=detail))

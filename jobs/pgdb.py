@@ -89,7 +89,9 @@ class PgCursor:
 class PgDatabase:
     """One thread's connection, spoken to the way the modules speak to sqlite-utils."""
 
-    def __init__(self, conn: psycopg.Connection[dict[str, Any]], schema: str, catalog: dict[str, Any]) -> None:
+    def __init__(
+        self, conn: psycopg.Connection[dict[str, Any]], schema: str, catalog: dict[str, Any]
+    ) -> None:
         self.conn = conn
         self.schema = schema
         self._catalog = catalog  # shared per store: table -> (identity column, primary key columns)
@@ -112,7 +114,9 @@ class PgDatabase:
             if mode == "IGNORE":
                 text += " ON CONFLICT DO NOTHING"
             elif mode == "REPLACE":
-                cols = re.search(r"\(([^)]*)\)", text[: text.upper().find("VALUES")] if "VALUES" in text.upper() else "")
+                cols = re.search(
+                    r"\(([^)]*)\)", text[: text.upper().find("VALUES")] if "VALUES" in text.upper() else ""
+                )
                 names = [c.strip().strip('"') for c in cols.group(1).split(",")] if cols else []
                 rest = [c for c in names if c not in pks]
                 target = ", ".join(f'"{c}"' for c in pks)
@@ -264,7 +268,9 @@ class PgTable:
             raise psycopg.errors.DuplicateTable(f"table {self.name} already exists")
         if not exists:
             self.db.conn.execute(
-                pgsql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(self._ident, pgsql.SQL(", ").join(parts))
+                pgsql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(
+                    self._ident, pgsql.SQL(", ").join(parts)
+                )
             )
         else:
             have = self.columns_dict
@@ -317,7 +323,9 @@ class PgTable:
             self.insert(record, **kwargs)
         return self
 
-    def upsert(self, record: Mapping[str, Any], pk: str | Sequence[str] | None = None, **_ignored: Any) -> PgTable:
+    def upsert(
+        self, record: Mapping[str, Any], pk: str | Sequence[str] | None = None, **_ignored: Any
+    ) -> PgTable:
         """Insert, or update only the given columns of the row with that key (sqlite-utils' upsert)."""
         return self._write(record, "UPSERT", pk)
 
@@ -375,7 +383,8 @@ class PgTable:
             target = pgsql.SQL(", ").join(map(pgsql.Identifier, pks))
             if rest:
                 sets = pgsql.SQL(", ").join(
-                    pgsql.SQL("{} = EXCLUDED.{}").format(pgsql.Identifier(c), pgsql.Identifier(c)) for c in rest
+                    pgsql.SQL("{} = EXCLUDED.{}").format(pgsql.Identifier(c), pgsql.Identifier(c))
+                    for c in rest
                 )
                 q = pgsql.SQL("{} ON CONFLICT ({}) DO UPDATE SET {}").format(q, target, sets)
             else:

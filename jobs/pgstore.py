@@ -80,7 +80,9 @@ class PgStore(Store):
 
     backend = "postgresql"
 
-    def __init__(self, path: str | Path | None = None, *, url: str | None = None, schema: str | None = None) -> None:
+    def __init__(
+        self, path: str | Path | None = None, *, url: str | None = None, schema: str | None = None
+    ) -> None:
         import os
 
         self.url = url or os.environ.get(STATE_URL_ENV, "")
@@ -100,8 +102,12 @@ class PgStore(Store):
         self._conns: list[tuple[threading.Thread, psycopg.Connection[Any]]] = []
         self._conns_lock = threading.Lock()
         self._catalog: dict[str, Any] = {}
-        self._lock_key = int.from_bytes(hashlib.sha256(f"backupbot:{self.schema}".encode()).digest()[:8], "big", signed=True)
-        self._lane_key = int.from_bytes(self._lock_key.to_bytes(8, "big", signed=True)[:4], "big", signed=True)
+        self._lock_key = int.from_bytes(
+            hashlib.sha256(f"backupbot:{self.schema}".encode()).digest()[:8], "big", signed=True
+        )
+        self._lane_key = int.from_bytes(
+            self._lock_key.to_bytes(8, "big", signed=True)[:4], "big", signed=True
+        )
         self._channel = f"{self.schema}_jobs_queued"
         self._listener: threading.Thread | None = None
         self._closed = threading.Event()
@@ -220,9 +226,7 @@ class PgStore(Store):
             ).fetchone()
             if busy:
                 return False
-            db.execute(
-                f"UPDATE jobs SET status = 'running', {sets} WHERE id = ?", [*values.values(), job.id]
-            )
+            db.execute(f"UPDATE jobs SET status = 'running', {sets} WHERE id = ?", [*values.values(), job.id])
             write_audit(db, job.id, "running", worker, "queued", "running", {})  # type: ignore[arg-type]
         return True
 
@@ -248,7 +252,8 @@ class PgStore(Store):
             create_schema(db)  # type: ignore[arg-type]
             if have < SCHEMA_VERSION:
                 db.conn.execute(
-                    "INSERT INTO schema_version (version, applied_at) VALUES (%s, now()::text)", [SCHEMA_VERSION]
+                    "INSERT INTO schema_version (version, applied_at) VALUES (%s, now()::text)",
+                    [SCHEMA_VERSION],
                 )
 
     # ------------------------------------------------------------ wake-ups

@@ -242,7 +242,9 @@ class Runner:
             self.reporter.finished(self.store.get_job(job.id), outcome)
         else:
             log.warning(
-                "%s finished but was no longer running (now %s)", job.log_name, self.store.get_job(job.id).status
+                "%s finished but was no longer running (now %s)",
+                job.log_name,
+                self.store.get_job(job.id).status,
             )
 
     def _ended_badly(self, job: Job, cancel: threading.Event, exc: BaseException) -> None:
@@ -256,7 +258,9 @@ class Runner:
             error = BackupbotError(
                 _("{job} failed unexpectedly").format(job=job.title),
                 detail=redact(f"{type(exc).__name__}: {exc}"),
-                hint=_("This is a bug; the bot's log has the traceback. Retry the job; report it if it repeats."),
+                hint=_(
+                    "This is a bug; the bot's log has the traceback. Retry the job; report it if it repeats."
+                ),
             )
         status = JobStatus.FAILED
         if cancel.is_set() or isinstance(exc, JobCancelled):
@@ -270,7 +274,9 @@ class Runner:
                     hint=_("Nothing was recorded for it; queue it again when ready."),
                 )
         safe = _redacted(error)
-        log.warning("%s %s: %s", job.log_name, status, safe.message, extra=event(f"job_{status}", kind=job.kind))
+        log.warning(
+            "%s %s: %s", job.log_name, status, safe.message, extra=event(f"job_{status}", kind=job.kind)
+        )
         if self.store.transition(
             job.id, JobStatus.RUNNING, status, actor=self.worker_id, error=safe.as_dict()
         ):

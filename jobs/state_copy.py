@@ -20,7 +20,14 @@ from jobs.store import Store
 
 _SKIP = re.compile(r"^(sqlite_|schema_version$)")
 _SQLITE_TYPES = {"INTEGER": int, "INT": int, "TEXT": str, "FLOAT": float, "REAL": float, "BLOB": bytes}
-_PG_TYPES = {"bigint": int, "integer": int, "smallint": int, "text": str, "double precision": float, "bytea": bytes}
+_PG_TYPES = {
+    "bigint": int,
+    "integer": int,
+    "smallint": int,
+    "text": str,
+    "double precision": float,
+    "bytea": bytes,
+}
 
 
 @dataclass(frozen=True)
@@ -94,9 +101,7 @@ def _pg_shape(store: Store, name: str) -> TableShape:
         columns={r["column_name"]: _PG_TYPES.get(r["data_type"], str) for r in rows},
         pks=list(pks),
         not_null={r["column_name"] for r in rows if r["is_nullable"] == "NO"} - set(pks),
-        defaults={
-            r["column_name"]: v for r in rows if (v := _literal(r["column_default"])) is not None
-        },
+        defaults={r["column_name"]: v for r in rows if (v := _literal(r["column_default"])) is not None},
         indexes=[(r["name"], list(r["cols"]), bool(r["uniq"])) for r in index_rows],
     )
 

@@ -68,7 +68,9 @@ class Store(LocksAndState):
 
     backend = "sqlite"
 
-    def __new__(cls, path: str | Path | None = None, *, url: str | None = None, schema: str | None = None) -> Store:
+    def __new__(
+        cls, path: str | Path | None = None, *, url: str | None = None, schema: str | None = None
+    ) -> Store:
         # url="" forces the file even when BACKUPBOT_STATE_URL is set (state export/import).
         if cls is Store and (url if url is not None else os.environ.get(STATE_URL_ENV)):
             from jobs.pgstore import PgStore
@@ -90,9 +92,7 @@ class Store(LocksAndState):
     @classmethod
     def for_config(cls, cfg: Any) -> Store:
         state = getattr(cfg, "state", None)
-        return Store(
-            Path(cfg.state_dir) / DB_FILE, url=state_url(cfg), schema=getattr(state, "schema", None)
-        )
+        return Store(Path(cfg.state_dir) / DB_FILE, url=state_url(cfg), schema=getattr(state, "schema", None))
 
     def describe(self) -> str:
         """Where the state is, for messages (no secrets)."""
@@ -287,7 +287,9 @@ class Store(LocksAndState):
         attempts) are set with the status, and the audit row says which worker took it.
         """
         with self.transaction() as db:
-            busy = list(db.query("SELECT id FROM jobs WHERE lane = ? AND status = 'running' LIMIT 1", [job.lane]))
+            busy = list(
+                db.query("SELECT id FROM jobs WHERE lane = ? AND status = 'running' LIMIT 1", [job.lane])
+            )
             if busy:
                 return False
             return self.transition(

@@ -107,7 +107,9 @@ def test_messages_are_marked_so_a_catalog_can_hold_them() -> None:
         if imports_underscore:
             problems += [f"{path}:{line}: binds _ (use another name)" for line in _binds_underscore(tree)]
         for node in ast.walk(tree):
-            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in MARKERS):
+            if not (
+                isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in MARKERS
+            ):
                 continue
             n_text = 2 if node.func.id in ("ngettext", "pgettext") else 1
             for arg in node.args[:n_text]:
@@ -120,7 +122,9 @@ def test_messages_are_marked_so_a_catalog_can_hold_them() -> None:
 
 def test_the_check_for_english_left_in_a_translation_can_fail() -> None:
     assert cat.english_words("La copia se guardó, but the restore failed") == ["the", "restore", "failed"]
-    assert cat.english_words("Copia `app-20261205T000000Z-manual-1abc` de <@U1> con pg_dump, pre-restore") == []
+    assert (
+        cat.english_words("Copia `app-20261205T000000Z-manual-1abc` de <@U1> con pg_dump, pre-restore") == []
+    )
 
 
 def test_spanish_is_chosen_by_the_config_and_english_is_the_default(tmp_path: Path) -> None:

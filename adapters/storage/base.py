@@ -101,7 +101,12 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     def put_bytes(
-        self, key: str, data: bytes, content_type: str = "application/octet-stream", *, create_only: bool = False
+        self,
+        key: str,
+        data: bytes,
+        content_type: str = "application/octet-stream",
+        *,
+        create_only: bool = False,
     ) -> None: ...
 
     @abc.abstractmethod

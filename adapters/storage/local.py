@@ -109,7 +109,12 @@ class LocalStorage(Storage):
         )
 
     def put_bytes(
-        self, key: str, data: bytes, content_type: str = "application/octet-stream", *, create_only: bool = False
+        self,
+        key: str,
+        data: bytes,
+        content_type: str = "application/octet-stream",
+        *,
+        create_only: bool = False,
     ) -> None:
         self.put_stream(key, [data], content_type, create_only=create_only)
 

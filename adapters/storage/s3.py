@@ -194,7 +194,12 @@ class S3Storage(Storage):
     # ------------------------------------------------------------ writes
 
     def put_bytes(
-        self, key: str, data: bytes, content_type: str = "application/octet-stream", *, create_only: bool = False
+        self,
+        key: str,
+        data: bytes,
+        content_type: str = "application/octet-stream",
+        *,
+        create_only: bool = False,
     ) -> None:
         self._put(key, data, content_type, lock=True, create_only=create_only)
 
@@ -243,7 +248,9 @@ class S3Storage(Storage):
                     return None
                 raise self._exists(key) from None
             if status == 501 or code == "NotImplemented":
-                log.warning("%s answered If-None-Match with 501: this create-only write looks first", self.describe())
+                log.warning(
+                    "%s answered If-None-Match with 501: this create-only write looks first", self.describe()
+                )
                 if self.exists(key):
                     raise self._exists(key) from None
                 return self._call(action, key, fn, **kwargs)

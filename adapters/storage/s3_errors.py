@@ -51,6 +51,7 @@ _PERMANENT = {
     ),
 }
 
+
 def http_status(exc: BaseException) -> int:
     """The HTTP status of a ``ClientError``, 0 for anything that never got an answer."""
     if isinstance(exc, ClientError):
@@ -114,7 +115,9 @@ def storage_error(where: str, exc: BaseException, max_attempts: int, denied: str
     if is_transient(exc) or isinstance(exc, BotoCoreError):
         return StorageError(
             _("storage kept failing to {where}").format(where=where),
-            detail=_("{error} (after {n} attempts per request)").format(error=redact(str(exc)), n=max_attempts),
+            detail=_("{error} (after {n} attempts per request)").format(
+                error=redact(str(exc)), n=max_attempts
+            ),
             hint=_(
                 "The storage service is failing or unreachable; check its status, endpoint_url and the network, "
                 "then retry."

@@ -37,9 +37,9 @@ def _env(name: str, setting: str) -> str:
     if not value:
         raise ConfigError(
             _("the credentials for the application's bucket are not set: {env} is empty").format(env=name),
-            detail=_("[files] {setting} names the environment variable {env}, which is empty or unset.").format(
-                setting=setting, env=name
-            ),
+            detail=_(
+                "[files] {setting} names the environment variable {env}, which is empty or unset."
+            ).format(setting=setting, env=name),
             hint=_(
                 "Export {env} in the bot's environment, or remove {setting} to use the [storage] credentials."
             ).format(env=name, setting=setting),
@@ -104,7 +104,9 @@ class SourceBucket:
         except ClientError as exc:
             if http_status(exc) == 412 or error_code(exc) == "PreconditionFailed":
                 raise SourceChanged(
-                    _("{key} changed in {storage} while it was being copied").format(key=key, storage=self.describe())
+                    _("{key} changed in {storage} while it was being copied").format(
+                        key=key, storage=self.describe()
+                    )
                 ) from None
             if error_code(exc) in ("NoSuchKey", "404"):
                 raise NotFoundError(

@@ -30,7 +30,10 @@ def run(ctx: JobContext) -> Outcome:
         )
     fields = [
         (_("Branch"), f"`{b.name}` ({b.id})"),
-        (_("Parent"), _("`{parent}` at {at}").format(parent=b.parent_name or b.parent_id, at=b.point_in_time)),
+        (
+            _("Parent"),
+            _("`{parent}` at {at}").format(parent=b.parent_name or b.parent_id, at=b.point_in_time),
+        ),
         (_("Size"), human_bytes(b.size_bytes)),
         (_("Expires"), b.expires_at or _("never (--keep)")),
     ]

@@ -43,7 +43,9 @@ def run(ctx: JobContext) -> Outcome:
         raise
     prev = report.previous
     if prev:
-        previous = _("{seconds} s on {day}").format(seconds=f"{prev['seconds']:.1f}", day=str(prev["at"])[:10])
+        previous = _("{seconds} s on {day}").format(
+            seconds=f"{prev['seconds']:.1f}", day=str(prev["at"])[:10]
+        )
     else:
         previous = _("none (first drill)")
     fields = [
@@ -51,7 +53,9 @@ def run(ctx: JobContext) -> Outcome:
         (_("Restored into"), report.into),
         (
             _("Recovery time"),
-            _("{seconds} s (previous drill: {previous})").format(seconds=f"{report.seconds:.1f}", previous=previous),
+            _("{seconds} s (previous drill: {previous})").format(
+                seconds=f"{report.seconds:.1f}", previous=previous
+            ),
         ),
         (_("Steps"), "\n".join(compare_lines(report))),
         (_("Approval"), report.approval),
@@ -75,7 +79,11 @@ def on_interrupted(ctx: JobContext) -> str:
             db.execute("DELETE FROM locks WHERE name = ? AND job_id = ?", [lock_name(target), ctx.job.id])
     mine = [r.name for r in StoreScratchBook(ctx.store).all() if r.job_id == ctx.job.id]
     said = drop_job_scratch(ctx, mine) if mine else ""
-    where = _("The drill target '{db}' may be in maintenance or partly restored.").format(db=target) if target else ""
+    where = (
+        _("The drill target '{db}' may be in maintenance or partly restored.").format(db=target)
+        if target
+        else ""
+    )
     return f"{where} {said}".strip()
 
 

@@ -99,9 +99,9 @@ def on_interrupted(ctx: JobContext) -> str:
         ).format(key=key, error=err.message, db=ctx.database)
     if aborted:
         return _("Its partial upload of {key} was aborted.").format(key=key)
-    return _("Its upload of {key} was already gone (completed or aborted), so nothing was left behind.").format(
-        key=key
-    )
+    return _(
+        "Its upload of {key} was already gone (completed or aborted), so nothing was left behind."
+    ).format(key=key)
 
 
 KIND = JobKind(

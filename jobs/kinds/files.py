@@ -235,7 +235,9 @@ def on_sync_interrupted(ctx: JobContext) -> str:
     aborted = open_storage(ctx.cfg.storage).abort_incomplete("files/data/")
     if not aborted:
         return _("No partial upload was left behind.")
-    return ngettext("{n} partial upload(s) aborted.", "{n} partial upload(s) aborted.", aborted).format(n=aborted)
+    return ngettext("{n} partial upload(s) aborted.", "{n} partial upload(s) aborted.", aborted).format(
+        n=aborted
+    )
 
 
 SYNC = JobKind(

@@ -102,9 +102,9 @@ def run(ctx: JobContext) -> Outcome:
         fields.append(
             (
                 _("Undo"),
-                _("`/backup undo {id}` swaps the replaced database `{previous}` back while it is kept").format(
-                    id=report.restore_id, previous=report.extra.get("previous_db")
-                ),
+                _(
+                    "`/backup undo {id}` swaps the replaced database `{previous}` back while it is kept"
+                ).format(id=report.restore_id, previous=report.extra.get("previous_db")),
             )
         )
     if report.safety_id:

@@ -21,7 +21,9 @@ def run(ctx: JobContext) -> Outcome:
     params = ctx.job.params
     manifest = get_backup(ctx.cfg, str(params.get("backup_id") or f"latest:{ctx.database}"))
     with ctx.step(
-        _("restore {table} of {backup} into a scratch database").format(table=params["table"], backup=manifest.id)
+        _("restore {table} of {backup} into a scratch database").format(
+            table=params["table"], backup=manifest.id
+        )
     ):
         result = restore_table(
             ctx.cfg, manifest, str(params["table"]), StoreScratchBook(ctx.store), job_id=ctx.job.id

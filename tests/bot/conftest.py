@@ -139,7 +139,8 @@ def bot_env(
     env = {
         k: v
         for k, v in os.environ.items()
-        if (not k.startswith(("PYTEST_", "SLACK_", "BACKUPBOT_")) or k == "BACKUPBOT_STATE_URL") and k != "COV_CORE_SOURCE"
+        if (not k.startswith(("PYTEST_", "SLACK_", "BACKUPBOT_")) or k == "BACKUPBOT_STATE_URL")
+        and k != "COV_CORE_SOURCE"
     }
     env.update(
         {

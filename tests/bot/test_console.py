@@ -38,7 +38,11 @@ def console(tmp_path: Path, env: dict[str, str], script: str, *args: str) -> str
 def test_console_dumps_to_the_local_folder_and_lists(
     tmp_path: Path, realistic_db: str, backup_key: str
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "BACKUPBOT_", "PYTEST_")) or k == "BACKUPBOT_STATE_URL"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLACK_", "BACKUPBOT_", "PYTEST_")) or k == "BACKUPBOT_STATE_URL"
+    }
     env.update(
         {
             "PYTHONPATH": str(ROOT),
@@ -118,7 +122,11 @@ def restore_console(tmp_path: Path, realistic_db: str, backup_key: str) -> Itera
         pg.fill_realistic(target, customers=20, invoices_per_customer=1)
         config = tmp_path / "backupbot.toml"
         config.write_text(RESTORE_CONFIG.format(store=(tmp_path / "store").as_uri()))
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "BACKUPBOT_", "PYTEST_")) or k == "BACKUPBOT_STATE_URL"}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("SLACK_", "BACKUPBOT_", "PYTEST_")) or k == "BACKUPBOT_STATE_URL"
+        }
         env.update(
             {
                 "PYTHONPATH": str(ROOT),
@@ -250,7 +258,9 @@ def _ran(lines: list[str]) -> list[str]:
     ]
 
 
-def test_an_approved_restore_the_runner_starts_first_still_prints_approved_queued_running(tmp_path: Path) -> None:
+def test_an_approved_restore_the_runner_starts_first_still_prints_approved_queued_running(
+    tmp_path: Path,
+) -> None:
     """The approving console calls ``queued`` after the transaction that queued the job, so the
     runner may call ``started`` first: the lines still come in the order of the job's life."""
     import io

@@ -89,7 +89,8 @@ def test_home_shows_the_verification_of_the_newest_backup_and_the_last_drill(
     assert es[at + 3] == f":x: la verificación FALLÓ el {today} (paso 3)"
     # the job state's word is jobs/' ("fallida", a job; another catalog still has "fallido")
     assert re.fullmatch(
-        rf":x: último simulacro \(tarea {second.id}\): fallid[ao] el {today} — `/backup status {second.id}`", es[at + 4]
+        rf":x: último simulacro \(tarea {second.id}\): fallid[ao] el {today} — `/backup status {second.id}`",
+        es[at + 4],
     ), es[at + 4]
     assert "*Bases de datos*" in es and "*Tareas en curso*" in es
     assert [line for line in es if english_words(line)] == []

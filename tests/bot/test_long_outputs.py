@@ -98,7 +98,12 @@ def test_hundreds_of_lines_and_a_5000_character_value_reach_slack_cut_with_how_m
     request = store.create_job(
         "restore",
         "staging",
-        {"backup_id": "app-20261205T030000Z-nightly-1abc", "summary": card, "reason": "drill", "binding": "b"},
+        {
+            "backup_id": "app-20261205T030000Z-nightly-1abc",
+            "summary": card,
+            "reason": "drill",
+            "binding": "b",
+        },
         requested_by="U0DEV",
         channel="C1",
     )

@@ -137,7 +137,9 @@ def test_slack_down_for_ten_minutes_every_message_delivered_once_afterwards(
         for job in jobs:
             box.touch(job.id)
             box.thread(job.id, f"step line of job {job.id}")
-        assert store.transition(jobs[0].id, JobStatus.QUEUED, JobStatus.SUCCEEDED, result={"summary": "stored"})
+        assert store.transition(
+            jobs[0].id, JobStatus.QUEUED, JobStatus.SUCCEEDED, result={"summary": "stored"}
+        )
         box.touch(jobs[0].id)
         box.post("C1", "alert: nightly backup of app failed", None)
         box.post("C1", "alert: nightly backup of app recovered", None)

@@ -54,7 +54,8 @@ def test_two_processes_post_a_jobs_first_message_once(store: Store, fake_slack: 
         web.touch(job.id)
         worker.touch(job.id)
         fake_slack.wait_for(
-            lambda: len(fake_slack.api_calls("chat.postMessage")) >= 1, what="a post attempt while Slack is down"
+            lambda: len(fake_slack.api_calls("chat.postMessage")) >= 1,
+            what="a post attempt while Slack is down",
         )
         store.transition(job.id, JobStatus.QUEUED, JobStatus.RUNNING)
         worker.touch(job.id)  # the worker started it: its news must reach the one message too

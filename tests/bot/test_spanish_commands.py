@@ -137,7 +137,9 @@ def test_queued_jobs_lists_and_a_leads_freeze_answer_in_spanish(
         assert "Empieza cuando termine la tarea 1." in second and english_words(second) == [], second
 
         listed = typed("U1", "list staging")
-        assert "Aún no hay copias de seguridad de `staging`." in listed and english_words(listed) == [], listed
+        assert "Aún no hay copias de seguridad de `staging`." in listed and english_words(listed) == [], (
+            listed
+        )
 
         refused = typed("U1", "prune prod --confirm")
         assert "solo un responsable puede borrar copias de seguridad de 'prod'" in refused, refused

@@ -97,7 +97,9 @@ def job_message(fake: FakeSlack, job_id: int) -> Message | None:
     return next((m for m in fake.messages("C1") if f"(tarea {job_id})" in m.text), None)
 
 
-def wait_status(fake: FakeSlack, store: Store, job_id: int, *states: JobStatus, timeout: float = 90) -> JobStatus:
+def wait_status(
+    fake: FakeSlack, store: Store, job_id: int, *states: JobStatus, timeout: float = 90
+) -> JobStatus:
     return fake.wait_for(
         lambda: store.get_job(job_id).status in states and store.get_job(job_id).status,
         timeout=timeout,
@@ -130,13 +132,16 @@ def run_dump_and_restore(bot: Bot, fake: FakeSlack, scene: Scene) -> list[str]: 
     acks: list[str] = []
 
     # A backup, asked for in Slack.
-    resp = bot.command('dump app --reason "antes de la migración"', user="U0DEV", response_url=fake.response_url("dump"))
+    resp = bot.command(
+        'dump app --reason "antes de la migración"', user="U0DEV", response_url=fake.response_url("dump")
+    )
     assert resp.status_code == 200
     acks.append(resp.json()["text"])
     [dump] = store.list_jobs(kind="dump")
     assert wait_status(fake, store, dump.id, JobStatus.SUCCEEDED, JobStatus.FAILED) == JobStatus.SUCCEEDED
     done = fake.wait_for(
-        lambda: (m := job_message(fake, dump.id)) and "terminada" in m.text and m, what="the finished dump message"
+        lambda: (m := job_message(fake, dump.id)) and "terminada" in m.text and m,
+        what="the finished dump message",
     )
     assert "Copia de seguridad de `app` — terminada" in done.text
     fake.wait_for(lambda: fake.thread(done.ts), what="the dump's step lines")
@@ -168,14 +173,17 @@ def run_dump_and_restore(bot: Bot, fake: FakeSlack, scene: Scene) -> list[str]: 
         message_ts=request.ts,
     )
     assert post_signed(bot.url, SECRET, body).status_code == 200
-    assert wait_status(fake, store, restore.id, JobStatus.SUCCEEDED, JobStatus.FAILED) == JobStatus.SUCCEEDED, (
-        store.get_job(restore.id).error
-    )
+    assert (
+        wait_status(fake, store, restore.id, JobStatus.SUCCEEDED, JobStatus.FAILED) == JobStatus.SUCCEEDED
+    ), store.get_job(restore.id).error
     assert pg.table_checksums(scene.target_url) == pg.table_checksums(scene.source_url)
     final = fake.wait_for(
-        lambda: (m := job_message(fake, restore.id)) and "terminada" in m.text and m, what="the finished restore"
+        lambda: (m := job_message(fake, restore.id)) and "terminada" in m.text and m,
+        what="the finished restore",
     )
-    assert re.search(r"<@U0LEAD1> aprobó a las \d\d:\d\d:\d\d UTC", json.dumps(final.blocks, ensure_ascii=False))
+    assert re.search(
+        r"<@U0LEAD1> aprobó a las \d\d:\d\d:\d\d UTC", json.dumps(final.blocks, ensure_ascii=False)
+    )
     fake.wait_for(lambda: len(fake.thread(final.ts)) >= 8, what="the restore's step lines")
     store.close()
 
@@ -195,7 +203,9 @@ def test_a_dump_and_an_approved_restore_in_spanish_what_bot_builds_is_spanish(
     run_dump_and_restore(bot, fake, scene)
     shown = bot_texts(fake)
     assert "¿Aprobar esta restauración?" in shown and "Cancelar" in shown
-    assert any(t.startswith(":white_check_mark: *Restauración de `staging`* — terminada (tarea ") for t in shown)
+    assert any(
+        t.startswith(":white_check_mark: *Restauración de `staging`* — terminada (tarea ") for t in shown
+    )
     left = english_left(shown)
     assert not left, "English in what bot/ built:\n" + "\n".join(f"{w}: {t!r}" for t, w in left.items())
 

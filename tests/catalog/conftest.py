@@ -45,7 +45,7 @@ def write_toml(folder: Path, bucket: str, endpoint: str, databases: tuple[str, .
     path = folder / "backupbot.toml"
     path.write_text(
         textwrap.dedent(f"""\
-            state_dir = "{folder / 'state'}"
+            state_dir = "{folder / "state"}"
 
             [storage]
             url = "s3://{bucket}/backups"

@@ -67,7 +67,11 @@ def test_failed_bucket_check_kills_the_started_pg_dump(
 
 
 def test_dump_works_where_stdbuf_is_broken(
-    tmp_path: Path, write_config: ConfigWriter, realistic_db: str, backup_key: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    write_config: ConfigWriter,
+    realistic_db: str,
+    backup_key: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()

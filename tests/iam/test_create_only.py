@@ -29,7 +29,10 @@ def test_s3_create_only_refuses_to_replace(
     with pytest.raises(StorageError) as refused:
         storage.put_stream("db/app/x.manifest.json", [b"r" * size], create_only=True)
     assert "already there" in refused.value.message and "never overwrites" in (refused.value.hint or "")
-    assert s3_server.client().get_object(Bucket=s3_bucket, Key="bb/db/app/x.manifest.json")["Body"].read() == b"original"
+    assert (
+        s3_server.client().get_object(Bucket=s3_bucket, Key="bb/db/app/x.manifest.json")["Body"].read()
+        == b"original"
+    )
     assert not s3_server.client().list_multipart_uploads(Bucket=s3_bucket).get("Uploads")
     storage.put_bytes("db/app/x.manifest.json", b"replaced")  # without create_only it is an ordinary write
     assert storage.get_bytes("db/app/x.manifest.json") == b"replaced"
@@ -50,7 +53,9 @@ class NoConditionalWrites(S3Proxy):
 
     def intercept_request(self, command: str, query: dict[str, list[str]], headers: dict[str, str]) -> Any:
         if command in ("PUT", "POST") and "if-none-match" in headers:
-            return 501, s3_error("NotImplemented", "A header you provided implies functionality that is not implemented")
+            return 501, s3_error(
+                "NotImplemented", "A header you provided implies functionality that is not implemented"
+            )
         return None
 
 

@@ -25,7 +25,9 @@ from tests.support.iam import PREFIX, IAMServer
 BIN = Path(sys.executable).parent
 
 
-def role_env(tmp: Path, server: IAMServer, role: str, key: str, dump_url: str, restore_url: str = "") -> dict[str, str]:
+def role_env(
+    tmp: Path, server: IAMServer, role: str, key: str, dump_url: str, restore_url: str = ""
+) -> dict[str, str]:
     config = tmp / f"backupbot-{role}.toml"
     config.write_text(
         textwrap.dedent(
@@ -49,7 +51,9 @@ def role_env(tmp: Path, server: IAMServer, role: str, key: str, dump_url: str, r
             """
         )
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "SLACK_", "BACKUPBOT_", "AWS_"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "SLACK_", "BACKUPBOT_", "AWS_"))
+    }
     env.update(server.users[role].env())
     env.update(
         {
@@ -65,7 +69,9 @@ def role_env(tmp: Path, server: IAMServer, role: str, key: str, dump_url: str, r
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / "backupbot"), *args], env=env, capture_output=True, text=True, timeout=180)
+    return subprocess.run(
+        [str(BIN / "backupbot"), *args], env=env, capture_output=True, text=True, timeout=180
+    )
 
 
 def ok(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -120,7 +126,9 @@ def test_pipeline_policy_dumps_and_reads_the_catalog_but_cannot_delete_or_overwr
     assert json.loads(ok(env, "show", manifest["id"], "--json").stdout)["key"] == manifest["key"]
 
     obj, man = f"{PREFIX}/{manifest['key']}", f"{PREFIX}/{manifest['manifest_key']}"
-    before = {k: iam_server.client().get_object(Bucket=iam_server.bucket, Key=k)["Body"].read() for k in (obj, man)}
+    before = {
+        k: iam_server.client().get_object(Bucket=iam_server.bucket, Key=k)["Body"].read() for k in (obj, man)
+    }
     s3 = iam_server.client("pipeline")
     for attempt in (
         lambda: s3.delete_object(Bucket=iam_server.bucket, Key=obj),
@@ -136,8 +144,9 @@ def test_pipeline_policy_dumps_and_reads_the_catalog_but_cannot_delete_or_overwr
     kept = iam_server.keys()
     prune = run(env, "prune", "--database", "app", "--confirm", "--json")
     assert prune.returncode != 0
-    assert f"s3:DeleteObject denied on arn:aws:s3:::{iam_server.bucket}/{PREFIX}/{doomed['manifest_key']}" in (
-        prune.stdout + prune.stderr
+    assert (
+        f"s3:DeleteObject denied on arn:aws:s3:::{iam_server.bucket}/{PREFIX}/{doomed['manifest_key']}"
+        in (prune.stdout + prune.stderr)
     )
     assert iam_server.keys() == kept
 
@@ -146,7 +155,9 @@ def test_pipeline_policy_dumps_and_reads_the_catalog_but_cannot_delete_or_overwr
         s3.put_object(Bucket=iam_server.bucket, Key=man, Body=b"{}", IfNoneMatch="*")
     assert refused.value.response["Error"]["Code"] == "PreconditionFailed"
 
-    after = {k: iam_server.client().get_object(Bucket=iam_server.bucket, Key=k)["Body"].read() for k in (obj, man)}
+    after = {
+        k: iam_server.client().get_object(Bucket=iam_server.bucket, Key=k)["Body"].read() for k in (obj, man)
+    }
     assert after == before, "nothing a pipeline credential did may change a stored backup"
     assert after[obj][: len(MAGIC)] == MAGIC
 
@@ -159,7 +170,9 @@ def test_doctor_names_the_missing_permission_when_a_pipeline_credential_runs_the
     assert doctor.returncode == 1
     failed = {k: c for k, c in checks(doctor.stdout).items() if c["status"] == "fail"}
     write = failed["storage: write a probe object"]
-    assert f"s3:PutObject denied on arn:aws:s3:::{iam_server.bucket}/{PREFIX}/doctor/probe-" in write["detail"]
+    assert (
+        f"s3:PutObject denied on arn:aws:s3:::{iam_server.bucket}/{PREFIX}/doctor/probe-" in write["detail"]
+    )
     assert write["fix"].startswith(f"Grant s3:PutObject on arn:aws:s3:::{iam_server.bucket}/{PREFIX}/doctor/")
 
 
@@ -177,7 +190,10 @@ def test_reader_policy_lists_and_decrypts_and_nothing_else(
     before = iam_server.keys()
     dump = run(env, "dump")
     assert dump.returncode != 0
-    assert f"s3:PutObject denied on arn:aws:s3:::{iam_server.bucket}/{PREFIX}/.backupbot-probe/writable" in dump.stderr
+    assert (
+        f"s3:PutObject denied on arn:aws:s3:::{iam_server.bucket}/{PREFIX}/.backupbot-probe/writable"
+        in dump.stderr
+    )
     assert "Grant s3:PutObject" in dump.stderr
     prune = run(env, "prune", "--database", "app", "--confirm")
     assert prune.returncode != 0 or manifest["id"] in prune.stdout
@@ -190,7 +206,10 @@ def test_bot_policy_with_object_lock_locks_and_prune_reports_it(
     env = role_env(tmp_path, iam_server, "bot", backup_key, realistic_db)
     config = Path(env["BACKUPBOT_CONFIG"])
     config.write_text(
-        config.read_text().replace('region = "us-east-1"', 'region = "us-east-1"\nobject_lock_mode = "GOVERNANCE"\nobject_lock_days = 1')
+        config.read_text().replace(
+            'region = "us-east-1"',
+            'region = "us-east-1"\nobject_lock_mode = "GOVERNANCE"\nobject_lock_days = 1',
+        )
     )
     doctor = run(env, "doctor", "--json")
     lock = checks(doctor.stdout)["storage: Object Lock"]

@@ -16,7 +16,9 @@ from tests.conftest import ConfigWriter
 from tests.support.iam import PREFIX, IAMServer
 
 
-def storage_as(role: str, server: IAMServer, write_config: ConfigWriter, monkeypatch: pytest.MonkeyPatch) -> Storage:
+def storage_as(
+    role: str, server: IAMServer, write_config: ConfigWriter, monkeypatch: pytest.MonkeyPatch
+) -> Storage:
     for name, value in server.users[role].env().items():
         monkeypatch.setenv(name, value)
     path = write_config(f"s3://{server.bucket}/{PREFIX}", endpoint_url=server.endpoint_url)
@@ -54,4 +56,7 @@ def test_pipeline_multipart_upload_completes_or_is_aborted(
 
     with pytest.raises(StorageError) as refused:  # outside db/: not the pipeline's to write
         storage.put_bytes("audit/x.json", b"{}", create_only=True)
-    assert f"s3:PutObject denied on arn:aws:s3:::{iam_server.bucket}/{PREFIX}/audit/x.json" in refused.value.message
+    assert (
+        f"s3:PutObject denied on arn:aws:s3:::{iam_server.bucket}/{PREFIX}/audit/x.json"
+        in refused.value.message
+    )

@@ -33,7 +33,9 @@ def with_password(url: str) -> str:
     import re
     from urllib.parse import quote
 
-    with_pw = re.sub(r"^(postgres(?:ql)?://[^:@/]+)@", lambda m: f"{m.group(1)}:{quote(PASSWORD, safe='')}@", url)
+    with_pw = re.sub(
+        r"^(postgres(?:ql)?://[^:@/]+)@", lambda m: f"{m.group(1)}:{quote(PASSWORD, safe='')}@", url
+    )
     assert with_pw != url, url
     return with_pw
 
@@ -132,7 +134,9 @@ def test_a_working_setup_passes_every_check(setup: Any) -> None:
     assert any(k.startswith("keys: key ") and "opens app-" in k for k in checks), checks
     assert checks["storage: Object Lock"]["status"] == "skip"
     assert text.rstrip().endswith("All checks passed.")
-    assert not list(setup["s3"].client().list_objects_v2(Bucket=setup["bucket"], Prefix="bb/doctor/").get("Contents", []))
+    assert not list(
+        setup["s3"].client().list_objects_v2(Bucket=setup["bucket"], Prefix="bb/doctor/").get("Contents", [])
+    )
 
 
 def test_a_wrong_key_is_named_with_the_fix_and_an_old_key_passes(setup: Any) -> None:
@@ -153,7 +157,12 @@ def test_a_bucket_that_refuses_writes(setup: Any) -> None:
     policy = {
         "Version": "2012-10-17",
         "Statement": [
-            {"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{setup['bucket']}/*"}
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:PutObject",
+                "Resource": f"arn:aws:s3:::{setup['bucket']}/*",
+            }
         ],
     }
     setup["s3"].client().put_bucket_policy(Bucket=setup["bucket"], Policy=json.dumps(policy))
@@ -166,7 +175,9 @@ def test_a_bucket_that_refuses_writes(setup: Any) -> None:
 
 
 def test_an_unreachable_database(setup: Any) -> None:
-    code, report, _ = doctor({**setup["env"], "APP_DUMP_URL": with_password("postgresql://root@127.0.0.1:1/app")})
+    code, report, _ = doctor(
+        {**setup["env"], "APP_DUMP_URL": with_password("postgresql://root@127.0.0.1:1/app")}
+    )
     assert code == 1
     assert list(failing(report)) == ["database app: dump URL reachable"]
     check = failing(report)["database app: dump URL reachable"]
@@ -220,7 +231,9 @@ def test_slash_doctor_answers_privately(bot_env: dict[str, Any], fake_slack: Fak
         bot.stop()
     assert answer["response_type"] == "ephemeral"
     text = answer["text"]
-    assert text.startswith("*backupbot doctor*") and text.rstrip().endswith(":white_check_mark: All checks passed.")
+    assert text.startswith("*backupbot doctor*") and text.rstrip().endswith(
+        ":white_check_mark: All checks passed."
+    )
     assert ":white_check_mark: *slack*: scopes" in text and ":white_check_mark: *storage*: delete it" in text
     assert "s3cr" not in text and "xoxb-" not in text and bot_env["env"]["BACKUPBOT_KEY"] not in text
     assert not fake_slack.messages("C1")  # nothing in the channel

@@ -49,8 +49,13 @@ def test_a_freeze_refuses_restores_and_prunes_with_its_reason_until_unfrozen(
         "[!] 'scratch' is frozen: no prune until a lead unfreezes it",
     ]
     for i in refusals:
-        assert re.fullmatch("scratch was " + WHO + r"\. Nothing was changed\. Backups still run\.", lines[i + 1])
-        assert lines[i + 2] == "When the incident or audit is over, one of its leads runs `/backup unfreeze scratch`."
+        assert re.fullmatch(
+            "scratch was " + WHO + r"\. Nothing was changed\. Backups still run\.", lines[i + 1]
+        )
+        assert (
+            lines[i + 2]
+            == "When the incident or audit is over, one of its leads runs `/backup unfreeze scratch`."
+        )
     assert "[!] only a lead of 'scratch' may unfreeze it" in lines
     assert re.search(r"`scratch` is " + WHO + r": `--confirm` is refused until it is unfrozen\.", text), text
     # dumps keep running; nothing else was queued
@@ -97,7 +102,12 @@ def test_a_request_made_before_the_freeze_cannot_be_approved_or_run(tmp_path: Pa
     cfg = _cfg(tmp_path)
     store = Store(tmp_path / "bb.sqlite3")
     job = create_request(
-        store, cfg, backup_id="app-20260101T030000Z-daily", target="staging", requested_by="U0DEV", channel="C1"
+        store,
+        cfg,
+        backup_id="app-20260101T030000Z-daily",
+        target="staging",
+        requested_by="U0DEV",
+        channel="C1",
     )
     freeze(store, "staging", "U0LEAD1", "audit")
     refused = decide(store, cfg, job.id, "U0LEAD2", "approve", job.params["binding"])
@@ -158,9 +168,16 @@ def test_break_glass_and_cli_prune_respect_a_freeze_set_in_slack(restore_console
         ["prune", "--database", "scratch", "--confirm"],
     ):
         out = subprocess.run(
-            [sys.executable, "-m", "cli", *args], cwd=rc.tmp, env=rc.env, capture_output=True, text=True, timeout=120
+            [sys.executable, "-m", "cli", *args],
+            cwd=rc.tmp,
+            env=rc.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert out.returncode == 1, out.stderr
         assert "ERROR: 'scratch' is frozen: no " in out.stderr
-        assert re.search(r'DETAIL: scratch was frozen by @lead\.bo since .+ UTC: "audit"\.', out.stderr), out.stderr
+        assert re.search(r'DETAIL: scratch was frozen by @lead\.bo since .+ UTC: "audit"\.', out.stderr), (
+            out.stderr
+        )
     assert rc.job(1).status == JobStatus.SUCCEEDED  # the console's backup; nothing else ran

@@ -38,7 +38,9 @@ def test_history_says_who_asked_who_decided_and_how_it_ended(restore_console: Re
     )
     scratch = _entries(lines, "History of `scratch` (newest first, 4 shown)")
     assert scratch[0] == '`scratch` · @U0LEAD1 froze scratch ("audit")'
-    assert re.fullmatch(rf"job 3 · succeeded: Restored `{bid}` into `scratch`: restored and back in service", scratch[1])
+    assert re.fullmatch(
+        rf"job 3 · succeeded: Restored `{bid}` into `scratch`: restored and back in service", scratch[1]
+    )
     assert scratch[2:] == [
         "job 3 · @U0LEAD1 approved",
         f'job 3 · @U0DEV asked to restore {bid} into scratch ("copy for <support> & QA")',
@@ -52,7 +54,10 @@ def test_history_says_who_asked_who_decided_and_how_it_ended(restore_console: Re
     assert "[!] --limit must be a number from 1 to 100" in lines
     # the dump that made the backup is app's history
     app = rc.run("history app\n")
-    assert _entries(app, "History of `app` (newest first, 2 shown)")[1] == "job 1 · @U0DEV asked for a dump of app"
+    assert (
+        _entries(app, "History of `app` (newest first, 2 shown)")[1]
+        == "job 1 · @U0DEV asked for a dump of app"
+    )
 
 
 def test_text_people_typed_cannot_ping_the_channel(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -75,5 +80,8 @@ def test_text_people_typed_cannot_ping_the_channel(tmp_path) -> None:  # type: i
     assert "&lt;!here&gt; incident" in frozen and "<!here>" not in frozen
     text = dispatch("history prod", inv).text
     assert "&lt;!channel&gt; &amp; &lt;https://evil|click&gt;" in text and "<!channel>" not in text
-    assert "<@U0LEAD1> froze prod (&quot;" not in text and '<@U0LEAD1> froze prod ("&lt;!here&gt; incident")' in text
+    assert (
+        "<@U0LEAD1> froze prod (&quot;" not in text
+        and '<@U0LEAD1> froze prod ("&lt;!here&gt; incident")' in text
+    )
     store.close()

@@ -45,17 +45,27 @@ def open_home(bot: Bot, fake: FakeSlack, user: str) -> dict[str, Any]:
             "type": "event_callback",
             "event_id": f"Ev{time.monotonic_ns()}",
             "event_time": int(time.time()),
-            "event": {"type": "app_home_opened", "user": user, "channel": "D1", "tab": "home", "event_ts": "1.0"},
+            "event": {
+                "type": "app_home_opened",
+                "user": user,
+                "channel": "D1",
+                "tab": "home",
+                "event_ts": "1.0",
+            },
         }
     )
-    resp = requests.post(bot.url, data=body, headers=signed_headers(SECRET, body, content_type="application/json"), timeout=10)
+    resp = requests.post(
+        bot.url, data=body, headers=signed_headers(SECRET, body, content_type="application/json"), timeout=10
+    )
     assert resp.status_code == 200
     return published(fake, user, before)
 
 
 def published(fake: FakeSlack, user: str, before: int) -> dict[str, Any]:
     call = fake.wait_for(
-        lambda: next((c for c in fake.api_calls("views.publish")[before:] if c.params.get("user_id") == user), None),
+        lambda: next(
+            (c for c in fake.api_calls("views.publish")[before:] if c.params.get("user_id") == user), None
+        ),
         what=f"views.publish for {user}",
     )
     view = call.params["view"]
@@ -89,7 +99,13 @@ def click(bot: Bot, fake: FakeSlack, user: str, button: dict[str, Any]) -> dict[
         "trigger_id": "1.2.3",
         "view": {"id": "V1", "type": "home"},
         "actions": [
-            {"action_id": button["action_id"], "block_id": "b", "value": button["value"], "type": "button", "action_ts": "1.0"}
+            {
+                "action_id": button["action_id"],
+                "block_id": "b",
+                "value": button["value"],
+                "type": "button",
+                "action_ts": "1.0",
+            }
         ],
     }
     from urllib.parse import urlencode
@@ -104,9 +120,15 @@ def test_home_tab_shows_the_figures_and_approves_from_there(bot: Bot, fake: Fake
     text = texts(lead)
     assert lead["type"] == "home"
     # per database: newest good backup with its age, next scheduled run
-    assert re.search(rf"\*app\*\n:white_check_mark: newest good backup `{scene.backup.id}` \(\d+(\.\d)? KB\), just now\nnext scheduled run \d{{4}}-\d\d-\d\d 03:00 UTC", text), text
+    assert re.search(
+        rf"\*app\*\n:white_check_mark: newest good backup `{scene.backup.id}` \(\d+(\.\d)? KB\), just now\nnext scheduled run \d{{4}}-\d\d-\d\d 03:00 UTC",
+        text,
+    ), text
     assert "*staging*\n:x: no good backup yet" in text
-    assert f"*Restore request {job_id}*: `{scene.backup.id}` into `staging`, asked by <@U0DEV> — \"monthly drill\"" in text
+    assert (
+        f'*Restore request {job_id}*: `{scene.backup.id}` into `staging`, asked by <@U0DEV> — "monthly drill"'
+        in text
+    )
     assert "Approvals: 0 of 1" in text
     assert "*Freezes*\nNone." in text
     assert [b["action_id"] for b in buttons(lead)] == ["home_restore_approve", "home_restore_deny"]
@@ -123,6 +145,8 @@ def test_home_tab_shows_the_figures_and_approves_from_there(bot: Bot, fake: Fake
     freeze(store, "staging", "U0LEAD2", "post-restore audit")
     later = texts(open_home(bot, fake, "U0LEAD2"))
     assert "Waiting for approval*\nNone." in later
-    assert re.search(r":snowflake: `staging` frozen by <@U0LEAD2> since .+ UTC: \"post-restore audit\"", later), later
+    assert re.search(
+        r":snowflake: `staging` frozen by <@U0LEAD2> since .+ UTC: \"post-restore audit\"", later
+    ), later
     assert "*staging*\n" in later and ":snowflake: frozen by <@U0LEAD2>" in later
     store.close()

@@ -40,7 +40,11 @@ def test_each_record_is_one_line_with_its_job_and_no_secret() -> None:
             assert "pa%40ss" not in out.getvalue() and "xoxb-1234" not in out.getvalue()
             if fmt == "json":
                 first, second = (json.loads(line) for line in lines)
-                assert (first["job_id"], first["database"], first["event"]) == (7, "prod", "dump of %s failed")
+                assert (first["job_id"], first["database"], first["event"]) == (
+                    7,
+                    "prod",
+                    "dump of %s failed",
+                )
                 assert first["level"] == "ERROR" and first["message"] == "dump of prod failed"
                 assert "RuntimeError: could not connect" in first["exc"] and "root:***@" in first["exc"]
                 assert (second["job_id"], second["database"], second["event"]) == (None, None, "said")

@@ -48,7 +48,11 @@ def test_metrics_parse_and_move_after_a_dump(bot_env: dict[str, Any], fake_slack
     # a backup taken by a deploy pipeline: only the bucket knows it
     piped = subprocess.run(
         [sys.executable, "-m", "cli", "dump", "--database", "app", "--kind", "pre-migration", "--json"],
-        cwd=ROOT, env=bot_env["env"], capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=bot_env["env"],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert piped.returncode == 0, piped.stderr
     first_id = re.search(r'"id": "(app-(\d{8}T\d{6}Z)-pre-migration-[0-9a-z]{4})"', piped.stdout)

@@ -20,7 +20,9 @@ from tests.support.slack_signing import command_body, post_signed
 pytestmark = pytest.mark.usefixtures("state_backend")  # the store's suite runs on SQLite and PostgreSQL
 
 
-def test_names_learned_from_slack_show_in_the_cli_and_console(bot_env: dict[str, Any], fake_slack: FakeSlack) -> None:
+def test_names_learned_from_slack_show_in_the_cli_and_console(
+    bot_env: dict[str, Any], fake_slack: FakeSlack
+) -> None:
     bot = Bot(bot_env["dir"], bot_env["env"]).start()
     try:
         body = dict(parse_qsl(command_body("dump app", user="U1")))
@@ -41,7 +43,12 @@ def test_names_learned_from_slack_show_in_the_cli_and_console(bot_env: dict[str,
     assert re.search(r"app-\d{8}T\d{6}Z-manual-[0-9a-z]{4} .* ana\.ops \(U1\)", listed.stdout), listed.stdout
     console = subprocess.run(
         [sys.executable, "-m", "bot", "--console", "--as", "U1"],
-        cwd=ROOT, env=env, input="history app\nstatus 1\n", capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=env,
+        input="history app\nstatus 1\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert "job 1 · @ana.ops asked for a dump of app" in console.stdout, console.stdout
     assert "by @ana.ops" in console.stdout and "U1" not in console.stdout.split("you are U1.")[1]
@@ -59,4 +66,6 @@ def test_runbook_entries_and_requests_name_people(restore_console: RestoreConsol
     assert "@lead.bo can approve it" in text and "[job 2] approved by @lead.bo" in text
     assert "[job 2] - Asked by: dev.ana (U0DEV), reason: copy" in lines
     assert "[job 2] - Approved by: lead.bo (U0LEAD1)" in lines
-    assert re.search(r"\[job 2\] - Backup: app-\S+ \(database app, kind manual, taken .* by dev\.ana \(U0DEV\),", text), text
+    assert re.search(
+        r"\[job 2\] - Backup: app-\S+ \(database app, kind manual, taken .* by dev\.ana \(U0DEV\),", text
+    ), text

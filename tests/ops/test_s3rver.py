@@ -31,7 +31,9 @@ def s3rver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3rver]:
     server.stop()
 
 
-def setup(tmp: Path, server: S3rver, bucket: str, sse: str, key: str, dump_url: str, restore_url: str) -> dict[str, str]:
+def setup(
+    tmp: Path, server: S3rver, bucket: str, sse: str, key: str, dump_url: str, restore_url: str
+) -> dict[str, str]:
     config = tmp / f"backupbot-{sse}.toml"
     config.write_text(
         textwrap.dedent(
@@ -49,7 +51,9 @@ def setup(tmp: Path, server: S3rver, bucket: str, sse: str, key: str, dump_url: 
             """
         )
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "SLACK_", "BACKUPBOT_", "AWS_"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "SLACK_", "BACKUPBOT_", "AWS_"))
+    }
     env.update(
         {
             "AWS_ACCESS_KEY_ID": ACCESS_KEY,
@@ -65,7 +69,9 @@ def setup(tmp: Path, server: S3rver, bucket: str, sse: str, key: str, dump_url: 
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / "backupbot"), *args], env=env, capture_output=True, text=True, timeout=180)
+    return subprocess.run(
+        [str(BIN / "backupbot"), *args], env=env, capture_output=True, text=True, timeout=180
+    )
 
 
 def checks(out: str) -> dict[str, dict[str, Any]]:
@@ -90,7 +96,9 @@ def test_dump_list_restore_on_s3rver_with_sse_none(
         listed = run(env, "list", "--json")
         assert listed.returncode == 0 and manifest["id"] in [b["id"] for b in json.loads(listed.stdout)]
         stored = s3rver.client().get_object(Bucket=bucket, Key=f"bb/{manifest['key']}")
-        assert stored["Body"].read(len(MAGIC)) == MAGIC, "client-side AES-256-GCM applies whatever the store does"
+        assert stored["Body"].read(len(MAGIC)) == MAGIC, (
+            "client-side AES-256-GCM applies whatever the store does"
+        )
 
         done = run(env, "restore", manifest["id"], "--target", "app", "--break-glass", "--reason", "s3rver")
         assert done.returncode == 0, done.stderr
@@ -121,6 +129,8 @@ def test_multipart_upload_on_s3rver(
     path.write_text(path.read_text().replace("[storage]", '[storage]\npart_size_mb = 5\nsse = "none"'))
     storage = open_storage(load_config(str(path)).storage)
     data = os.urandom(11 * 1024 * 1024)  # three parts: 5 + 5 + 1 MiB
-    result = storage.put_stream("db/app/big.dump.zst.enc", [data[i : i + 65536] for i in range(0, len(data), 65536)])
+    result = storage.put_stream(
+        "db/app/big.dump.zst.enc", [data[i : i + 65536] for i in range(0, len(data), 65536)]
+    )
     assert result.size == len(data)
     assert storage.get_bytes("db/app/big.dump.zst.enc") == data

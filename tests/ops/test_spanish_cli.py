@@ -51,7 +51,9 @@ def deployment(
 
 def test_dump_list_and_show_speak_spanish_and_json_does_not_change(deployment: tuple[str, str]) -> None:
     es, en = deployment
-    dumped = cli(es, "dump", "--database", "app", "--reason", "antes de migrar", "--requested-by", "cli:ana@ops")
+    dumped = cli(
+        es, "dump", "--database", "app", "--reason", "antes de migrar", "--requested-by", "cli:ana@ops"
+    )
     assert dumped.returncode == 0, dumped.stderr
     first = dumped.stdout.splitlines()[0]
     backup_id = first.split()[1]
@@ -133,7 +135,10 @@ def test_a_command_typed_wrong_is_refused_in_spanish(
     spanish_json, english_json = cli(str(spanish), "--json", "dump"), cli(str(english), "--json", "dump")
     assert spanish_json.returncode == english_json.returncode == 2
     spanish_err, english_err = json.loads(spanish_json.stdout), json.loads(english_json.stdout)
-    assert spanish_err.keys() == english_err.keys() and spanish_err["error"] == english_err["error"] == "UsageError"
+    assert (
+        spanish_err.keys() == english_err.keys()
+        and spanish_err["error"] == english_err["error"] == "UsageError"
+    )
     assert english_err["message"] == "which database?" and spanish_err["message"] == "¿qué base de datos?"
 
 
@@ -156,7 +161,9 @@ def test_a_storage_fault_is_explained_in_spanish(
     failed = cli(es, "list")
     assert failed.returncode == 1 and failed.stdout == ""
     error, detail, hint = failed.stderr.splitlines()
-    assert error.startswith("ERROR: el almacenamiento se negó a listar db/ en s3://bb-no-such-bucket-here/copias/")
+    assert error.startswith(
+        "ERROR: el almacenamiento se negó a listar db/ en s3://bb-no-such-bucket-here/copias/"
+    )
     assert error.endswith(": NoSuchBucket")
     assert hint == "SUGERENCIA: Crea el bucket o corrige [storage] url."
     # The DETAIL line is S3's own answer, verbatim: what to search for, in the provider's words.

@@ -26,7 +26,9 @@ BIN = Path(sys.executable).parent
 class NoSSE(S3Proxy):
     def intercept_request(self, command: str, query: dict[str, list[str]], headers: dict[str, str]) -> Any:
         if "x-amz-server-side-encryption" in headers:
-            return 501, s3_error("NotImplemented", "Server side encryption specified but KMS is not configured")
+            return 501, s3_error(
+                "NotImplemented", "Server side encryption specified but KMS is not configured"
+            )
         return None
 
 
@@ -38,7 +40,9 @@ def no_sse(s3_server: S3Server) -> Iterator[NoSSE]:
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / "backupbot"), *args], env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [str(BIN / "backupbot"), *args], env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def setup(tmp: Path, endpoint: str, bucket: str, db: str, key: str, sse: str) -> dict[str, str]:
@@ -60,7 +64,14 @@ def setup(tmp: Path, endpoint: str, bucket: str, db: str, key: str, sse: str) ->
         )
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "SLACK_", "BACKUPBOT_"))}
-    env.update({"BACKUPBOT_CONFIG": str(config), "BACKUPBOT_STATE_DIR": str(tmp / "state"), "BACKUPBOT_KEY": key, "APP_URL": db})
+    env.update(
+        {
+            "BACKUPBOT_CONFIG": str(config),
+            "BACKUPBOT_STATE_DIR": str(tmp / "state"),
+            "BACKUPBOT_KEY": key,
+            "APP_URL": db,
+        }
+    )
     return env
 
 
@@ -86,7 +97,11 @@ def test_sse_none_works_where_the_header_is_refused_and_doctor_says_so(
     doctor = run(plain, "doctor", "--json")
     assert doctor.returncode == 0, doctor.stdout
     sse = checks(doctor.stdout)["storage: server-side encryption"]
-    assert sse["status"] == "ok" and "the endpoint accepts 'none'" in sse["detail"] and "AES256" not in sse["detail"]
+    assert (
+        sse["status"] == "ok"
+        and "the endpoint accepts 'none'" in sse["detail"]
+        and "AES256" not in sse["detail"]
+    )
     dump = run(plain, "dump", "--json")
     assert dump.returncode == 0, dump.stderr
     manifest = json.loads(dump.stdout)
@@ -95,7 +110,9 @@ def test_sse_none_works_where_the_header_is_refused_and_doctor_says_so(
     assert stored["Body"].read(len(MAGIC)) == MAGIC and "ServerSideEncryption" not in stored
     with pg.temp_database("bbsse") as target:
         restore_env = {**plain, "APP_URL": target}
-        done = run(restore_env, "restore", manifest["id"], "--target", "app", "--break-glass", "--reason", "sse none")
+        done = run(
+            restore_env, "restore", manifest["id"], "--target", "app", "--break-glass", "--reason", "sse none"
+        )
         assert done.returncode == 0, done.stderr
         assert pg.table_checksums(target) == pg.table_checksums(realistic_db)
 
@@ -106,4 +123,7 @@ def test_doctor_on_moto_says_both_are_accepted(
     env = setup(tmp_path, s3_server.endpoint_url, s3_server.new_bucket(), realistic_db, backup_key, "none")
     doctor = run(env, "doctor", "--json")
     assert doctor.returncode == 0, doctor.stdout
-    assert "the endpoint accepts 'AES256' and 'none'" in checks(doctor.stdout)["storage: server-side encryption"]["detail"]
+    assert (
+        "the endpoint accepts 'AES256' and 'none'"
+        in checks(doctor.stdout)["storage: server-side encryption"]["detail"]
+    )

@@ -61,7 +61,11 @@ dump_url_env = "DATABASE_URL"
 
 def backups(setup: dict[str, Any]) -> list[str]:
     out = subprocess.run(
-        [str(BIN / "backupbot"), "list", "--json"], env=setup["env"], capture_output=True, text=True, timeout=60
+        [str(BIN / "backupbot"), "list", "--json"],
+        env=setup["env"],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert out.returncode == 0, out.stderr
     # ids without their random nonce, so the kind is at the end
@@ -90,7 +94,10 @@ def run_actions_job(path: Path, job: str, env: dict[str, str]) -> list[tuple[str
         full = {**env, "GITHUB_SHA": "0123abc", "GITHUB_ACTOR": "octocat"}
         proc = subprocess.run(
             ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
-            env=full, capture_output=True, text=True, timeout=120,
+            env=full,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         ran.append((step.get("name", step["run"]), proc.returncode))
         if proc.returncode != 0:
@@ -98,7 +105,9 @@ def run_actions_job(path: Path, job: str, env: dict[str, str]) -> list[tuple[str
     return ran
 
 
-def test_github_actions_backs_up_before_migrating_and_stops_when_the_backup_fails(setup: dict[str, Any]) -> None:
+def test_github_actions_backs_up_before_migrating_and_stops_when_the_backup_fails(
+    setup: dict[str, Any],
+) -> None:
     path = TEMPLATES / "github-actions" / "deploy.yml"
     spec = yaml.safe_load(path.read_text())
     assert spec["jobs"]["deploy"]["needs"] == "migrate"
@@ -116,7 +125,9 @@ def test_github_actions_backs_up_before_migrating_and_stops_when_the_backup_fail
 
 def _procfile(name: str) -> str:
     lines = dict(
-        line.split(":", 1) for line in (TEMPLATES / "heroku" / "Procfile").read_text().splitlines() if line.strip()
+        line.split(":", 1)
+        for line in (TEMPLATES / "heroku" / "Procfile").read_text().splitlines()
+        if line.strip()
     )
     return lines[name].strip()
 
@@ -134,7 +145,9 @@ def test_heroku_release_phase_backs_up_then_migrates(setup: dict[str, Any]) -> N
     ).stdout
     assert "Heroku release v42" in listed and "-pre-migration" in listed
 
-    failed = subprocess.run(["bash", "-c", release], env=unreachable(setup), capture_output=True, text=True, timeout=120)
+    failed = subprocess.run(
+        ["bash", "-c", release], env=unreachable(setup), capture_output=True, text=True, timeout=120
+    )
     assert failed.returncode != 0 and "ERROR:" in failed.stderr
     assert migrations(setup) == ["prisma migrate deploy"]  # a failed release phase stops the deploy
 
@@ -158,20 +171,29 @@ def test_kubernetes_cronjob_dumps_then_prunes(setup: dict[str, Any]) -> None:
 def test_cron_line_dumps_then_prunes(setup: dict[str, Any]) -> None:
     text = (TEMPLATES / "cron" / "backupbot").read_text()
     settings = dict(line.split("=", 1) for line in text.splitlines() if re.match(r"^[A-Z_]+=", line))
-    jobs = [line for line in text.splitlines() if line and not line.startswith("#") and "=" not in line.split()[0]]
+    jobs = [
+        line for line in text.splitlines() if line and not line.startswith("#") and "=" not in line.split()[0]
+    ]
     assert len(jobs) == 1
     fields = jobs[0].split(None, 6)
-    assert croniter.is_valid(" ".join(fields[:5])) and fields[5] == "backupbot"  # /etc/cron.d has a user field
+    assert (
+        croniter.is_valid(" ".join(fields[:5])) and fields[5] == "backupbot"
+    )  # /etc/cron.d has a user field
     command = fields[6]
     secrets = setup["tmp"] / "backupbot.env"
     secrets.write_text(
-        "\n".join(f"{k}={shlex.quote(setup['env'][k])}" for k in ("BACKUPBOT_KEY", "DATABASE_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"))
+        "\n".join(
+            f"{k}={shlex.quote(setup['env'][k])}"
+            for k in ("BACKUPBOT_KEY", "DATABASE_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+        )
         + "\n"
     )
     env = {k: v for k, v in setup["env"].items() if k not in ("BACKUPBOT_KEY", "DATABASE_URL")}
     env.update({k: v for k, v in settings.items() if k not in ("PATH", "BACKUPBOT_CONFIG", "BACKUPBOT_ENV")})
     env["BACKUPBOT_ENV"] = str(secrets)
     assert settings["SHELL"] == "/bin/sh"
-    proc = subprocess.run([settings["SHELL"], "-c", command], env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [settings["SHELL"], "-c", command], env=env, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     assert [b.endswith("-daily") for b in backups(setup)] == [True]

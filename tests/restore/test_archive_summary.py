@@ -6,7 +6,9 @@ from adapters.pg_inspect import ArchiveSummary
 
 
 def summary(**counts: int) -> ArchiveSummary:
-    return ArchiveSummary(counts=counts, schemas=("public",), dumped_from="15.20", dumped_by="15.19", entries=9)
+    return ArchiveSummary(
+        counts=counts, schemas=("public",), dumped_from="15.20", dumped_by="15.19", entries=9
+    )
 
 
 def test_one_of_each_is_singular() -> None:

@@ -44,7 +44,9 @@ def _admin() -> psycopg.Connection:
 def _forget(urls: list[str], names: list[str]) -> None:
     """Drop the roles: first what they own or were granted in each database, then the roles."""
     with _admin() as conn:
-        present = {r[0] for r in conn.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)", (names,))}
+        present = {
+            r[0] for r in conn.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)", (names,))
+        }
     for url in urls:
         try:
             with psycopg.connect(url, autocommit=True) as conn:
@@ -137,15 +139,21 @@ def test_missing_roles_are_created_first_and_existing_ones_left_alone(
     assert reader is not None and reader["login"] is False
     assert _role(roles.keeper) == {"login": False, "limit": 7, "no_password": True, "comment": None}
     with psycopg.connect(scene.target_url, autocommit=True) as conn:
-        assert conn.execute("SELECT pg_has_role(%s, %s, 'MEMBER')", (roles.member, roles.owner)).fetchone() == (
-            True,
-        )
+        assert conn.execute(
+            "SELECT pg_has_role(%s, %s, 'MEMBER')", (roles.member, roles.owner)
+        ).fetchone() == (True,)
         assert conn.execute(
             "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'public.customers'::regclass"
         ).fetchone() == (roles.owner,)
-        assert conn.execute("SELECT has_table_privilege(%s, 'public.invoices', 'SELECT')", (roles.reader,)).fetchone() == (True,)
-        assert conn.execute("SELECT has_table_privilege(%s, 'public.invoices', 'UPDATE')", (roles.keeper,)).fetchone() == (True,)
-        assert conn.execute("SELECT has_table_privilege(%s, 'public.invoices', 'UPDATE')", (roles.reader,)).fetchone() == (False,)
+        assert conn.execute(
+            "SELECT has_table_privilege(%s, 'public.invoices', 'SELECT')", (roles.reader,)
+        ).fetchone() == (True,)
+        assert conn.execute(
+            "SELECT has_table_privilege(%s, 'public.invoices', 'UPDATE')", (roles.keeper,)
+        ).fetchone() == (True,)
+        assert conn.execute(
+            "SELECT has_table_privilege(%s, 'public.invoices', 'UPDATE')", (roles.reader,)
+        ).fetchone() == (False,)
     assert pg.table_checksums(scene.target_url) == pg.table_checksums(scene.source_url)
 
     entry = open_storage(cfg.storage).get_bytes(report.runbook_key).decode()
@@ -198,7 +206,10 @@ def test_without_the_right_to_create_roles_nothing_is_created_and_the_target_is_
         assert "stopped at step 4 (Create missing roles)" in text
         assert "the missing roles could not be created on the target's server; none was created" in text
         assert "CREATEROLE" in text and "backupbot decrypt ID --roles" in text
-        assert "unchanged (the missing roles were not created, nothing was restored), still in maintenance" in text
+        assert (
+            "unchanged (the missing roles were not created, nothing was restored), still in maintenance"
+            in text
+        )
         assert "take the app out of maintenance" in (err.value.hint or "")
         assert all(_role(r) is None for r in roles.dropped)
         assert pg.table_checksums(scene.target_url) == scene.target_before

@@ -279,7 +279,8 @@ def test_two_leads_then_a_failing_migrate_says_what_to_do(
         assert "stopped at step 5 (Migrate)" in text
         assert "restored, migrations failed, still in maintenance" in text
         undo = re.search(
-            r"`(backupbot restore \S+-pre-restore-[0-9a-z]{4} --target staging --break-glass[^`]*)`", final.text
+            r"`(backupbot restore \S+-pre-restore-[0-9a-z]{4} --target staging --break-glass[^`]*)`",
+            final.text,
         )
         assert undo, final.text
         assert scene.hook_calls() == ["maint-on", "migrate"]

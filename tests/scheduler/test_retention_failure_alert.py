@@ -105,7 +105,11 @@ def test_refused_deletes_alert_once_per_streak_and_say_when_retention_works_agai
     assert "the new backup is fine" in alert.text and f"`{new_id}` is stored and listed" in alert.text
     assert "retention of 'prod' could not delete 13 of 13 old backup(s)" in alert.text
     assert "storage refused to delete" in alert.text  # what storage said
-    assert "s3:DeleteObject" in alert.text and "`/backup prune prod`" in alert.text and "backupbot prune" not in alert.text
+    assert (
+        "s3:DeleteObject" in alert.text
+        and "`/backup prune prod`" in alert.text
+        and "backupbot prune" not in alert.text
+    )
 
     # The delivered alert's row may be tidied away; the streak is not kept in it.
     sweeper = Scheduler(cfg, bot.store, bot.reporter, clock=clock, keep_delivered=timedelta(0))

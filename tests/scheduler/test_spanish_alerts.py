@@ -106,7 +106,10 @@ def test_a_nightly_whose_process_died_alerts_oncall_in_spanish(
     # what happened, to which database, which job
     assert f"Tarea programada {nightly.id} (copia de seguridad de `prod`): interrumpida" in alert.text
     assert "<!subteam^S0ONCALL>" in alert.text
-    assert "Se estaba ejecutando en la base de datos 'prod' cuando el proceso que la ejecutaba se detuvo" in alert.text
+    assert (
+        "Se estaba ejecutando en la base de datos 'prod' cuando el proceso que la ejecutaba se detuvo"
+        in alert.text
+    )
     assert "Su subida no había empezado, así que no quedó nada a medias." in alert.text
     # and what to do next: run it again (the command, or the Retry button under the alert)
     assert "Vuelve a ejecutarla, p. ej. `/backup dump prod`." in alert.text
@@ -170,7 +173,9 @@ def test_a_failed_nightly_says_in_spanish_which_database_and_job(
     assert f"Tarea programada {failed.id} (copia de seguridad de `prod`): fallida" in headline
     assert english_words(headline) == []
     error = bot.store.get_job(failed.id).error
-    assert error["message"] in alert.text and error["hint"] in alert.text  # the dump's own error and next step
+    assert (
+        error["message"] in alert.text and error["hint"] in alert.text
+    )  # the dump's own error and next step
     button = next(e for b in alert.blocks if b["type"] == "actions" for e in b["elements"])
     assert button["value"] == str(failed.id)
 
@@ -188,7 +193,9 @@ def test_a_requester_approving_their_own_restore_is_told_no_in_spanish(make_cfg:
     )
     inv = Invocation(user="U0DEV", channel="CJOBS", cfg=cfg, store=bot.store, directory=GroupDirectory(None))
     reply = dispatch(f"approve {job.id}", inv).text
-    assert "Tú pediste esta restauración, así que no puedes aprobarla: pídeselo a <!subteam^S0LEADS>." in reply
+    assert (
+        "Tú pediste esta restauración, así que no puedes aprobarla: pídeselo a <!subteam^S0LEADS>." in reply
+    )
     assert english_words(reply) == []
     assert bot.store.get_job(job.id).status == JobStatus.AWAITING_APPROVAL  # nothing moved
     refused = [r for r in bot.store.audit_rows(job.id) if r["event"] == "approve_refused"]
@@ -197,5 +204,8 @@ def test_a_requester_approving_their_own_restore_is_told_no_in_spanish(make_cfg:
     ]
     # ... as the history shows it: who asked for what, and who was refused what
     lines = [e.what for e in history(bot.store, "prod")]
-    assert lines == ["no pudo aprobar: es su propia solicitud", f"pidió restaurar {job.params['backup_id']} en prod"]
+    assert lines == [
+        "no pudo aprobar: es su propia solicitud",
+        f"pidió restaurar {job.params['backup_id']} en prod",
+    ]
     assert all(english_words(line) == [] for line in lines)

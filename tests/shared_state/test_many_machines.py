@@ -66,7 +66,9 @@ def wait(predicate: Any, timeout: float, what: str, logs: list[Path]) -> Any:
 def test_fifty_dumps_from_two_web_processes_run_once_each_with_one_message(
     tmp_path: Path, s3_server: S3Server, fake: FakeSlack, small_db: str, backup_key: str, state_url: str
 ) -> None:
-    config = write_config(tmp_path / "backupbot.toml", s3_server.new_bucket(), s3_server.endpoint_url, DATABASES)
+    config = write_config(
+        tmp_path / "backupbot.toml", s3_server.new_bucket(), s3_server.endpoint_url, DATABASES
+    )
     env = base_env(config, state_url, backup_key, fake, small_db)
     webs = [web(tmp_path, "web-a", env), web(tmp_path, "web-b", env)]
     workers = [worker(tmp_path, "worker-1", env), worker(tmp_path, "worker-2", env)]
@@ -87,7 +89,10 @@ def test_fifty_dumps_from_two_web_processes_run_once_each_with_one_message(
             t.join()
         assert len(answers) == 50 and all("Queued a backup of" in a for a in answers), answers
         wait(
-            lambda: len(jobs := store.list_jobs(kind="dump", limit=100)) == 50 and all(j.status.terminal for j in jobs),
+            lambda: (
+                len(jobs := store.list_jobs(kind="dump", limit=100)) == 50
+                and all(j.status.terminal for j in jobs)
+            ),
             240,
             "50 finished dumps",
             logs,
@@ -111,7 +116,10 @@ def test_fifty_dumps_from_two_web_processes_run_once_each_with_one_message(
     # The audit trail holds each state change once.
     for job in jobs:
         changes = [(r["from_status"], r["to_status"]) for r in store.audit_rows(job.id) if r["to_status"]]
-        assert changes == [(None, "queued"), ("queued", "running"), ("running", "succeeded")], (job.id, changes)
+        assert changes == [(None, "queued"), ("queued", "running"), ("running", "succeeded")], (
+            job.id,
+            changes,
+        )
 
     # 50 backups in the bucket, as `backupbot list` shows them.
     listed = subprocess.run(
@@ -148,7 +156,10 @@ def test_a_worker_killed_mid_dump_is_noticed_by_the_other_and_a_redeploy_forgets
     with running(front, doomed):
         assert front.command("dump app").status_code == 200
         wait(
-            lambda: Path(slow_pg_dump["marker"]).exists() and s3.list_multipart_uploads(Bucket=bucket).get("Uploads"),
+            lambda: (
+                Path(slow_pg_dump["marker"]).exists()
+                and s3.list_multipart_uploads(Bucket=bucket).get("Uploads")
+            ),
             90,
             "a dump stalled inside its multipart upload",
             logs,
@@ -167,20 +178,30 @@ def test_a_worker_killed_mid_dump_is_noticed_by_the_other_and_a_redeploy_forgets
             assert len(by) == 1 and by[0].split(":")[1] == str(survivor.proc.pid if survivor.proc else "")
             assert not s3.list_multipart_uploads(Bucket=bucket).get("Uploads")
             msg = wait(
-                lambda: next((m for m in fake.messages("C1") if f"(job {job.id})" in m.text and "interrupted" in m.text), None),
+                lambda: next(
+                    (
+                        m
+                        for m in fake.messages("C1")
+                        if f"(job {job.id})" in m.text and "interrupted" in m.text
+                    ),
+                    None,
+                ),
                 30,
                 "the channel told",
                 logs,
             )
             assert "Run it again" in msg.text
             second = job.id + 1
-            wait(lambda: store.get_job(second).status == JobStatus.SUCCEEDED, 120, "the next dump of app", logs)
+            wait(
+                lambda: store.get_job(second).status == JobStatus.SUCCEEDED, 120, "the next dump of app", logs
+            )
     store.close()
 
     # A redeploy: everything stopped, started again on fresh directories.
     with running(web(tmp_path, "web-a-2", env), worker(tmp_path, "worker-3", env)) as (again, _):
         status = again.command(f"status {job.id}").json()["text"]
         assert "interrupted" in status
-        assert "succeeded" in again.command(f"status {job.id + 1}").json()["text"] or "done" in again.command(
-            f"status {job.id + 1}"
-        ).json()["text"]
+        assert (
+            "succeeded" in again.command(f"status {job.id + 1}").json()["text"]
+            or "done" in again.command(f"status {job.id + 1}").json()["text"]
+        )

@@ -44,7 +44,9 @@ def test_a_module_table_declared_once_works_on_both(store: Store) -> None:
     ignored = store.db.execute("INSERT OR IGNORE INTO things (name, size) VALUES (?, ?)", ["a", 9.0])
     assert ignored.rowcount == 0
     cur = store.db.execute("INSERT OR IGNORE INTO things (name, size) VALUES (?, ?)", ["c", 3.0])
-    assert cur.rowcount == 1 and store.db["things"].get(cur.lastrowid)["name"] == "c"  # PostgreSQL may skip ids
+    assert (
+        cur.rowcount == 1 and store.db["things"].get(cur.lastrowid)["name"] == "c"
+    )  # PostgreSQL may skip ids
     store.db.execute(
         "INSERT INTO things (name, size) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET size = things.size + 1",
         ["a", 0.0],
@@ -85,7 +87,10 @@ def test_json_extract_and_a_failed_transaction_rolls_back(store: Store) -> None:
     )
     assert got == [{"id": 1}]
     store.kv_set("v", {"a": 1})
-    assert next(store.db.query("SELECT json_extract(value, '$.a') AS a FROM kv WHERE key = 'v'"))["a"] in (1, "1")
+    assert next(store.db.query("SELECT json_extract(value, '$.a') AS a FROM kv WHERE key = 'v'"))["a"] in (
+        1,
+        "1",
+    )
     with pytest.raises(RuntimeError), store.transaction() as db:
         db.execute("DELETE FROM jobs")
         raise RuntimeError("stop")
@@ -100,7 +105,9 @@ def test_finished_threads_do_not_keep_postgresql_connections(store: Store, state
         t.start()
         t.join()
     store.kv_get("x")
-    n = next(store.db.query("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database()"))["n"]
+    n = next(store.db.query("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database()"))[
+        "n"
+    ]
     assert n <= 5
 
 

@@ -36,7 +36,12 @@ def fake() -> Iterator[FakeSlack]:
 
 def click(machine: Machine, fake: FakeSlack, msg_ts: str, value: str, user: str, name: str) -> None:
     body = action_body(
-        "restore_approve", value, user=user, channel="C1", response_url=fake.response_url(name), message_ts=msg_ts
+        "restore_approve",
+        value,
+        user=user,
+        channel="C1",
+        response_url=fake.response_url(name),
+        message_ts=msg_ts,
     )
     assert post_signed(machine.url, SECRET, body).status_code == 200
 
@@ -107,16 +112,31 @@ def test_restore_approved_on_two_web_processes_runs_once_after_the_dead_workers_
                 t.start()
             for t in clicks:
                 t.join()
-            wait(lambda: store.get_job(job_id).status == JobStatus.QUEUED, 30, "the approved restore queued", logs)
-            assert store.get_job(dump.id).status == JobStatus.RUNNING  # the restore waits for the target's lane
+            wait(
+                lambda: store.get_job(job_id).status == JobStatus.QUEUED,
+                30,
+                "the approved restore queued",
+                logs,
+            )
+            assert (
+                store.get_job(dump.id).status == JobStatus.RUNNING
+            )  # the restore waits for the target's lane
 
             doomed.kill()
             survivor = worker(root, "worker-2", env)
             logs.append(survivor.log)
             with running(survivor):
-                wait(lambda: store.get_job(dump.id).status == JobStatus.INTERRUPTED, 60, "the dump interrupted", logs)
+                wait(
+                    lambda: store.get_job(dump.id).status == JobStatus.INTERRUPTED,
+                    60,
+                    "the dump interrupted",
+                    logs,
+                )
                 final = wait(
-                    lambda: store.get_job(job_id).status.terminal and store.get_job(job_id), 180, "the restore", logs
+                    lambda: store.get_job(job_id).status.terminal and store.get_job(job_id),
+                    180,
+                    "the restore",
+                    logs,
                 )
             web_a.stop()
             web_b.stop()

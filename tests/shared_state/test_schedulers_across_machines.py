@@ -57,26 +57,40 @@ def test_two_schedulers_one_job_per_slot_one_alert_and_the_streak_survives_a_red
         store = Store(tmp_path / "observer", url=state_url)
         # An earlier scheduler watched these entries two minutes ago, so the current slot is due now.
         Scheduler(
-            load_config(str(config)), store, NullReporter(), clock=lambda: datetime.now(UTC) - timedelta(minutes=2)
+            load_config(str(config)),
+            store,
+            NullReporter(),
+            clock=lambda: datetime.now(UTC) - timedelta(minutes=2),
         ).tick()
         machines = [worker(tmp_path, "worker-1", schedulers), worker(tmp_path, "worker-2", schedulers)]
         logs = [m.log for m in machines]
         with running(*machines):
             wait(
-                lambda: {j.database for j in store.list_jobs(kind="dump", limit=50) if j.status.terminal}
-                >= {"good", "broken"},
+                lambda: (
+                    {j.database for j in store.list_jobs(kind="dump", limit=50) if j.status.terminal}
+                    >= {"good", "broken"}
+                ),
                 120,
                 "both scheduled dumps to end",
                 logs,
             )
             wait(lambda: failed_alerts(fake), 60, "the failure alert", logs)
-            wait(lambda: store.list_jobs(kind="dump", limit=50) and all(
-                j.status.terminal for j in store.list_jobs(kind="dump", limit=50)), 120, "quiet", logs)
+            wait(
+                lambda: (
+                    store.list_jobs(kind="dump", limit=50)
+                    and all(j.status.terminal for j in store.list_jobs(kind="dump", limit=50))
+                ),
+                120,
+                "quiet",
+                logs,
+            )
             # A run that spans a minute boundary fails two slots of `broken`: each alert is sent
             # once per job, and the later one may still be on its way when the jobs have ended.
             wait(
-                lambda: len(failed_alerts(fake))
-                >= sum(1 for j in store.list_jobs(kind="dump", limit=50) if j.database == "broken"),
+                lambda: (
+                    len(failed_alerts(fake))
+                    >= sum(1 for j in store.list_jobs(kind="dump", limit=50) if j.database == "broken")
+                ),
                 60,
                 "an alert for each failed slot",
                 logs,
@@ -84,7 +98,9 @@ def test_two_schedulers_one_job_per_slot_one_alert_and_the_streak_survives_a_red
         jobs = store.list_jobs(kind="dump", limit=50)
         per_slot = Counter((j.database, j.params["slot"]) for j in jobs)
         assert set(per_slot.values()) == {1}, per_slot
-        slots = list(store.db.query("SELECT entry, slot, count(*) AS n FROM schedule_slots GROUP BY entry, slot"))
+        slots = list(
+            store.db.query("SELECT entry, slot, count(*) AS n FROM schedule_slots GROUP BY entry, slot")
+        )
         assert slots and all(r["n"] == 1 for r in slots)
         assert len(failed_alerts(fake)) == len({s for (d, s) in per_slot if d == "broken"})
         failed = next(j for j in jobs if j.database == "broken")
@@ -94,12 +110,19 @@ def test_two_schedulers_one_job_per_slot_one_alert_and_the_streak_survives_a_red
         # Redeploy on fresh directories with the URL fixed; a Retry click on the new web process.
         env["BROKEN_URL"] = pg_db
         front = web(tmp_path, "web-2", env)
-        again = [worker(tmp_path, "worker-3", {**env, "BACKUPBOT_SCHEDULER": "on"}), worker(tmp_path, "worker-4", env)]
+        again = [
+            worker(tmp_path, "worker-3", {**env, "BACKUPBOT_SCHEDULER": "on"}),
+            worker(tmp_path, "worker-4", env),
+        ]
         logs = [front.log, *(m.log for m in again)]
         with running(front, *again):
             assert "failed" in front.command(f"status {failed.id}").json()["text"]
             body = action_body(
-                RETRY_ACTION, str(failed.id), user="U1", channel="C1", response_url=fake.response_url("retry"),
+                RETRY_ACTION,
+                str(failed.id),
+                user="U1",
+                channel="C1",
+                response_url=fake.response_url("retry"),
                 message_ts="1.0",
             )
             assert post_signed(front.url, SECRET, body).status_code == 200

@@ -20,7 +20,12 @@ def _cli(tmp_path: Path, env_extra: dict[str, str], *args: str) -> subprocess.Co
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BACKUPBOT_", "PYTEST_"))}
     env.update({"BACKUPBOT_STATE_DIR": str(tmp_path / "state"), **env_extra})
     return subprocess.run(
-        [sys.executable, "-m", "cli", *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "cli", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -91,7 +96,9 @@ def test_a_newer_schema_stops_the_process_with_a_message(tmp_path: Path, newer: 
         import psycopg
 
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("INSERT INTO backupbot.schema_version (version, applied_at) VALUES (%s, 'later')", [newer])
+            conn.execute(
+                "INSERT INTO backupbot.schema_version (version, applied_at) VALUES (%s, 'later')", [newer]
+            )
         env = {k: v for k, v in os.environ.items() if not k.startswith(("BACKUPBOT_", "PYTEST_", "SLACK_"))}
         env.update({"BACKUPBOT_STATE_URL": url, "BACKUPBOT_STATE_DIR": str(tmp_path / "state")})
         out = subprocess.run(

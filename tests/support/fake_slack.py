@@ -328,10 +328,14 @@ def message_problems(params: dict[str, Any]) -> list[str]:
                     problems.append(f"{at}.action_id too long")
                 confirm = el.get("confirm")
                 if confirm is not None:
-                    _text_object(confirm.get("title"), _LIMITS["confirm_title"], f"{at}.confirm.title", problems)
+                    _text_object(
+                        confirm.get("title"), _LIMITS["confirm_title"], f"{at}.confirm.title", problems
+                    )
                     _text_object(confirm.get("text"), _LIMITS["confirm_text"], f"{at}.confirm.text", problems)
                     for key in ("confirm", "deny"):
-                        _text_object(confirm.get(key), _LIMITS["confirm_button"], f"{at}.confirm.{key}", problems)
+                        _text_object(
+                            confirm.get(key), _LIMITS["confirm_button"], f"{at}.confirm.{key}", problems
+                        )
         elif kind not in ("divider", "image", "rich_text", "markdown"):
             problems.append(f"{where}: unknown block type {kind!r}")
     return problems

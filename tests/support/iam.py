@@ -59,7 +59,9 @@ def as_moto_checks_it(text: str) -> str:
     extra = []
     for statement in policy["Statement"]:
         if statement.get("Effect") == "Allow" and "s3:DeleteObject" in statement["Action"]:
-            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            resources = (
+                statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            )
             buckets = sorted({r.split("/", 1)[0] for r in resources})
             extra.append({"Effect": "Allow", "Action": ["s3:DeleteObjects"], "Resource": buckets})
     policy["Statement"] += extra

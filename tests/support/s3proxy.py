@@ -43,7 +43,9 @@ class S3Proxy:
                 body = self.rfile.read(length) if length else b""
                 proxy.seen(self.command, self.path, dict(self.headers.items()), body)
                 answer = proxy.intercept_request(
-                    self.command, parse_qs(urlsplit(self.path).query), {k.lower(): v for k, v in self.headers.items()}
+                    self.command,
+                    parse_qs(urlsplit(self.path).query),
+                    {k.lower(): v for k, v in self.headers.items()},
                 )
                 if answer == DROP:
                     # No answer at all: the client sees the connection closed under it.

@@ -97,7 +97,9 @@ def _retry(services: Services, old: Job, user: str, channel: str) -> str:
             return _(
                 "{title} was already retried as job {again} ({status}); "
                 "if that one failed too, use the Retry button on its message."
-            ).format(title=old.title, again=again[0]["id"], status=status_label(JobStatus(again[0]["status"])))
+            ).format(
+                title=old.title, again=again[0]["id"], status=status_label(JobStatus(again[0]["status"]))
+            )
         job = store.create_job(
             old.kind,
             old.database,
