@@ -85,7 +85,7 @@ class ConsoleReporter:
 
     def _write(self, job: Job | None, text: str) -> None:
         """Print ``text``; the caller holds ``_lock``."""
-        prefix = f"[job {job.id}] " if job else ""
+        prefix = _("[job {id}] ").format(id=job.id) if job else ""
         for line in plain(text, self.names()).splitlines() or [""]:
             self.out.write(f"{prefix}{line}\n")
         self.out.flush()

@@ -122,8 +122,8 @@ def choose_mode(cfg: Config, target: str, manifest: Manifest) -> tuple[str, str]
         return (
             "streamed",
             _(
-                "{cores} cores: no core to spare beside pg_restore -j {jobs}, and the stream is faster then "
-                '(restore_mode = "staged" forces staging)'
+                "{cores} cores, none to spare beside pg_restore -j {jobs}: the stream is faster then; "
+                'restore_mode = "staged" forces staging'
             ).format(cores=cores, jobs=db.restore_jobs),
         )
     fits, free = pg_restore.staging_room(staging_dir(cfg), manifest.dump_bytes)

@@ -38,7 +38,7 @@ def small_dump() -> Manifest:
 @pytest.mark.parametrize(
     ("cores", "lines", "want", "why"),
     [
-        (2, (), "streamed", "2 cores: no core to spare beside pg_restore -j 2"),
+        (2, (), "streamed", "2 cores, none to spare beside pg_restore -j 2"),
         (3, (), "staged", "free on the staging disk"),
         (8, ("restore_jobs = 4",), "staged", "free on the staging disk"),
         (4, ("restore_jobs = 4",), "streamed", "4 cores"),
