@@ -25,7 +25,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from core.errors import PreflightError, RestoreError
-from core.i18n import _
+from core.i18n import _, ngettext
 from core.redact import describe_url, redact
 
 MAINTENANCE_DATABASES = ("postgres", "template1")
@@ -192,9 +192,17 @@ def end_sessions(conn: psycopg.Connection, name: str, mode: str, timeout: float)
     left = _pids(conn, name)
     if left:
         if mode == "terminate":
-            message = _("{n} sessions are still open on '{db}'")
+            message = ngettext(
+                "{n} sessions are still open on '{db}'",
+                "{n} sessions are still open on '{db}'",
+                len(left),
+            )
         else:
-            message = _("{n} sessions are still open on '{db}' after waiting {seconds} s")
+            message = ngettext(
+                "{n} sessions are still open on '{db}' after waiting {seconds} s",
+                "{n} sessions are still open on '{db}' after waiting {seconds} s",
+                len(left),
+            )
         raise RestoreError(
             message.format(n=len(left), db=name, seconds=f"{timeout:g}"),
             hint=_(

@@ -28,7 +28,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from adapters.pg_inspect import STDERR_TAIL_CHARS, _sessions, connect_target
 from adapters.pg_offsets import OffsetFinder
 from core.errors import RestoreError
-from core.i18n import _
+from core.i18n import _, ngettext
 from core.redact import redact
 
 DEFAULT_MAINTENANCE_WORK_MEM = "512MB"
@@ -64,10 +64,16 @@ def clear_sessions(url: str, database: str, mode: str, timeout: float) -> int:
         left = _sessions(conn)
     if left:
         if mode == "terminate":
-            message = _("{n} sessions are still open on '{db}'; nothing was restored")
+            message = ngettext(
+                "{n} sessions are still open on '{db}'; nothing was restored",
+                "{n} sessions are still open on '{db}'; nothing was restored",
+                len(left),
+            )
         else:
-            message = _(
-                "{n} sessions are still open on '{db}' after waiting {seconds} s; nothing was restored"
+            message = ngettext(
+                "{n} sessions are still open on '{db}' after waiting {seconds} s; nothing was restored",
+                "{n} sessions are still open on '{db}' after waiting {seconds} s; nothing was restored",
+                len(left),
             )
         raise RestoreError(
             message.format(n=len(left), db=database, seconds=f"{timeout:g}"),
