@@ -107,6 +107,16 @@ def run(ctx: JobContext) -> Outcome:
                 ).format(id=report.restore_id, previous=report.extra.get("previous_db")),
             )
         )
+    created = report.extra.get("roles_created") or []
+    if created:  # they have no password: whoever logs in as one needs it set (the runbook says how)
+        fields.append(
+            (
+                _("Roles created"),
+                _("{roles} (no password: set one with `ALTER ROLE … PASSWORD` where they log in)").format(
+                    roles=", ".join(f"`{r}`" for r in created)
+                ),
+            )
+        )
     if report.safety_id:
         label = _("Undo from the safety dump") if report.extra.get("method") == "swap" else _("Undo")
         fields.append((label, f"`{undo_command(report.safety_id, target, report.restore_id)}`"))
@@ -121,6 +131,7 @@ def run(ctx: JobContext) -> Outcome:
             "safety_id": report.safety_id,
             "runbook_key": report.runbook_key,
             "mode": report.mode,
+            "roles_created": list(created),
         },
     )
 

@@ -218,3 +218,33 @@ def test_without_the_right_to_create_roles_nothing_is_created_and_the_target_is_
         with _admin() as conn:
             conn.execute(f'ALTER DATABASE "{target_db}" OWNER TO CURRENT_USER')
         _forget([scene.target_url], [limited])
+
+
+def test_the_finished_restore_job_names_the_roles_it_created(scene: Scene, roles: Roles) -> None:
+    """What the channel reads when the job ends: which roles now exist, and that they have no password."""
+    from commands.base import Invocation
+    from commands.grammar import dispatch
+    from jobs.context import JobContext
+    from jobs.events import NullReporter
+    from jobs.kinds import restore as restore_kind
+    from jobs.status import JobStatus
+
+    _with_globals(scene, "clean")
+    cfg, store = scene.cfg, scene.store()
+    backup = run_dump(cfg, "app", kind="manual", requested_by="U0DEV")
+    _forget([scene.source_url], roles.dropped)
+
+    def typed(user: str, text: str) -> str:
+        reply = dispatch(text, Invocation(user=user, channel="C1", cfg=cfg, store=store))
+        return (reply.later() if reply.later else reply).text  # type: ignore[union-attr]
+
+    assert "posted" in typed("U0DEV", f'restore {backup.id} --target staging --reason "roles"')
+    [job] = store.list_jobs(statuses=[JobStatus.AWAITING_APPROVAL])
+    typed("U0LEAD1", f"approve {job.id}")
+    typed("U0LEAD2", f"approve {job.id}")
+    outcome = restore_kind.run(
+        JobContext(cfg=cfg, store=store, job=store.get_job(job.id), reporter=NullReporter())
+    )
+    created = dict(outcome.fields)["Roles created"]
+    assert all(f"`{r}`" in created for r in roles.dropped) and "no password" in created
+    assert sorted(outcome.data["roles_created"]) == sorted(roles.dropped)
