@@ -36,10 +36,15 @@ DEFAULT_MAINTENANCE_WORK_MEM = "512MB"
 
 @dataclass(frozen=True)
 class RestoreResult:
-    mode: str  # "staged -j N" or "streamed, single transaction"
+    mode: str  # "staged -j N" or "streamed, single transaction": a key the engine reads and stores
     bytes: int
     seconds: float
     warnings: str = ""
+    text: str = ""  # the same as people read it, in the configured language
+
+    @property
+    def said(self) -> str:
+        return self.text or self.mode
 
 
 def clear_sessions(url: str, database: str, mode: str, timeout: float) -> int:
@@ -202,7 +207,13 @@ def restore_stream(
     if proc.returncode != 0:
         raise _failure(database, mode, proc.returncode, stderr)
     _make_durable(url, database)
-    return RestoreResult(mode=mode, bytes=done, seconds=time.monotonic() - started, warnings=stderr.strip())
+    return RestoreResult(
+        mode=mode,
+        bytes=done,
+        seconds=time.monotonic() - started,
+        warnings=stderr.strip(),
+        text=_("streamed, single transaction"),
+    )
 
 
 def restore_file(
@@ -226,7 +237,11 @@ def restore_file(
         raise _failure(database, mode, proc.returncode, stderr)
     _make_durable(url, database)
     return RestoreResult(
-        mode=mode, bytes=path.stat().st_size, seconds=time.monotonic() - started, warnings=stderr.strip()
+        mode=mode,
+        bytes=path.stat().st_size,
+        seconds=time.monotonic() - started,
+        warnings=stderr.strip(),
+        text=_("staged, pg_restore -j {jobs}").format(jobs=max(1, jobs)),
     )
 
 

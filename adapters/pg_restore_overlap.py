@@ -101,4 +101,8 @@ def restore_overlapped(
         bytes=size,
         seconds=time.monotonic() - started,
         warnings=(stderr + post).strip(),
+        text=_(
+            "overlapped: tables and rows while staging ({seconds} s), then pg_restore -j {jobs} "
+            "for indexes and constraints"
+        ).format(seconds=f"{data_done:.1f}", jobs=n),
     )

@@ -204,7 +204,7 @@ class _Run(SwapSteps):
             sessions = _("; {n} sessions ended").format(n=closed)
         emptied = self.report.extra.get("emptied")
         rec.detail = (
-            _("{size} {mode} ({why})").format(size=human_bytes(result.bytes), mode=result.mode, why=why)
+            _("{size} {mode} ({why})").format(size=human_bytes(result.bytes), mode=result.said, why=why)
             + sessions
             + timing
             + (_("; emptied first ({what})").format(what=emptied) if emptied else "")

@@ -96,7 +96,7 @@ class SwapSteps:
         ).format(
             size=human_bytes(result.bytes),
             new=names.new,
-            mode=result.mode,
+            mode=result.said,
             seconds=f"{result.seconds:.1f}",
             why=why,
             target=names.target,
