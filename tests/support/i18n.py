@@ -34,7 +34,8 @@ ENGLISH_MARKERS = frozenset(
     could should must can't cannot don't doesn't isn't wasn't won't after before because while
     until each every any some all none one two yes done failed stored running waiting
     approved denied requested queued finished started backup backups database databases restore
-    restored restoring dump dumped table tables target approve deny cancel""".split()
+    restored restoring dump dumped table tables target approve deny cancel transaction single streamed
+    staged overlapped took new kept replaced unchanged found missing wrong now later never always""".split()
 )
 
 
