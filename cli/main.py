@@ -15,6 +15,7 @@ import sys
 import tomllib
 
 from cli.output import emit_error
+from core.argparse_text import ArgumentParser
 from core.config_types import DEFAULT_CONFIG
 from core.errors import BackupbotError
 from core.i18n import SUPPORTED_LOCALES, _, set_locale
@@ -66,7 +67,7 @@ def _config_locale(argv: list[str]) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="backupbot", description=_("Encrypted PostgreSQL backups, restores and rotation.")
     )
     parser.add_argument(

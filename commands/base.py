@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.argparse_text import argparse_text
 from core.config import Config
 from core.errors import UsageError
 from core.i18n import _
@@ -73,46 +73,6 @@ class Subcommand:
         return self.request(self.parser().parse_args(words), cfg)
 
 
-# argparse builds its sentences in English (its own gettext domain, which no catalog of ours
-# fills); the ones a person can meet here are recognised by their English form and said again
-# in the team's language. Anything else keeps argparse's words.
-_ARGPARSE: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
-    (
-        re.compile(r"the following arguments are required: (?P<names>.+)"),
-        lambda m: _("the following arguments are required: {names}").format(names=m["names"]),
-    ),
-    (
-        re.compile(r"argument (?P<name>\S+): invalid choice: (?P<value>.+) \(choose from (?P<choices>.+)\)"),
-        lambda m: _("argument {name}: invalid choice: {value} (choose from {choices})").format(
-            name=m["name"], value=m["value"], choices=m["choices"]
-        ),
-    ),
-    (
-        re.compile(r"argument (?P<name>\S+): expected one argument"),
-        lambda m: _("argument {name}: expected one argument").format(name=m["name"]),
-    ),
-    (
-        re.compile(r"argument (?P<name>\S+): ignored explicit argument (?P<value>.+)"),
-        lambda m: _("argument {name}: ignored explicit argument {value}").format(
-            name=m["name"], value=m["value"]
-        ),
-    ),
-    (  # an ArgumentTypeError of ours (parse_job_id): its message is already translated
-        re.compile(r"argument (?P<name>\S+): (?P<message>.+)", re.S),
-        lambda m: _("argument {name}: {message}").format(name=m["name"], message=m["message"]),
-    ),
-]
-
-
-def _argparse_text(message: str) -> str:
-    """argparse's English sentence in the current language (unchanged where none matches)."""
-    for pattern, say in _ARGPARSE:
-        match = pattern.fullmatch(message)
-        if match:
-            return say(match)
-    return message
-
-
 def usage_hint(usage: str) -> str:
     """``Usage: `/backup …` `` — the command stays as typed in every language."""
     return _("Usage: `{usage}`").format(usage=usage)
@@ -149,7 +109,7 @@ class ArgParser(argparse.ArgumentParser):
                 else _("unexpected word {words}").format(words=shown)
             )
         else:
-            message = _argparse_text(message)
+            message = argparse_text(message)
         if len(message) > 200:
             message = message[:199] + "…"
         command = self._usage_line().split()[1]

@@ -90,10 +90,9 @@ def test_dump_list_and_show_speak_spanish_and_json_does_not_change(deployment: t
     assert json.loads(cli(en, "--json", "show", dumped_json["id"]).stdout).keys() == dumped_json.keys()
 
 
-def test_help_is_spanish_apart_from_argparse_own_words(deployment: tuple[str, str]) -> None:
-    """The help is built before any subcommand reads the config; it is Spanish all the same.
-    argparse's own words ("usage:", "options:", "show this help message and exit") come from
-    argparse's gettext domain, and command names and metavars are syntax: both stay."""
+def test_help_is_spanish_including_argparse_own_words(deployment: tuple[str, str]) -> None:
+    """The help is built before any subcommand reads the config; it is Spanish all the same,
+    argparse's own words too ("usage:", "options:", "-h"); command names and metavars are syntax."""
     es, en = deployment
     top, top_en, dump_help = cli(es, "--help"), cli(en, "--help"), cli(es, "dump", "--help")
     assert top.returncode == top_en.returncode == dump_help.returncode == 0
@@ -104,6 +103,11 @@ def test_help_is_spanish_apart_from_argparse_own_words(deployment: tuple[str, st
     assert "take an encrypted backup" not in spanish and "machine-readable" not in spanish
     assert "por qué (se muestra en list y en el manifiesto)" in dump_text
     assert "salida legible por máquina" in dump_text and "why (shown" not in dump_text
+    assert (
+        dump_text.startswith("uso: backupbot dump")
+        and "opciones: -h, --help muestra esta ayuda y sale" in dump_text
+    )
+    assert english.startswith("usage: backupbot") and "show this help message and exit" in english
 
 
 def test_a_command_typed_wrong_is_refused_in_spanish(
@@ -126,11 +130,22 @@ def test_a_command_typed_wrong_is_refused_in_spanish(
 
     limit = cli(str(spanish), "list", "--limit", "muchas")
     assert limit.returncode == 2 and "se esperaba un número entero y llegó 'muchas'" in limit.stderr
-    # argparse frames its errors with its own words ("usage:", "error:", "argument --limit:") after a
-    # usage line of syntax (metavars such as DATABASE); our part is the reason at the end.
-    reason = limit.stderr.splitlines()[-1]
-    assert reason.endswith("se esperaba un número entero y llegó 'muchas'")
-    no_english(reason.replace("error:", "").replace("argument", ""))
+    # argparse's frame is ours to translate too: the usage line (syntax) then the error, in Spanish.
+    usage, reason = limit.stderr.splitlines()[0], limit.stderr.splitlines()[-1]
+    assert usage.startswith("uso: backupbot list")
+    assert (
+        reason == "backupbot list: error: argumento `--limit`: se esperaba un número entero y llegó 'muchas'"
+    )
+    no_english(reason)
+    extra = cli(str(spanish), "prune", "app")
+    assert (
+        extra.returncode == 2
+        and extra.stderr.splitlines()[-1] == "backupbot: error: argumentos no reconocidos: app"
+    )
+    assert (
+        cli(str(english), "prune", "app").stderr.splitlines()[-1]
+        == "backupbot: error: unrecognized arguments: app"
+    )
 
     spanish_json, english_json = cli(str(spanish), "--json", "dump"), cli(str(english), "--json", "dump")
     assert spanish_json.returncode == english_json.returncode == 2
