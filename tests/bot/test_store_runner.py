@@ -191,6 +191,8 @@ def test_cancel_queued_and_running(store: Store, runner_factory: Any) -> None:
     assert store.request_cancel(second.id, "U2").status == JobStatus.CANCELLED
     assert store.request_cancel(first.id, "U2").cancel_requested
     wait_for(lambda: status(store, first) == JobStatus.CANCELLED)
+    # the store says "cancelled" first, then the reporter hears it: wait for that, then nothing after it
+    wait_for(lambda: "failed" in rec.names(first.id))
     assert rec.names(first.id)[-1] == "failed"
     assert [r["event"] for r in store.audit_rows(first.id)] == [
         "created",
