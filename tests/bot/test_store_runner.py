@@ -160,6 +160,7 @@ def test_same_database_in_order_others_in_parallel(store: Store, runner_factory:
     assert starts["a2"] >= ends["a1"]
     done = store.get_job(a1.id)
     assert done.result == {"summary": "a1 ok", "fields": [["Name", "a1"]], "name": "a1"}
+    wait_for(lambda: "finished" in rec.names(a1.id))  # the reporter hears it after the store has it
     assert rec.names(a1.id)[:2] == ["queued", "started"] and rec.names(a1.id)[-1] == "finished"
     assert any(n == "step" and a[1] == StepResult("wait", "ok", a[1].duration) for n, a in rec.calls)
     assert any(n == "progress" and isinstance(a[1], ProgressUpdate) for n, a in rec.calls)
