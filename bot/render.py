@@ -46,18 +46,6 @@ _NOUNS = {
     "files_verify": N_("Check of the backed-up app files"),
 }
 
-# A job's state as people read it; the status values themselves are keys in the store.
-_LABELS = {
-    JobStatus.QUEUED: N_("queued"),
-    JobStatus.AWAITING_APPROVAL: N_("awaiting approval"),
-    JobStatus.RUNNING: N_("running"),
-    JobStatus.SUCCEEDED: N_("done"),
-    JobStatus.FAILED: N_("failed"),
-    JobStatus.CANCELLED: N_("cancelled"),
-    JobStatus.EXPIRED: N_("expired"),
-    JobStatus.INTERRUPTED: N_("interrupted"),
-}
-
 
 def step_label(status: str) -> str:
     """A step's status as the thread line shows it (the values themselves are keys)."""
@@ -71,8 +59,8 @@ def step_label(status: str) -> str:
 
 
 def status_label(status: JobStatus) -> str:
-    label = _LABELS.get(status, str(status))
-    return _(label)
+    """The state as people read it (JobStatus.label: the value itself stays the stored key)."""
+    return status.label
 
 
 def noun(job: Job) -> str:
