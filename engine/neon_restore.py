@@ -339,20 +339,9 @@ class _NeonRun:
             safety_label=PRESERVED_LABEL,
         )
         report.runbook_text = runbook.render(entry)
-        problems: list[str] = []
-        try:
-            report.runbook_key = runbook.store(open_storage(self.cfg.storage), entry, report.runbook_text)
-        except Exception as exc:  # noqa: BLE001 - the entry is still posted and appended to the file
-            problems.append(
-                _("bucket: {error}").format(
-                    error=exc.message if isinstance(exc, BackupbotError) else type(exc).__name__
-                )
-            )
-        if self.db.runbook_file:
-            try:
-                runbook.append_to_file(self.db.runbook_file, report.runbook_text)
-            except BackupbotError as exc:
-                problems.append(_("file: {error}").format(error=exc.message))
+        report.runbook_key, problems = runbook.keep(
+            open_storage(self.cfg.storage), entry, report.runbook_text, self.db.runbook_file
+        )
         rec.seconds = time.monotonic() - started
         where = ", ".join(w for w in (report.runbook_key, self.db.runbook_file) if w)
         rec.status, rec.detail = (

@@ -135,3 +135,26 @@ def append_to_file(path: str, text: str) -> None:
                 "Check runbook_file in the config and that the bot may write there; the entry is in the bucket."
             ),
         ) from None
+
+
+def keep(storage: Storage, entry: RunbookEntry, text: str, runbook_file: str) -> tuple[str, list[str]]:
+    """Store the entry in the bucket and append it to the database's runbook file, come what may.
+
+    One failing place never stops the other (the entry is also posted in Slack); returns the
+    bucket key ("" if it could not be stored) and what went wrong, one line per place.
+    """
+    key, problems = "", []
+    try:
+        key = store(storage, entry, text)
+    except Exception as exc:  # noqa: BLE001 - the entry is still posted and appended to the file
+        problems.append(
+            _("bucket: {error}").format(
+                error=exc.message if isinstance(exc, BackupbotError) else type(exc).__name__
+            )
+        )
+    if runbook_file:
+        try:
+            append_to_file(runbook_file, text)
+        except BackupbotError as exc:
+            problems.append(_("file: {error}").format(error=exc.message))
+    return key, problems

@@ -6,30 +6,21 @@ It is still a ``restore`` job (one gate, one card, one expiry for every restore)
 
 from __future__ import annotations
 
-from core.errors import RestoreError
 from core.i18n import _
 from engine.neon_restore import run_neon_restore, undo_command
 from engine.restore_plan import RestoreFailed
 from engine.restore_report import RestoreRequest
-from jobs.approvals import approved_users
 from jobs.context import JobContext
 from jobs.events import CONSOLE_CHANNEL, Outcome
 
 
 def run_neon(ctx: JobContext) -> Outcome:
-    from jobs.kinds.restore import _on_step
+    from jobs.kinds.restore import _on_step, require_approvals
 
     job, target, params = ctx.job, ctx.database, ctx.job.params
-    approvers = approved_users(ctx.store, job)
-    required = max(1, int(params.get("approvals_required", 1)))
-    if len(approvers) < required:
-        raise RestoreError(
-            _("restore job {id} into '{db}' has no valid approval").format(id=job.id, db=target),
-            detail=_("{have} of {need} approvals match the source, target and requester shown.").format(
-                have=len(approvers), need=required
-            ),
-            hint=_("Nothing was changed. Ask for the restore again with `/backup restore`."),
-        )
+    approvers = require_approvals(
+        ctx, _("{have} of {need} approvals match the source, target and requester shown.")
+    )
     request = RestoreRequest(
         backup_id=str(params["backup_id"]),
         target=target,

@@ -43,6 +43,23 @@ def _on_step(ctx: JobContext) -> Callable[[StepRecord], None]:
     return on_step
 
 
+def require_approvals(ctx: JobContext, mismatch: str) -> list[str]:
+    """The leads whose approval still matches what was shown; refused before anything runs if too few.
+
+    ``mismatch`` says what an approval must match, with ``{have}`` and ``{need}``.
+    """
+    job, target = ctx.job, ctx.database
+    approvers = approved_users(ctx.store, job)
+    required = max(1, int(job.params.get("approvals_required", 1)))
+    if len(approvers) < required:
+        raise RestoreError(
+            _("restore job {id} into '{db}' has no valid approval").format(id=job.id, db=target),
+            detail=mismatch.format(have=len(approvers), need=required),
+            hint=_("Nothing was changed. Ask for the restore again with `/backup restore`."),
+        )
+    return approvers
+
+
 def run(ctx: JobContext) -> Outcome:
     job = ctx.job
     target = ctx.database
@@ -52,16 +69,9 @@ def run(ctx: JobContext) -> Outcome:
         from jobs.kinds.neon_restore import run_neon
 
         return run_neon(ctx)
-    approvers = approved_users(ctx.store, job)
-    required = max(1, int(params.get("approvals_required", 1)))
-    if len(approvers) < required:
-        raise RestoreError(
-            _("restore job {id} into '{db}' has no valid approval").format(id=job.id, db=target),
-            detail=_("{have} of {need} approvals match the backup, target and requester shown.").format(
-                have=len(approvers), need=required
-            ),
-            hint=_("Nothing was changed. Ask for the restore again with `/backup restore`."),
-        )
+    approvers = require_approvals(
+        ctx, _("{have} of {need} approvals match the backup, target and requester shown.")
+    )
     if str(params["backup_id"]).startswith(UNDO_PREFIX):
         return _undo(ctx, str(params["backup_id"])[len(UNDO_PREFIX) :], approvers)
     manifest = get_backup(ctx.cfg, str(params["backup_id"]))
