@@ -1,7 +1,7 @@
 """A local fake of the Neon API v2 on a free loopback port, checked against the real spec.
 
 Every request it receives and every response it sends is validated with openapi-core
-against ``../shared/neon/openapi-v2.json`` (the spec copied from upstream); anything the
+against ``tests/support/neon/openapi-v2.json`` (Neon's spec, copied from upstream); anything the
 spec rejects is recorded in ``validation_errors`` and the ``fake_neon`` fixture fails the
 test on teardown. It behaves as API-NOTES.md describes real Neon: mutating calls return
 operations that take a few polls to finish, a project with an operation in flight answers
